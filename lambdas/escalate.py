@@ -1,0 +1,38 @@
+"""Workflow task: record why the current level ended and tell its contact the next one is paged."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from escalation import messages
+from escalation.repository import utc_now
+from escalation.status import Event, WorkflowError
+from escalation.timeline import level_outcome, timeline_entry
+from escalation.wiring import dependencies
+
+logger = Logger(service="incident-escalation")
+
+
+def escalate(event: dict[str, Any]) -> dict[str, Any]:
+    """Move past the current level (the workflow pages the next contact)."""
+    deps = dependencies()
+    incident_id: str = event["incident_id"]
+    level = int(event["level"])
+    contacts: list[str] = event["contacts"]
+    at = utc_now()
+    entries = [level_outcome(event, at), timeline_entry(Event.ESCALATED, at, level=level + 1, phone=contacts[level + 1])]
+    if not deps.incidents.escalate(incident_id, at=at, entries=entries):
+        logger.info("incident closed before escalation", extra={"incident_id": incident_id})
+        return {"escalated": False}
+    if (event.get("error") or {}).get("Error") != WorkflowError.SMS_FAILED:
+        deps.notifier.send_best_effort(
+            contacts[level], messages.escalated_notice(incident_id), incident_id=incident_id, level=level, kind="escalated_notice"
+        )
+    return {"escalated": True}
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Entry point for the "Escalate" task."""
+    return escalate(event)

@@ -1,0 +1,1 @@
+"""Domain package shared by the incident escalation Lambda handlers."""

@@ -1,0 +1,104 @@
+"""The incident item a user writes, checked before anyone is paged."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from .messages import NO_URL
+from .phone_numbers import is_e164
+from .status import Status
+
+MAX_CONTACTS = 10
+MAX_INCIDENT_ID_LENGTH = 128
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_URL_LENGTH = 1024
+
+
+class InvalidIncident(ValueError):
+    """The item cannot be paged; the message names the field and the problem."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A pageable incident: who to page, in order, and what to tell them."""
+
+    incident_id: str
+    description: str
+    url: str | None
+    contacts: tuple[str, ...]
+
+
+_TYPE_NAMES = {"S": "string", "N": "number", "L": "list", "M": "map", "BOOL": "boolean", "NULL": "null"}
+
+
+def _string(image: dict[str, Any], field: str, *, required: bool, max_length: int) -> str | None:
+    attribute = image.get(field)
+    if attribute is None:
+        if required:
+            raise InvalidIncident(field, "is required")
+        return None
+    if "S" not in attribute:
+        kind = _TYPE_NAMES.get(next(iter(attribute), ""), "an unsupported type")
+        raise InvalidIncident(field, f"must be a string (S), got {kind}")
+    value: str = attribute["S"]
+    if required and not value.strip():
+        raise InvalidIncident(field, "must not be empty")
+    if len(value) > max_length:
+        raise InvalidIncident(field, f"is {len(value)} characters long; the limit is {max_length}")
+    return value
+
+
+def _phone(value: object, field: str) -> str:
+    if not isinstance(value, str) or not is_e164(value.strip()):
+        raise InvalidIncident(field, f"{value!r} is not an E.164 phone number such as +447700900001")
+    return value.strip()
+
+
+def _chain(image: dict[str, Any]) -> tuple[str, ...]:
+    if "contacts" in image:
+        attribute = image["contacts"]
+        if "L" not in attribute:
+            raise InvalidIncident("contacts", "must be a list (L) of phone numbers")
+        items = attribute["L"]
+        if not items:
+            raise InvalidIncident("contacts", "must name at least one phone number")
+        if len(items) > MAX_CONTACTS:
+            raise InvalidIncident("contacts", f"has {len(items)} numbers; the limit is {MAX_CONTACTS}")
+        chain = []
+        for index, item in enumerate(items):
+            field = f"contacts[{index}]"
+            if "S" not in item:
+                raise InvalidIncident(field, "must be a string (S)")
+            chain.append(_phone(item["S"], field))
+    else:
+        first = _string(image, "first_contact", required=True, max_length=32)
+        second = _string(image, "second_contact", required=False, max_length=32)
+        chain = [_phone(first, "first_contact")]
+        if second is not None and second.strip():
+            chain.append(_phone(second, "second_contact"))
+    duplicates = sorted({number for number in chain if chain.count(number) > 1})
+    if duplicates:
+        raise InvalidIncident("contacts", f"lists {duplicates[0]} more than once")
+    return tuple(chain)
+
+
+def parse_incident(image: dict[str, Any]) -> Incident:
+    """Check a new item (DynamoDB JSON, as in a stream record's NewImage) and return the incident."""
+    incident_id = _string(image, "incident_id", required=True, max_length=MAX_INCIDENT_ID_LENGTH)
+    status = _string(image, "incident_stat", required=False, max_length=32)
+    if status is not None and status != Status.NOT_ACKNOWLEDGED:
+        raise InvalidIncident("incident_stat", f"must be {Status.NOT_ACKNOWLEDGED!s} on a new incident, got {status!r}")
+    description = _string(image, "description", required=True, max_length=MAX_DESCRIPTION_LENGTH)
+    url = _string(image, "url", required=False, max_length=MAX_URL_LENGTH)
+    if url is not None:
+        url = url.strip()
+        if url.casefold() in ("", NO_URL):
+            url = None
+        elif not url.startswith(("https://", "http://")):
+            raise InvalidIncident("url", f'must start with https:// or http://, or be "{NO_URL}"')
+    assert incident_id is not None and description is not None  # required=True guarantees both
+    return Incident(incident_id=incident_id, description=description.strip(), url=url, contacts=_chain(image))

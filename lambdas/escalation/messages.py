@@ -1,0 +1,135 @@
+"""Every SMS text the system sends, and the segment accounting that keeps them cheap.
+
+SMS is billed per segment. GSM-7 fits 160 characters in one segment and 153 per part
+once split; a single character outside GSM-7 turns the whole message into UCS-2, which
+fits 70 (67 per part). Characters of the GSM-7 extension table take two septets.
+"""
+
+import math
+from dataclasses import dataclass
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+GSM7 = "GSM-7"
+UCS2 = "UCS-2"
+NO_URL = "no url"
+ELLIPSIS = "..."
+REPLY_INSTRUCTIONS = "Reply YES to ack, NO to escalate."
+
+
+def count_segments(text: str) -> tuple[int, str]:
+    """Number of SMS segments and the encoding the network will use for text."""
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
+        septets = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+        return (1 if septets <= 160 else math.ceil(septets / 153)), GSM7
+    units = len(text.encode("utf-16-le")) // 2
+    return (1 if units <= 70 else math.ceil(units / 67)), UCS2
+
+
+def fits(text: str, max_segments: int) -> bool:
+    """True when text costs at most max_segments segments."""
+    return count_segments(text)[0] <= max_segments
+
+
+@dataclass(frozen=True)
+class Sms:
+    """A text ready to send, with what it will cost."""
+
+    body: str
+    segments: int
+    encoding: str
+
+
+def _priced(body: str) -> Sms:
+    segments, encoding = count_segments(body)
+    return Sms(body=body, segments=segments, encoding=encoding)
+
+
+def _shorten_to_fit(template: str, description: str, max_segments: int) -> str | None:
+    """Fill template's {description} with the longest prefix of description that fits."""
+    if fits(template.format(description=description), max_segments):
+        return template.format(description=description)
+    low, high = 0, len(description)
+    best: str | None = None
+    while low <= high:  # binary search on the kept length; cost grows with length
+        mid = (low + high) // 2
+        candidate = template.format(description=description[:mid].rstrip() + ELLIPSIS)
+        if fits(candidate, max_segments):
+            best, low = candidate, mid + 1
+        else:
+            high = mid - 1
+    return best
+
+
+def _has_url(url: str | None) -> bool:
+    return bool(url) and url.strip().casefold() != NO_URL
+
+
+def page(incident_id: str, description: str, url: str | None, *, level: int, max_segments: int) -> Sms:
+    """The page a contact receives; the description is shortened to the segment budget."""
+    label = f"INCIDENT {incident_id}" + (" (escalated)" if level > 0 else "")
+    templates = []
+    if _has_url(url):
+        templates.append(f"{label}: {{description}} {url} {REPLY_INSTRUCTIONS}")
+    templates.append(f"{label}: {{description}} {REPLY_INSTRUCTIONS}")  # URL dropped only if it cannot fit
+    for template in templates:
+        body = _shorten_to_fit(template, description, max_segments)
+        if body is not None:
+            return _priced(body)
+    return _priced(f"{label}. {REPLY_INSTRUCTIONS}")
+
+
+def reminder(incident_id: str, description: str, *, max_segments: int) -> Sms:
+    """A reminder to the contact already paged; it never carries the URL again."""
+    template = f"REMINDER {incident_id}: {{description}} {REPLY_INSTRUCTIONS}"
+    body = _shorten_to_fit(template, description, max_segments)
+    return _priced(body if body is not None else f"REMINDER {incident_id}. {REPLY_INSTRUCTIONS}")
+
+
+def escalated_notice(incident_id: str) -> Sms:
+    """Tells the contact who declined or stayed silent that the next contact is paged."""
+    return _priced(f"Incident {incident_id} has been escalated to the next contact.")
+
+
+def acknowledged_confirmation(incident_id: str) -> Sms:
+    """Confirms to the contact who replied YES that the incident is theirs."""
+    return _priced(f"Incident {incident_id} acknowledged. Thank you, it is yours.")
+
+
+def acknowledged_notice(incident_id: str, acknowledged_by: str) -> Sms:
+    """Tells the other contacts paged that someone took the incident."""
+    return _priced(f"Incident {incident_id} was acknowledged by {acknowledged_by}. No action needed.")
+
+
+def already_acknowledged(incident_id: str, acknowledged_by: str) -> Sms:
+    """Answer to a reply about an incident someone else already took."""
+    return _priced(f"Incident {incident_id} is already acknowledged by {acknowledged_by}.")
+
+
+def already_escalated(incident_id: str) -> Sms:
+    """Answer to a NO from a contact the escalation has already moved past."""
+    return _priced(f"Incident {incident_id} was already escalated. Reply YES if you take it after all.")
+
+
+def exhausted_notice(incident_id: str) -> Sms:
+    """Tells everyone paged that nobody acknowledged and escalation stopped."""
+    return _priced(f"Incident {incident_id} is UNACKNOWLEDGED: escalation stopped. Reply YES to take it.")
+
+
+def help_text(incident_id: str) -> Sms:
+    """The one help reply sent for a text the grammar does not understand."""
+    return _priced(f"Reply YES to acknowledge incident {incident_id} or NO to escalate it, e.g. YES {incident_id}")
+
+
+def ops_notification(incident_id: str, description: str, contacts_paged: int) -> tuple[str, str]:
+    """Subject and body for the ops topic when the chain is exhausted."""
+    subject = f"Incident {incident_id} unacknowledged"[:100]
+    body = (
+        f"Incident {incident_id} was not acknowledged by any of the {contacts_paged} contact(s) paged.\n"
+        f"Description: {description}\n"
+        "Escalation has stopped; the incident item's timeline has the details."
+    )
+    return subject, body

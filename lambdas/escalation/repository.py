@@ -1,0 +1,229 @@
+"""Data access: the incidents table (also the audit log) and the outbound message log."""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .status import OPEN_STATUSES, Event, Status
+from .timeline import timeline_entry
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC with milliseconds, taken when the event happens."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def is_conditional_failure(error: ClientError) -> bool:
+    """True when DynamoDB refused a write because its condition did not hold."""
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+_OPEN = {":open0": Status.NOT_ACKNOWLEDGED.value, ":open1": Status.ESCALATION.value}
+_IS_OPEN = "incident_stat IN (:open0, :open1)"
+
+
+class IncidentRepository:
+    """Reads and conditionally updates incident items; every change appends to `timeline`."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def get(self, incident_id: str) -> dict[str, Any] | None:
+        """The incident item, read consistently, or None."""
+        item: dict[str, Any] | None = self._table.get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item")
+        return item
+
+    def _update(
+        self,
+        incident_id: str,
+        *,
+        sets: Mapping[str, Any],
+        entries: list[dict[str, Any]],
+        condition: str | None = None,
+        condition_values: Mapping[str, Any] | None = None,
+        removes: tuple[str, ...] = (),
+        return_old: bool = False,
+    ) -> dict[str, Any] | None:
+        """Apply one conditional update; None when the condition failed, else the old or new item."""
+        names = {f"#s{index}": name for index, name in enumerate(sets)}
+        values: dict[str, Any] = {f":s{index}": value for index, value in enumerate(sets.values())}
+        assignments = [f"#s{index} = :s{index}" for index in range(len(sets))]
+        if entries:
+            names["#timeline"] = "timeline"
+            values[":entries"] = entries
+            values[":empty"] = []
+            assignments.append("#timeline = list_append(if_not_exists(#timeline, :empty), :entries)")
+        expression = "SET " + ", ".join(assignments)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        kwargs: dict[str, Any] = {
+            "Key": {"incident_id": incident_id},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {**values, **(condition_values or {})},
+            "ReturnValues": "ALL_OLD" if return_old else "ALL_NEW",
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        try:
+            attributes: dict[str, Any] = self._table.update_item(**kwargs).get("Attributes", {})
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return None
+            raise
+        return attributes
+
+    def mark_invalid(self, incident_id: str, error: str, at: str) -> bool:
+        """Mark an item that cannot be paged, with the reason; never touches a started incident."""
+        result = self._update(
+            incident_id,
+            sets={"incident_stat": Status.INVALID.value, "error": error, "stat_date": at},
+            entries=[timeline_entry(Event.INVALID, at, error=error)],
+            condition="attribute_exists(incident_id) AND attribute_not_exists(execution_arn)",
+        )
+        return result is not None
+
+    def record_started(self, incident_id: str, contacts: list[str], execution_arn: str, at: str) -> bool:
+        """Record the escalation chain and execution before it starts; False if already recorded."""
+        result = self._update(
+            incident_id,
+            sets={
+                "contacts": contacts,
+                "escalation_level": 0,
+                "execution_arn": execution_arn,
+                "stat_date": at,
+                "double_escalation": "no",
+            },
+            entries=[timeline_entry(Event.CREATED, at, contacts=len(contacts))],
+            condition="attribute_exists(incident_id) AND attribute_not_exists(execution_arn)",
+        )
+        return result is not None
+
+    def park_token(self, incident_id: str, *, level: int, contact: str, token: str, at: str) -> bool:
+        """Store the task token of the page in flight; False when the incident is no longer open."""
+        status = Status.NOT_ACKNOWLEDGED if level == 0 else Status.ESCALATION
+        result = self._update(
+            incident_id,
+            sets={
+                "task_token": token,
+                "escalation_level": level,
+                "current_contact": contact,
+                "incident_stat": status.value,
+                "stat_date": at,
+            },
+            entries=[],
+            condition=_IS_OPEN,
+            condition_values=_OPEN,
+        )
+        return result is not None
+
+    def append(self, incident_id: str, *entries: dict[str, Any]) -> None:
+        """Append entries to the timeline without changing anything else."""
+        self._update(incident_id, sets={}, entries=list(entries))
+
+    def acknowledge(self, incident_id: str, *, by: str, at: str, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Acknowledge an open or exhausted incident; returns the item as it was, None if it was not."""
+        return self._update(
+            incident_id,
+            sets={"incident_stat": Status.ACKNOWLEDGED.value, "acknowledged_by": by, "acknowledged_at": at, "stat_date": at},
+            entries=entries,
+            condition="incident_stat IN (:open0, :open1, :exhausted)",
+            condition_values={**_OPEN, ":exhausted": Status.UNACKNOWLEDGED.value},
+            removes=("task_token",),
+            return_old=True,
+        )
+
+    def escalate(self, incident_id: str, *, at: str, entries: list[dict[str, Any]]) -> bool:
+        """Record the move past the current level; False when the incident is no longer open."""
+        result = self._update(
+            incident_id,
+            sets={"incident_stat": Status.ESCALATION.value, "stat_date": at},
+            entries=entries,
+            condition=_IS_OPEN,
+            condition_values=_OPEN,
+            removes=("task_token",),
+        )
+        return result is not None
+
+    def exhaust(self, incident_id: str, *, at: str, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Mark the chain exhausted; returns the new item, None when it was no longer open."""
+        return self._update(
+            incident_id,
+            sets={"incident_stat": Status.UNACKNOWLEDGED.value, "stat_date": at},
+            entries=entries,
+            condition=_IS_OPEN,
+            condition_values=_OPEN,
+            removes=("task_token", "current_contact"),
+        )
+
+    def mark_double_escalation(self, incident_id: str, *, entries: list[dict[str, Any]]) -> None:
+        """Record a NO from a contact the escalation has already moved past."""
+        self._update(incident_id, sets={"double_escalation": "yes"}, entries=entries)
+
+
+class MessageLog:
+    """Outbound SMS by MessageId, so a reply can be matched to its incident, contact and level."""
+
+    def __init__(self, table: Any, ttl_days: int) -> None:
+        self._table = table
+        self._ttl = timedelta(days=ttl_days)
+
+    def _expires_at(self) -> int:
+        return int((datetime.now(UTC) + self._ttl).timestamp())
+
+    def record(self, message_id: str, *, incident_id: str, contact: str, level: int, kind: str, at: str) -> None:
+        """Remember an outbound message until its TTL."""
+        self._table.put_item(
+            Item={
+                "message_id": message_id,
+                "incident_id": incident_id,
+                "contact": contact,
+                "level": level,
+                "kind": kind,
+                "sent_at": at,
+                "expires_at": self._expires_at(),
+            }
+        )
+
+    def find(self, message_id: str) -> dict[str, Any] | None:
+        """The outbound message with this id, if still remembered."""
+        item: dict[str, Any] | None = self._table.get_item(Key={"message_id": message_id}).get("Item")
+        return item
+
+    def latest_for(self, contact: str, limit: int = 25) -> list[dict[str, Any]]:
+        """The newest messages sent to contact, newest first."""
+        response = self._table.query(
+            IndexName="by_contact",
+            KeyConditionExpression="contact = :contact",
+            ExpressionAttributeValues={":contact": contact},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        items: list[dict[str, Any]] = response.get("Items", [])
+        return items
+
+    def claim_once(self, key: str) -> bool:
+        """True the first time key is claimed (until its TTL), False afterwards."""
+        try:
+            self._table.put_item(
+                Item={"message_id": key, "expires_at": self._expires_at()},
+                ConditionExpression="attribute_not_exists(message_id)",
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+
+def is_open(item: Mapping[str, Any]) -> bool:
+    """True while the incident is still being escalated."""
+    return item.get("incident_stat") in OPEN_STATUSES
+
+
+def paged_contacts(item: Mapping[str, Any]) -> list[str]:
+    """Everyone paged so far: the chain up to the current level."""
+    contacts: list[str] = list(item.get("contacts", []))
+    return contacts[: int(item.get("escalation_level", 0)) + 1]

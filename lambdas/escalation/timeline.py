@@ -1,0 +1,32 @@
+"""Entries of the incident's `timeline`: the audit log kept on the item itself."""
+
+from typing import Any
+
+from .phone_numbers import mask
+from .status import Event, WorkflowError
+
+
+def timeline_entry(event: Event, at: str, *, level: int | None = None, phone: str | None = None, **detail: Any) -> dict[str, Any]:
+    """One audit entry: what happened, when, at which level, to whom (masked)."""
+    entry: dict[str, Any] = {"at": at, "event": str(event)}
+    if level is not None:
+        entry["level"] = level
+    if phone is not None:
+        entry["phone"] = mask(phone)
+    entry.update({key: value for key, value in detail.items() if value is not None})
+    return entry
+
+
+def level_outcome(event: dict[str, Any], at: str) -> dict[str, Any]:
+    """The entry for why a workflow level ended: declined, silent, undeliverable, or an error."""
+    level = int(event["level"])
+    contact = event["contacts"][level]
+    error = event.get("error") or {}
+    name = error.get("Error", "")
+    if name == WorkflowError.DECLINED:
+        return timeline_entry(Event.DECLINED, at, level=level, phone=contact)
+    if name == WorkflowError.TIMEOUT:
+        return timeline_entry(Event.TIMED_OUT, at, level=level, phone=contact)
+    if name == WorkflowError.SMS_FAILED:
+        return timeline_entry(Event.SMS_FAILED, at, level=level, phone=contact, error="page not delivered")
+    return timeline_entry(Event.SMS_FAILED, at, level=level, phone=contact, error=f"{name}: {str(error.get('Cause', ''))[:500]}")

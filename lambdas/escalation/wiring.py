@@ -1,0 +1,41 @@
+"""Builds the repositories and the notifier from the settings (one place, cached per container)."""
+
+from dataclasses import dataclass
+from functools import cache
+
+from . import aws_clients
+from .notifications import Notifier
+from .repository import IncidentRepository, MessageLog
+from .settings import Settings, get_settings
+from .sms import sender_for
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What a handler works with."""
+
+    settings: Settings
+    incidents: IncidentRepository
+    message_log: MessageLog
+    notifier: Notifier
+
+
+@cache
+def dependencies() -> Dependencies:
+    """The handler's dependencies, built from its environment once."""
+    settings = get_settings()
+    resource = aws_clients.dynamodb()
+    message_log = MessageLog(resource.Table(settings.messages_table), settings.message_ttl_days)
+    return Dependencies(
+        settings=settings,
+        incidents=IncidentRepository(resource.Table(settings.incidents_table)),
+        message_log=message_log,
+        notifier=Notifier(sender_for(settings), message_log),
+    )
+
+
+def reset() -> None:
+    """Forget cached settings, clients and dependencies (tests and the sandbox)."""
+    dependencies.cache_clear()
+    get_settings.cache_clear()
+    aws_clients.reset()

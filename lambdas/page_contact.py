@@ -1,0 +1,61 @@
+"""Workflow task (waitForTaskToken): page the contact of the current level, or remind them."""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from escalation import aws_clients, messages
+from escalation.repository import utc_now
+from escalation.sms import SmsFailed
+from escalation.status import Event, WorkflowError
+from escalation.timeline import timeline_entry
+from escalation.wiring import dependencies
+
+logger = Logger(service="incident-escalation")
+
+
+def page_contact(event: dict[str, Any]) -> dict[str, Any]:
+    """Park the task token on the incident, then send the page; the reply handler completes the task."""
+    deps = dependencies()
+    token: str = event["token"]
+    incident_id: str = event["incident_id"]
+    level = int(event["level"])
+    attempt = int(event.get("attempt", 0))
+    contact: str = event["contacts"][level]
+    sfn = aws_clients.stepfunctions()
+    if not deps.incidents.park_token(incident_id, level=level, contact=contact, token=token, at=utc_now()):
+        # Closed meanwhile (a late YES landed between two levels): finish the wait at once.
+        item = deps.incidents.get(incident_id) or {}
+        status = str(item.get("incident_stat", "missing"))
+        logger.info("incident no longer open; not paging", extra={"incident_id": incident_id, "status": status})
+        sfn.send_task_success(taskToken=token, output=json.dumps({"outcome": status}))
+        return {"outcome": status}
+    item = deps.incidents.get(incident_id) or {}
+    description = str(item.get("description", ""))
+    max_segments = deps.settings.max_sms_segments
+    if attempt == 0:
+        sms = messages.page(incident_id, description, item.get("url"), level=level, max_segments=max_segments)
+        kind, event_kind = "page", Event.PAGED
+    else:
+        sms = messages.reminder(incident_id, description, max_segments=max_segments)
+        kind, event_kind = "reminder", Event.REMINDED
+    try:
+        message_id = deps.notifier.send(contact, sms, incident_id=incident_id, level=level, kind=kind)
+    except SmsFailed as error:
+        deps.incidents.append(incident_id, timeline_entry(Event.SMS_FAILED, utc_now(), level=level, phone=contact, error=str(error)))
+        sfn.send_task_failure(taskToken=token, error=WorkflowError.SMS_FAILED.value, cause=str(error)[:32000])
+        logger.warning("page not delivered; escalating", extra={"incident_id": incident_id, "level": level, "error": str(error)})
+        return {"outcome": "sms_failed"}
+    deps.incidents.append(
+        incident_id,
+        timeline_entry(event_kind, utc_now(), level=level, phone=contact, message_id=message_id, segments=sms.segments),
+    )
+    return {"outcome": kind, "message_id": message_id}
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Entry point for the "Page contact" task."""
+    return page_contact(event)

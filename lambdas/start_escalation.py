@@ -1,0 +1,75 @@
+"""Stream handler: validates each new incident item and starts its escalation workflow."""
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from escalation import aws_clients
+from escalation.incident import InvalidIncident, parse_incident
+from escalation.repository import utc_now
+from escalation.wiring import dependencies
+
+logger = Logger(service="incident-escalation")
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def execution_name(incident_id: str, stream_record_id: str) -> str:
+    """A name unique to this stream record, so a redelivered record cannot start a second execution."""
+    digest = hashlib.sha256(f"{incident_id}\n{stream_record_id}".encode()).hexdigest()[:16]
+    return f"incident-{_NAME_UNSAFE.sub('_', incident_id)[:40]}-{digest}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives an execution of state_machine_arn called name."""
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
+    """Validate one new item and start its escalation; returns what happened."""
+    deps = dependencies()
+    incident_id = image["incident_id"]["S"]
+    at = utc_now()
+    try:
+        incident = parse_incident(image)
+    except InvalidIncident as error:
+        deps.incidents.mark_invalid(incident_id, str(error), at)
+        logger.warning("incident not paged: invalid item", extra={"incident_id": incident_id, "error": str(error)})
+        return "invalid"
+    name = execution_name(incident.incident_id, stream_record_id)
+    arn = execution_arn(deps.settings.state_machine_arn, name)
+    deps.incidents.record_started(incident.incident_id, list(incident.contacts), arn, at)
+    workflow_input = {"incident_id": incident.incident_id, "contacts": list(incident.contacts), "level": 0, "attempt": 0}
+    try:
+        aws_clients.stepfunctions().start_execution(
+            stateMachineArn=deps.settings.state_machine_arn, name=name, input=json.dumps(workflow_input)
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+        logger.info("stream record redelivered; execution already started", extra={"incident_id": incident_id})
+        return "already_started"
+    logger.info("escalation started", extra={"incident_id": incident_id, "execution": name, "contacts": len(incident.contacts)})
+    return "started"
+
+
+def _record_handler(record: DynamoDBRecord) -> str:
+    if record.raw_event.get("eventName") != "INSERT":  # the mapping filters these; a second guard costs nothing
+        return "ignored"
+    dynamodb = record.raw_event["dynamodb"]
+    return start_incident(dynamodb["NewImage"], str(dynamodb.get("SequenceNumber") or record.event_id))
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Entry point: one batch of stream records; failed records are reported for retry."""
+    return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)

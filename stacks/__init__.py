@@ -1,0 +1,1 @@
+"""CDK stack and constructs of the incident SMS escalation app."""

@@ -1,0 +1,59 @@
+"""cdk-nag AwsSolutions findings this design accepts on purpose, each with the reason a reviewer needs."""
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import IConstruct
+
+from .escalation_stack import EscalationStack
+
+# The singleton Lambda behind every AwsCustomResource in a stack has this fixed id.
+AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
+XRAY_REASON = "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions."
+SMS_REASON = (
+    "sms-voice:SendTextMessage is authorized against the origination identity, configuration set, opt-out list "
+    "and protect configuration the account uses; it is scoped to this account and region."
+)
+
+
+def _ack(scope: IConstruct, rule: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))
+
+
+def _logical_id(stack: Stack, table: dynamodb.Table) -> str:
+    resolved: str = stack.resolve(stack.get_logical_id(table.node.default_child))  # type: ignore[arg-type]
+    return resolved
+
+
+def acknowledge_findings(stack: EscalationStack) -> None:
+    """Acknowledge, construct by construct, the findings that follow from the design."""
+    messages_index = f"AwsSolutions-IAM5[Resource::<{_logical_id(stack, stack.storage.messages)}.Arn>/index/*]"
+    for handler in (stack.start, stack.page, stack.escalate, stack.unacknowledged, stack.reply):
+        _ack(handler, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
+    for handler in (stack.page, stack.escalate, stack.unacknowledged, stack.reply):
+        _ack(handler, messages_index, "Replies are matched to the sender's latest page through the by_contact index.")
+        if stack.config.sms_api == "v2":
+            _ack(handler, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:*]", SMS_REASON)
+    _ack(
+        stack.unacknowledged,
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+        "Publishing to the KMS-encrypted ops topic needs a data key; the grant is limited to that topic's key.",
+    )
+    workflow = stack.workflow
+    _ack(workflow, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
+    for function in (stack.page, stack.escalate, stack.unacknowledged):
+        function_id = stack.resolve(stack.get_logical_id(function.function.node.default_child))  # type: ignore[arg-type]
+        _ack(
+            workflow,
+            f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+            "CDK's LambdaInvoke grant covers the versions and aliases of the workflow's own functions.",
+        )
+    for queue in (stack.stream_dlq, stack.reply_dlq):
+        _ack(queue, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue (on-failure destination).")
+    provider = stack.node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER)
+    if provider is not None:
+        _ack(
+            provider,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "CDK's AwsCustomResource provider (runs only at deploy, to call UpdatePhoneNumber) writes its logs "
+            "with the basic execution role; its permissions to act are limited to that one phone number.",
+        )
