@@ -84,7 +84,11 @@ def _acknowledge(deps: Dependencies, item: dict[str, Any], sender: str, reply_en
     for index, contact in enumerate(paged_contacts(before)):
         if contact != sender:
             deps.notifier.send_best_effort(
-                contact, messages.acknowledged_notice(incident_id, sender), incident_id=incident_id, level=index, kind="acknowledged_notice"
+                contact,
+                messages.acknowledged_notice(incident_id, sender),
+                incident_id=incident_id,
+                level=index,
+                kind="acknowledged_notice",
             )
     return "acknowledged"
 
@@ -107,7 +111,9 @@ def _decline(deps: Dependencies, item: dict[str, Any], sender: str, reply_entry:
             )
         return "already_acknowledged"
     deps.incidents.mark_double_escalation(incident_id, entries=[reply_entry])
-    deps.notifier.send_best_effort(sender, messages.already_escalated(incident_id), incident_id=incident_id, level=level, kind="reply")
+    deps.notifier.send_best_effort(
+        sender, messages.already_escalated(incident_id), incident_id=incident_id, level=level, kind="reply"
+    )
     return "already_escalated"
 
 
@@ -139,9 +145,11 @@ def handle_inbound(sms: InboundSms) -> str:
 def _process_once(deps: Dependencies) -> Any:
     """handle_inbound wrapped so each inboundMessageId is processed once (stored in the message table)."""
     store = DynamoDBPersistenceLayer(table_name=deps.settings.messages_table, key_attr="message_id", expiry_attr="expires_at")
-    config = IdempotencyConfig(event_key_jmespath="inbound_message_id", expires_after_seconds=deps.settings.message_ttl_days * 86400)
+    config = IdempotencyConfig(
+        event_key_jmespath="inbound_message_id", expires_after_seconds=deps.settings.message_ttl_days * 86400
+    )
 
-    @idempotent_function(data_keyword_argument="message", config=config, persistence_store=store)
+    @idempotent_function(data_keyword_argument="message", config=config, persistence_store=store)  # type: ignore[untyped-decorator]
     def process(message: dict[str, Any]) -> str:
         return handle_inbound(InboundSms(**message))
 

@@ -20,7 +20,9 @@ def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
     incident_id: str = event["incident_id"]
     level = int(event["level"])
     at = utc_now()
-    item = deps.incidents.exhaust(incident_id, at=at, entries=[level_outcome(event, at), timeline_entry(Event.EXHAUSTED, at, level=level)])
+    item = deps.incidents.exhaust(
+        incident_id, at=at, entries=[level_outcome(event, at), timeline_entry(Event.EXHAUSTED, at, level=level)]
+    )
     if item is None:
         logger.info("incident closed before the chain was exhausted", extra={"incident_id": incident_id})
         return {"outcome": "closed"}

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
@@ -47,8 +48,9 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
         return "invalid"
     name = execution_name(incident.incident_id, stream_record_id)
     arn = execution_arn(deps.settings.state_machine_arn, name)
-    deps.incidents.record_started(incident.incident_id, list(incident.contacts), arn, at)
-    workflow_input = {"incident_id": incident.incident_id, "contacts": list(incident.contacts), "level": 0, "attempt": 0}
+    chain = list(incident.contacts) * (deps.settings.repeat + 1)
+    deps.incidents.record_started(incident.incident_id, chain, arn, at)
+    workflow_input = {"incident_id": incident.incident_id, "contacts": chain, "level": 0, "attempt": 0}
     try:
         aws_clients.stepfunctions().start_execution(
             stateMachineArn=deps.settings.state_machine_arn, name=name, input=json.dumps(workflow_input)
@@ -70,6 +72,6 @@ def _record_handler(record: DynamoDBRecord) -> str:
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Entry point: one batch of stream records; failed records are reported for retry."""
     return process_partial_response(event=event, record_handler=_record_handler, processor=processor, context=context)

@@ -230,7 +230,7 @@ def _header(headers: Any, name: str) -> str | None:
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _iso_ms(moment: dt.datetime) -> str:
@@ -375,15 +375,23 @@ class LocalLambdaRuntime:
         function = self._functions.get(fn.function_name)
         if function is None:
             outcome = self._error_outcome(
-                fn.function_name, source, request_id, "Sandbox.HandlerNotRegistered",
-                f"no local handler registered for {fn.function_name} ({fn.run_time}, {fn.handler})", (),
+                fn.function_name,
+                source,
+                request_id,
+                "Sandbox.HandlerNotRegistered",
+                f"no local handler registered for {fn.function_name} ({fn.run_time}, {fn.handler})",
+                (),
             )
             self._record(fn.function_name, source, request_id, started, 0.0, outcome)
             return outcome
         if not INVOKE_LOCK.acquire(timeout=self.lock_timeout_s):
             outcome = self._error_outcome(
-                fn.function_name, source, request_id, "Sandbox.LockTimeout",
-                f"waited {self.lock_timeout_s}s for another handler to finish (a handler blocking on another?)", (),
+                fn.function_name,
+                source,
+                request_id,
+                "Sandbox.LockTimeout",
+                f"waited {self.lock_timeout_s}s for another handler to finish (a handler blocking on another?)",
+                (),
             )
             self._record(fn.function_name, source, request_id, started, 0.0, outcome)
             return outcome
@@ -396,15 +404,17 @@ class LocalLambdaRuntime:
         if outcome.error is None and self.enforce_timeouts and duration > function.timeout_s:
             # Lambda would have killed the sandbox; the work is done here, but report it as AWS would
             outcome = self._error_outcome(
-                fn.function_name, source, request_id, "Sandbox.Timedout",
-                f"Task timed out after {function.timeout_s:.2f} seconds (took {duration:.2f}s locally)", (),
+                fn.function_name,
+                source,
+                request_id,
+                "Sandbox.Timedout",
+                f"Task timed out after {function.timeout_s:.2f} seconds (took {duration:.2f}s locally)",
+                (),
             )
         self._record(fn.function_name, source, request_id, started, duration, outcome)
         return outcome
 
-    def _call_handler(
-        self, fn: LambdaFunction, function: LocalFunction, event: Any, source: str, request_id: str
-    ) -> _Outcome:
+    def _call_handler(self, fn: LambdaFunction, function: LocalFunction, event: Any, source: str, request_id: str) -> _Outcome:
         module_name, _, attr = function.handler.rpartition(".")
         module_name = module_name.replace("/", ".")
         log_group = f"/aws/lambda/{fn.function_name}"
@@ -441,8 +451,12 @@ class LocalLambdaRuntime:
             handler: Callable[[Any, LambdaContext], Any] | None = getattr(module, attr, None)
             if handler is None:
                 return self._error_outcome(
-                    fn.function_name, source, request_id, "Runtime.HandlerNotFound",
-                    f"Handler '{attr}' missing on module '{module_name}'", (),
+                    fn.function_name,
+                    source,
+                    request_id,
+                    "Runtime.HandlerNotFound",
+                    f"Handler '{attr}' missing on module '{module_name}'",
+                    (),
                 )
             try:
                 result = handler(event, context)
@@ -452,8 +466,12 @@ class LocalLambdaRuntime:
             payload = json.dumps(result)
         except (TypeError, ValueError) as exc:
             return self._error_outcome(
-                fn.function_name, source, request_id, "Runtime.MarshalError",
-                f"Unable to marshal response: {exc}", (),
+                fn.function_name,
+                source,
+                request_id,
+                "Runtime.MarshalError",
+                f"Unable to marshal response: {exc}",
+                (),
             )
         return _Outcome(payload=payload, result=result)
 
@@ -461,17 +479,25 @@ class LocalLambdaRuntime:
         self, function_name: str, source: str, request_id: str, exc: BaseException, error_type: str | None
     ) -> _Outcome:
         frames = traceback.format_tb(exc.__traceback__)
-        return self._error_outcome(
-            function_name, source, request_id, error_type or type(exc).__name__, str(exc), tuple(frames)
-        )
+        return self._error_outcome(function_name, source, request_id, error_type or type(exc).__name__, str(exc), tuple(frames))
 
     def _error_outcome(
-        self, function_name: str, source: str, request_id: str, error_type: str, message: str,
+        self,
+        function_name: str,
+        source: str,
+        request_id: str,
+        error_type: str,
+        message: str,
         stack: Sequence[str],
     ) -> _Outcome:
         error = HandlerError(
-            function_name=function_name, source=source, error_type=error_type, error_message=message,
-            stack_trace=tuple(stack), request_id=request_id, at=_utcnow(),
+            function_name=function_name,
+            source=source,
+            error_type=error_type,
+            error_message=message,
+            stack_trace=tuple(stack),
+            request_id=request_id,
+            at=_utcnow(),
         )
         with self._records_lock:
             self.errors.append(error)
@@ -481,23 +507,56 @@ class LocalLambdaRuntime:
         return _Outcome(payload=payload, error=error)
 
     def _record(
-        self, function_name: str, source: str, request_id: str, started: dt.datetime, duration: float,
+        self,
+        function_name: str,
+        source: str,
+        request_id: str,
+        started: dt.datetime,
+        duration: float,
         outcome: _Outcome,
     ) -> None:
         record = InvocationRecord(
-            function_name=function_name, source=source, request_id=request_id, started=started,
-            duration_s=duration, error_type=outcome.error.error_type if outcome.error else None,
+            function_name=function_name,
+            source=source,
+            request_id=request_id,
+            started=started,
+            duration_s=duration,
+            error_type=outcome.error.error_type if outcome.error else None,
         )
         with self._records_lock:
             self.invocations.append(record)
 
     def invoke_async(self, fn: LambdaFunction, event: Any, source: str) -> _Outcome:
-        """Invoke as Lambda's async queue does: on error, retry up to async_retry_attempts times."""
+        """Invoke as Lambda's async queue does: retries, then the OnFailure destination, if any.
+
+        Retries follow the function's event invoke config (MaximumRetryAttempts) or default to
+        async_retry_attempts; they happen immediately (AWS waits about 1 and 2 minutes).
+        """
+        config = fn.event_invoke_config[-1].config if fn.event_invoke_config else {}
+        retries = int(config.get("MaximumRetryAttempts", self.async_retry_attempts))
         outcome = self.invoke_model(fn, event, source)
-        for _ in range(self.async_retry_attempts):
-            if outcome.error is None or outcome.error.error_type.startswith("Sandbox.Handler"):
+        attempts = 1
+        while outcome.error is not None and attempts <= retries:
+            if outcome.error.error_type.startswith("Sandbox.Handler"):
                 break
             outcome = self.invoke_model(fn, event, f"{source}-retry")
+            attempts += 1
+        destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        if outcome.error is not None and destination:
+            record = {
+                "version": "1.0",
+                "timestamp": _iso_ms(_utcnow()),
+                "requestContext": {
+                    "requestId": outcome.error.request_id,
+                    "functionArn": f"{fn.function_arn}:$LATEST",
+                    "condition": "RetriesExhausted",
+                    "approximateInvokeCount": attempts,
+                },
+                "requestPayload": event,
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responsePayload": json.loads(outcome.payload),
+            }
+            _send_to(destination, json.dumps(record, default=str))
         return outcome
 
     # -- DynamoDB streams ---------------------------------------------------------------------
@@ -553,12 +612,22 @@ class LocalLambdaRuntime:
             pending = pending[failed_from:]
 
     def _record_batch(
-        self, fn: LambdaFunction, esm: EventSourceMapping, sequence: tuple[str, ...], outcome: str,
-        *, batch_item_failures: tuple[str, ...] = (), error_type: str | None = None,
+        self,
+        fn: LambdaFunction,
+        esm: EventSourceMapping,
+        sequence: tuple[str, ...],
+        outcome: str,
+        *,
+        batch_item_failures: tuple[str, ...] = (),
+        error_type: str | None = None,
     ) -> None:
         record = StreamBatchRecord(
-            function_name=fn.function_name, event_source_arn=esm.event_source_arn, sequence_numbers=sequence,
-            outcome=outcome, batch_item_failures=batch_item_failures, error_type=error_type,
+            function_name=fn.function_name,
+            event_source_arn=esm.event_source_arn,
+            sequence_numbers=sequence,
+            outcome=outcome,
+            batch_item_failures=batch_item_failures,
+            error_type=error_type,
         )
         with self._records_lock:
             self.stream_batches.append(record)
@@ -595,19 +664,17 @@ class LocalLambdaRuntime:
             },
             default=str,
         )
-        service, region = destination.split(":")[2], destination.split(":")[3]
-        if service == "sqs":
-            sqs = boto3.client("sqs", region_name=region)
-            queue_url = sqs.get_queue_url(QueueName=destination.split(":")[5])["QueueUrl"]
-            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
-        elif service == "sns":
-            boto3.client("sns", region_name=region).publish(TopicArn=destination, Message=body)
+        _send_to(destination, body)
         self._record_batch(fn, esm, sequence, "sent-to-destination")
 
     # -- SNS ----------------------------------------------------------------------------------
 
     def deliver_sns(
-        self, subscription: Subscription, message: str, message_id: str, subject: str | None,
+        self,
+        subscription: Subscription,
+        message: str,
+        message_id: str,
+        subject: str | None,
         message_attributes: Mapping[str, Any] | None,
     ) -> None:
         """Deliver one SNS notification to a lambda-protocol subscription, as an async invoke."""
@@ -650,9 +717,7 @@ class LocalLambdaRuntime:
 # -- the patched moto methods (module-level so they can be compared and restored) ---------------
 
 
-def _patched_function_invoke(
-    self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any
-) -> str | bytes:
+def _patched_function_invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
     """Replacement for LambdaFunction.invoke: run the local handler instead of Docker."""
     runtime = LocalLambdaRuntime.current()
     if isinstance(body, bytes):
@@ -673,7 +738,11 @@ def _patched_function_invoke(
 
 
 def _patched_simple_invoke(
-    self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any, headers: Any,
+    self: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
     response_headers: Any,
 ) -> str | bytes | None:
     """Replacement for LambdaSimpleBackend.invoke: go through the function like the Docker backend."""
@@ -699,8 +768,14 @@ def _patched_subscription_publish(
     if self.protocol != "lambda":
         original = LocalLambdaRuntime._originals["Subscription.publish"]
         original(
-            self, message, message_id, subject=subject, message_attributes=message_attributes,
-            group_id=group_id, deduplication_id=deduplication_id, message_structure=message_structure,
+            self,
+            message,
+            message_id,
+            subject=subject,
+            message_attributes=message_attributes,
+            group_id=group_id,
+            deduplication_id=deduplication_id,
+            message_structure=message_structure,
         )
         return
     matcher = self._filter_policy_matcher
@@ -709,6 +784,19 @@ def _patched_subscription_publish(
     if message_structure == "json":
         message = self._parse_message_structure(message, self.protocol)
     LocalLambdaRuntime.current().deliver_sns(self, message, message_id, subject, message_attributes)
+
+
+def _send_to(destination: str, body: str) -> None:
+    """Send an invocation record to an SQS queue or SNS topic destination (by ARN)."""
+    service, region = destination.split(":")[2], destination.split(":")[3]
+    if service == "sqs":
+        sqs = boto3.client("sqs", region_name=region)
+        queue_url = sqs.get_queue_url(QueueName=destination.split(":")[5])["QueueUrl"]
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    elif service == "sns":
+        boto3.client("sns", region_name=region).publish(TopicArn=destination, Message=body)
+    else:
+        raise SandboxError(f"destination type not emulated: {destination}")
 
 
 # -- stream helpers -----------------------------------------------------------------------------
@@ -779,7 +867,10 @@ def list_executions(region_name: str | None = None, status: str | None = None) -
 
 
 def wait_for_executions(
-    timeout_s: float = 30.0, *, region_name: str | None = None, poll_s: float = 0.05,
+    timeout_s: float = 30.0,
+    *,
+    region_name: str | None = None,
+    poll_s: float = 0.05,
     execution_arns: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Wait until all (or the given) executions are terminal; return their descriptions or raise."""
@@ -793,8 +884,7 @@ def wait_for_executions(
             return described
         if time.monotonic() >= deadline:
             detail = "; ".join(
-                f"{d['executionArn']} at {states_entered(d['executionArn'], region_name=region_name)[-1:]}"
-                for d in running
+                f"{d['executionArn']} at {states_entered(d['executionArn'], region_name=region_name)[-1:]}" for d in running
             )
             raise ExecutionsStillRunning(f"{len(running)} execution(s) still running after {timeout_s}s: {detail}")
         time.sleep(poll_s)

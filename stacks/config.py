@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from typing import Any
 
 SMS_APIS = ("v2", "pinpoint")
-_PHONE_NUMBER_ID = re.compile(r"^(phone-[0-9a-zA-Z]+|arn:aws[a-z-]*:sms-voice:[a-z0-9-]+:\d{12}:phone-number/phone-[0-9a-zA-Z]+)$")
+_PHONE_NUMBER_ID = re.compile(
+    r"^(phone-[0-9a-zA-Z]+|arn:aws[a-z-]*:sms-voice:[a-z0-9-]+:\d{12}:phone-number/phone-[0-9a-zA-Z]+)$"
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

@@ -1,6 +1,6 @@
 """The stack: composes storage, functions, workflow, messaging and monitoring, and grants between them."""
 
-from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -119,6 +119,10 @@ class EscalationStack(Stack):
         )
         self.storage = storage
         self.messaging = messaging
+        CfnOutput(self, "IncidentsTableName", value=storage.incidents.table_name, description="Write incidents here")
+        CfnOutput(self, "InboundSmsTopicArn", value=messaging.inbound_topic.topic_arn, description="Two-way SMS destination")
+        CfnOutput(self, "OpsTopicArn", value=messaging.ops_topic.topic_arn, description="Unacknowledged incidents, alarms")
+        CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
 
     def _grant_sms(self, role: iam.IRole) -> None:
         """Permission to send SMS through the configured API."""

@@ -31,7 +31,7 @@ class HandlerFunction(Construct):
         code: lambda_.Code,
         layer: lambda_.ILayerVersion,
         environment: dict[str, str],
-        timeout: Duration = Duration.seconds(30),
+        timeout_seconds: int = 30,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -49,7 +49,7 @@ class HandlerFunction(Construct):
             description=description,
             role=self.role,
             log_group=self.log_group,
-            timeout=timeout,
+            timeout=Duration.seconds(timeout_seconds),
             memory_size=256,
             tracing=lambda_.Tracing.ACTIVE,
             environment={"POWERTOOLS_SERVICE_NAME": "incident-escalation", **environment},

@@ -60,7 +60,11 @@ class Messaging(Construct):
         enable = cr.AwsSdkCall(
             service="PinpointSMSVoiceV2",
             action="updatePhoneNumber",
-            parameters={"PhoneNumberId": phone_number_id, "TwoWayEnabled": True, "TwoWayChannelArn": self.inbound_topic.topic_arn},
+            parameters={
+                "PhoneNumberId": phone_number_id,
+                "TwoWayEnabled": True,
+                "TwoWayChannelArn": self.inbound_topic.topic_arn,
+            },
             physical_resource_id=cr.PhysicalResourceId.of(f"two-way-{phone_number_id}"),
         )
         disable = cr.AwsSdkCall(

@@ -32,7 +32,11 @@ def acknowledge_findings(stack: EscalationStack) -> None:
     for handler in (stack.page, stack.escalate, stack.unacknowledged, stack.reply):
         _ack(handler, messages_index, "Replies are matched to the sender's latest page through the by_contact index.")
         if stack.config.sms_api == "v2":
-            _ack(handler, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:*]", SMS_REASON)
+            _ack(
+                handler,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:*]",
+                SMS_REASON,
+            )
     _ack(
         stack.unacknowledged,
         "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",

@@ -78,9 +78,11 @@ class EscalationWorkflow(Construct):
                 "levels.$": "States.ArrayLength($.contacts)",
             },
         )
-        remind = sfn.Choice(self, "Remind?").when(
-            sfn.Condition.number_less_than("$.attempt", reminders), count_reminder.next(page)
-        ).otherwise(next_level)
+        remind = (
+            sfn.Choice(self, "Remind?")
+            .when(sfn.Condition.number_less_than("$.attempt", reminders), count_reminder.next(page))
+            .otherwise(next_level)
+        )
 
         escalate_task = tasks.LambdaInvoke(
             self,
@@ -117,9 +119,11 @@ class EscalationWorkflow(Construct):
         )
         give_up.add_retry(errors=RETRYABLE_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=5)
 
-        another = sfn.Choice(self, "Another contact?").when(
-            sfn.Condition.number_less_than_json_path("$.next_level", "$.levels"), escalate_task.next(move_on).next(page)
-        ).otherwise(give_up.next(exhausted))
+        another = (
+            sfn.Choice(self, "Another contact?")
+            .when(sfn.Condition.number_less_than_json_path("$.next_level", "$.levels"), escalate_task.next(move_on).next(page))
+            .otherwise(give_up.next(exhausted))
+        )
 
         # Silence may earn a reminder; a NO, an undeliverable page or any other error moves on at once.
         page.add_catch(remind, errors=["States.Timeout"], result_path="$.error")

@@ -65,7 +65,7 @@ def _shorten_to_fit(template: str, description: str, max_segments: int) -> str |
 
 
 def _has_url(url: str | None) -> bool:
-    return bool(url) and url.strip().casefold() != NO_URL
+    return url is not None and url.strip().casefold() not in ("", NO_URL)
 
 
 def page(incident_id: str, description: str, url: str | None, *, level: int, max_segments: int) -> Sms:

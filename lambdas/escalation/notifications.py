@@ -40,5 +40,7 @@ class Notifier:
         try:
             return self.send(to, sms, incident_id=incident_id, level=level, kind=kind)
         except (SmsFailed, SmsThrottled) as error:
-            logger.warning("courtesy sms not sent", extra={"incident_id": incident_id, "to": mask(to), "kind": kind, "error": str(error)})
+            logger.warning(
+                "courtesy sms not sent", extra={"incident_id": incident_id, "to": mask(to), "kind": kind, "error": str(error)}
+            )
             return None

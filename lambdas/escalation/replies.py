@@ -13,7 +13,7 @@ SERVICE_KEYWORDS = frozenset(
         "start", "unstop", "subscribe", "optin", "opt-in", "help", "info", "aide",
     }
 )  # fmt: skip
-_EDGE_PUNCTUATION = string.punctuation + "¡¿“”‘’«»…"
+_EDGE_PUNCTUATION = string.punctuation + "\u00a1\u00bf\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026"  # typographic marks
 
 
 class Intent(StrEnum):

@@ -90,7 +90,7 @@ class IncidentRepository:
         result = self._update(
             incident_id,
             sets={
-                "contacts": contacts,
+                "escalation_chain": contacts,
                 "escalation_level": 0,
                 "execution_arn": execution_arn,
                 "stat_date": at,
@@ -224,6 +224,6 @@ def is_open(item: Mapping[str, Any]) -> bool:
 
 
 def paged_contacts(item: Mapping[str, Any]) -> list[str]:
-    """Everyone paged so far: the chain up to the current level."""
-    contacts: list[str] = list(item.get("contacts", []))
-    return contacts[: int(item.get("escalation_level", 0)) + 1]
+    """Everyone paged so far, once each: the chain up to the current level."""
+    chain: list[str] = list(item.get("escalation_chain", []))
+    return list(dict.fromkeys(chain[: int(item.get("escalation_level", 0)) + 1]))

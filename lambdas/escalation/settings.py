@@ -23,6 +23,7 @@ class Settings:
     max_sms_segments: int
     ops_topic_arn: str
     message_ttl_days: int
+    repeat: int  # extra passes over the chain after the last contact
 
 
 def _required(name: str) -> str:
@@ -41,8 +42,9 @@ def get_settings() -> Settings:
     try:
         max_segments = int(os.environ.get("MAX_SMS_SEGMENTS", "1"))
         ttl_days = int(os.environ.get("MESSAGE_TTL_DAYS", "30"))
+        repeat = int(os.environ.get("REPEAT", "0"))
     except ValueError as error:
-        raise ConfigurationError(f"MAX_SMS_SEGMENTS and MESSAGE_TTL_DAYS must be integers: {error}") from error
+        raise ConfigurationError(f"MAX_SMS_SEGMENTS, MESSAGE_TTL_DAYS and REPEAT must be integers: {error}") from error
     return Settings(
         incidents_table=_required("INCIDENTS_TABLE"),
         messages_table=_required("MESSAGES_TABLE"),
@@ -54,4 +56,5 @@ def get_settings() -> Settings:
         max_sms_segments=max_segments,
         ops_topic_arn=os.environ.get("OPS_TOPIC_ARN", ""),
         message_ttl_days=ttl_days,
+        repeat=repeat,
     )

@@ -1,0 +1,47 @@
+# Everything a new machine needs (Python 3.11+, Node 20+, npm) is installed by these targets.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := npx --no-install cdk
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export AWS_DEFAULT_REGION ?= eu-west-2
+
+.PHONY: setup synth test unit infra workflow e2e lint demo sandbox deploy diff clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed ## Create the virtualenv and install the pinned CDK CLI
+
+synth: setup ## Synthesize the CloudFormation template (cdk-nag runs on every synth)
+	$(CDK) synth --quiet
+
+test: setup ## Run every test: unit, infrastructure, workflow on moto, end-to-end sandbox scenarios
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+unit: setup
+	$(PY) -m pytest tests/unit
+
+infra: setup
+	$(PY) -m pytest tests/infra
+
+lint: setup ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy app.py stacks lambdas sandbox
+
+deploy: setup ## Deploy into the AWS account of your current credentials (add CDK_ARGS="-c key=value ...")
+	$(CDK) deploy $(CDK_ARGS)
+
+diff: setup
+	$(CDK) diff $(CDK_ARGS)
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
