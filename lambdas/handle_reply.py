@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
@@ -97,12 +97,14 @@ def _decline(deps: Dependencies, item: dict[str, Any], sender: str, reply_entry:
     incident_id = str(item["incident_id"])
     level = int(item.get("escalation_level", 0))
     token = item.get("task_token")
+    unrecorded = [reply_entry]  # the reply goes on the timeline once, whichever way it ends
     if is_open(item) and item.get("current_contact") == sender and token:
         deps.incidents.append(incident_id, reply_entry)
+        unrecorded = []
         sfn = aws_clients.stepfunctions()
         if _complete_task(sfn.send_task_failure, taskToken=token, error=WorkflowError.DECLINED.value, cause="declined by SMS"):
             return "declined"
-    if item.get("incident_stat") == Status.ACKNOWLEDGED:
+    if item.get("incident_stat") == Status.ACKNOWLEDGED:  # not open, so the reply is not recorded yet
         deps.incidents.append(incident_id, reply_entry)
         holder = str(item.get("acknowledged_by", ""))
         if holder != sender:
@@ -110,7 +112,7 @@ def _decline(deps: Dependencies, item: dict[str, Any], sender: str, reply_entry:
                 sender, messages.already_acknowledged(incident_id, holder), incident_id=incident_id, level=level, kind="reply"
             )
         return "already_acknowledged"
-    deps.incidents.mark_double_escalation(incident_id, entries=[reply_entry])
+    deps.incidents.mark_double_escalation(incident_id, entries=unrecorded)
     deps.notifier.send_best_effort(
         sender, messages.already_escalated(incident_id), incident_id=incident_id, level=level, kind="reply"
     )
@@ -144,12 +146,11 @@ def handle_inbound(sms: InboundSms) -> str:
 
 def _process_once(deps: Dependencies) -> Any:
     """handle_inbound wrapped so each inboundMessageId is processed once (stored in the message table)."""
-    store = DynamoDBPersistenceLayer(table_name=deps.settings.messages_table, key_attr="message_id", expiry_attr="expires_at")
     config = IdempotencyConfig(
         event_key_jmespath="inbound_message_id", expires_after_seconds=deps.settings.message_ttl_days * 86400
     )
 
-    @idempotent_function(data_keyword_argument="message", config=config, persistence_store=store)  # type: ignore[untyped-decorator]
+    @idempotent_function(data_keyword_argument="message", config=config, persistence_store=deps.inbound_store)  # type: ignore[untyped-decorator]
     def process(message: dict[str, Any]) -> str:
         return handle_inbound(InboundSms(**message))
 

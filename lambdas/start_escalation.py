@@ -49,7 +49,9 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
     name = execution_name(incident.incident_id, stream_record_id)
     arn = execution_arn(deps.settings.state_machine_arn, name)
     chain = list(incident.contacts) * (deps.settings.repeat + 1)
-    deps.incidents.record_started(incident.incident_id, chain, arn, at)
+    if not deps.incidents.record_started(incident.incident_id, chain, arn, at) and deps.incidents.get(incident_id) is None:
+        logger.warning("incident deleted before it could be paged", extra={"incident_id": incident_id})
+        return "deleted"
     workflow_input = {"incident_id": incident.incident_id, "contacts": chain, "level": 0, "attempt": 0}
     try:
         aws_clients.stepfunctions().start_execution(

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import botocore.session
@@ -56,7 +56,8 @@ from moto.stepfunctions.utils import cfn_to_api_tags
 from sandbox.local_lambda import LocalFunction
 
 _IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})  # no behaviour to emulate
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+Capability = Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+CAPABILITIES: list[Capability] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 CustomResourceHandler = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
 """(logical id, resolved properties) -> data returned for Fn::GetAtt."""
 
@@ -142,19 +143,15 @@ def load_stack(cdk_out: Path, stack_name: str | None = None) -> CloudAssemblySta
         dep = artifacts.get(dependency, {})
         if dep.get("type") == "cdk:asset-manifest":
             assets = json.loads((cdk_out / dep["properties"]["file"]).read_text())
-    stack_display_name = artifact.get("displayName", stack_name)
-    return CloudAssemblyStack(name=stack_display_name, directory=cdk_out, template=template, assets=assets)
+    deployed_name = artifact["properties"].get("stackName", stack_name)  # differs from the artifact id in stages
+    return CloudAssemblyStack(name=deployed_name, directory=cdk_out, template=template, assets=assets)
 
 
 def _substitute(text: str, account: str, region: str) -> str:
-    return (
-        text.replace("${AWS::AccountId}", account)
-        .replace("${AWS::Region}", region)
-        .replace("${AWS::Partition}", "aws")
-    )
+    return text.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region).replace("${AWS::Partition}", "aws")
 
 
-def _zip_directory(directory: Path) -> bytes:
+def zip_directory(directory: Path) -> bytes:
     """A deterministic zip of directory, as the CDK CLI would publish it."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -179,9 +176,10 @@ def publish_assets(stack: CloudAssemblyStack, account: str, region: str) -> dict
                 if region == "us-east-1":
                     s3.create_bucket(Bucket=bucket)
                 else:
-                    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+                    config: Any = {"LocationConstraint": region}  # any region string; the stubs list literals
+                    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration=config)
             if source.is_dir():
-                s3.put_object(Bucket=bucket, Key=key, Body=_zip_directory(source))
+                s3.put_object(Bucket=bucket, Key=key, Body=zip_directory(source))
                 directories[key] = source
             else:
                 s3.put_object(Bucket=bucket, Key=key, Body=source.read_bytes())
@@ -217,8 +215,13 @@ def deploy_cdk_out(
     account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
     asset_dirs = publish_assets(stack, account, region)
     deployed = deploy_template(
-        stack.template, stack.name, region_name=region, parameters=parameters, asset_dirs=asset_dirs,
-        custom_resource_handlers=custom_resource_handlers, strict=strict,
+        stack.template,
+        stack.name,
+        region_name=region,
+        parameters=parameters,
+        asset_dirs=asset_dirs,
+        custom_resource_handlers=custom_resource_handlers,
+        strict=strict,
     )
     if stack.assets.get("dockerImages"):
         deployed.warnings.append("Docker image assets are not published (no Docker)")
@@ -346,14 +349,17 @@ class _DeployContext:
     calls: list[CustomResourceCall] = field(default_factory=list)
 
 
-_CONTEXT_LOCK = threading.Lock()
-_CONTEXT: _DeployContext | None = None
+class _Active:
+    """The deployment in progress; moto calls the compensating classes without a way to pass it."""
+
+    lock = threading.Lock()
+    context: _DeployContext | None = None
 
 
 def _context() -> _DeployContext:
-    if _CONTEXT is None:
+    if _Active.context is None:
         raise DeployError("compensating resource created outside deploy_template")
-    return _CONTEXT
+    return _Active.context
 
 
 class _Resource:
@@ -389,9 +395,7 @@ class _SnsSubscription(_Resource):
         props = cloudformation_json["Properties"]
         topic_arn = props["TopicArn"]
         sns = boto3.client("sns", region_name=props.get("Region") or topic_arn.split(":")[3])
-        arn = sns.subscribe(TopicArn=topic_arn, Protocol=props["Protocol"], Endpoint=props.get("Endpoint", ""))[
-            "SubscriptionArn"
-        ]
+        arn = sns.subscribe(TopicArn=topic_arn, Protocol=props["Protocol"], Endpoint=props.get("Endpoint", ""))["SubscriptionArn"]
         attributes = {
             "FilterPolicyScope": props.get("FilterPolicyScope"),  # must precede FilterPolicy
             "FilterPolicy": props.get("FilterPolicy"),
@@ -401,7 +405,10 @@ class _SnsSubscription(_Resource):
         }
         for name, value in attributes.items():
             if value is not None:
-                text = json.dumps(value) if isinstance(value, dict) else str(value).lower() if isinstance(value, bool) else str(value)
+                if isinstance(value, dict):
+                    text = json.dumps(value)
+                else:
+                    text = str(value).lower() if isinstance(value, bool) else str(value)
                 sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName=name, AttributeValue=text)
         return cls(arn, {"Arn": arn})
 
@@ -449,8 +456,12 @@ class _StateMachine:
         backend = get_sfn_backend(account_id, region_name)
         if not isinstance(backend, StepFunctionsParserBackend):
             _context().calls.append(
-                CustomResourceCall(kwargs.get("LogicalId", ""), "AWS::StepFunctions::StateMachine", "skipped",
-                                   "executions will not run: mock_aws lacks stepfunctions.execute_state_machine")
+                CustomResourceCall(
+                    kwargs.get("LogicalId", ""),
+                    "AWS::StepFunctions::StateMachine",
+                    "skipped",
+                    "executions will not run: mock_aws lacks stepfunctions.execute_state_machine",
+                )
             )
         return backend.create_state_machine(
             name=props.get("StateMachineName", resource_name),
@@ -529,7 +540,6 @@ _COMPENSATED: dict[str, Any] = {
 @contextmanager
 def _compensations(context: _DeployContext) -> Iterator[None]:
     """Patch moto's resource type lookup for the duration of one create_stack."""
-    global _CONTEXT
     original = cfn_parsing.resource_class_from_type
 
     def resource_class_from_type(resource_type: str) -> Any:
@@ -540,8 +550,8 @@ def _compensations(context: _DeployContext) -> Iterator[None]:
         return original(resource_type)
 
     moto_logger = logging.getLogger("moto")
-    with _CONTEXT_LOCK:
-        _CONTEXT = context
+    with _Active.lock:
+        _Active.context = context
         cfn_parsing.resource_class_from_type = resource_class_from_type
         level = moto_logger.level
         # moto logs each type it skips; DeployedStack.warnings lists them instead
@@ -551,7 +561,7 @@ def _compensations(context: _DeployContext) -> Iterator[None]:
         finally:
             moto_logger.setLevel(level)
             cfn_parsing.resource_class_from_type = original
-            _CONTEXT = None
+            _Active.context = None
 
 
 # -- AwsCustomResource emulation ----------------------------------------------------------------
@@ -563,7 +573,8 @@ def _aws_sdk_call(call_json: str, logical_id: str, region: str) -> tuple[str, di
     service = boto3_service_name(call["service"])
     action = call["action"].removesuffix("Command")
     operation = action[0].upper() + action[1:]
-    client = boto3.client(service, region_name=call.get("region") or region)
+    # The service comes from the template at run time, so boto3-stubs cannot pick an overload
+    client: Any = boto3.client(service, region_name=call.get("region") or region)  # type: ignore[call-overload]
     model = client.meta.service_model.operation_model(operation)
     params = _coerce(_decode_booleans(call.get("parameters") or {}), model.input_shape)
     summary = f"{service}.{xform_name(operation)}({json.dumps(params, default=str)[:300]})"
@@ -590,18 +601,32 @@ def _aws_sdk_call(call_json: str, logical_id: str, region: str) -> tuple[str, di
     return physical_id, data, summary
 
 
+# JavaScript SDK names that differ from boto3's; anything else falls back to comparing serviceIds (slow)
+_JS_SERVICE_ALIASES = {
+    "cloudwatchlogs": "logs",
+    "eventbridge": "events",
+    "sfn": "stepfunctions",
+    "cognitoidentityserviceprovider": "cognito-idp",
+    "elasticloadbalancingv2": "elbv2",
+    "elasticloadbalancing": "elb",
+    "pinpointsmsvoicev2": "pinpoint-sms-voice-v2",
+}
+
+
 def boto3_service_name(js_name: str) -> str:
     """boto3's name for a JavaScript SDK service name such as 'SSM' or '@aws-sdk/client-ssm'."""
     wanted = re.sub(r"[^a-z0-9]", "", js_name.removeprefix("@aws-sdk/client-").lower())
+    if wanted in _JS_SERVICE_ALIASES:
+        return _JS_SERVICE_ALIASES[wanted]
     session = botocore.session.get_session()
     services = session.get_available_services()
     for name in services:
         if re.sub(r"[^a-z0-9]", "", name) == wanted:
-            return name
+            return str(name)
     for name in services:  # slow path: compare with serviceId (e.g. CloudWatchLogs -> logs)
         service_id = session.get_service_model(name).service_id
         if re.sub(r"[^a-z0-9]", "", str(service_id).lower()) == wanted:
-            return name
+            return str(name)
     raise DeployError(f"no boto3 service for SDK service {js_name!r}")
 
 

@@ -2,7 +2,7 @@
 
 moto 5.2.5 without Docker never runs function code: ``lambda.invoke`` answers with the request
 body and DynamoDB-stream / SNS deliveries try Docker and fail. ``LocalLambdaRuntime.install()``
-patches four moto seams so that all of them reach one place, ``LocalLambdaRuntime._invoke``:
+patches four moto seams so that all of them reach one place, ``LocalLambdaRuntime.invoke_model``:
 
 * ``moto.awslambda.models.LambdaFunction.invoke``: every path ends here (SNS, DynamoDB streams,
   Kinesis, ``InvokeAsync``, and ``LambdaBackend.invoke`` used by ``lambda.invoke`` and by Step
@@ -11,9 +11,14 @@ patches four moto seams so that all of them reach one place, ``LocalLambdaRuntim
   without calling the function; the patch restores the base ``LambdaBackend.invoke`` behaviour.
 * ``moto.awslambda.models.LambdaBackend.send_dynamodb_items``: moto ignores the event source
   mapping's settings; the patch applies FilterCriteria, BatchSize, ReportBatchItemFailures,
-  retries, bisection and the on-failure destination (loosely, see ``_deliver_stream``).
+  retries, bisection and the on-failure destination (loosely, see ``deliver_stream``).
 * ``moto.sns.models.Subscription.publish`` (lambda protocol only): moto sends a canned event with
-  a fake topic ARN and message id; the patch sends the real ones, with async-invoke retries.
+  a fake topic ARN and message id; the patch sends the real ones, with async-invoke retries and
+  the function's EventInvokeConfig OnFailure destination.
+
+Deliveries stay synchronous, as in moto: the write or publish that triggers a handler returns
+after the handler (and its retries) finished, in the same thread. AWS would deliver later; a
+handler that writes to its own stream's table sees its new record delivered before it returns.
 
 Handler exceptions become Lambda function errors as on AWS: ``X-Amz-Function-Error: Unhandled``
 and a payload ``{"errorType": <exception class name>, "errorMessage": ..., "stackTrace": ...}``,
@@ -34,6 +39,11 @@ Each function gets its own copy of the modules of its code directory (its top-le
 package names are swapped in and out of ``sys.modules`` around each call), like one warm Lambda
 container per function: module-level caches such as boto3 clients are per function and survive
 between invocations until ``reset_modules()`` (a cold start).
+
+Step Functions helpers: ``wait_for_executions`` (raise after a time limit, never hang),
+``drain_executions`` (call before leaving ``mock_aws``: it stops running executions and wakes
+their task-token waits, which moto's StopExecution leaves blocked until TimeoutSeconds) and
+``states_entered``.
 """
 
 from __future__ import annotations
@@ -48,22 +58,25 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import boto3
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.config import DefaultConfig
 from moto.events.models import EventPattern, EventPatternParser
 from moto.sns.models import Subscription
 from moto.stepfunctions.parser.utils import TMP_THREADS
+from moto.stepfunctions.responses import get_backend as get_sfn_backend
 
-MOTO_CONFIG: Final[dict[str, Any]] = {
+MOTO_CONFIG: Final[DefaultConfig] = {
     "lambda": {"use_docker": False},
     "stepfunctions": {"execute_state_machine": True},
 }
@@ -74,6 +87,7 @@ INVOKE_LOCK: Final = threading.RLock()
 
 TERMINAL_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
+_FIRST_SEQUENCE_NUMBER: Final = 100000000000000000000  # 21 digits, like DynamoDB Streams
 _DEFAULT_INFINITE_RETRY_CAP: Final = 2  # MaximumRetryAttempts=-1 means "until expiry" on AWS
 
 
@@ -148,7 +162,17 @@ class LambdaContext:
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class _Call:
+    """Identity of one invocation, for records and error payloads."""
+
+    function_name: str
+    source: str
+    request_id: str
+    started: dt.datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
     """Result of one handler call: the JSON payload Lambda would return and the error if any."""
 
     payload: str
@@ -180,9 +204,12 @@ class _FunctionModules:
         sys.modules.update(self.modules)
         path_entry = str(self.code_dir)
         sys.path.insert(0, path_entry)
+        # Keep cdk.out pristine: no __pycache__ inside asset directories
+        dont_write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
         try:
             yield
         finally:
+            sys.dont_write_bytecode = dont_write_bytecode
             if path_entry in sys.path:
                 sys.path.remove(path_entry)
             self.modules = {n: m for n, m in list(sys.modules.items()) if self._owned(n)}
@@ -271,6 +298,9 @@ class LocalLambdaRuntime:
         self.invocations: list[InvocationRecord] = []
         self.stream_batches: list[StreamBatchRecord] = []
         self._records_lock = threading.Lock()
+        self._stream_delivered: dict[str, weakref.WeakSet[Any]] = {}
+        self._stream_sequence: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        self._stream_sequence_counter = 0
         self.register_all(functions or {})
 
     # -- registration -------------------------------------------------------------------------
@@ -368,57 +398,33 @@ class LocalLambdaRuntime:
         with modules.active():
             yield
 
-    def invoke_model(self, fn: LambdaFunction, event: Any, source: str) -> _Outcome:
+    def invoke_model(self, fn: LambdaFunction, event: Any, source: str) -> Outcome:
         """Run the handler behind a moto function model with event; never raises for handler errors."""
-        request_id = str(uuid.uuid4())
-        started = _utcnow()
+        call = _Call(function_name=fn.function_name, source=source, request_id=str(uuid.uuid4()), started=_utcnow())
         function = self._functions.get(fn.function_name)
         if function is None:
-            outcome = self._error_outcome(
-                fn.function_name,
-                source,
-                request_id,
-                "Sandbox.HandlerNotRegistered",
-                f"no local handler registered for {fn.function_name} ({fn.run_time}, {fn.handler})",
-                (),
-            )
-            self._record(fn.function_name, source, request_id, started, 0.0, outcome)
-            return outcome
+            message = f"no local handler registered for {fn.function_name} ({fn.run_time}, {fn.handler})"
+            return self._record(call, 0.0, self._error_outcome(call, "Sandbox.HandlerNotRegistered", message))
         if not INVOKE_LOCK.acquire(timeout=self.lock_timeout_s):
-            outcome = self._error_outcome(
-                fn.function_name,
-                source,
-                request_id,
-                "Sandbox.LockTimeout",
-                f"waited {self.lock_timeout_s}s for another handler to finish (a handler blocking on another?)",
-                (),
-            )
-            self._record(fn.function_name, source, request_id, started, 0.0, outcome)
-            return outcome
+            message = f"waited {self.lock_timeout_s}s for another handler to finish (a handler blocking on another?)"
+            return self._record(call, 0.0, self._error_outcome(call, "Sandbox.LockTimeout", message))
         try:
             t0 = time.monotonic()
-            outcome = self._call_handler(fn, function, event, source, request_id)
+            outcome = self._call_handler(call, fn, function, event)
             duration = time.monotonic() - t0
         finally:
             INVOKE_LOCK.release()
         if outcome.error is None and self.enforce_timeouts and duration > function.timeout_s:
             # Lambda would have killed the sandbox; the work is done here, but report it as AWS would
-            outcome = self._error_outcome(
-                fn.function_name,
-                source,
-                request_id,
-                "Sandbox.Timedout",
-                f"Task timed out after {function.timeout_s:.2f} seconds (took {duration:.2f}s locally)",
-                (),
-            )
-        self._record(fn.function_name, source, request_id, started, duration, outcome)
-        return outcome
+            message = f"Task timed out after {function.timeout_s:.2f} seconds (took {duration:.2f}s locally)"
+            outcome = self._error_outcome(call, "Sandbox.Timedout", message)
+        return self._record(call, duration, outcome)
 
-    def _call_handler(self, fn: LambdaFunction, function: LocalFunction, event: Any, source: str, request_id: str) -> _Outcome:
+    def _call_handler(self, call: _Call, fn: LambdaFunction, function: LocalFunction, event: Any) -> Outcome:
         module_name, _, attr = function.handler.rpartition(".")
         module_name = module_name.replace("/", ".")
         log_group = f"/aws/lambda/{fn.function_name}"
-        log_stream = f"{_utcnow():%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}"
+        log_stream = f"{_utcnow():%Y/%m/%d}/[$LATEST]{call.request_id.replace('-', '')}"
         overlay = {
             "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -438,7 +444,7 @@ class LocalLambdaRuntime:
             function_name=fn.function_name,
             invoked_function_arn=fn.function_arn,
             memory_limit_in_mb=function.memory_mb,
-            aws_request_id=request_id,
+            aws_request_id=call.request_id,
             timeout_s=function.timeout_s,
             log_group_name=log_group,
             log_stream_name=log_stream,
@@ -447,91 +453,56 @@ class LocalLambdaRuntime:
             try:
                 module = importlib.import_module(module_name)
             except Exception as exc:  # the runtime reports import failures as function errors
-                return self._exception_outcome(fn.function_name, source, request_id, exc, "Runtime.ImportModuleError")
+                return self._exception_outcome(call, exc, "Runtime.ImportModuleError")
             handler: Callable[[Any, LambdaContext], Any] | None = getattr(module, attr, None)
             if handler is None:
-                return self._error_outcome(
-                    fn.function_name,
-                    source,
-                    request_id,
-                    "Runtime.HandlerNotFound",
-                    f"Handler '{attr}' missing on module '{module_name}'",
-                    (),
-                )
+                return self._error_outcome(call, "Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{module_name}'")
             try:
                 result = handler(event, context)
             except Exception as exc:  # any handler exception is an Unhandled function error on AWS
-                return self._exception_outcome(fn.function_name, source, request_id, exc, None)
+                return self._exception_outcome(call, exc)
         try:
             payload = json.dumps(result)
         except (TypeError, ValueError) as exc:
-            return self._error_outcome(
-                fn.function_name,
-                source,
-                request_id,
-                "Runtime.MarshalError",
-                f"Unable to marshal response: {exc}",
-                (),
-            )
-        return _Outcome(payload=payload, result=result)
+            return self._error_outcome(call, "Runtime.MarshalError", f"Unable to marshal response: {exc}")
+        return Outcome(payload=payload, result=result)
 
-    def _exception_outcome(
-        self, function_name: str, source: str, request_id: str, exc: BaseException, error_type: str | None
-    ) -> _Outcome:
-        frames = traceback.format_tb(exc.__traceback__)
-        return self._error_outcome(function_name, source, request_id, error_type or type(exc).__name__, str(exc), tuple(frames))
+    def _exception_outcome(self, call: _Call, exc: BaseException, error_type: str | None = None) -> Outcome:
+        stack = tuple(traceback.format_tb(exc.__traceback__))
+        return self._error_outcome(call, error_type or type(exc).__name__, str(exc), stack)
 
-    def _error_outcome(
-        self,
-        function_name: str,
-        source: str,
-        request_id: str,
-        error_type: str,
-        message: str,
-        stack: Sequence[str],
-    ) -> _Outcome:
+    def _error_outcome(self, call: _Call, error_type: str, message: str, stack: tuple[str, ...] = ()) -> Outcome:
         error = HandlerError(
-            function_name=function_name,
-            source=source,
+            function_name=call.function_name,
+            source=call.source,
             error_type=error_type,
             error_message=message,
-            stack_trace=tuple(stack),
-            request_id=request_id,
+            stack_trace=stack,
+            request_id=call.request_id,
             at=_utcnow(),
         )
         with self._records_lock:
             self.errors.append(error)
-        payload = json.dumps(
-            {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": list(stack)}
-        )
-        return _Outcome(payload=payload, error=error)
+        payload = {"errorMessage": message, "errorType": error_type, "requestId": call.request_id, "stackTrace": list(stack)}
+        return Outcome(payload=json.dumps(payload), error=error)
 
-    def _record(
-        self,
-        function_name: str,
-        source: str,
-        request_id: str,
-        started: dt.datetime,
-        duration: float,
-        outcome: _Outcome,
-    ) -> None:
+    def _record(self, call: _Call, duration: float, outcome: Outcome) -> Outcome:
         record = InvocationRecord(
-            function_name=function_name,
-            source=source,
-            request_id=request_id,
-            started=started,
+            function_name=call.function_name,
+            source=call.source,
+            request_id=call.request_id,
+            started=call.started,
             duration_s=duration,
             error_type=outcome.error.error_type if outcome.error else None,
         )
         with self._records_lock:
             self.invocations.append(record)
+        return outcome
 
-    def invoke_async(self, fn: LambdaFunction, event: Any, source: str) -> _Outcome:
-        """Invoke as Lambda's async queue does: retries, then the OnFailure destination, if any.
-
-        Retries follow the function's event invoke config (MaximumRetryAttempts) or default to
-        async_retry_attempts; they happen immediately (AWS waits about 1 and 2 minutes).
-        """
+    def invoke_async(self, fn: LambdaFunction, event: Any, source: str) -> Outcome:
+        """Invoke as Lambda's async queue does: retries, then the OnFailure destination, if any."""
+        # Retries follow the function's event invoke config (MaximumRetryAttempts), else
+        # async_retry_attempts, and happen at once (AWS waits about 1 and 2 minutes)
         config = fn.event_invoke_config[-1].config if fn.event_invoke_config else {}
         retries = int(config.get("MaximumRetryAttempts", self.async_retry_attempts))
         outcome = self.invoke_model(fn, event, source)
@@ -563,13 +534,25 @@ class LocalLambdaRuntime:
 
     def deliver_stream(self, backend: LambdaBackend, function_arn: str, items: list[Any], source_arn: str) -> str:
         """Deliver DynamoDB stream records through the matching event source mapping."""
+        # moto hands over every record still in the shard, including one whose delivery is in
+        # progress further up this thread's stack (a handler writing to its own source table), and
+        # numbers records from the shard's length, which restarts once the shard is emptied. So each
+        # record object is delivered once per mapping and gets its own sequence number.
         esm = _find_mapping(backend, function_arn, source_arn)
-        fn = backend.get_function(function_arn)
-        records = [_stream_record(item, backend.region_name, source_arn) for item in items]
         if esm is None or not esm.enabled:
             return "disabled"
+        fn = backend.get_function(function_arn)
+        with self._records_lock:
+            delivered = self._stream_delivered.setdefault(esm.uuid, weakref.WeakSet())
+            fresh = [item for item in items if item not in delivered]
+            delivered.update(fresh)
+            for item in fresh:
+                if item not in self._stream_sequence:
+                    self._stream_sequence_counter += 1
+                    self._stream_sequence[item] = str(_FIRST_SEQUENCE_NUMBER + self._stream_sequence_counter)
+            records = [_stream_record(item, backend.region_name, source_arn, self._stream_sequence[item]) for item in fresh]
         patterns = _filter_patterns(esm)
-        matched = [r for r in records if any(p.matches_event(r) for p in patterns)] if patterns else records
+        matched = [r for r in records if any(p.matches_event(cast(Any, r)) for p in patterns)] if patterns else records
         size = esm.batch_size or 100
         for start in range(0, len(matched), size):
             self._process_stream_batch(esm, fn, matched[start : start + size])
@@ -683,7 +666,8 @@ class LocalLambdaRuntime:
         try:
             fn = get_lambda_backend(subscription.account_id, region).get_function(name, qualifier)
         except Exception as exc:  # SNS drops deliveries to missing functions; keep a trace of it
-            self._exception_outcome(name, "sns", str(uuid.uuid4()), exc, "Sandbox.FunctionNotFound")
+            call = _Call(function_name=name, source="sns", request_id=str(uuid.uuid4()), started=_utcnow())
+            self._record(call, 0.0, self._exception_outcome(call, exc, "Sandbox.FunctionNotFound"))
             return
         topic_region = subscription.topic.arn.split(":")[3]
         event = {
@@ -737,7 +721,7 @@ def _patched_function_invoke(self: LambdaFunction, body: Any, request_headers: A
     return outcome.payload
 
 
-def _patched_simple_invoke(
+def _patched_simple_invoke(  # noqa: PLR0917 - moto's signature
     self: LambdaSimpleBackend,
     function_name: str,
     qualifier: str | None,
@@ -754,7 +738,7 @@ def _patched_send_dynamodb_items(self: LambdaBackend, function_arn: str, items: 
     return LocalLambdaRuntime.current().deliver_stream(self, function_arn, items, source)
 
 
-def _patched_subscription_publish(
+def _patched_subscription_publish(  # noqa: PLR0917 - moto's signature
     self: Subscription,
     message: str,
     message_id: str,
@@ -809,10 +793,10 @@ def _find_mapping(backend: LambdaBackend, function_arn: str, source_arn: str) ->
     return None
 
 
-def _stream_record(item: Any, region: str, source_arn: str) -> dict[str, Any]:
+def _stream_record(item: Any, region: str, source_arn: str, sequence_number: str) -> dict[str, Any]:
     """One moto StreamRecord as the Lambda event record AWS sends."""
     record = item.to_json()
-    dynamodb = dict(record["dynamodb"])
+    dynamodb = dict(record["dynamodb"], SequenceNumber=sequence_number)
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, dt.datetime):
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
@@ -893,19 +877,38 @@ def wait_for_executions(
 def drain_executions(timeout_s: float = 10.0, *, region_name: str | None = None) -> list[str]:
     """Stop every running execution and wait for moto's worker threads; call before leaving mock_aws."""
     sfn = _sfn(region_name)
-    stopped = []
-    for execution in list_executions(region_name, status="RUNNING"):
-        sfn.stop_execution(executionArn=execution["executionArn"], error="Sandbox.Drained")
-        stopped.append(execution["executionArn"])
     deadline = time.monotonic() + timeout_s
-    wait_for_executions(timeout_s, region_name=region_name, execution_arns=stopped)
+    stopped: list[str] = []
+    while True:
+        running = [e["executionArn"] for e in list_executions(region_name, status="RUNNING")]
+        if not running:
+            break
+        if time.monotonic() >= deadline:
+            raise ExecutionsStillRunning(f"executions still running after {timeout_s}s: {running}")
+        for arn in running:
+            if arn not in stopped:
+                sfn.stop_execution(executionArn=arn, error="Sandbox.Drained")
+                stopped.append(arn)
+        _interrupt_task_token_waits(set(running), sfn.meta.region_name)
+        time.sleep(0.05)
     for thread in list(TMP_THREADS):
-        # Waiting-for-token threads only notice the stop when their wait wakes up; they make no AWS calls
-        if thread.is_alive() and not thread.name.startswith("WaitForTaskToken"):
+        if thread.is_alive():
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 raise ExecutionsStillRunning(f"Step Functions worker thread {thread.name} did not finish")
     return stopped
+
+
+def _interrupt_task_token_waits(execution_arns: set[str], region_name: str) -> None:
+    """Wake tasks waiting for a token in stopped executions (moto's StopExecution does not)."""
+    account = boto3.client("sts", region_name=region_name).get_caller_identity()["Account"]
+    backend = get_sfn_backend(account, region_name)
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            worker = getattr(execution, "exec_worker", None)
+            if execution.execution_arn in execution_arns and worker is not None and worker.env is not None:
+                for endpoint in list(worker.env.callback_pool_manager._pool.values()):
+                    endpoint.interrupt_all()
 
 
 def states_entered(execution_arn: str, *, region_name: str | None = None) -> list[str]:

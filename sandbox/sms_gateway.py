@@ -17,6 +17,7 @@ moto's SNS, so the reply handler receives what it would receive on AWS.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import math
 import sys
@@ -25,12 +26,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 SERVICE_ID = "pinpoint-sms-voice-v2"
+PROJECT_MESSAGES_MODULE = "escalation.messages"
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 SegmentCounter = Callable[[str], tuple[int, str]]
 
@@ -84,24 +87,24 @@ def fallback_count_segments(text: str) -> tuple[int, str]:
 def project_segment_counter() -> SegmentCounter | None:
     """The project's escalation.messages.count_segments, importing it from lambdas/ if needed."""
     try:
-        from escalation.messages import count_segments  # type: ignore[import-not-found]
+        module = importlib.import_module(PROJECT_MESSAGES_MODULE)
     except ImportError:
         if not LAMBDAS_DIR.is_dir():
             return None
         sys.path.insert(0, str(LAMBDAS_DIR))
         try:
-            from escalation.messages import count_segments
+            module = importlib.import_module(PROJECT_MESSAGES_MODULE)
         except ImportError:
             return None
         finally:
             sys.path.remove(str(LAMBDAS_DIR))
-    counter: SegmentCounter = count_segments
+    counter: SegmentCounter | None = getattr(module, "count_segments", None)
     return counter
 
 
 def _http_response(status: int) -> AWSResponse:
     """What botocore expects as the HTTP half of a short-circuited call."""
-    return AWSResponse(f"https://sms-voice.sandbox.invalid/{status}", status, {}, None)
+    return AWSResponse(f"https://sms-voice.sandbox.invalid/{status}", status, HTTPHeaders(), None)
 
 
 def _metadata(status: int = 200) -> dict[str, Any]:
@@ -115,14 +118,12 @@ class SmsGateway:
         self,
         *,
         inbound_topic_arn: str | None = None,
-        region_name: str | None = None,
         segment_counter: SegmentCounter | None = None,
         keywords: frozenset[str] = frozenset({"STOP", "HELP"}),
         origination_numbers: Mapping[str, str] | None = None,
     ) -> None:
         """Create a gateway; origination_numbers maps identities (ids, ARNs) to E.164 numbers."""
         self.inbound_topic_arn = inbound_topic_arn
-        self.region_name = region_name
         counter = segment_counter or project_segment_counter()
         self.uses_project_segment_counter = counter is not None and segment_counter is None
         self.count_segments: SegmentCounter = counter or fallback_count_segments
@@ -145,9 +146,11 @@ class SmsGateway:
         """Register the botocore hooks on boto3's default session (inside mock_aws)."""
         session = boto3._get_default_session()
         events = session.events
-        events.register(f"before-call.{SERVICE_ID}.SendTextMessage", self._on_send, unique_id=f"sandbox-sms-{id(self)}")
-        events.register(f"before-call.{SERVICE_ID}.UpdatePhoneNumber", self._on_update_phone_number,
-                        unique_id=f"sandbox-sms-two-way-{id(self)}")
+        # before-call handlers may return a response; the stubs type every handler as returning None
+        on_send = cast(Callable[..., None], self._on_send)
+        on_update = cast(Callable[..., None], self._on_update_phone_number)
+        events.register(f"before-call.{SERVICE_ID}.SendTextMessage", on_send, unique_id=f"sandbox-sms-{id(self)}")
+        events.register(f"before-call.{SERVICE_ID}.UpdatePhoneNumber", on_update, unique_id=f"sandbox-sms-two-way-{id(self)}")
         self._session = session
         self._closing.clear()
         return self
@@ -174,11 +177,8 @@ class SmsGateway:
     # -- scripting ----------------------------------------------------------------------------
 
     def on_message(self, listener: Callable[[SentSms], None]) -> None:
-        """Call listener for every accepted message, synchronously inside the sender's call.
-
-        The sender has not stored the MessageId yet when the listener runs, so a phone that
-        answers should use reply_after(), not reply().
-        """
+        """Call listener for every accepted message, synchronously inside the sender's call."""
+        # The sender has not stored the MessageId yet when listeners run: answer with reply_after()
         self._listeners.append(listener)
 
     def fail_next(self, code: str = "ThrottlingException", message: str = "Rate exceeded", to: str | None = None) -> None:
@@ -199,8 +199,13 @@ class SmsGateway:
     # -- replies ------------------------------------------------------------------------------
 
     def reply(
-        self, from_number: str, body: str, previous_message_id: str | None = None, *,
-        topic_arn: str | None = None, keyword: str | None = None,
+        self,
+        from_number: str,
+        body: str,
+        previous_message_id: str | None = None,
+        *,
+        topic_arn: str | None = None,
+        keyword: str | None = None,
     ) -> InboundSms:
         """Publish a reply from from_number to the inbound topic, as the real service does."""
         with self._lock:
@@ -231,8 +236,11 @@ class SmsGateway:
         sns = boto3.client("sns", region_name=topic.split(":")[3])
         sns_message_id = sns.publish(TopicArn=topic, Message=json.dumps(payload))["MessageId"]
         inbound = InboundSms(
-            inbound_message_id=payload["inboundMessageId"], at=dt.datetime.now(dt.UTC), topic_arn=topic,
-            payload=payload, sns_message_id=sns_message_id,
+            inbound_message_id=payload["inboundMessageId"],
+            at=dt.datetime.now(dt.UTC),
+            topic_arn=topic,
+            payload=payload,
+            sns_message_id=sns_message_id,
         )
         with self._lock:
             self.inbound.append(inbound)
@@ -258,6 +266,11 @@ class SmsGateway:
             self._timers.append(thread)
         thread.start()
         return thread
+
+    def pending_replies(self) -> int:
+        """How many scheduled replies are not published yet."""
+        with self._lock:
+            return sum(1 for thread in self._timers if thread.is_alive())
 
     def wait_replies(self, timeout_s: float = 30.0) -> None:
         """Wait for scheduled replies to be published; raise TimeoutError if they are not."""

@@ -64,6 +64,11 @@ def _shorten_to_fit(template: str, description: str, max_segments: int) -> str |
     return best
 
 
+def _literal(text: str) -> str:
+    """Escape text for a str.format template: ids and URLs may contain braces."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def _has_url(url: str | None) -> bool:
     return url is not None and url.strip().casefold() not in ("", NO_URL)
 
@@ -72,9 +77,9 @@ def page(incident_id: str, description: str, url: str | None, *, level: int, max
     """The page a contact receives; the description is shortened to the segment budget."""
     label = f"INCIDENT {incident_id}" + (" (escalated)" if level > 0 else "")
     templates = []
-    if _has_url(url):
-        templates.append(f"{label}: {{description}} {url} {REPLY_INSTRUCTIONS}")
-    templates.append(f"{label}: {{description}} {REPLY_INSTRUCTIONS}")  # URL dropped only if it cannot fit
+    if url is not None and _has_url(url):
+        templates.append(f"{_literal(label)}: {{description}} {_literal(url)} {REPLY_INSTRUCTIONS}")
+    templates.append(f"{_literal(label)}: {{description}} {REPLY_INSTRUCTIONS}")  # URL dropped only if it cannot fit
     for template in templates:
         body = _shorten_to_fit(template, description, max_segments)
         if body is not None:
@@ -84,7 +89,7 @@ def page(incident_id: str, description: str, url: str | None, *, level: int, max
 
 def reminder(incident_id: str, description: str, *, max_segments: int) -> Sms:
     """A reminder to the contact already paged; it never carries the URL again."""
-    template = f"REMINDER {incident_id}: {{description}} {REPLY_INSTRUCTIONS}"
+    template = f"REMINDER {_literal(incident_id)}: {{description}} {REPLY_INSTRUCTIONS}"
     body = _shorten_to_fit(template, description, max_segments)
     return _priced(body if body is not None else f"REMINDER {incident_id}. {REPLY_INSTRUCTIONS}")
 

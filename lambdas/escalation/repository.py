@@ -90,6 +90,7 @@ class IncidentRepository:
         result = self._update(
             incident_id,
             sets={
+                "incident_stat": Status.NOT_ACKNOWLEDGED.value,  # optional on a new item; page_contact needs it open
                 "escalation_chain": contacts,
                 "escalation_level": 0,
                 "execution_arn": execution_arn,

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from functools import cache
 
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
 from . import aws_clients
 from .notifications import Notifier
 from .repository import IncidentRepository, MessageLog
@@ -18,6 +20,7 @@ class Dependencies:
     incidents: IncidentRepository
     message_log: MessageLog
     notifier: Notifier
+    inbound_store: DynamoDBPersistenceLayer  # each inbound SMS is processed once (messages table)
 
 
 @cache
@@ -31,6 +34,9 @@ def dependencies() -> Dependencies:
         incidents=IncidentRepository(resource.Table(settings.incidents_table)),
         message_log=message_log,
         notifier=Notifier(sender_for(settings), message_log),
+        inbound_store=DynamoDBPersistenceLayer(
+            table_name=settings.messages_table, key_attr="message_id", expiry_attr="expires_at"
+        ),
     )
 
 

@@ -1,0 +1,261 @@
+"""Run a scenario against the synthesized stack deployed into moto, with scripted phones."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from moto import mock_aws
+
+from .deploy import deploy_cdk_out
+from .local_lambda import (
+    MOTO_CONFIG,
+    ExecutionsStillRunning,
+    LocalLambdaRuntime,
+    drain_executions,
+    list_executions,
+    states_entered,
+    wait_for_executions,
+)
+from .scenario import Scenario
+from .sms_gateway import SentSms, SmsGateway
+from .synth import STACK_NAME, synthesize
+
+REGION = "eu-west-2"
+# The sandbox deploys as a real user would: a phone number id, with two-way SMS wired at deploy.
+PHONE_NUMBER_ID = "phone-sandbox0001"
+ORIGINATION_NUMBER = "+447700900999"
+DEFAULT_SETTINGS = {"originationIdentity": PHONE_NUMBER_ID, "configureTwoWay": True}
+_FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB values as plain JSON (Decimal to int or float)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+class _Phones:
+    """Scripted phones: each replies after receiving its n-th message, answering that message."""
+
+    def __init__(self, scenario: Scenario, gateway: SmsGateway) -> None:
+        self._scripts = scenario.phones
+        self._gateway = gateway
+        self._received: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def __call__(self, message: SentSms) -> None:
+        with self._lock:
+            self._received[message.to] += 1
+            count = self._received[message.to]
+        for action in self._scripts.get(message.to, []):
+            if action.on_sms == count:
+                self._gateway.reply_after(action.delay_seconds, message.to, action.reply, message.message_id)
+
+
+def _inject(scenario: Scenario, topic_arn: str, errors: list[str]) -> list[threading.Thread]:
+    """Publish the scenario's raw inbound payloads on their schedule."""
+    sns = boto3.client("sns", region_name=REGION)
+
+    def publish(message: str, delay: float) -> None:
+        time.sleep(delay)
+        try:
+            sns.publish(TopicArn=topic_arn, Message=message)
+        except Exception as error:  # reported, not raised: the run goes on
+            errors.append(f"inbound injection failed: {error}")
+
+    threads = [
+        threading.Thread(target=publish, args=(item.message, item.after_seconds), daemon=True, name="sandbox-inbound")
+        for item in scenario.inbound
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _dead_letters(deployed_outputs: dict[str, str], physical_ids: dict[str, str]) -> list[str]:
+    """Everything left in the stack's dead-letter queues."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    found: list[str] = []
+    for logical_id, physical in physical_ids.items():
+        if not (logical_id.startswith(("StreamFailures", "ReplyFailures")) and physical.startswith("https://")):
+            continue
+        response = sqs.receive_message(QueueUrl=physical, MaxNumberOfMessages=10)
+        found.extend(f"{logical_id}: {message['Body'][:500]}" for message in response.get("Messages", []))
+    del deployed_outputs
+    return found
+
+
+def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str, Any]:
+    """Deploy, insert the incident, play the phones, and report what happened."""
+    cdk_out = cdk_out or synthesize({**DEFAULT_SETTINGS, **scenario.settings})
+    saved_env = {key: os.environ.get(key) for key in _FAKE_ENV}
+    os.environ.update(_FAKE_ENV)
+    errors: list[str] = []
+    completed = False
+    try:
+        with mock_aws(config=MOTO_CONFIG):
+            gateway = SmsGateway(origination_numbers={PHONE_NUMBER_ID: ORIGINATION_NUMBER}).install()
+            runtime = LocalLambdaRuntime().install()
+            try:
+                deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
+                runtime.register_all(deployed.functions)
+                topic_arn = deployed.outputs["InboundSmsTopicArn"]
+                if not gateway.two_way_channels:  # configureTwoWay=false: wired by hand, as the README says
+                    gateway.inbound_topic_arn = topic_arn
+                gateway.on_message(_Phones(scenario, gateway))
+                table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IncidentsTableName"])
+                client = boto3.client("dynamodb", region_name=REGION)
+                started = time.monotonic()
+                start_wall = time.time()
+                client.put_item(TableName=table.name, Item=scenario.incident)
+                injections = _inject(scenario, topic_arn, errors)
+                completed = _wait(scenario, gateway, injections, started, errors)
+                incident_id = next(iter(TypeDeserializer().deserialize({"M": {"id": scenario.incident["incident_id"]}}).values()))
+                item = table.get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item", {})
+                executions = [
+                    {
+                        "name": execution["name"],
+                        "status": execution["status"],
+                        "states_entered": states_entered(execution["executionArn"], region_name=REGION),
+                    }
+                    for execution in list_executions(REGION)
+                ]
+                errors.extend(f"{e.function_name} ({e.source}): {e.error_type}: {e.error_message}" for e in runtime.errors)
+                errors.extend(_dead_letters(deployed.outputs, deployed.physical_ids))
+                result = {
+                    "scenario": scenario.name,
+                    "completed": completed,
+                    "incident": _plain(item),
+                    "sms": [
+                        {
+                            "t": round(message.at.timestamp() - start_wall, 3),
+                            "to": message.to,
+                            "body": message.body,
+                            "segments": message.segments,
+                            "encoding": message.encoding,
+                            "message_id": message.message_id,
+                        }
+                        for message in gateway.sent
+                    ],
+                    "replies": [
+                        {
+                            "t": round(inbound.at.timestamp() - start_wall, 3),
+                            "from": inbound.payload["originationNumber"],
+                            "body": inbound.payload["messageBody"],
+                        }
+                        for inbound in gateway.inbound
+                    ],
+                    "executions": executions,
+                    "errors": errors,
+                }
+            finally:
+                drain_executions(10, region_name=REGION)
+                runtime.uninstall()
+                gateway.uninstall()
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return result
+
+
+def _wait(scenario: Scenario, gateway: SmsGateway, injections: list[threading.Thread], started: float, errors: list[str]) -> bool:
+    """Wait until executions finished and every scripted reply and injection was delivered."""
+    while True:
+        remaining = scenario.time_limit_seconds - (time.monotonic() - started)
+        if remaining <= 0:
+            errors.append(f"time limit of {scenario.time_limit_seconds:g} s reached before the run completed")
+            return False
+        try:
+            for thread in injections:
+                thread.join(remaining)
+            gateway.wait_replies(max(remaining, 0.1))
+            wait_for_executions(max(scenario.time_limit_seconds - (time.monotonic() - started), 0.1), region_name=REGION)
+        except (TimeoutError, ExecutionsStillRunning) as error:
+            errors.append(f"time limit of {scenario.time_limit_seconds:g} s reached: {error}")
+            return False
+        # A reply can schedule another reply (or a courtesy SMS another phone answers): settle first.
+        time.sleep(0.2)
+        if (
+            not gateway.pending_replies()
+            and not any(t.is_alive() for t in injections)
+            and not list_executions(REGION, status="RUNNING")
+        ):
+            return True
+
+
+def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[str]:
+    """What the run got wrong compared with the scenario's `expect` block (empty when all is well)."""
+    problems = []
+    incident = result["incident"]
+    for key in ("incident_stat", "acknowledged_by", "double_escalation", "error"):
+        if key in expect and incident.get(key) != expect[key]:
+            problems.append(f"{key}: expected {expect[key]!r}, got {incident.get(key)!r}")
+    if "error_contains" in expect and expect["error_contains"] not in str(incident.get("error", "")):
+        problems.append(f"error: expected to contain {expect['error_contains']!r}, got {incident.get('error')!r}")
+    sms = result["sms"]
+    if "max_sms" in expect and len(sms) > expect["max_sms"]:
+        problems.append(f"sms: expected at most {expect['max_sms']}, got {len(sms)}")
+    if "sms_count" in expect and len(sms) != expect["sms_count"]:
+        problems.append(f"sms: expected {expect['sms_count']}, got {len(sms)}")
+    segments = sum(message["segments"] for message in sms)
+    if "max_segments" in expect and segments > expect["max_segments"]:
+        problems.append(f"segments: expected at most {expect['max_segments']}, got {segments}")
+    if "sms_to" in expect and [message["to"] for message in sms] != expect["sms_to"]:
+        problems.append(f"sms_to: expected {expect['sms_to']}, got {[message['to'] for message in sms]}")
+    events = [entry.get("event") for entry in incident.get("timeline", [])]
+    missing = [event for event in expect.get("timeline_includes", []) if event not in events]
+    if missing:
+        problems.append(f"timeline: missing {missing}; got {events}")
+    entered = {state for execution in result["executions"] for state in execution["states_entered"]}
+    absent = [state for state in expect.get("states_include", []) if state not in entered]
+    if absent:
+        problems.append(f"states: never entered {absent}")
+    if "executions" in expect and len(result["executions"]) != expect["executions"]:
+        problems.append(f"executions: expected {expect['executions']}, got {len(result['executions'])}")
+    statuses = {execution["status"] for execution in result["executions"]}
+    if statuses - {"SUCCEEDED"}:
+        problems.append(f"executions: not all succeeded: {sorted(statuses)}")
+    if "max_decline_latency_seconds" in expect:
+        latency = decline_latency(result)
+        if latency is None or latency > expect["max_decline_latency_seconds"]:
+            problems.append(f"NO -> next page latency: expected <= {expect['max_decline_latency_seconds']} s, got {latency}")
+    if result["errors"] and not expect.get("errors_allowed"):
+        problems.append(f"errors: {result['errors']}")
+    return problems
+
+
+def decline_latency(result: dict[str, Any]) -> float | None:
+    """Seconds from the first NO reply to the next page sent to someone else."""
+    for reply in result["replies"]:
+        if reply["body"].strip().casefold().strip(".!") in ("no", "n", "decline"):
+            later = [m for m in result["sms"] if m["t"] >= reply["t"] and m["to"] != reply["from"] and "INCIDENT" in m["body"]]
+            return round(later[0]["t"] - reply["t"], 3) if later else None
+    return None
+
+
+def dumps(result: dict[str, Any]) -> str:
+    """The --json output."""
+    return json.dumps(result, indent=2, sort_keys=False)

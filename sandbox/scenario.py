@@ -1,0 +1,107 @@
+"""Scenario files: an incident, scripted phones, raw inbound payloads, and what should happen."""
+
+from __future__ import annotations
+
+import json
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
+
+class ScenarioError(ValueError):
+    """The scenario file is malformed; the message names the field."""
+
+
+@dataclass(frozen=True)
+class PhoneAction:
+    """Reply `reply` after the phone has received its `on_sms`-th message."""
+
+    on_sms: int
+    reply: str
+    delay_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Injection:
+    """A raw payload published to the inbound topic `after_seconds` after the incident is inserted."""
+
+    after_seconds: float
+    message: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One end-to-end run of the deployed system."""
+
+    name: str
+    settings: dict[str, Any]
+    incident: dict[str, Any]
+    phones: dict[str, list[PhoneAction]] = field(default_factory=dict)
+    inbound: list[Injection] = field(default_factory=list)
+    time_limit_seconds: float = 60.0
+    expect: dict[str, Any] = field(default_factory=dict)
+
+
+def _require(data: dict[str, Any], key: str, kind: type | types.UnionType, where: str) -> Any:
+    if key not in data:
+        raise ScenarioError(f"{where}{key}: is required")
+    if not isinstance(data[key], kind):
+        raise ScenarioError(f"{where}{key}: must be a {getattr(kind, '__name__', 'number')}")
+    return data[key]
+
+
+def parse_scenario(data: dict[str, Any]) -> Scenario:
+    """Check a scenario document and build the Scenario."""
+    if not isinstance(data, dict):
+        raise ScenarioError("scenario: must be a JSON object")
+    phones: dict[str, list[PhoneAction]] = {}
+    for number, actions in (data.get("phones") or {}).items():
+        if not isinstance(actions, list):
+            raise ScenarioError(f"phones.{number}: must be a list of actions")
+        parsed = []
+        for index, action in enumerate(actions):
+            where = f"phones.{number}[{index}]."
+            if not isinstance(action, dict):
+                raise ScenarioError(f"{where[:-1]}: must be an object")
+            on_sms = _require(action, "on_sms", int, where)
+            if on_sms < 1:
+                raise ScenarioError(f"{where}on_sms: must be 1 or more")
+            delay = action.get("delay_seconds", 0)
+            if not isinstance(delay, int | float) or delay < 0:
+                raise ScenarioError(f"{where}delay_seconds: must be a non-negative number")
+            parsed.append(PhoneAction(on_sms=on_sms, reply=_require(action, "reply", str, where), delay_seconds=float(delay)))
+        phones[number] = parsed
+    injections = []
+    for index, item in enumerate(data.get("inbound") or []):
+        where = f"inbound[{index}]."
+        after = _require(item, "after_seconds", int | float, where)
+        injections.append(Injection(after_seconds=float(after), message=_require(item, "message", str, where)))
+    limit = data.get("time_limit_seconds", 60)
+    if not isinstance(limit, int | float) or limit <= 0:
+        raise ScenarioError("time_limit_seconds: must be a positive number")
+    return Scenario(
+        name=_require(data, "name", str, ""),
+        settings=dict(data.get("settings") or {}),
+        incident=_require(data, "incident", dict, ""),
+        phones=phones,
+        inbound=injections,
+        time_limit_seconds=float(limit),
+        expect=dict(data.get("expect") or {}),
+    )
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read a scenario file."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ScenarioError(f"{path.name}: not valid JSON ({error})") from error
+    return parse_scenario(data)
+
+
+def bundled_scenarios() -> list[Path]:
+    """The scenario files shipped with the sandbox (the end-to-end suite)."""
+    return sorted(SCENARIOS.glob("*.json"))

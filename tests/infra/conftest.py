@@ -1,0 +1,45 @@
+"""Each configuration is synthesized once per test session (with cdk-nag) and shared by every infra test."""
+
+import pytest
+
+from tests.infra.support import (
+    ACK_TIMEOUT_SECONDS,
+    OPS_EMAIL,
+    PHONE_NUMBER_ID,
+    PINPOINT_APP_ID,
+    REMINDERS,
+    Synth,
+    synthesize,
+)
+
+
+@pytest.fixture(scope="session")
+def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """cdk.json context as committed: SMS through End User Messaging v2, no two-way wiring, no ops email."""
+    return synthesize(tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="session")
+def two_way_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Two-way wiring by custom resource, an ops email, a short acknowledgement window and reminders."""
+    return synthesize(
+        tmp_path_factory.mktemp("two-way"),
+        configureTwoWay="true",  # as `-c configureTwoWay=true` passes it
+        originationIdentity=PHONE_NUMBER_ID,
+        opsEmail=OPS_EMAIL,
+        ackTimeoutSeconds=str(ACK_TIMEOUT_SECONDS),
+        reminders=REMINDERS,
+    )
+
+
+@pytest.fixture(scope="session")
+def pinpoint_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Legacy sending through Amazon Pinpoint SendMessages."""
+    return synthesize(tmp_path_factory.mktemp("pinpoint"), smsApi="pinpoint", pinpointApplicationId=PINPOINT_APP_ID)
+
+
+@pytest.fixture(scope="session", params=["default", "two_way", "pinpoint"])
+def any_synth(request: pytest.FixtureRequest) -> Synth:
+    """Each configuration in turn."""
+    synth: Synth = request.getfixturevalue(f"{request.param}_synth")
+    return synth

@@ -1,0 +1,174 @@
+"""The escalation state machine, read state by state from its synthesized definition."""
+
+from collections import deque
+from typing import Any
+
+import pytest
+
+from tests.infra.support import ACK_TIMEOUT_SECONDS, CDK_JSON_CONTEXT, REMINDERS, Synth, state_machine_definition
+
+
+@pytest.fixture(scope="module")
+def states(two_way_synth: Synth) -> dict[str, dict[str, Any]]:
+    """States of the machine synthesized with ackTimeoutSeconds=120 and reminders=2."""
+    states: dict[str, dict[str, Any]] = state_machine_definition(two_way_synth)["States"]
+    return states
+
+
+def targets(state: dict[str, Any]) -> set[str]:
+    """Every state this one can hand over to."""
+    found = {state[key] for key in ("Next", "Default") if key in state}
+    found |= {choice["Next"] for choice in state.get("Choices", [])}
+    found |= {catcher["Next"] for catcher in state.get("Catch", [])}
+    return found
+
+
+def test_state_machine_is_standard_with_full_logging_and_tracing(default_synth: Synth) -> None:
+    synth = default_synth
+    machine = synth.resources[synth.logical_id(synth.stack.workflow.state_machine)]["Properties"]
+    assert machine["StateMachineType"] == "STANDARD"
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    (destination,) = machine["LoggingConfiguration"]["Destinations"]
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert synth.resources[log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_workflow_starts_by_paging_the_contact(two_way_synth: Synth) -> None:
+    assert state_machine_definition(two_way_synth)["StartAt"] == "Page contact"
+
+
+def test_page_contact_invokes_the_page_function_and_waits_for_the_task_token(
+    two_way_synth: Synth, states: dict[str, dict[str, Any]]
+) -> None:
+    page = states["Page contact"]
+    assert page["Type"] == "Task"
+    assert page["Resource"] == "arn:${AWS::Partition}:states:::lambda:invoke.waitForTaskToken"
+    assert page["Parameters"]["FunctionName"] == f"${{{two_way_synth.logical_id(two_way_synth.stack.page.function)}.Arn}}"
+    assert page["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+
+
+def test_page_contact_waits_for_the_configured_acknowledgement_window(states: dict[str, dict[str, Any]]) -> None:
+    assert states["Page contact"]["TimeoutSeconds"] == ACK_TIMEOUT_SECONDS
+
+
+def test_acknowledgement_window_defaults_to_cdk_json(default_synth: Synth) -> None:
+    page = state_machine_definition(default_synth)["States"]["Page contact"]
+    assert page["TimeoutSeconds"] == CDK_JSON_CONTEXT["ackTimeoutSeconds"]
+
+
+def test_page_contact_retries_sms_throttling_with_backoff(states: dict[str, dict[str, Any]]) -> None:
+    retriers = [retry for retry in states["Page contact"]["Retry"] if "SmsThrottled" in retry["ErrorEquals"]]
+    assert len(retriers) == 1
+    assert retriers[0]["BackoffRate"] > 1
+    assert 1 <= retriers[0]["MaxAttempts"] <= 10
+
+
+def test_page_contact_never_retries_a_timeout_or_a_decline(states: dict[str, dict[str, Any]]) -> None:
+    retried = {error for retry in states["Page contact"]["Retry"] for error in retry["ErrorEquals"]}
+    assert not retried & {"States.Timeout", "States.ALL", "States.TaskFailed", "Declined"}
+
+
+def test_silence_may_earn_a_reminder_and_anything_else_escalates(states: dict[str, dict[str, Any]]) -> None:
+    catchers = states["Page contact"]["Catch"]
+    assert [(catcher["ErrorEquals"], catcher["Next"]) for catcher in catchers] == [
+        (["States.Timeout"], "Remind?"),
+        (["States.ALL"], "Find next level"),
+    ]
+    assert all(catcher["ResultPath"] == "$.error" for catcher in catchers)
+
+
+def test_an_acknowledged_page_closes_the_incident(states: dict[str, dict[str, Any]]) -> None:
+    assert states[states["Page contact"]["Next"]]["Type"] == "Succeed"
+
+
+def test_reminders_are_counted_against_the_configured_number(states: dict[str, dict[str, Any]]) -> None:
+    remind = states["Remind?"]
+    assert remind["Type"] == "Choice"
+    (choice,) = remind["Choices"]
+    assert choice["Variable"] == "$.attempt"
+    assert choice["NumericLessThan"] == REMINDERS
+    assert remind["Default"] == "Find next level"
+    count = states[choice["Next"]]
+    assert count["Type"] == "Pass"
+    assert count["Parameters"]["attempt.$"] == "States.MathAdd($.attempt, 1)"
+    assert count["Next"] == "Page contact"
+
+
+def test_no_reminders_by_default(default_synth: Synth) -> None:
+    (choice,) = state_machine_definition(default_synth)["States"]["Remind?"]["Choices"]
+    assert choice["NumericLessThan"] == CDK_JSON_CONTEXT["reminders"] == 0
+
+
+def test_find_next_level_computes_the_next_level_and_the_chain_length(states: dict[str, dict[str, Any]]) -> None:
+    find = states["Find next level"]
+    assert find["Type"] == "Pass"
+    assert find["Parameters"]["next_level.$"] == "States.MathAdd($.level, 1)"
+    assert find["Parameters"]["levels.$"] == "States.ArrayLength($.contacts)"
+    assert find["Next"] == "Another contact?"
+
+
+def test_another_contact_compares_the_next_level_with_the_chain_length(states: dict[str, dict[str, Any]]) -> None:
+    another = states["Another contact?"]
+    assert another["Type"] == "Choice"
+    (choice,) = another["Choices"]
+    assert choice["Variable"] == "$.next_level"
+    assert choice["NumericLessThanPath"] == "$.levels"
+    assert choice["Next"] == "Escalate"
+    assert another["Default"] == "Mark unacknowledged"
+
+
+def test_escalation_moves_to_the_next_level_and_pages_again(two_way_synth: Synth, states: dict[str, dict[str, Any]]) -> None:
+    escalate = states["Escalate"]
+    assert escalate["Type"] == "Task"
+    assert escalate["Resource"] == "arn:${AWS::Partition}:states:::lambda:invoke"
+    assert escalate["Parameters"]["FunctionName"] == (
+        f"${{{two_way_synth.logical_id(two_way_synth.stack.escalate.function)}.Arn}}"
+    )
+    assert escalate["Next"] == "Move to next level"
+    move = states["Move to next level"]
+    assert move["Type"] == "Pass"
+    assert move["Parameters"]["level.$"] == "$.next_level"
+    assert move["Parameters"]["attempt"] == 0
+    assert move["Next"] == "Page contact"
+
+
+def test_exhausted_chain_is_marked_unacknowledged_and_ends(two_way_synth: Synth, states: dict[str, dict[str, Any]]) -> None:
+    give_up = states["Mark unacknowledged"]
+    assert give_up["Type"] == "Task"
+    assert give_up["Parameters"]["FunctionName"] == (
+        f"${{{two_way_synth.logical_id(two_way_synth.stack.unacknowledged.function)}.Arn}}"
+    )
+    assert give_up["Next"] == "Chain exhausted"
+    assert states["Chain exhausted"]["Type"] == "Succeed"
+
+
+def test_every_transition_target_exists(states: dict[str, dict[str, Any]]) -> None:
+    for name, state in states.items():
+        missing = targets(state) - set(states)
+        assert not missing, f"{name} hands over to missing states {missing}"
+
+
+def test_every_state_is_reachable_from_the_start(two_way_synth: Synth) -> None:
+    definition = state_machine_definition(two_way_synth)
+    seen = {definition["StartAt"]}
+    queue = deque(seen)
+    while queue:
+        for target in targets(definition["States"][queue.popleft()]):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    assert seen == set(definition["States"])
+
+
+def test_every_non_terminal_state_leads_somewhere(states: dict[str, dict[str, Any]]) -> None:
+    for name, state in states.items():
+        if state["Type"] not in ("Succeed", "Fail"):
+            assert targets(state) or state.get("End") is True, name
+
+
+def test_execution_timeout_outlasts_the_longest_escalation(two_way_synth: Synth) -> None:
+    definition = state_machine_definition(two_way_synth)
+    stack = two_way_synth.stack
+    max_levels = 10 * (stack.config.repeat + 1)
+    assert definition["TimeoutSeconds"] >= ACK_TIMEOUT_SECONDS * (REMINDERS + 1) * max_levels

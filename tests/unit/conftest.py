@@ -1,0 +1,48 @@
+"""Unit-suite helpers: the sample incident in the states the workflow leaves it in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import page_contact
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.stub import Stubber
+
+from tests.conftest import ACCOUNT_ID, REGION, Aws
+
+FIRST = "+447700900001"
+SECOND = "+447700900002"
+CHAIN = [FIRST, SECOND]
+EXECUTION_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:IncidentEscalation:incident-123-0000000000000000"
+
+
+@pytest.fixture
+def started_incident(aws: Aws, seed_item: dict[str, Any]) -> dict[str, Any]:
+    """The sample item as the start handler leaves it (chain recorded, execution started, nobody paged yet)."""
+    item = {
+        **seed_item,
+        "escalation_chain": {"L": [{"S": number} for number in CHAIN]},
+        "escalation_level": {"N": "0"},
+        "execution_arn": {"S": EXECUTION_ARN},
+        "stat_date": {"S": "2026-01-01T00:00:00.000Z"},
+        "timeline": {"L": [{"M": {"at": {"S": "2026-01-01T00:00:00.000Z"}, "event": {"S": "created"}, "contacts": {"N": "2"}}}]},
+    }
+    aws.put_incident(item)
+    return item
+
+
+def page_event(
+    *, level: int, token: str, attempt: int = 0, incident_id: str = "123", contacts: list[str] | None = None
+) -> dict[str, Any]:
+    """The "Page contact" task's payload, as the state machine builds it."""
+    return {"token": token, "incident_id": incident_id, "contacts": contacts or CHAIN, "level": level, "attempt": attempt}
+
+
+def run_page(
+    sms_stub: Stubber, context: LambdaContext, *, level: int, token: str, message_id: str, **kwargs: Any
+) -> dict[str, Any]:
+    """Page the contact of level through the real handler; the SMS API answers with message_id."""
+    sms_stub.add_response("send_text_message", {"MessageId": message_id})
+    result: dict[str, Any] = page_contact.handler(page_event(level=level, token=token, **kwargs), context)
+    return result

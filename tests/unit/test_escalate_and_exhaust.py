@@ -1,0 +1,146 @@
+"""The "Escalate" and "Mark unacknowledged" workflow tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import escalate
+import mark_unacknowledged
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.stub import Stubber
+
+from escalation import wiring
+from tests.conftest import ORIGINATION_IDENTITY, Aws
+from tests.unit.conftest import CHAIN, FIRST, SECOND, run_page
+
+DECLINED = {"Error": "Declined", "Cause": "declined by SMS"}
+TIMEOUT = {"Error": "States.Timeout", "Cause": None}
+SMS_FAILED = {"Error": "SmsFailed", "Cause": "ConflictException: DESTINATION_PHONE_NUMBER_OPTED_OUT"}
+
+
+def _expect_sms(sms_stub: Stubber, to: str, body: str) -> None:
+    sms_stub.add_response(
+        "send_text_message",
+        {"MessageId": f"out-{to}"},
+        expected_params={
+            "DestinationPhoneNumber": to,
+            "MessageBody": body,
+            "MessageType": "TRANSACTIONAL",
+            "OriginationIdentity": ORIGINATION_IDENTITY,
+            "Context": {"incident_id": "123"},
+        },
+    )
+
+
+def _task_event(level: int, error: dict[str, Any]) -> dict[str, Any]:
+    return {"incident_id": "123", "contacts": CHAIN, "level": level, "error": error}
+
+
+@pytest.fixture
+def paged(aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext) -> Aws:
+    run_page(sms_stub, lambda_context, level=0, token="token-0", message_id="msg-1")
+    return aws
+
+
+def test_decline_escalates_and_tells_the_first_contact(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
+    _expect_sms(sms_stub, FIRST, "Incident 123 has been escalated to the next contact.")
+    assert escalate.handler(_task_event(0, DECLINED), lambda_context) == {"escalated": True}
+
+    item = paged.incident("123")
+    assert item["incident_stat"] == "escalation"
+    assert "task_token" not in item
+    declined, escalated = item["timeline"][-2:]
+    assert (declined["event"], declined["level"], declined["phone"]) == ("declined", 0, "+44********01")
+    assert (escalated["event"], escalated["level"], escalated["phone"]) == ("escalated", 1, "+44********02")
+    assert paged.messages.get_item(Key={"message_id": f"out-{FIRST}"})["Item"]["kind"] == "escalated_notice"
+
+
+def test_silence_is_recorded_as_timed_out(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
+    _expect_sms(sms_stub, FIRST, "Incident 123 has been escalated to the next contact.")
+    escalate.handler(_task_event(0, TIMEOUT), lambda_context)
+    assert [entry["event"] for entry in paged.incident("123")["timeline"][-2:]] == ["timed_out", "escalated"]
+
+
+def test_undeliverable_page_escalates_without_texting_that_number_again(
+    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    assert escalate.handler(_task_event(0, SMS_FAILED), lambda_context) == {"escalated": True}
+    failed = paged.incident("123")["timeline"][-2]
+    assert (failed["event"], failed["error"]) == ("sms_failed", "page not delivered")
+    # sms_stub had nothing queued: no notice was sent
+
+
+def test_unexpected_task_error_is_recorded_with_its_name(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
+    _expect_sms(sms_stub, FIRST, "Incident 123 has been escalated to the next contact.")
+    escalate.handler(_task_event(0, {"Error": "Lambda.Unknown", "Cause": "x" * 1000}), lambda_context)
+    entry = paged.incident("123")["timeline"][-2]
+    assert entry["event"] == "sms_failed"
+    assert entry["error"].startswith("Lambda.Unknown: xxx")
+    assert len(entry["error"]) <= len("Lambda.Unknown: ") + 500
+
+
+def test_failed_escalation_notice_does_not_stop_the_escalation(
+    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    sms_stub.add_client_error("send_text_message", service_error_code="ThrottlingException", http_status_code=400)
+    assert escalate.handler(_task_event(0, DECLINED), lambda_context) == {"escalated": True}
+    assert paged.incident("123")["incident_stat"] == "escalation"
+
+
+def test_escalation_of_an_acknowledged_incident_does_nothing(
+    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    paged.incidents.update_item(
+        Key={"incident_id": "123"}, UpdateExpression="SET incident_stat = :s", ExpressionAttributeValues={":s": "acknowledged"}
+    )
+    before = paged.incident("123")
+    assert escalate.handler(_task_event(0, DECLINED), lambda_context) == {"escalated": False}
+    assert paged.incident("123") == before
+
+
+@pytest.fixture
+def both_paged(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> Aws:
+    run_page(sms_stub, lambda_context, level=1, token="token-1", message_id="msg-2")
+    return paged
+
+
+def test_exhausted_chain_is_unacknowledged_and_everyone_paged_and_ops_are_told(
+    both_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    notice = "Incident 123 is UNACKNOWLEDGED: escalation stopped. Reply YES to take it."
+    _expect_sms(sms_stub, FIRST, notice)
+    _expect_sms(sms_stub, SECOND, notice)
+
+    assert mark_unacknowledged.handler(_task_event(1, TIMEOUT), lambda_context) == {"outcome": "unacknowledged"}
+
+    item = both_paged.incident("123")
+    assert item["incident_stat"] == "unacknowledged"
+    assert "task_token" not in item
+    assert "current_contact" not in item
+    assert [entry["event"] for entry in item["timeline"][-2:]] == ["timed_out", "exhausted"]
+    [envelope] = both_paged.ops_messages()
+    assert envelope["Subject"] == "Incident 123 unacknowledged"
+    assert "not acknowledged by any of the 2 contact(s) paged" in envelope["Message"]
+    assert "Error 111, unit 1 malfunctioned." in envelope["Message"]
+
+
+def test_exhaustion_at_the_first_level_tells_only_the_contact_paged(
+    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPS_TOPIC_ARN", "")
+    wiring.reset()  # a fresh container reads the new environment
+    _expect_sms(sms_stub, FIRST, "Incident 123 is UNACKNOWLEDGED: escalation stopped. Reply YES to take it.")
+    assert mark_unacknowledged.handler(_task_event(0, DECLINED), lambda_context) == {"outcome": "unacknowledged"}
+    assert paged.ops_messages() == []  # no topic configured: nothing published
+
+
+def test_acknowledged_incident_is_not_marked_unacknowledged(
+    both_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    both_paged.incidents.update_item(
+        Key={"incident_id": "123"}, UpdateExpression="SET incident_stat = :s", ExpressionAttributeValues={":s": "acknowledged"}
+    )
+    assert mark_unacknowledged.handler(_task_event(1, TIMEOUT), lambda_context) == {"outcome": "closed"}
+    assert both_paged.incident("123")["incident_stat"] == "acknowledged"
+    assert both_paged.ops_messages() == []

@@ -1,0 +1,200 @@
+"""The "Page contact" task: park the token, send the page (Stubber), log it, audit it.
+
+Step Functions task-token calls are checked with a Stubber on the handler's stepfunctions client
+(moto's Step Functions does not accept task tokens it did not issue), so the exact call is asserted.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import page_contact
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.stub import ANY, Stubber
+
+from escalation.sms import SmsThrottled
+from tests.conftest import ORIGINATION_IDENTITY, Aws
+from tests.unit.conftest import FIRST, SECOND, page_event, run_page
+
+SAMPLE_PAGE = (
+    "INCIDENT 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. "
+    "https://example.com/incident/111/overview Reply YES to ack, NO to escalate."
+)
+
+
+def _sms_request(to: str, body: str) -> dict[str, Any]:
+    return {
+        "DestinationPhoneNumber": to,
+        "MessageBody": body,
+        "MessageType": "TRANSACTIONAL",
+        "OriginationIdentity": ORIGINATION_IDENTITY,
+        "Context": {"incident_id": "123"},
+    }
+
+
+def test_first_contact_gets_the_sample_page_in_one_segment(
+    aws: Aws, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-1"}, expected_params=_sms_request(FIRST, SAMPLE_PAGE))
+    result = page_contact.handler(page_event(level=0, token="token-0"), lambda_context)
+
+    assert result == {"outcome": "page", "message_id": "msg-1"}
+    item = aws.incident("123")
+    assert item["task_token"] == "token-0"
+    assert item["current_contact"] == FIRST
+    assert item["escalation_level"] == 0
+    assert item["incident_stat"] == "not_acknowledged"
+    paged = item["timeline"][-1]
+    assert paged["event"] == "paged"
+    assert paged["phone"] == "+44********01"
+    assert (paged["level"], paged["message_id"], paged["segments"]) == (0, "msg-1", 1)
+    assert FIRST not in repr(item["timeline"])  # the audit log never carries a full number
+
+
+def test_page_is_logged_for_reply_matching_with_a_ttl(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    run_page(sms_stub, lambda_context, level=0, token="token-0", message_id="msg-1")
+    logged = aws.messages.get_item(Key={"message_id": "msg-1"})["Item"]
+    assert {key: logged[key] for key in ("incident_id", "contact", "level", "kind")} == {
+        "incident_id": "123",
+        "contact": FIRST,
+        "level": 0,
+        "kind": "page",
+    }
+    days_left = (int(logged["expires_at"]) - time.time()) / 86400
+    assert 29.9 < days_left <= 30
+    by_contact = aws.messages.query(
+        IndexName="by_contact", KeyConditionExpression="contact = :c", ExpressionAttributeValues={":c": FIRST}
+    )["Items"]
+    assert [entry["message_id"] for entry in by_contact] == ["msg-1"]
+
+
+def test_second_level_pages_second_contact_as_escalated(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    body = (  # the label costs 12 characters: the description gives way, not the segment budget
+        "INCIDENT 123 (escalated): Error 111, unit 1 malfunctioned. Urgent assistance is r... "
+        "https://example.com/incident/111/overview Reply YES to ack, NO to escalate."
+    )
+    assert len(body) <= 160
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=_sms_request(SECOND, body))
+    page_contact.handler(page_event(level=1, token="token-1"), lambda_context)
+    item = aws.incident("123")
+    assert (item["incident_stat"], item["escalation_level"], item["current_contact"]) == ("escalation", 1, SECOND)
+    assert item["task_token"] == "token-1"
+
+
+def test_reminder_goes_to_the_same_contact_without_the_url(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    body = "REMINDER 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. Reply YES to ack, NO to escalate."
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-r"}, expected_params=_sms_request(FIRST, body))
+    result = page_contact.handler(page_event(level=0, token="token-0b", attempt=1), lambda_context)
+    assert result == {"outcome": "reminder", "message_id": "msg-r"}
+    assert aws.incident("123")["timeline"][-1]["event"] == "reminded"
+    assert aws.messages.get_item(Key={"message_id": "msg-r"})["Item"]["kind"] == "reminder"
+
+
+def test_long_description_is_paged_within_the_configured_budget(
+    aws: Aws,
+    sms_stub: Stubber,
+    started_incident: dict[str, Any],
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAX_SMS_SEGMENTS", "2")
+    aws.incidents.update_item(
+        Key={"incident_id": "123"}, UpdateExpression="SET description = :d", ExpressionAttributeValues={":d": "Disk full. " * 100}
+    )
+    run_page(sms_stub, lambda_context, level=0, token="t", message_id="msg-1")
+    assert aws.incident("123")["timeline"][-1]["segments"] == 2
+
+
+def test_undeliverable_page_fails_the_task_with_sms_failed(
+    aws: Aws, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    sms_stub.add_client_error(
+        "send_text_message",
+        service_error_code="ConflictException",
+        service_message="opted out",
+        http_status_code=400,
+        modeled_fields={"Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT"},
+        expected_params=_sms_request(FIRST, SAMPLE_PAGE),
+    )
+    sfn_stub.add_response("send_task_failure", {}, expected_params={"taskToken": "token-0", "error": "SmsFailed", "cause": ANY})
+    result = page_contact.handler(page_event(level=0, token="token-0"), lambda_context)
+
+    assert result == {"outcome": "sms_failed"}
+    sfn_stub.assert_no_pending_responses()
+    failed = aws.incident("123")["timeline"][-1]
+    assert failed["event"] == "sms_failed"
+    assert failed["phone"] == "+44********01"
+    assert "DESTINATION_PHONE_NUMBER_OPTED_OUT" in failed["error"]
+    assert aws.messages.scan()["Items"] == []
+
+
+def test_throttled_send_raises_for_the_workflow_to_retry(
+    aws: Aws, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    sms_stub.add_client_error("send_text_message", service_error_code="ThrottlingException", http_status_code=400)
+    with pytest.raises(SmsThrottled):
+        page_contact.handler(page_event(level=0, token="token-0"), lambda_context)
+    item = aws.incident("123")
+    assert [entry["event"] for entry in item["timeline"]] == ["created"]  # no page recorded
+    assert aws.messages.scan()["Items"] == []
+    # sfn_stub had nothing queued: the task was neither failed nor completed
+
+
+@pytest.mark.parametrize("status", ["acknowledged", "unacknowledged", "invalid"])
+def test_closed_incident_is_not_paged_and_its_wait_ends_at_once(
+    aws: Aws,
+    sms_stub: Stubber,
+    sfn_stub: Stubber,
+    started_incident: dict[str, Any],
+    lambda_context: LambdaContext,
+    status: str,
+) -> None:
+    aws.incidents.update_item(
+        Key={"incident_id": "123"}, UpdateExpression="SET incident_stat = :s", ExpressionAttributeValues={":s": status}
+    )
+    sfn_stub.add_response(
+        "send_task_success", {}, expected_params={"taskToken": "token-1", "output": f'{{"outcome": "{status}"}}'}
+    )
+    assert page_contact.handler(page_event(level=1, token="token-1"), lambda_context) == {"outcome": status}
+    sfn_stub.assert_no_pending_responses()
+    assert "task_token" not in aws.incident("123")
+
+
+def test_legacy_pinpoint_api_sends_the_same_page(
+    aws: Aws,
+    pinpoint_stub: Stubber,
+    started_incident: dict[str, Any],
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMS_API", "pinpoint")
+    monkeypatch.setenv("PINPOINT_APPLICATION_ID", "app-1")
+    pinpoint_stub.add_response(
+        "send_messages",
+        {
+            "MessageResponse": {
+                "ApplicationId": "app-1",
+                "Result": {FIRST: {"DeliveryStatus": "SUCCESSFUL", "StatusCode": 200, "MessageId": "pp-1"}},
+            }
+        },
+        expected_params={
+            "ApplicationId": "app-1",
+            "MessageRequest": {
+                "Addresses": {FIRST: {"ChannelType": "SMS"}},
+                "Context": {"incident_id": "123"},
+                "MessageConfiguration": {
+                    "SMSMessage": {"Body": SAMPLE_PAGE, "MessageType": "TRANSACTIONAL", "OriginationNumber": ORIGINATION_IDENTITY}
+                },
+            },
+        },
+    )
+    assert page_contact.handler(page_event(level=0, token="t"), lambda_context) == {"outcome": "page", "message_id": "pp-1"}
+    assert aws.messages.get_item(Key={"message_id": "pp-1"})["Item"]["contact"] == FIRST
