@@ -92,6 +92,29 @@ def _inject(scenario: Scenario, topic_arn: str, errors: list[str]) -> list[threa
     return threads
 
 
+def _subscribe_queue(topic_arn: str) -> str:
+    """A queue subscribed to topic_arn, standing in for the ops team's email inbox."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url: str = sqs.create_queue(QueueName="sandbox-ops-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns", region_name=REGION).subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def _drain_queue(url: str) -> list[dict[str, str]]:
+    """Subject and message of every notification the ops topic received."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    received: list[dict[str, str]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return received
+        for message in messages:
+            body = json.loads(message["Body"])
+            received.append({"subject": body.get("Subject", ""), "message": body.get("Message", "")})
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
 def _dead_letters(deployed_outputs: dict[str, str], physical_ids: dict[str, str]) -> list[str]:
     """Everything left in the stack's dead-letter queues."""
     sqs = boto3.client("sqs", region_name=REGION)
@@ -123,6 +146,9 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                 if not gateway.two_way_channels:  # configureTwoWay=false: wired by hand, as the README says
                     gateway.inbound_topic_arn = topic_arn
                 gateway.on_message(_Phones(scenario, gateway))
+                for failure in scenario.sms_failures:
+                    gateway.fail_next(failure.code, failure.message, to=failure.to)
+                ops_queue = _subscribe_queue(deployed.outputs["OpsTopicArn"])
                 table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IncidentsTableName"])
                 client = boto3.client("dynamodb", region_name=REGION)
                 started = time.monotonic()
@@ -166,6 +192,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                         for inbound in gateway.inbound
                     ],
                     "executions": executions,
+                    "ops_notifications": _drain_queue(ops_queue),
                     "errors": errors,
                 }
             finally:
@@ -233,6 +260,8 @@ def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[s
     absent = [state for state in expect.get("states_include", []) if state not in entered]
     if absent:
         problems.append(f"states: never entered {absent}")
+    if "ops_notifications" in expect and len(result["ops_notifications"]) != expect["ops_notifications"]:
+        problems.append(f"ops notifications: expected {expect['ops_notifications']}, got {len(result['ops_notifications'])}")
     if "executions" in expect and len(result["executions"]) != expect["executions"]:
         problems.append(f"executions: expected {expect['executions']}, got {len(result['executions'])}")
     statuses = {execution["status"] for execution in result["executions"]}

@@ -33,6 +33,15 @@ class Injection:
 
 
 @dataclass(frozen=True)
+class SmsFailure:
+    """The next SendTextMessage to `to` fails with this service error code."""
+
+    code: str
+    to: str | None = None
+    message: str = "failed by the scenario"
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One end-to-end run of the deployed system."""
 
@@ -43,6 +52,7 @@ class Scenario:
     inbound: list[Injection] = field(default_factory=list)
     time_limit_seconds: float = 60.0
     expect: dict[str, Any] = field(default_factory=dict)
+    sms_failures: list[SmsFailure] = field(default_factory=list)
 
 
 def _require(data: dict[str, Any], key: str, kind: type | types.UnionType, where: str) -> Any:
@@ -79,6 +89,15 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         where = f"inbound[{index}]."
         after = _require(item, "after_seconds", int | float, where)
         injections.append(Injection(after_seconds=float(after), message=_require(item, "message", str, where)))
+    failures = []
+    for index, item in enumerate(data.get("sms_failures") or []):
+        where = f"sms_failures[{index}]."
+        to = item.get("to")
+        if to is not None and not isinstance(to, str):
+            raise ScenarioError(f"{where}to: must be a phone number string")
+        failures.append(
+            SmsFailure(code=_require(item, "code", str, where), to=to, message=str(item.get("message", "failed by the scenario")))
+        )
     limit = data.get("time_limit_seconds", 60)
     if not isinstance(limit, int | float) or limit <= 0:
         raise ScenarioError("time_limit_seconds: must be a positive number")
@@ -90,6 +109,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         inbound=injections,
         time_limit_seconds=float(limit),
         expect=dict(data.get("expect") or {}),
+        sms_failures=failures,
     )
 
 

@@ -28,6 +28,8 @@ def render(result: dict[str, Any], problems: list[str] | None = None) -> str:
             f"Execution {execution['name']}: {execution['status']}",
             "  states: " + " -> ".join(execution["states_entered"]),
         ]
+    for note in result.get("ops_notifications", []):
+        lines += ["", f"Ops topic: {note['subject']}"]
     incident = result["incident"]
     lines += ["", "Final item:"]
     for key in sorted(k for k in incident if k not in ("timeline", "task_token")):
