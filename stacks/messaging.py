@@ -72,7 +72,7 @@ class Messaging(Construct):
             action="updatePhoneNumber",
             parameters={"PhoneNumberId": phone_number_id, "TwoWayEnabled": False},
         )
-        return cr.AwsCustomResource(
+        resource = cr.AwsCustomResource(
             self,
             "TwoWaySms",
             on_create=enable,
@@ -84,3 +84,9 @@ class Messaging(Construct):
                 [iam.PolicyStatement(actions=["sms-voice:UpdatePhoneNumber"], resources=[arn])]
             ),
         )
+        # The service may check that it can publish: let the topic and key policies exist first.
+        topic_policy = self.inbound_topic.node.try_find_child("Policy")
+        if topic_policy is not None:
+            resource.node.add_dependency(topic_policy)
+        resource.node.add_dependency(self.key)
+        return resource

@@ -36,16 +36,20 @@ class Monitoring(Construct):
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
             )
-        self.alarms.append(
-            state_machine.metric_failed(period=Duration.minutes(1)).create_alarm(
-                self,
-                "ExecutionsFailed",
-                alarm_description="An escalation execution failed: an incident may not have been paged to the end",
-                threshold=0,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        for alarm_id, metric, what in (
+            ("ExecutionsFailed", state_machine.metric_failed(period=Duration.minutes(1)), "failed"),
+            ("ExecutionsTimedOut", state_machine.metric_timed_out(period=Duration.minutes(1)), "timed out"),
+        ):
+            self.alarms.append(
+                metric.create_alarm(
+                    self,
+                    alarm_id,
+                    alarm_description=f"An escalation execution {what}: an incident may not have been paged to the end",
+                    threshold=0,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=1,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
             )
-        )
         for alarm in self.alarms:
             alarm.add_alarm_action(action)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from escalation import aws_clients, wiring  # lambdas/ is on sys.path (pytest pythonpath)
+
+# jsii prints a Node.js end-of-life banner on every start-up unless told not to.
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-2"

@@ -27,13 +27,14 @@ def test_dead_letter_queue_with_a_message_alarms_the_ops_topic(default_synth: Sy
     )
 
 
-def test_failed_execution_alarms_the_ops_topic(default_synth: Synth) -> None:
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
+def test_failed_or_timed_out_execution_alarms_the_ops_topic(default_synth: Synth, metric: str) -> None:
     synth = default_synth
     synth.template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
             "Namespace": "AWS/States",
-            "MetricName": "ExecutionsFailed",
+            "MetricName": metric,
             "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": synth.logical_id(synth.stack.workflow.state_machine)}}],
             "ComparisonOperator": "GreaterThanThreshold",
             "Threshold": 0,
@@ -43,7 +44,7 @@ def test_failed_execution_alarms_the_ops_topic(default_synth: Synth) -> None:
 
 
 def test_every_alarm_notifies_ops_and_missing_data_is_not_an_alarm(default_synth: Synth) -> None:
-    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 4)
     alarms = default_synth.template.find_resources("AWS::CloudWatch::Alarm")
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [ops_topic(default_synth)], name
