@@ -32,6 +32,9 @@ unit: setup
 infra: setup
 	$(PY) -m pytest tests/infra
 
+demo: setup ## Deploy the synthesized stack into a local emulated account and play a scripted incident
+	$(PY) -m sandbox run sandbox/scenarios/first_declines_second_acknowledges.json
+
 lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
