@@ -6,7 +6,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= eu-west-2
 
-.PHONY: setup synth test unit infra workflow e2e lint demo sandbox deploy diff clean
+.PHONY: setup synth test unit infra lint demo sandbox deploy diff clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ infra: setup
 
 demo: setup ## Deploy the synthesized stack into a local emulated account and play a scripted incident
 	$(PY) -m sandbox run sandbox/scenarios/first_declines_second_acknowledges.json
+
+sandbox: setup ## Keep the emulated account up on 127.0.0.1:4566; drive it with the AWS CLI from another terminal
+	$(PY) -m sandbox serve --set ackTimeoutSeconds=60
 
 lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

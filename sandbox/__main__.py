@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -25,7 +26,21 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("scenario", type=Path)
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the transcript")
     run.add_argument("--logs", action="store_true", help="show the handlers' INFO logs (on stderr)")
+    serve = commands.add_parser("serve", help="keep the emulated account up on a local port (make sandbox)")
+    serve.add_argument("--port", type=int, default=4566)
+    serve.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a context setting, e.g. ackTimeoutSeconds=60"
+    )
+    put = commands.add_parser("put-item", help="write an incident item (DynamoDB JSON file) into a running sandbox")
+    put.add_argument("item", type=Path)
+    put.add_argument("--endpoint", default="http://127.0.0.1:4566")
+    answer = commands.add_parser("reply", help="answer as a phone, in a running sandbox")
+    answer.add_argument("from_number")
+    answer.add_argument("body")
+    answer.add_argument("--endpoint", default="http://127.0.0.1:4566")
     args = parser.parse_args(argv)
+    if args.command != "run":
+        return _other_command(args)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if args.logs else "WARNING")
     try:
         scenario = load_scenario(args.scenario)
@@ -40,6 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     if not result["completed"]:
         return EXIT_INCOMPLETE
     return EXIT_EXPECTATIONS if problems else 0
+
+
+def _other_command(args: argparse.Namespace) -> int:
+    """serve, put-item and reply."""
+    from . import server  # noqa: PLC0415  (flask and the HTTP server are only needed here)
+
+    if args.command == "serve":
+        settings = dict(item.split("=", 1) for item in args.set)
+        server.serve_forever(args.port, settings)
+        return 0
+    if args.command == "put-item":
+        table = server.put_item(args.endpoint, json.loads(args.item.read_text()))
+        print(f"written to {table}")
+        return 0
+    payload = server.reply(args.endpoint, args.from_number, args.body)
+    print(f"published reply {payload['inboundMessageId']} from {args.from_number}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ REGION = "eu-west-2"
 PHONE_NUMBER_ID = "phone-sandbox0001"
 ORIGINATION_NUMBER = "+447700900999"
 DEFAULT_SETTINGS = {"originationIdentity": PHONE_NUMBER_ID, "configureTwoWay": True}
-_FAKE_ENV = {
+FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
@@ -131,8 +131,8 @@ def _dead_letters(deployed_outputs: dict[str, str], physical_ids: dict[str, str]
 def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str, Any]:
     """Deploy, insert the incident, play the phones, and report what happened."""
     cdk_out = cdk_out or synthesize({**DEFAULT_SETTINGS, **scenario.settings})
-    saved_env = {key: os.environ.get(key) for key in _FAKE_ENV}
-    os.environ.update(_FAKE_ENV)
+    saved_env = {key: os.environ.get(key) for key in FAKE_ENV}
+    os.environ.update(FAKE_ENV)
     errors: list[str] = []
     completed = False
     try:

@@ -1,0 +1,158 @@
+"""`make sandbox`: keep the emulated account up on a local port, to drive by hand from the AWS CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from .deploy import DeployedStack, deploy_cdk_out
+from .local_lambda import MOTO_CONFIG, LocalLambdaRuntime, drain_executions
+from .runner import DEFAULT_SETTINGS, FAKE_ENV, ORIGINATION_NUMBER, PHONE_NUMBER_ID, REGION
+from .sms_gateway import SentSms, SmsGateway
+from .synth import STACK_NAME, synthesize
+
+
+class Sandbox:
+    """The deployed stack on moto, served over HTTP on 127.0.0.1, with the SMS gateway printing texts."""
+
+    def __init__(
+        self, *, port: int = 4566, settings: dict[str, Any] | None = None, on_sms: Callable[[SentSms], None] | None = None
+    ) -> None:
+        self.port = port
+        self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
+        self._on_sms = on_sms
+        self._mock = mock_aws(config=MOTO_CONFIG)
+        self._server: ThreadedMotoServer | None = None
+        self.gateway: SmsGateway | None = None
+        self.runtime: LocalLambdaRuntime | None = None
+        self.deployed: DeployedStack | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL to pass as --endpoint-url."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Sandbox:
+        """Synthesize, deploy into moto, and start serving."""
+        cdk_out = synthesize(self.settings)
+        os.environ.update(FAKE_ENV)
+        self._mock.start()
+        self.gateway = SmsGateway(origination_numbers={PHONE_NUMBER_ID: ORIGINATION_NUMBER}).install()
+        self.runtime = LocalLambdaRuntime().install()
+        self.deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
+        self.runtime.register_all(self.deployed.functions)
+        if self._on_sms is not None:
+            self.gateway.on_message(self._on_sms)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per HTTP request otherwise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drain executions, remove every patch."""
+        if self._server is not None:
+            self._server.stop()
+        drain_executions(10, region_name=REGION)
+        if self.runtime is not None:
+            self.runtime.uninstall()
+        if self.gateway is not None:
+            self.gateway.uninstall()
+        self._mock.stop()
+
+    def instructions(self) -> str:
+        """What to type in a second terminal."""
+        assert self.deployed is not None
+        table = self.deployed.outputs["IncidentsTableName"]
+        return "\n".join(
+            [
+                f"Emulated AWS account ready at {self.endpoint} (region {REGION}, any credentials).",
+                f"Incidents table: {table}",
+                "",
+                "Open an incident from another terminal:",
+                f"  aws --endpoint-url {self.endpoint} --region {REGION} dynamodb put-item --table-name {table} \\",
+                "      --item file://../shared/fixtures/seed_incident_item.json",
+                "  (or: .venv/bin/python -m sandbox put-item ITEM.json)",
+                "Answer as a phone:",
+                '  .venv/bin/python -m sandbox reply +447700900001 "no"',
+                "Look at the item:",
+                f"  aws --endpoint-url {self.endpoint} --region {REGION} dynamodb get-item --table-name {table} "
+                '--key \'{"incident_id": {"S": "123"}}\'',
+                "",
+                "Texts sent appear below. Ctrl-C stops the sandbox.",
+            ]
+        )
+
+
+def _clients(endpoint: str) -> tuple[Any, Any, Any]:
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    return (
+        session.client("dynamodb", endpoint_url=endpoint),
+        session.client("sns", endpoint_url=endpoint),
+        session.resource("dynamodb", endpoint_url=endpoint),
+    )
+
+
+def _table_named(client: Any, fragment: str) -> str:
+    names = [name for name in client.list_tables()["TableNames"] if fragment in name]
+    if not names:
+        raise LookupError(f"no table with {fragment!r} in its name at the endpoint: is the sandbox running?")
+    return str(names[0])
+
+
+def put_item(endpoint: str, item: dict[str, Any]) -> str:
+    """Write an incident item (DynamoDB JSON) into the sandbox's incidents table; returns the table name."""
+    client, _, _ = _clients(endpoint)
+    table = _table_named(client, "Incidents")
+    client.put_item(TableName=table, Item=item)
+    return table
+
+
+def reply(endpoint: str, from_number: str, body: str) -> dict[str, str]:
+    """Publish the two-way SMS payload End User Messaging would, answering the last text sent to from_number."""
+    client, sns, resource = _clients(endpoint)
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"] if "InboundSms" in t["TopicArn"]]
+    if not topics:
+        raise LookupError("no inbound SMS topic at the endpoint: is the sandbox running?")
+    messages = resource.Table(_table_named(client, "Messages"))
+    latest = messages.query(
+        IndexName="by_contact",
+        KeyConditionExpression="contact = :c",
+        ExpressionAttributeValues={":c": from_number},
+        ScanIndexForward=False,
+        Limit=1,
+    )["Items"]
+    payload = {
+        "originationNumber": from_number,
+        "destinationNumber": ORIGINATION_NUMBER,
+        "messageKeyword": "KEYWORD_123456789012",
+        "messageBody": body,
+        "inboundMessageId": str(uuid.uuid4()),
+        "previousPublishedMessageId": str(latest[0]["message_id"]) if latest else "",
+    }
+    sns.publish(TopicArn=topics[0], Message=json.dumps(payload))
+    return payload
+
+
+def serve_forever(port: int, settings: dict[str, Any]) -> None:
+    """Run the sandbox until Ctrl-C, printing every text sent."""
+
+    def show(message: SentSms) -> None:
+        print(f"SMS -> {message.to} [{message.segments} segment(s), {message.encoding}] {message.body}", flush=True)
+
+    sandbox = Sandbox(port=port, settings=settings, on_sms=show).start()
+    print(sandbox.instructions(), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nStopping.")
+    finally:
+        sandbox.stop()
