@@ -93,7 +93,8 @@ class Sandbox:
 
 
 def _clients(endpoint: str) -> tuple[Any, Any, Any]:
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    # moto accepts any credentials; these are placeholders, not secrets.
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)  # noqa: S106
     return (
         session.client("dynamodb", endpoint_url=endpoint),
         session.client("sns", endpoint_url=endpoint),
