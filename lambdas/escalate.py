@@ -21,7 +21,7 @@ def escalate(event: dict[str, Any]) -> dict[str, Any]:
     level = int(event["level"])
     contacts: list[str] = event["contacts"]
     at = utc_now()
-    entries = [level_outcome(event, at), timeline_entry(Event.ESCALATED, at, level=level + 1, phone=contacts[level + 1])]
+    entries = [*level_outcome(event, at), timeline_entry(Event.ESCALATED, at, level=level + 1, phone=contacts[level + 1])]
     if not deps.incidents.escalate(incident_id, at=at, entries=entries):
         logger.info("incident closed before escalation", extra={"incident_id": incident_id})
         return {"escalated": False}

@@ -44,8 +44,8 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
     try:
         message_id = deps.notifier.send(contact, sms, incident_id=incident_id, level=level, kind=kind)
     except SmsFailed as error:
-        deps.incidents.append(
-            incident_id, timeline_entry(Event.SMS_FAILED, utc_now(), level=level, phone=contact, error=str(error))
+        deps.incidents.mark_unreachable(
+            incident_id, contact, timeline_entry(Event.SMS_FAILED, utc_now(), level=level, phone=contact, error=str(error))
         )
         sfn.send_task_failure(taskToken=token, error=WorkflowError.SMS_FAILED.value, cause=str(error)[:32000])
         logger.warning("page not delivered; escalating", extra={"incident_id": incident_id, "level": level, "error": str(error)})

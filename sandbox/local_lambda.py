@@ -239,8 +239,8 @@ def _environment(overlay: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        for key in [k for k in os.environ if k not in saved]:
-            del os.environ[key]
+        for key in set(os.environ) - saved.keys():
+            os.environ.pop(key, None)  # pop, not del: never fail the restore over one key
         for key, value in saved.items():
             if os.environ.get(key) != value:
                 os.environ[key] = value

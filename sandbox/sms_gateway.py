@@ -234,10 +234,12 @@ class SmsGateway:
             "previousPublishedMessageId": previous.message_id,
         }
         sns = boto3.client("sns", region_name=topic.split(":")[3])
+        # Stamped before publishing: moto runs the reply handler inside publish().
+        sent_at = dt.datetime.now(dt.UTC)
         sns_message_id = sns.publish(TopicArn=topic, Message=json.dumps(payload))["MessageId"]
         inbound = InboundSms(
             inbound_message_id=payload["inboundMessageId"],
-            at=dt.datetime.now(dt.UTC),
+            at=sent_at,
             topic_arn=topic,
             payload=payload,
             sns_message_id=sns_message_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,12 @@ def synthesize(settings: dict[str, Any]) -> Path:
     if (outdir / f"{STACK_NAME}.template.json").exists():
         return outdir
     staging = CACHE / f"tmp-{key}-{os.getpid()}"
-    app = cdk.App(outdir=str(staging), context=context)
-    build_app(app)
-    app.synth()
-    if not outdir.exists():  # another process may have finished the same synth first
-        staging.rename(outdir)
+    try:
+        app = cdk.App(outdir=str(staging), context=context)
+        build_app(app)
+        app.synth()
+        if not outdir.exists():  # another process may have finished the same synth first
+            staging.rename(outdir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return outdir

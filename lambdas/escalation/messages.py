@@ -18,6 +18,10 @@ UCS2 = "UCS-2"
 NO_URL = "no url"
 ELLIPSIS = "..."
 REPLY_INSTRUCTIONS = "Reply YES to ack, NO to escalate."
+MIN_DESCRIPTION = 24  # characters of description a page keeps before it gives up the URL
+_TYPOGRAPHIC = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u00a0": " "}
+)
 
 
 def count_segments(text: str) -> tuple[int, str]:
@@ -48,11 +52,11 @@ def _priced(body: str) -> Sms:
     return Sms(body=body, segments=segments, encoding=encoding)
 
 
-def _shorten_to_fit(template: str, description: str, max_segments: int) -> str | None:
-    """Fill template's {description} with the longest prefix of description that fits."""
+def _shorten_to_fit(template: str, description: str, max_segments: int, *, min_keep: int = 0) -> str | None:
+    """Fill template's {description} with the longest prefix of description that fits (at least min_keep characters)."""
     if fits(template.format(description=description), max_segments):
         return template.format(description=description)
-    low, high = 0, len(description)
+    low, high = min_keep, len(description)
     best: str | None = None
     while low <= high:  # binary search on the kept length; cost grows with length
         mid = (low + high) // 2
@@ -73,24 +77,32 @@ def _has_url(url: str | None) -> bool:
     return url is not None and url.strip().casefold() not in ("", NO_URL)
 
 
+def gsm_friendly(text: str) -> str:
+    """Replace the typographic marks editors and phones insert with their GSM-7 twins.
+
+    One curly quote would otherwise turn the whole page into UCS-2, which holds 70 characters, not 160.
+    """
+    return text.translate(_TYPOGRAPHIC)
+
+
 def page(incident_id: str, description: str, url: str | None, *, level: int, max_segments: int) -> Sms:
     """The page a contact receives; the description is shortened to the segment budget."""
     label = f"INCIDENT {incident_id}" + (" (escalated)" if level > 0 else "")
-    templates = []
+    description = gsm_friendly(description.strip())
     if url is not None and _has_url(url):
-        templates.append(f"{_literal(label)}: {{description}} {_literal(url)} {REPLY_INSTRUCTIONS}")
-    templates.append(f"{_literal(label)}: {{description}} {REPLY_INSTRUCTIONS}")  # URL dropped only if it cannot fit
-    for template in templates:
-        body = _shorten_to_fit(template, description, max_segments)
+        # The URL is worth its place only while the description keeps a readable start.
+        with_url = f"{_literal(label)}: {{description}} {_literal(url.strip())} {REPLY_INSTRUCTIONS}"
+        body = _shorten_to_fit(with_url, description, max_segments, min_keep=min(len(description), MIN_DESCRIPTION))
         if body is not None:
             return _priced(body)
-    return _priced(f"{label}. {REPLY_INSTRUCTIONS}")
+    body = _shorten_to_fit(f"{_literal(label)}: {{description}} {REPLY_INSTRUCTIONS}", description, max_segments)
+    return _priced(body if body is not None else f"{label}. {REPLY_INSTRUCTIONS}")
 
 
 def reminder(incident_id: str, description: str, *, max_segments: int) -> Sms:
     """A reminder to the contact already paged; it never carries the URL again."""
     template = f"REMINDER {_literal(incident_id)}: {{description}} {REPLY_INSTRUCTIONS}"
-    body = _shorten_to_fit(template, description, max_segments)
+    body = _shorten_to_fit(template, gsm_friendly(description.strip()), max_segments)
     return _priced(body if body is not None else f"REMINDER {incident_id}. {REPLY_INSTRUCTIONS}")
 
 

@@ -159,6 +159,16 @@ class IncidentRepository:
             removes=("task_token", "current_contact"),
         )
 
+    def mark_unreachable(self, incident_id: str, contact: str, entry: dict[str, Any]) -> None:
+        """Remember a number the page could not reach, so courtesy texts skip it."""
+        self._table.update_item(
+            Key={"incident_id": incident_id},
+            UpdateExpression="SET #u = list_append(if_not_exists(#u, :empty), :contact), "
+            "#t = list_append(if_not_exists(#t, :empty), :entries)",
+            ExpressionAttributeNames={"#u": "unreachable", "#t": "timeline"},
+            ExpressionAttributeValues={":empty": [], ":contact": [contact], ":entries": [entry]},
+        )
+
     def mark_double_escalation(self, incident_id: str, *, entries: list[dict[str, Any]]) -> None:
         """Record a NO from a contact the escalation has already moved past."""
         self._update(incident_id, sets={"double_escalation": "yes"}, entries=entries)
@@ -225,6 +235,7 @@ def is_open(item: Mapping[str, Any]) -> bool:
 
 
 def paged_contacts(item: Mapping[str, Any]) -> list[str]:
-    """Everyone paged so far, once each: the chain up to the current level."""
+    """Everyone paged so far, once each, except numbers a page could not reach."""
     chain: list[str] = list(item.get("escalation_chain", []))
-    return list(dict.fromkeys(chain[: int(item.get("escalation_level", 0)) + 1]))
+    unreachable = set(item.get("unreachable", []))
+    return [number for number in dict.fromkeys(chain[: int(item.get("escalation_level", 0)) + 1]) if number not in unreachable]

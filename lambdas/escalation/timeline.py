@@ -17,16 +17,18 @@ def timeline_entry(event: Event, at: str, *, level: int | None = None, phone: st
     return entry
 
 
-def level_outcome(event: dict[str, Any], at: str) -> dict[str, Any]:
-    """The entry for why a workflow level ended: declined, silent, undeliverable, or an error."""
+def level_outcome(event: dict[str, Any], at: str) -> list[dict[str, Any]]:
+    """The entry for why a workflow level ended: declined, silent, or an error (none when page_contact recorded it)."""
     level = int(event["level"])
     contact = event["contacts"][level]
     error = event.get("error") or {}
     name = error.get("Error", "")
     if name == WorkflowError.DECLINED:
-        return timeline_entry(Event.DECLINED, at, level=level, phone=contact)
+        return [timeline_entry(Event.DECLINED, at, level=level, phone=contact)]
     if name == WorkflowError.TIMEOUT:
-        return timeline_entry(Event.TIMED_OUT, at, level=level, phone=contact)
+        return [timeline_entry(Event.TIMED_OUT, at, level=level, phone=contact)]
     if name == WorkflowError.SMS_FAILED:
-        return timeline_entry(Event.SMS_FAILED, at, level=level, phone=contact, error="page not delivered")
-    return timeline_entry(Event.SMS_FAILED, at, level=level, phone=contact, error=f"{name}: {str(error.get('Cause', ''))[:500]}")
+        return []  # page_contact wrote the sms_failed entry, with the provider's reason
+    return [
+        timeline_entry(Event.SMS_FAILED, at, level=level, phone=contact, error=f"{name}: {str(error.get('Cause', ''))[:500]}")
+    ]

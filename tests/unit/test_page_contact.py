@@ -133,6 +133,7 @@ def test_undeliverable_page_fails_the_task_with_sms_failed(
     assert failed["event"] == "sms_failed"
     assert failed["phone"] == "+44********01"
     assert "DESTINATION_PHONE_NUMBER_OPTED_OUT" in failed["error"]
+    assert aws.incident("123")["unreachable"] == [FIRST]  # courtesy texts will skip this number
     assert aws.messages.scan()["Items"] == []
 
 

@@ -17,6 +17,11 @@ def test_paged_contacts_are_the_chain_up_to_the_current_level_once_each() -> Non
     assert paged_contacts({}) == []
 
 
+def test_paged_contacts_leave_out_numbers_a_page_could_not_reach() -> None:
+    item = {"escalation_chain": [FIRST, SECOND], "escalation_level": 1, "unreachable": [FIRST]}
+    assert paged_contacts(item) == [SECOND]
+
+
 def test_only_not_acknowledged_and_escalation_are_open() -> None:
     assert is_open({"incident_stat": "not_acknowledged"})
     assert is_open({"incident_stat": "escalation"})

@@ -1,0 +1,1 @@
+"""End-to-end: the bundled sandbox scenarios, each run once against the synthesized stack on moto."""

@@ -1,0 +1,170 @@
+"""The bundled scenarios in sandbox/scenarios/: the whole system, end to end, on the local emulated account."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.__main__ import EXIT_BAD_SCENARIO
+from sandbox.runner import DEFAULT_SETTINGS, check_expectations, decline_latency
+from sandbox.scenario import SCENARIOS, bundled_scenarios, load_scenario
+from sandbox.synth import STACK_NAME, synthesize
+from sandbox.transcript import render
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCENARIO_FILES = bundled_scenarios()
+SEED_SCENARIO = SCENARIOS / "first_declines_second_acknowledges.json"
+FIRST, SECOND = "+447700900001", "+447700900002"
+ScenarioRun = Callable[[Path], dict[str, Any]]  # the `scenario_run` fixture (conftest.py)
+
+
+def _scenario(stem: str) -> Path:
+    path = SCENARIOS / f"{stem}.json"
+    assert path in SCENARIO_FILES, f"bundled scenario {stem} is missing"
+    return path
+
+
+def _bodies(result: dict[str, Any], to: str) -> list[str]:
+    return [message["body"] for message in result["sms"] if message["to"] == to]
+
+
+def _state_names(definition: dict[str, Any]) -> set[str]:
+    """Every state of an ASL definition, nested ones (Parallel branches, Map processors) included."""
+    names: set[str] = set()
+    for name, state in definition.get("States", {}).items():
+        names.add(name)
+        for inner in [*state.get("Branches", []), state.get("ItemProcessor") or state.get("Iterator") or {}]:
+            names |= _state_names(inner)
+    return names
+
+
+def _synthesized_states(settings: dict[str, Any]) -> set[str]:
+    """State names of the state machine in the template synthesized with these scenario settings."""
+    cdk_out = synthesize({**DEFAULT_SETTINGS, **settings})
+    template = json.loads((cdk_out / f"{STACK_NAME}.template.json").read_text())
+    (definition,) = [
+        resource["Properties"]["DefinitionString"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    if isinstance(definition, dict):  # Fn::Join of strings and intrinsics (the Lambda ARNs)
+        _, parts = definition["Fn::Join"]
+        definition = "".join(part if isinstance(part, str) else "${intrinsic}" for part in parts)
+    return _state_names(json.loads(definition))
+
+
+# -- every bundled scenario meets its expectations -------------------------------------------------
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[path.stem for path in SCENARIO_FILES])
+def test_scenario_meets_its_expectations(path: Path, scenario_run: ScenarioRun) -> None:
+    scenario = load_scenario(path)
+    assert scenario.expect, f"{path.name} has no expect block"
+    result = scenario_run(path)
+    problems = check_expectations(result, scenario.expect)
+    assert result["completed"] and not problems, "\n".join([*problems, "", render(result, problems)])
+
+
+def test_seed_scenario_pages_the_reference_item_unchanged(fixtures_dir: Path) -> None:
+    fixture = json.loads((fixtures_dir / "seed_incident_item.json").read_text())
+    assert load_scenario(SEED_SCENARIO).incident == fixture
+
+
+def test_scenarios_together_enter_every_state_of_the_state_machine(scenario_run: ScenarioRun) -> None:
+    defined: set[str] = set()
+    entered: set[str] = set()
+    for path in SCENARIO_FILES:
+        defined |= _synthesized_states(load_scenario(path).settings)
+        entered |= {state for execution in scenario_run(path)["executions"] for state in execution["states_entered"]}
+    assert entered == defined, f"never entered: {sorted(defined - entered)}; unknown: {sorted(entered - defined)}"
+
+
+def test_no_from_the_current_contact_pages_the_next_within_a_second(scenario_run: ScenarioRun) -> None:
+    latency = decline_latency(scenario_run(SEED_SCENARIO))
+    assert latency is not None, "the second contact was never paged after the NO"
+    assert latency < 1.0
+
+
+# -- behaviours an expect block cannot state -------------------------------------------------------
+
+
+def test_no_after_escalation_moved_on_gets_already_escalated(scenario_run: ScenarioRun) -> None:
+    bodies = _bodies(scenario_run(_scenario("late_no_double_escalation")), FIRST)
+    assert sum("already escalated" in body for body in bodies) == 1, bodies
+
+
+def test_late_yes_tells_the_contact_paged_meanwhile(scenario_run: ScenarioRun) -> None:
+    bodies = _bodies(scenario_run(_scenario("late_yes_after_escalation")), SECOND)
+    assert bodies[-1] == f"Incident 203 was acknowledged by {FIRST}. No action needed."
+
+
+def test_unknown_replies_get_exactly_one_help_text(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("noisy_inbound"))
+    bodies = _bodies(result, FIRST)
+    assert sum(body.startswith("Reply YES to acknowledge") for body in bodies) == 1, bodies
+    assert [reply["body"] for reply in result["replies"]] == ["what?", "??", "yes 123"]
+
+
+def test_throttled_page_is_retried_after_the_backoff_interval(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("throttled_page_retried"))
+    assert len(result["errors"]) == 1 and "SmsThrottled" in result["errors"][0], result["errors"]
+    assert result["sms"][0]["t"] >= 2.0  # the workflow's first retry waits 2 s
+
+
+def test_non_gsm_description_stays_within_one_segment(scenario_run: ScenarioRun) -> None:
+    page = scenario_run(_scenario("long_non_gsm_description"))["sms"][0]
+    assert page["body"].startswith("INCIDENT 211:") and page["segments"] == 1
+
+
+def test_non_gsm_description_keeps_its_start_in_the_page(scenario_run: ScenarioRun) -> None:
+    page = scenario_run(_scenario("long_non_gsm_description"))["sms"][0]
+    assert "Rack B4" in page["body"], page["body"]
+
+
+def test_undeliverable_page_is_recorded_once(scenario_run: ScenarioRun) -> None:
+    timeline = scenario_run(_scenario("page_undeliverable_escalates"))["incident"]["timeline"]
+    assert [entry["event"] for entry in timeline].count("sms_failed") == 1, timeline
+
+
+def test_replies_are_timestamped_before_their_effects(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(SEED_SCENARIO)
+    yes = next(reply for reply in result["replies"] if reply["from"] == SECOND)
+    confirmation = next(m for m in result["sms"] if m["to"] == SECOND and "acknowledged" in m["body"])
+    assert yes["t"] < confirmation["t"]  # the reply handler sends the confirmation
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def _sandbox(*args: str) -> subprocess.CompletedProcess[str]:
+    venv_python = REPO_ROOT / ".venv" / "bin" / "python"
+    python = str(venv_python) if venv_python.exists() else sys.executable
+    return subprocess.run(
+        [python, "-m", "sandbox", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def test_cli_json_prints_one_json_object() -> None:
+    # This scenario also logs a handler WARNING: logs must stay off stdout.
+    completed = _sandbox("run", str(_scenario("page_undeliverable_escalates")), "--json")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout)  # the whole of stdout, nothing before or after it
+    assert {"incident", "sms", "replies", "executions", "errors"} <= result.keys()
+    assert result["incident"]["incident_stat"] == "acknowledged"
+
+
+def test_cli_rejects_a_scenario_with_a_bad_field_naming_it(tmp_path: Path) -> None:
+    scenario = json.loads(_scenario("first_contact_acknowledges").read_text())
+    scenario["phones"][FIRST][0]["on_sms"] = 0
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(scenario))
+    completed = _sandbox("run", str(path), "--json")
+    assert completed.returncode == EXIT_BAD_SCENARIO
+    assert f"phones.{FIRST}[0].on_sms" in completed.stderr
+    assert completed.stdout == ""
