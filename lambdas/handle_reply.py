@@ -1,5 +1,6 @@
 """SNS handler: a contact's SMS reply acknowledges (YES) or declines (NO) the incident paged."""
 
+import dataclasses
 import json
 from typing import Any
 
@@ -171,5 +172,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             logger.error("inbound SMS payload rejected", extra={"error": str(error)})
             outcomes.append("rejected")
             continue
-        outcomes.append(process(message=sms.__dict__))
+        outcomes.append(process(message=dataclasses.asdict(sms)))
     return {"outcomes": outcomes}
