@@ -2,16 +2,14 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import messages
+from escalation.observability import logger, metrics
 from escalation.repository import utc_now
 from escalation.status import Event, WorkflowError
 from escalation.timeline import level_outcome, timeline_entry
 from escalation.wiring import dependencies
-
-logger = Logger(service="incident-escalation")
 
 
 def escalate(event: dict[str, Any]) -> dict[str, Any]:
@@ -32,6 +30,7 @@ def escalate(event: dict[str, Any]) -> dict[str, Any]:
     return {"escalated": True}
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point for the "Escalate" task."""

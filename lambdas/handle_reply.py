@@ -4,13 +4,13 @@ import dataclasses
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from escalation import aws_clients, messages
 from escalation.inbound import InboundSms, InvalidInbound, parse_inbound
+from escalation.observability import INCIDENTS_ACKNOWLEDGED, REPLIES_RECEIVED, count, logger, metrics
 from escalation.phone_numbers import mask
 from escalation.replies import Intent, parse_reply
 from escalation.repository import is_open, paged_contacts, utc_now
@@ -18,7 +18,6 @@ from escalation.status import Event, Status, WorkflowError
 from escalation.timeline import timeline_entry
 from escalation.wiring import Dependencies, dependencies
 
-logger = Logger(service="incident-escalation")
 # A token that timed out or was already answered: the workflow has moved on, nothing to complete.
 _STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
@@ -75,6 +74,7 @@ def _acknowledge(deps: Dependencies, item: dict[str, Any], sender: str, reply_en
                 sender, messages.already_acknowledged(incident_id, holder), incident_id=incident_id, level=level, kind="reply"
             )
         return "not_acknowledged"
+    count(INCIDENTS_ACKNOWLEDGED)
     token = before.get("task_token")
     if token and is_open(before):
         sfn = aws_clients.stepfunctions()
@@ -134,6 +134,7 @@ def handle_inbound(sms: InboundSms) -> str:
     incident_id = str(item["incident_id"])
     level = int(item.get("escalation_level", 0))
     reply_entry = timeline_entry(Event.REPLY, utc_now(), level=level, phone=sender, intent=str(reply.intent))
+    count(REPLIES_RECEIVED)
     logger.info("reply received", extra={"incident_id": incident_id, "from": mask(sender), "intent": str(reply.intent)})
     if reply.intent == Intent.ACKNOWLEDGE:
         return _acknowledge(deps, item, sender, reply_entry)
@@ -158,6 +159,7 @@ def _process_once(deps: Dependencies) -> Any:
     return process, config
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point: SNS notification records carrying inbound SMS payloads."""

@@ -2,16 +2,14 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
+from escalation.observability import INCIDENTS_UNACKNOWLEDGED, count, logger, metrics
 from escalation.repository import paged_contacts, utc_now
 from escalation.status import Event
 from escalation.timeline import level_outcome, timeline_entry
 from escalation.wiring import dependencies
-
-logger = Logger(service="incident-escalation")
 
 
 def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
@@ -33,10 +31,12 @@ def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
     if deps.settings.ops_topic_arn:
         subject, body = messages.ops_notification(incident_id, str(item.get("description", "")), len(paged))
         aws_clients.sns().publish(TopicArn=deps.settings.ops_topic_arn, Subject=subject, Message=body)
+    count(INCIDENTS_UNACKNOWLEDGED)
     logger.warning("incident unacknowledged", extra={"incident_id": incident_id, "contacts_paged": len(paged)})
     return {"outcome": "unacknowledged"}
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point for the "Mark unacknowledged" task."""

@@ -3,17 +3,15 @@
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
+from escalation.observability import SMS_FAILED, count, logger, metrics
 from escalation.repository import utc_now
 from escalation.sms import SmsFailed
 from escalation.status import Event, WorkflowError
 from escalation.timeline import timeline_entry
 from escalation.wiring import dependencies
-
-logger = Logger(service="incident-escalation")
 
 
 def page_contact(event: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +45,7 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         deps.incidents.mark_unreachable(
             incident_id, contact, timeline_entry(Event.SMS_FAILED, utc_now(), level=level, phone=contact, error=str(error))
         )
+        count(SMS_FAILED)
         sfn.send_task_failure(taskToken=token, error=WorkflowError.SMS_FAILED.value, cause=str(error)[:32000])
         logger.warning("page not delivered; escalating", extra={"incident_id": incident_id, "level": level, "error": str(error)})
         return {"outcome": "sms_failed"}
@@ -57,6 +56,7 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
     return {"outcome": kind, "message_id": message_id}
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point for the "Page contact" task."""

@@ -5,7 +5,6 @@ import json
 import re
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -14,10 +13,10 @@ from botocore.exceptions import ClientError
 
 from escalation import aws_clients
 from escalation.incident import InvalidIncident, parse_incident
+from escalation.observability import INCIDENTS_INVALID, INCIDENTS_STARTED, count, logger, metrics
 from escalation.repository import utc_now
 from escalation.wiring import dependencies
 
-logger = Logger(service="incident-escalation")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -45,6 +44,7 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
     except InvalidIncident as error:
         deps.incidents.mark_invalid(incident_id, str(error), at)
         logger.warning("incident not paged: invalid item", extra={"incident_id": incident_id, "error": str(error)})
+        count(INCIDENTS_INVALID)
         return "invalid"
     name = execution_name(incident.incident_id, stream_record_id)
     arn = execution_arn(deps.settings.state_machine_arn, name)
@@ -63,6 +63,7 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
         logger.info("stream record redelivered; execution already started", extra={"incident_id": incident_id})
         return "already_started"
     logger.info("escalation started", extra={"incident_id": incident_id, "execution": name, "contacts": len(incident.contacts)})
+    count(INCIDENTS_STARTED)
     return "started"
 
 
@@ -73,6 +74,7 @@ def _record_handler(record: DynamoDBRecord) -> str:
     return start_incident(dynamodb["NewImage"], str(dynamodb.get("SequenceNumber") or record.event_id))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Entry point: one batch of stream records; failed records are reported for retry."""

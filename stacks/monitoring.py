@@ -51,5 +51,24 @@ class Monitoring(Construct):
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
             )
+        # Published by the handlers (Powertools metrics); names live in lambdas/escalation/observability.py.
+        undelivered = cloudwatch.Metric(
+            namespace="IncidentEscalation",
+            metric_name="SmsFailed",
+            dimensions_map={"service": "incident-escalation"},
+            statistic="Sum",
+            period=Duration.minutes(5),
+        )
+        self.alarms.append(
+            undelivered.create_alarm(
+                self,
+                "PageNotDelivered",
+                alarm_description="A page could not be delivered (opted out, invalid number, SMS setup): check the incident",
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
         for alarm in self.alarms:
             alarm.add_alarm_action(action)

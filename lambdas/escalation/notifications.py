@@ -1,13 +1,10 @@
 """Sending a text to a contact and remembering it, so that replies can be matched."""
 
-from aws_lambda_powertools import Logger
-
 from .messages import Sms
+from .observability import SMS_SEGMENTS, SMS_SENT, count, logger
 from .phone_numbers import mask
 from .repository import MessageLog, utc_now
 from .sms import SmsFailed, SmsSender, SmsThrottled
-
-logger = Logger(child=True)
 
 
 class Notifier:
@@ -21,6 +18,8 @@ class Notifier:
         """Send sms to a contact; raises SmsThrottled or SmsFailed."""
         message_id = self._sender.send(to, sms.body, incident_id=incident_id)
         self._log.record(message_id, incident_id=incident_id, contact=to, level=level, kind=kind, at=utc_now())
+        count(SMS_SENT)
+        count(SMS_SEGMENTS, sms.segments)
         logger.info(
             "sms sent",
             extra={

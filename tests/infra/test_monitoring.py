@@ -3,6 +3,7 @@
 import pytest
 from aws_cdk.assertions import Match
 
+from escalation import observability
 from tests.infra.support import Synth
 
 
@@ -44,11 +45,24 @@ def test_failed_or_timed_out_execution_alarms_the_ops_topic(default_synth: Synth
 
 
 def test_every_alarm_notifies_ops_and_missing_data_is_not_an_alarm(default_synth: Synth) -> None:
-    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 4)
+    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 5)
     alarms = default_synth.template.find_resources("AWS::CloudWatch::Alarm")
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [ops_topic(default_synth)], name
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching", name
     default_synth.template.all_resources_properties(
         "AWS::CloudWatch::Alarm", {"AlarmDescription": Match.string_like_regexp(r"\S")}
+    )
+
+
+def test_undelivered_page_metric_alarms_the_ops_topic(default_synth: Synth) -> None:
+    default_synth.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": observability.NAMESPACE,
+            "MetricName": observability.SMS_FAILED,
+            "Dimensions": [{"Name": "service", "Value": observability.SERVICE}],
+            "Statistic": "Sum",
+            "AlarmActions": [ops_topic(default_synth)],
+        },
     )
