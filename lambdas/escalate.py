@@ -1,13 +1,12 @@
-"""Workflow task: record why the current level ended and tell its contact the next one is paged."""
+"""Workflow task: record why the current level ended, before the next contact is paged."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation import messages
 from escalation.observability import logger, metrics
 from escalation.repository import utc_now
-from escalation.status import Event, WorkflowError
+from escalation.status import Event
 from escalation.timeline import level_outcome, timeline_entry
 from escalation.wiring import dependencies
 
@@ -23,10 +22,7 @@ def escalate(event: dict[str, Any]) -> dict[str, Any]:
     if not deps.incidents.escalate(incident_id, at=at, entries=entries):
         logger.info("incident closed before escalation", extra={"incident_id": incident_id})
         return {"escalated": False}
-    if (event.get("error") or {}).get("Error") != WorkflowError.SMS_FAILED:
-        deps.notifier.send_best_effort(
-            contacts[level], messages.escalated_notice(incident_id), incident_id=incident_id, level=level, kind="escalated_notice"
-        )
+    # The contact of this level is told by page_contact, after the next contact's page: paging comes first.
     return {"escalated": True}
 
 

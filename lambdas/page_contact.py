@@ -11,7 +11,7 @@ from escalation.repository import utc_now
 from escalation.sms import SmsFailed
 from escalation.status import Event, WorkflowError
 from escalation.timeline import timeline_entry
-from escalation.wiring import dependencies
+from escalation.wiring import Dependencies, dependencies
 
 
 def page_contact(event: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +53,19 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         incident_id,
         timeline_entry(event_kind, utc_now(), level=level, phone=contact, message_id=message_id, segments=sms.segments),
     )
+    if attempt == 0 and level > 0:
+        _tell_previous_contact(deps, item, event["contacts"][level - 1], level - 1)
     return {"outcome": kind, "message_id": message_id}
+
+
+def _tell_previous_contact(deps: Dependencies, item: dict[str, Any], previous: str, level: int) -> None:
+    """Tell the contact of the level just left that the next one is paged (after that page: it comes first)."""
+    incident_id = str(item["incident_id"])
+    if previous == item.get("current_contact") or previous in item.get("unreachable", []):
+        return  # the same person again (repeat with one contact), or a number that cannot be reached
+    deps.notifier.send_best_effort(
+        previous, messages.escalated_notice(incident_id), incident_id=incident_id, level=level, kind="escalated_notice"
+    )
 
 
 @metrics.log_metrics

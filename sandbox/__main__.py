@@ -39,9 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     answer.add_argument("body")
     answer.add_argument("--endpoint", default="http://127.0.0.1:4566")
     args = parser.parse_args(argv)
+    verbose = getattr(args, "logs", False)
+    # The transcript is the product here: handler logs and metric records only on request.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false" if verbose else "true")
     if args.command != "run":
         return _other_command(args)
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if args.logs else "WARNING")
     try:
         scenario = load_scenario(args.scenario)
     except (OSError, ScenarioError) as error:

@@ -142,6 +142,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
             try:
                 deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
                 runtime.register_all(deployed.functions)
+                runtime.initialize()  # the init phase of each function, as on AWS
                 topic_arn = deployed.outputs["InboundSmsTopicArn"]
                 if not gateway.two_way_channels:  # configureTwoWay=false: wired by hand, as the README says
                     gateway.inbound_topic_arn = topic_arn

@@ -50,6 +50,7 @@ class Sandbox:
         self.runtime = LocalLambdaRuntime().install()
         self.deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
         self.runtime.register_all(self.deployed.functions)
+        self.runtime.initialize()  # the init phase of each function, as on AWS
         if self._on_sms is not None:
             self.gateway.on_message(self._on_sms)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per HTTP request otherwise

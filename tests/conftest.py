@@ -23,7 +23,7 @@ from moto import mock_aws
 from escalation import aws_clients, wiring  # lambdas/ is on sys.path (pytest pythonpath)
 
 # jsii prints a Node.js end-of-life banner on every start-up unless told not to.
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-2"

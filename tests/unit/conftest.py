@@ -44,5 +44,7 @@ def run_page(
 ) -> dict[str, Any]:
     """Page the contact of level through the real handler; the SMS API answers with message_id."""
     sms_stub.add_response("send_text_message", {"MessageId": message_id})
+    if level > 0 and kwargs.get("attempt", 0) == 0:  # a new level: the previous contact is told after the page
+        sms_stub.add_response("send_text_message", {"MessageId": f"{message_id}-notice"})
     result: dict[str, Any] = page_contact.handler(page_event(level=level, token=token, **kwargs), context)
     return result

@@ -80,11 +80,39 @@ def test_second_level_pages_second_contact_as_escalated(
         "https://example.com/incident/111/overview Reply YES to ack, NO to escalate."
     )
     assert len(body) <= 160
+    notice = "Incident 123 has been escalated to the next contact."
+    # Stubber answers in order: the page to the second contact must go out before the first contact is told.
     sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=_sms_request(SECOND, body))
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-n"}, expected_params=_sms_request(FIRST, notice))
     page_contact.handler(page_event(level=1, token="token-1"), lambda_context)
+    sms_stub.assert_no_pending_responses()
     item = aws.incident("123")
     assert (item["incident_stat"], item["escalation_level"], item["current_contact"]) == ("escalation", 1, SECOND)
     assert item["task_token"] == "token-1"
+    assert aws.messages.get_item(Key={"message_id": "msg-n"})["Item"]["kind"] == "escalated_notice"
+
+
+def test_failed_escalation_notice_does_not_fail_the_page(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"})
+    sms_stub.add_client_error("send_text_message", service_error_code="ThrottlingException", http_status_code=400)
+    assert page_contact.handler(page_event(level=1, token="token-1"), lambda_context) == {
+        "outcome": "page",
+        "message_id": "msg-2",
+    }
+    assert aws.incident("123")["timeline"][-1]["event"] == "paged"
+
+
+def test_unreachable_previous_contact_is_not_told_of_the_escalation(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    aws.incidents.update_item(
+        Key={"incident_id": "123"}, UpdateExpression="SET unreachable = :u", ExpressionAttributeValues={":u": [FIRST]}
+    )
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=_sms_request(SECOND, ANY))
+    page_contact.handler(page_event(level=1, token="token-1"), lambda_context)
+    sms_stub.assert_no_pending_responses()  # and no second call: the stub would fail on an unexpected one
 
 
 def test_reminder_goes_to_the_same_contact_without_the_url(
