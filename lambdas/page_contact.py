@@ -1,4 +1,8 @@
-"""Workflow task (waitForTaskToken): page the contact of the current level, or remind them."""
+"""Workflow task (waitForTaskToken): page the contact of the current level, or remind them.
+
+A new level's page also records why the previous level ended and, once the page is out, tells that
+level's contact: no Lambda stands between a NO and the next page.
+"""
 
 import json
 from typing import Any
@@ -10,7 +14,7 @@ from escalation.observability import SMS_FAILED, count, logger, metrics
 from escalation.repository import utc_now
 from escalation.sms import SmsFailed
 from escalation.status import Event, WorkflowError
-from escalation.timeline import timeline_entry
+from escalation.timeline import level_outcome, timeline_entry
 from escalation.wiring import Dependencies, dependencies
 
 
@@ -23,14 +27,19 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
     attempt = int(event.get("attempt", 0))
     contact: str = event["contacts"][level]
     sfn = aws_clients.stepfunctions()
-    if not deps.incidents.park_token(incident_id, level=level, contact=contact, token=token, at=utc_now()):
+    at = utc_now()
+    escalation: list[dict[str, Any]] = []
+    if attempt == 0 and level > 0:  # a new level: record why the last one ended, in the same write
+        previous = {"level": level - 1, "contacts": event["contacts"], "error": event.get("error")}
+        escalation = [*level_outcome(previous, at), timeline_entry(Event.ESCALATED, at, level=level, phone=contact)]
+    item = deps.incidents.park_token(incident_id, level=level, contact=contact, token=token, at=at, entries=escalation)
+    if item is None:
         # Closed meanwhile (a late YES landed between two levels): finish the wait at once.
-        item = deps.incidents.get(incident_id) or {}
-        status = str(item.get("incident_stat", "missing"))
+        closed = deps.incidents.get(incident_id) or {}
+        status = str(closed.get("incident_stat", "missing"))
         logger.info("incident no longer open; not paging", extra={"incident_id": incident_id, "status": status})
         sfn.send_task_success(taskToken=token, output=json.dumps({"outcome": status}))
         return {"outcome": status}
-    item = deps.incidents.get(incident_id) or {}
     description = str(item.get("description", ""))
     max_segments = deps.settings.max_sms_segments
     if attempt == 0:

@@ -52,7 +52,7 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
     if not deps.incidents.record_started(incident.incident_id, chain, arn, at) and deps.incidents.get(incident_id) is None:
         logger.warning("incident deleted before it could be paged", extra={"incident_id": incident_id})
         return "deleted"
-    workflow_input = {"incident_id": incident.incident_id, "contacts": chain, "level": 0, "attempt": 0}
+    workflow_input = {"incident_id": incident.incident_id, "contacts": chain, "level": 0, "attempt": 0, "error": None}
     try:
         aws_clients.stepfunctions().start_execution(
             stateMachineArn=deps.settings.state_machine_arn, name=name, input=json.dumps(workflow_input)

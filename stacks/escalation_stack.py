@@ -55,7 +55,6 @@ class EscalationStack(Stack):
             STATE_MACHINE_ARN=state_machine_arn, REPEAT=str(config.repeat),
         )  # fmt: skip
         self.page = function("PageContact", "page_contact.handler", "Pages the contact of the current level")
-        self.escalate = function("Escalate", "escalate.handler", "Moves an incident to its next contact")
         self.unacknowledged = function(
             "MarkUnacknowledged", "mark_unacknowledged.handler", "Closes an incident nobody acknowledged",
             OPS_TOPIC_ARN=messaging.ops_topic.topic_arn,
@@ -67,7 +66,6 @@ class EscalationStack(Stack):
             "Workflow",
             state_machine_name=state_machine_name,
             page_contact=self.page.function,
-            escalate=self.escalate.function,
             mark_unacknowledged=self.unacknowledged.function,
             ack_timeout_seconds=config.ack_timeout_seconds,
             reminders=config.reminders,
@@ -97,7 +95,7 @@ class EscalationStack(Stack):
         # Grants: each function gets what it touches, nothing more.
         storage.incidents.grant_read_write_data(self.start.function)
         self.workflow.state_machine.grant_start_execution(self.start.function)
-        for handler in (self.page, self.escalate, self.unacknowledged, self.reply):
+        for handler in (self.page, self.unacknowledged, self.reply):
             storage.incidents.grant_read_write_data(handler.function)
             storage.messages.grant_read_write_data(handler.function)
             self._grant_sms(handler.role)

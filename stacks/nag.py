@@ -27,9 +27,9 @@ def _logical_id(stack: Stack, table: dynamodb.Table) -> str:
 def acknowledge_findings(stack: EscalationStack) -> None:
     """Acknowledge, construct by construct, the findings that follow from the design."""
     messages_index = f"AwsSolutions-IAM5[Resource::<{_logical_id(stack, stack.storage.messages)}.Arn>/index/*]"
-    for handler in (stack.start, stack.page, stack.escalate, stack.unacknowledged, stack.reply):
+    for handler in (stack.start, stack.page, stack.unacknowledged, stack.reply):
         _ack(handler, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
-    for handler in (stack.page, stack.escalate, stack.unacknowledged, stack.reply):
+    for handler in (stack.page, stack.unacknowledged, stack.reply):
         _ack(handler, messages_index, "Replies are matched to the sender's latest page through the by_contact index.")
         if stack.config.sms_api == "v2":
             _ack(
@@ -44,7 +44,7 @@ def acknowledge_findings(stack: EscalationStack) -> None:
     )
     workflow = stack.workflow
     _ack(workflow, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
-    for function in (stack.page, stack.escalate, stack.unacknowledged):
+    for function in (stack.page, stack.unacknowledged):
         function_id = stack.resolve(stack.get_logical_id(function.function.node.default_child))  # type: ignore[arg-type]
         _ack(
             workflow,

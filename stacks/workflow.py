@@ -18,8 +18,13 @@ RETRYABLE_ERRORS = [
 
 
 def _state(level: str = "$.level", attempt: str | int = "$.attempt") -> dict[str, object]:
-    """The workflow's state between tasks: the incident, its chain, the level and the reminder count."""
-    fields: dict[str, object] = {"incident_id.$": "$.incident_id", "contacts.$": "$.contacts", "level.$": level}
+    """The workflow's state between tasks: the incident, its chain, the level, the reminder count, why the last level ended."""
+    fields: dict[str, object] = {
+        "incident_id.$": "$.incident_id",
+        "contacts.$": "$.contacts",
+        "level.$": level,
+        "error.$": "$.error",  # null until a level ends; page_contact records it when it pages the next level
+    }
     if isinstance(attempt, int):
         fields["attempt"] = attempt
     else:
@@ -37,7 +42,6 @@ class EscalationWorkflow(Construct):
         *,
         state_machine_name: str,
         page_contact: lambda_.IFunction,
-        escalate: lambda_.IFunction,
         mark_unacknowledged: lambda_.IFunction,
         ack_timeout_seconds: int,
         reminders: int,
@@ -47,7 +51,7 @@ class EscalationWorkflow(Construct):
         page = tasks.LambdaInvoke(
             self,
             "Page contact",
-            comment="Send the page (or a reminder) and wait for the reply handler to return the task token.",
+            comment="Record why the last level ended, send the page (or a reminder), wait for the reply handler.",
             lambda_function=page_contact,
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             payload=sfn.TaskInput.from_object(
@@ -57,6 +61,7 @@ class EscalationWorkflow(Construct):
                     "contacts": sfn.JsonPath.list_at("$.contacts"),
                     "level": sfn.JsonPath.number_at("$.level"),
                     "attempt": sfn.JsonPath.number_at("$.attempt"),
+                    "error": sfn.JsonPath.object_at("$.error"),
                 }
             ),
             task_timeout=sfn.Timeout.duration(Duration.seconds(ack_timeout_seconds)),
@@ -73,7 +78,6 @@ class EscalationWorkflow(Construct):
             "Find next level",
             parameters={
                 **_state(),
-                "error.$": "$.error",
                 "next_level.$": "States.MathAdd($.level, 1)",
                 "levels.$": "States.ArrayLength($.contacts)",
             },
@@ -84,23 +88,10 @@ class EscalationWorkflow(Construct):
             .otherwise(next_level)
         )
 
-        escalate_task = tasks.LambdaInvoke(
-            self,
-            "Escalate",
-            comment="Record why the level ended and tell its contact that the next one is paged.",
-            lambda_function=escalate,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "incident_id": sfn.JsonPath.string_at("$.incident_id"),
-                    "contacts": sfn.JsonPath.list_at("$.contacts"),
-                    "level": sfn.JsonPath.number_at("$.level"),
-                    "error": sfn.JsonPath.object_at("$.error"),
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
+        # No Lambda between a NO and the next page: page_contact records the escalation as it pages.
+        escalate = sfn.Pass(
+            self, "Escalate", comment="Move to the next contact.", parameters=_state(level="$.next_level", attempt=0)
         )
-        escalate_task.add_retry(errors=RETRYABLE_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=5)
-        move_on = sfn.Pass(self, "Move to next level", parameters=_state(level="$.next_level", attempt=0))
 
         give_up = tasks.LambdaInvoke(
             self,
@@ -121,7 +112,7 @@ class EscalationWorkflow(Construct):
 
         another = (
             sfn.Choice(self, "Another contact?")
-            .when(sfn.Condition.number_less_than_json_path("$.next_level", "$.levels"), escalate_task.next(move_on).next(page))
+            .when(sfn.Condition.number_less_than_json_path("$.next_level", "$.levels"), escalate.next(page))
             .otherwise(give_up.next(exhausted))
         )
 

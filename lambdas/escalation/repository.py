@@ -102,10 +102,12 @@ class IncidentRepository:
         )
         return result is not None
 
-    def park_token(self, incident_id: str, *, level: int, contact: str, token: str, at: str) -> bool:
-        """Store the task token of the page in flight; False when the incident is no longer open."""
+    def park_token(
+        self, incident_id: str, *, level: int, contact: str, token: str, at: str, entries: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Store the task token of the page in flight; returns the item, None when it is no longer open."""
         status = Status.NOT_ACKNOWLEDGED if level == 0 else Status.ESCALATION
-        result = self._update(
+        return self._update(
             incident_id,
             sets={
                 "task_token": token,
@@ -114,11 +116,10 @@ class IncidentRepository:
                 "incident_stat": status.value,
                 "stat_date": at,
             },
-            entries=[],
+            entries=entries,
             condition=_IS_OPEN,
             condition_values=_OPEN,
         )
-        return result is not None
 
     def append(self, incident_id: str, *entries: dict[str, Any]) -> None:
         """Append entries to the timeline without changing anything else."""
@@ -135,18 +136,6 @@ class IncidentRepository:
             removes=("task_token",),
             return_old=True,
         )
-
-    def escalate(self, incident_id: str, *, at: str, entries: list[dict[str, Any]]) -> bool:
-        """Record the move past the current level; False when the incident is no longer open."""
-        result = self._update(
-            incident_id,
-            sets={"incident_stat": Status.ESCALATION.value, "stat_date": at},
-            entries=entries,
-            condition=_IS_OPEN,
-            condition_values=_OPEN,
-            removes=("task_token",),
-        )
-        return result is not None
 
     def exhaust(self, incident_id: str, *, at: str, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
         """Mark the chain exhausted; returns the new item, None when it was no longer open."""

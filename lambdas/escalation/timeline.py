@@ -22,6 +22,8 @@ def level_outcome(event: dict[str, Any], at: str) -> list[dict[str, Any]]:
     level = int(event["level"])
     contact = event["contacts"][level]
     error = event.get("error") or {}
+    if not error:
+        return []  # the level has not ended (the first page)
     name = error.get("Error", "")
     if name == WorkflowError.DECLINED:
         return [timeline_entry(Event.DECLINED, at, level=level, phone=contact)]

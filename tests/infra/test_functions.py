@@ -1,4 +1,4 @@
-"""The five handler functions, their code asset, the stream mapping and the reply failure destination."""
+"""The four handler functions, their code asset, the stream mapping and the reply failure destination."""
 
 import json
 import re
@@ -15,7 +15,6 @@ from tests.infra.support import CDK_JSON_CONTEXT, PROJECT, Synth, as_list, place
 HANDLERS = {
     "start_escalation.handler",
     "page_contact.handler",
-    "escalate.handler",
     "mark_unacknowledged.handler",
     "handle_reply.handler",
 }
@@ -44,8 +43,8 @@ def required_environment_variables() -> set[str]:
     return names
 
 
-def test_there_are_exactly_five_functions_by_default(default_synth: Synth) -> None:
-    default_synth.template.resource_count_is("AWS::Lambda::Function", 5)
+def test_there_are_exactly_four_functions_by_default(default_synth: Synth) -> None:
+    default_synth.template.resource_count_is("AWS::Lambda::Function", 4)
     handler_functions(default_synth)
 
 
@@ -79,7 +78,7 @@ def test_every_function_has_its_own_role(default_synth: Synth) -> None:
     roles = [function["Role"] for function in handler_functions(default_synth).values()]
     assert all(set(role) == {"Fn::GetAtt"} and role["Fn::GetAtt"][1] == "Arn" for role in roles)
     role_ids = {role["Fn::GetAtt"][0] for role in roles}
-    assert len(role_ids) == 5
+    assert len(role_ids) == 4
     for role_id in role_ids:
         assume = default_synth.resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert assume == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}]
@@ -94,7 +93,7 @@ def test_every_function_logs_to_its_own_explicit_log_group_with_retention(defaul
         assert group["Type"] == "AWS::Logs::LogGroup"
         assert group["Properties"]["RetentionInDays"] > 0
         groups.add(reference["Ref"])
-    assert len(groups) == 5
+    assert len(groups) == 4
 
 
 def test_every_function_gets_the_environment_its_settings_require(default_synth: Synth) -> None:

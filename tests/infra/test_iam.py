@@ -7,8 +7,8 @@ import pytest
 from tests.infra.support import PINPOINT_APP_ID, Synth, actions_of, resources_for, role_statements
 
 TASK_CALLBACKS = ("states:SendTaskSuccess", "states:SendTaskFailure")
-SMS_SENDERS = ("page", "escalate", "unacknowledged", "reply")
-ALL_HANDLERS = ("start", "page", "escalate", "unacknowledged", "reply")
+SMS_SENDERS = ("page", "unacknowledged", "reply")
+ALL_HANDLERS = ("start", "page", "unacknowledged", "reply")
 
 
 def statements(synth: Synth, handler: str) -> list[dict[str, Any]]:
@@ -29,7 +29,7 @@ def test_page_and_reply_functions_complete_tasks_of_this_state_machine_only(defa
         assert resources_for(granted, action) == {state_machine_arn(default_synth)}, action
 
 
-@pytest.mark.parametrize("handler", ["start", "escalate", "unacknowledged"])
+@pytest.mark.parametrize("handler", ["start", "unacknowledged"])
 def test_other_functions_cannot_complete_tasks(default_synth: Synth, handler: str) -> None:
     assert not actions_of(statements(default_synth, handler)) & {*TASK_CALLBACKS, "states:*"}
 
@@ -90,7 +90,7 @@ def test_only_mark_unacknowledged_may_publish_to_the_ops_topic(default_synth: Sy
     synth = default_synth
     topic = f"${{{synth.logical_id(synth.stack.messaging.ops_topic)}}}"
     assert resources_for(statements(synth, "unacknowledged"), "sns:Publish") == {topic}
-    for handler in ("start", "page", "escalate", "reply"):
+    for handler in ("start", "page", "reply"):
         assert "sns:Publish" not in actions_of(statements(synth, handler)), handler
 
 

@@ -118,19 +118,14 @@ def test_another_contact_compares_the_next_level_with_the_chain_length(states: d
     assert another["Default"] == "Mark unacknowledged"
 
 
-def test_escalation_moves_to_the_next_level_and_pages_again(two_way_synth: Synth, states: dict[str, dict[str, Any]]) -> None:
+def test_escalation_moves_to_the_next_level_and_pages_at_once(states: dict[str, dict[str, Any]]) -> None:
+    # No Lambda between a NO and the next page: page_contact records why the last level ended.
     escalate = states["Escalate"]
-    assert escalate["Type"] == "Task"
-    assert escalate["Resource"] == "arn:${AWS::Partition}:states:::lambda:invoke"
-    assert escalate["Parameters"]["FunctionName"] == (
-        f"${{{two_way_synth.logical_id(two_way_synth.stack.escalate.function)}.Arn}}"
-    )
-    assert escalate["Next"] == "Move to next level"
-    move = states["Move to next level"]
-    assert move["Type"] == "Pass"
-    assert move["Parameters"]["level.$"] == "$.next_level"
-    assert move["Parameters"]["attempt"] == 0
-    assert move["Next"] == "Page contact"
+    assert escalate["Type"] == "Pass"
+    assert escalate["Parameters"]["level.$"] == "$.next_level"
+    assert escalate["Parameters"]["attempt"] == 0
+    assert escalate["Parameters"]["error.$"] == "$.error"
+    assert escalate["Next"] == "Page contact"
 
 
 def test_exhausted_chain_is_marked_unacknowledged_and_ends(two_way_synth: Synth, states: dict[str, dict[str, Any]]) -> None:

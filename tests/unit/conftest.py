@@ -32,11 +32,29 @@ def started_incident(aws: Aws, seed_item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+DECLINED = {"Error": "Declined", "Cause": "declined by SMS"}
+
+
 def page_event(
-    *, level: int, token: str, attempt: int = 0, incident_id: str = "123", contacts: list[str] | None = None
+    *,
+    level: int,
+    token: str,
+    attempt: int = 0,
+    incident_id: str = "123",
+    contacts: list[str] | None = None,
+    error: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The "Page contact" task's payload, as the state machine builds it."""
-    return {"token": token, "incident_id": incident_id, "contacts": contacts or CHAIN, "level": level, "attempt": attempt}
+    """The "Page contact" task's payload, as the state machine builds it (error: why the last level ended)."""
+    if error is None and level > 0 and attempt == 0:
+        error = DECLINED
+    return {
+        "token": token,
+        "incident_id": incident_id,
+        "contacts": contacts or CHAIN,
+        "level": level,
+        "attempt": attempt,
+        "error": error,
+    }
 
 
 def run_page(

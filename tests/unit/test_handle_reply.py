@@ -193,7 +193,7 @@ def test_no_from_current_contact_declines_the_parked_task(
     )
     assert _reply(lambda_context, _inbound(inbound_payload, body="no.")) == ["declined"]
     item = paged.incident("123")
-    assert item["incident_stat"] == "not_acknowledged"  # the escalate task records the move on
+    assert item["incident_stat"] == "not_acknowledged"  # the next level's page records the move on
     assert item["double_escalation"] == "no"
     assert _events(paged)[-1] == ("reply", "decline")
     # sms_stub had nothing more queued: a decline sends no SMS

@@ -32,7 +32,13 @@ def test_sample_item_starts_one_execution_with_deterministic_name(
     [execution] = aws.executions()
     assert execution["name"] == start_escalation.execution_name("123", "4200")
     described = aws.stepfunctions.describe_execution(executionArn=execution["executionArn"])
-    assert json.loads(described["input"]) == {"incident_id": "123", "contacts": [FIRST, SECOND], "level": 0, "attempt": 0}
+    assert json.loads(described["input"]) == {
+        "incident_id": "123",
+        "contacts": [FIRST, SECOND],
+        "level": 0,
+        "attempt": 0,
+        "error": None,
+    }
     item = aws.incident("123")
     assert item["execution_arn"] == execution["executionArn"]
     assert item["escalation_chain"] == [FIRST, SECOND]

@@ -1,10 +1,9 @@
-"""The "Escalate" and "Mark unacknowledged" workflow tasks."""
+"""The "Mark unacknowledged" workflow task."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import escalate
 import mark_unacknowledged
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -41,55 +40,6 @@ def _task_event(level: int, error: dict[str, Any]) -> dict[str, Any]:
 def paged(aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext) -> Aws:
     run_page(sms_stub, lambda_context, level=0, token="token-0", message_id="msg-1")
     return aws
-
-
-def test_decline_escalates_and_records_why_without_texting_anyone(
-    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
-) -> None:
-    # sms_stub has nothing queued: any text here fails the test (the next page comes first, from page_contact)
-    assert escalate.handler(_task_event(0, DECLINED), lambda_context) == {"escalated": True}
-
-    item = paged.incident("123")
-    assert item["incident_stat"] == "escalation"
-    assert "task_token" not in item
-    declined, escalated = item["timeline"][-2:]
-    assert (declined["event"], declined["level"], declined["phone"]) == ("declined", 0, "+44********01")
-    assert (escalated["event"], escalated["level"], escalated["phone"]) == ("escalated", 1, "+44********02")
-
-
-def test_silence_is_recorded_as_timed_out(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
-    escalate.handler(_task_event(0, TIMEOUT), lambda_context)
-    assert [entry["event"] for entry in paged.incident("123")["timeline"][-2:]] == ["timed_out", "escalated"]
-
-
-def test_undeliverable_page_escalates_without_texting_that_number_again(
-    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
-) -> None:
-    before = paged.incident("123")["timeline"]
-    assert escalate.handler(_task_event(0, SMS_FAILED), lambda_context) == {"escalated": True}
-    added = paged.incident("123")["timeline"][len(before) :]
-    # page_contact already recorded the failure with the provider's reason: only the escalation is new
-    assert [entry["event"] for entry in added] == ["escalated"]
-    # sms_stub had nothing queued: no notice was sent
-
-
-def test_unexpected_task_error_is_recorded_with_its_name(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
-    escalate.handler(_task_event(0, {"Error": "Lambda.Unknown", "Cause": "x" * 1000}), lambda_context)
-    entry = paged.incident("123")["timeline"][-2]
-    assert entry["event"] == "sms_failed"
-    assert entry["error"].startswith("Lambda.Unknown: xxx")
-    assert len(entry["error"]) <= len("Lambda.Unknown: ") + 500
-
-
-def test_escalation_of_an_acknowledged_incident_does_nothing(
-    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
-) -> None:
-    paged.incidents.update_item(
-        Key={"incident_id": "123"}, UpdateExpression="SET incident_stat = :s", ExpressionAttributeValues={":s": "acknowledged"}
-    )
-    before = paged.incident("123")
-    assert escalate.handler(_task_event(0, DECLINED), lambda_context) == {"escalated": False}
-    assert paged.incident("123") == before
 
 
 @pytest.fixture
