@@ -59,6 +59,20 @@ def _complete_task(call: Any, **kwargs: Any) -> bool:
     return True
 
 
+def _tell_already_acknowledged(deps: Dependencies, item: dict[str, Any], sender: str) -> None:
+    """Tell a contact who answers an incident someone else took who has it (nothing to its holder)."""
+    holder = str(item.get("acknowledged_by", ""))
+    if holder and holder != sender:
+        incident_id = str(item["incident_id"])
+        deps.notifier.send_best_effort(
+            sender,
+            messages.already_acknowledged(incident_id, holder),
+            incident_id=incident_id,
+            level=int(item.get("escalation_level", 0)),
+            kind="reply",
+        )
+
+
 def _acknowledge(deps: Dependencies, item: dict[str, Any], sender: str, reply_entry: dict[str, Any]) -> str:
     incident_id = str(item["incident_id"])
     at = utc_now()
@@ -68,11 +82,8 @@ def _acknowledge(deps: Dependencies, item: dict[str, Any], sender: str, reply_en
     )
     if before is None:
         current = deps.incidents.get(incident_id) or {}
-        holder = str(current.get("acknowledged_by", ""))
-        if current.get("incident_stat") == Status.ACKNOWLEDGED and holder != sender:
-            deps.notifier.send_best_effort(
-                sender, messages.already_acknowledged(incident_id, holder), incident_id=incident_id, level=level, kind="reply"
-            )
+        if current.get("incident_stat") == Status.ACKNOWLEDGED:
+            _tell_already_acknowledged(deps, current, sender)
         return "not_acknowledged"
     count(INCIDENTS_ACKNOWLEDGED)
     token = before.get("task_token")
@@ -107,11 +118,7 @@ def _decline(deps: Dependencies, item: dict[str, Any], sender: str, reply_entry:
             return "declined"
     if item.get("incident_stat") == Status.ACKNOWLEDGED:  # not open, so the reply is not recorded yet
         deps.incidents.append(incident_id, reply_entry)
-        holder = str(item.get("acknowledged_by", ""))
-        if holder != sender:
-            deps.notifier.send_best_effort(
-                sender, messages.already_acknowledged(incident_id, holder), incident_id=incident_id, level=level, kind="reply"
-            )
+        _tell_already_acknowledged(deps, item, sender)
         return "already_acknowledged"
     deps.incidents.mark_double_escalation(incident_id, entries=unrecorded)
     deps.notifier.send_best_effort(

@@ -28,11 +28,13 @@ class SmsSender(Protocol):
         ...
 
 
-def _client_error_reason(error: ClientError) -> tuple[str, str]:
+def _classified(error: ClientError) -> SmsThrottled | SmsFailed:
+    """The API error as one of ours: worth a retry, or permanent; the message keeps code and reason."""
     details = error.response.get("Error", {})
     code = str(details.get("Code", "Unknown"))
     reason = str(error.response.get("Reason") or details.get("Message") or code)
-    return code, reason
+    kind = SmsThrottled if code in _RETRYABLE_CODES else SmsFailed
+    return kind(f"{code}: {reason}")
 
 
 class EndUserMessagingSender:
@@ -58,10 +60,7 @@ class EndUserMessagingSender:
         try:
             response = self._client.send_text_message(**request)
         except ClientError as error:
-            code, reason = _client_error_reason(error)
-            if code in _RETRYABLE_CODES:
-                raise SmsThrottled(f"{code}: {reason}") from error
-            raise SmsFailed(f"{code}: {reason}") from error
+            raise _classified(error) from error
         message_id: str = response["MessageId"]
         return message_id
 
@@ -89,10 +88,7 @@ class PinpointSender:
                 },
             )
         except ClientError as error:
-            code, reason = _client_error_reason(error)
-            if code in _RETRYABLE_CODES:
-                raise SmsThrottled(f"{code}: {reason}") from error
-            raise SmsFailed(f"{code}: {reason}") from error
+            raise _classified(error) from error
         result = response["MessageResponse"]["Result"].get(destination, {})
         status = result.get("DeliveryStatus", "UNKNOWN_FAILURE")
         if status == "SUCCESSFUL":
