@@ -28,11 +28,7 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
     contact: str = event["contacts"][level]
     sfn = aws_clients.stepfunctions()
     at = utc_now()
-    escalation: list[dict[str, Any]] = []
-    if attempt == 0 and level > 0:  # a new level: record why the last one ended, in the same write
-        previous = {"level": level - 1, "contacts": event["contacts"], "error": event.get("error")}
-        escalation = [*level_outcome(previous, at), timeline_entry(Event.ESCALATED, at, level=level, phone=contact)]
-    item = deps.incidents.park_token(incident_id, level=level, contact=contact, token=token, at=at, entries=escalation)
+    item = deps.incidents.park_token(incident_id, level=level, contact=contact, token=token, at=at)
     if item is None:
         # Closed meanwhile (a late YES landed between two levels): finish the wait at once.
         closed = deps.incidents.get(incident_id) or {}
@@ -40,6 +36,10 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         logger.info("incident no longer open; not paging", extra={"incident_id": incident_id, "status": status})
         sfn.send_task_success(taskToken=token, output=json.dumps({"outcome": status}))
         return {"outcome": status}
+    if attempt == 0 and level > 0:  # a new level: record why the last one ended (once, even if this page is retried)
+        previous = {"level": level - 1, "contacts": event["contacts"], "error": event.get("error")}
+        entries = [*level_outcome(previous, at), timeline_entry(Event.ESCALATED, at, level=level, phone=contact)]
+        deps.incidents.record_escalation(incident_id, level=level, entries=entries)
     description = str(item.get("description", ""))
     max_segments = deps.settings.max_sms_segments
     if attempt == 0:

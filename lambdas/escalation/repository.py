@@ -102,9 +102,7 @@ class IncidentRepository:
         )
         return result is not None
 
-    def park_token(
-        self, incident_id: str, *, level: int, contact: str, token: str, at: str, entries: list[dict[str, Any]]
-    ) -> dict[str, Any] | None:
+    def park_token(self, incident_id: str, *, level: int, contact: str, token: str, at: str) -> dict[str, Any] | None:
         """Store the task token of the page in flight; returns the item, None when it is no longer open."""
         status = Status.NOT_ACKNOWLEDGED if level == 0 else Status.ESCALATION
         return self._update(
@@ -116,10 +114,21 @@ class IncidentRepository:
                 "incident_stat": status.value,
                 "stat_date": at,
             },
-            entries=entries,
+            entries=[],
             condition=_IS_OPEN,
             condition_values=_OPEN,
         )
+
+    def record_escalation(self, incident_id: str, *, level: int, entries: list[dict[str, Any]]) -> bool:
+        """Record the move to level once, however often its page is retried; False if already recorded."""
+        result = self._update(
+            incident_id,
+            sets={"escalated_to": level},
+            entries=entries,
+            condition="attribute_not_exists(escalated_to) OR escalated_to < :level",
+            condition_values={":level": level},
+        )
+        return result is not None
 
     def append(self, incident_id: str, *entries: dict[str, Any]) -> None:
         """Append entries to the timeline without changing anything else."""

@@ -290,3 +290,15 @@ def test_unexpected_task_error_is_recorded_with_its_name(
     assert entry["event"] == "sms_failed"
     assert entry["error"].startswith("Lambda.Unknown: xxx")
     assert len(entry["error"]) <= len("Lambda.Unknown: ") + 500
+
+
+def test_retried_page_of_a_new_level_records_the_escalation_once(
+    first_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    before = first_paged.incident("123")["timeline"]
+    sms_stub.add_client_error("send_text_message", service_error_code="ThrottlingException", http_status_code=400)
+    with pytest.raises(SmsThrottled):  # the state machine retries the task with a new token
+        page_contact.handler(page_event(level=1, token="token-1"), lambda_context)
+    run_page(sms_stub, lambda_context, level=1, token="token-1b", message_id="msg-2")
+    assert [event for event, _, _ in _events_added(first_paged, before)] == ["declined", "escalated", "paged"]
+    assert first_paged.incident("123")["task_token"] == "token-1b"
