@@ -85,10 +85,13 @@ def test_scenarios_together_enter_every_state_of_the_state_machine(scenario_run:
     assert entered == defined, f"never entered: {sorted(defined - entered)}; unknown: {sorted(entered - defined)}"
 
 
-def test_no_from_the_current_contact_pages_the_next_within_a_second(scenario_run: ScenarioRun) -> None:
-    latency = decline_latency(scenario_run(SEED_SCENARIO))
-    assert latency is not None, "the second contact was never paged after the NO"
-    assert latency < 1.0
+def test_no_pages_the_next_contact_without_waiting_for_the_acknowledgement_timer(scenario_run: ScenarioRun) -> None:
+    # The acknowledgement window is 5 minutes and the run's time limit 30 s: only the reply can drive it.
+    # (How fast is a measured figure, printed by `make demo`; a wall-clock bound here would flake.)
+    result = scenario_run(_scenario("no_escalates_without_waiting_for_the_timer"))
+    assert result["completed"], result["errors"]
+    assert decline_latency(result) is not None, "the second contact was never paged after the NO"
+    assert result["incident"]["acknowledged_by"] == SECOND
 
 
 # -- behaviours an expect block cannot state -------------------------------------------------------
