@@ -148,8 +148,9 @@ def handle_inbound(sms: InboundSms) -> str:
     if reply.intent == Intent.DECLINE:
         return _decline(deps, item, sender, reply_entry)
     deps.incidents.append(incident_id, reply_entry)
-    if deps.message_log.claim_once(f"help#{incident_id}#{sender}"):
-        deps.notifier.send_best_effort(sender, messages.help_text(incident_id), incident_id=incident_id, level=level, kind="help")
+    if not deps.message_log.claim_once(f"help#{incident_id}#{sender}"):
+        return "help_already_sent"  # one help text per contact and incident: no loop with an auto-responder
+    deps.notifier.send_best_effort(sender, messages.help_text(incident_id), incident_id=incident_id, level=level, kind="help")
     return "help"
 
 

@@ -126,6 +126,7 @@ class InvocationRecord:
     started: dt.datetime
     duration_s: float
     error_type: str | None
+    result: Any = None  # what the handler returned (None when it raised)
 
 
 @dataclass(frozen=True)
@@ -504,6 +505,7 @@ class LocalLambdaRuntime:
             started=call.started,
             duration_s=duration,
             error_type=outcome.error.error_type if outcome.error else None,
+            result=outcome.result,
         )
         with self._records_lock:
             self.invocations.append(record)

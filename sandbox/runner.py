@@ -167,6 +167,17 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                     }
                     for execution in list_executions(REGION)
                 ]
+                handlers = {name: local.handler.split(".")[0] for name, local in deployed.functions.items()}
+                invocations = [
+                    {
+                        "t": round(record.started.timestamp() - start_wall, 3),
+                        "handler": handlers.get(record.function_name, record.function_name),
+                        "source": record.source,
+                        "result": record.result,
+                        "error": record.error_type,
+                    }
+                    for record in runtime.invocations
+                ]
                 errors.extend(f"{e.function_name} ({e.source}): {e.error_type}: {e.error_message}" for e in runtime.errors)
                 errors.extend(_dead_letters(deployed.outputs, deployed.physical_ids))
                 result = {
@@ -194,6 +205,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                     ],
                     "executions": executions,
                     "ops_notifications": _drain_queue(ops_queue),
+                    "invocations": invocations,
                     "errors": errors,
                 }
             finally:

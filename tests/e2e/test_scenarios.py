@@ -114,6 +114,23 @@ def test_unknown_replies_get_exactly_one_help_text(scenario_run: ScenarioRun) ->
     assert [reply["body"] for reply in result["replies"]] == ["what?", "??", "yes 123"]
 
 
+def test_each_noisy_inbound_payload_is_handled_for_the_right_reason(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("noisy_inbound"))
+    outcomes = [
+        outcome
+        for invocation in result["invocations"]
+        if invocation["handler"] == "handle_reply"
+        for outcome in invocation["result"]["outcomes"]
+    ]
+    # not JSON, a JSON array, no messageBody, a national-format sender: rejected, never a crash
+    assert outcomes.count("rejected") == 4, outcomes
+    # AWS's documented example (a number never paged) and a stranger's "YES 123": nothing happens
+    assert outcomes.count("unknown_sender") == 2, outcomes
+    assert outcomes.count("service_keyword") == 1, outcomes  # STOP is the service's to answer
+    assert outcomes.count("help") == 1 and outcomes.count("help_already_sent") == 1, outcomes
+    assert outcomes[-1] == "acknowledged", outcomes
+
+
 def test_throttled_page_is_retried_after_the_backoff_interval(scenario_run: ScenarioRun) -> None:
     result = scenario_run(_scenario("throttled_page_retried"))
     assert len(result["errors"]) == 1 and "SmsThrottled" in result["errors"][0], result["errors"]

@@ -225,7 +225,7 @@ def test_unknown_text_gets_exactly_one_help_reply_even_if_sent_twice(
 ) -> None:
     _expect_sms(sms_stub, FIRST, "Reply YES to acknowledge incident 123 or NO to escalate it, e.g. YES 123")
     assert _reply(lambda_context, _inbound(inbound_payload, body="ok", message_id="in-1")) == ["help"]
-    assert _reply(lambda_context, _inbound(inbound_payload, body="ok", message_id="in-2")) == ["help"]
+    assert _reply(lambda_context, _inbound(inbound_payload, body="ok", message_id="in-2")) == ["help_already_sent"]
     assert _events(paged)[-2:] == [("reply", "unknown"), ("reply", "unknown")]
     assert paged.incident("123")["incident_stat"] == "not_acknowledged"
 
