@@ -15,11 +15,13 @@ from escalation import aws_clients
 from escalation.incident import InvalidIncident, parse_incident
 from escalation.observability import INCIDENTS_INVALID, INCIDENTS_STARTED, count, logger, metrics
 from escalation.repository import utc_now
+from escalation.status import Status
 from escalation.wiring import dependencies
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+NOT_ACKNOWLEDGED = Status.NOT_ACKNOWLEDGED.value
 
 
 def execution_name(incident_id: str, stream_record_id: str) -> str:
@@ -67,8 +69,22 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
     return "started"
 
 
+def is_new_incident(record: dict[str, Any]) -> bool:
+    """An INSERT, or a MODIFY that left a fresh, never-started incident.
+
+    The second is a PutItem over an old item with the same id (running the same put-item twice) or a
+    fix to an item marked invalid: both must page. The app's own writes never match it: the first one
+    sets execution_arn (or marks the item invalid).
+    """
+    image = record.get("dynamodb", {}).get("NewImage") or {}
+    if record.get("eventName") == "INSERT":
+        return True
+    fresh = "execution_arn" not in image and image.get("incident_stat", {"S": NOT_ACKNOWLEDGED}) == {"S": NOT_ACKNOWLEDGED}
+    return record.get("eventName") == "MODIFY" and fresh
+
+
 def _record_handler(record: DynamoDBRecord) -> str:
-    if record.raw_event.get("eventName") != "INSERT":  # the mapping filters these; a second guard costs nothing
+    if not is_new_incident(record.raw_event):  # the mapping's filters say the same; a second guard costs nothing
         return "ignored"
     dynamodb = record.raw_event["dynamodb"]
     return start_incident(dynamodb["NewImage"], str(dynamodb.get("SequenceNumber") or record.event_id))

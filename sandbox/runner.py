@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -72,21 +73,27 @@ class _Phones:
                 self._gateway.reply_after(action.delay_seconds, message.to, action.reply, message.message_id)
 
 
-def _inject(scenario: Scenario, topic_arn: str, errors: list[str]) -> list[threading.Thread]:
-    """Publish the scenario's raw inbound payloads on their schedule."""
+def _inject(scenario: Scenario, topic_arn: str, table_name: str, errors: list[str]) -> list[threading.Thread]:
+    """Publish the scenario's raw inbound payloads, and put its later items, on their schedule."""
     sns = boto3.client("sns", region_name=REGION)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
 
-    def publish(message: str, delay: float) -> None:
+    def later(delay: float, what: str, action: Callable[[], object]) -> None:
         time.sleep(delay)
         try:
-            sns.publish(TopicArn=topic_arn, Message=message)
+            action()
         except Exception as error:  # reported, not raised: the run goes on
-            errors.append(f"inbound injection failed: {error}")
+            errors.append(f"{what} failed: {error}")
 
-    threads = [
-        threading.Thread(target=publish, args=(item.message, item.after_seconds), daemon=True, name="sandbox-inbound")
-        for item in scenario.inbound
-    ]
+    def publish(message: str) -> Callable[[], object]:
+        return lambda: sns.publish(TopicArn=topic_arn, Message=message)
+
+    def put(item: dict[str, Any]) -> Callable[[], object]:
+        return lambda: dynamodb.put_item(TableName=table_name, Item=item)
+
+    plans = [(item.after_seconds, "inbound injection", publish(item.message)) for item in scenario.inbound]
+    plans += [(write.after_seconds, "later write", put(write.item)) for write in scenario.writes]
+    threads = [threading.Thread(target=later, args=plan, daemon=True, name="sandbox-schedule") for plan in plans]
     for thread in threads:
         thread.start()
     return threads
@@ -155,7 +162,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                 started = time.monotonic()
                 start_wall = time.time()
                 client.put_item(TableName=table.name, Item=scenario.incident)
-                injections = _inject(scenario, topic_arn, errors)
+                injections = _inject(scenario, topic_arn, table.name, errors)
                 completed = _wait(scenario, gateway, injections, started, errors)
                 incident_id = next(iter(TypeDeserializer().deserialize({"M": {"id": scenario.incident["incident_id"]}}).values()))
                 item = table.get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item", {})

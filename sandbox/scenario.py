@@ -33,6 +33,14 @@ class Injection:
 
 
 @dataclass(frozen=True)
+class Write:
+    """An item (DynamoDB JSON) put into the incidents table `after_seconds` after the incident."""
+
+    after_seconds: float
+    item: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class SmsFailure:
     """The next SendTextMessage to `to` fails with this service error code."""
 
@@ -53,6 +61,7 @@ class Scenario:
     time_limit_seconds: float = 60.0
     expect: dict[str, Any] = field(default_factory=dict)
     sms_failures: list[SmsFailure] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
 
 
 def _require(data: dict[str, Any], key: str, kind: type | types.UnionType, where: str) -> Any:
@@ -98,6 +107,11 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         failures.append(
             SmsFailure(code=_require(item, "code", str, where), to=to, message=str(item.get("message", "failed by the scenario")))
         )
+    writes = []
+    for index, item in enumerate(data.get("writes") or []):
+        where = f"writes[{index}]."
+        after = _require(item, "after_seconds", int | float, where)
+        writes.append(Write(after_seconds=float(after), item=_require(item, "item", dict, where)))
     limit = data.get("time_limit_seconds", 60)
     if not isinstance(limit, int | float) or limit <= 0:
         raise ScenarioError("time_limit_seconds: must be a positive number")
@@ -110,6 +124,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         time_limit_seconds=float(limit),
         expect=dict(data.get("expect") or {}),
         sms_failures=failures,
+        writes=writes,
     )
 
 

@@ -1,5 +1,8 @@
 """The stack: composes storage, functions, workflow, messaging and monitoring, and grants between them."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -84,7 +87,7 @@ class EscalationStack(Stack):
                 max_record_age=Duration.days(1),
                 report_batch_item_failures=True,
                 on_failure=sources.SqsDlq(self.stream_dlq),
-                filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})],
+                filters=new_incident_filters(),
             )
         )
         # Replies: inbound topic -> function; failed async invokes land in a queue, not in the void.
@@ -141,6 +144,30 @@ class EscalationStack(Stack):
                 resources=[f"arn:{Aws.PARTITION}:sms-voice:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"],
             )
         )
+
+
+def new_incident_filters() -> list[Mapping[str, Any]]:
+    """Stream records of new incidents: INSERTs, and MODIFYs that leave a fresh, never-started item.
+
+    A MODIFY matches when a PutItem replaces an old item with the same id, or when an item marked
+    invalid is fixed; the app's own first write sets execution_arn (or status invalid), so it never does.
+    (lambdas/start_escalation.py is_new_incident applies the same rule.)
+    """
+    fresh = {"execution_arn": lambda_.FilterRule.not_exists()}
+    modify = lambda_.FilterRule.is_equal("MODIFY")
+    open_status = {"S": lambda_.FilterRule.is_equal("not_acknowledged")}
+    return [
+        lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")}),
+        lambda_.FilterCriteria.filter(
+            {
+                "eventName": modify,
+                "dynamodb": {"NewImage": {**fresh, "incident_stat": open_status}},
+            }
+        ),
+        lambda_.FilterCriteria.filter(
+            {"eventName": modify, "dynamodb": {"NewImage": {**fresh, "incident_stat": lambda_.FilterRule.not_exists()}}}
+        ),
+    ]
 
 
 def _dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:

@@ -44,10 +44,11 @@ class IncidentRepository:
         condition: str | None = None,
         condition_values: Mapping[str, Any] | None = None,
         removes: tuple[str, ...] = (),
+        extra_names: Mapping[str, str] | None = None,
         return_old: bool = False,
     ) -> dict[str, Any] | None:
         """Apply one conditional update; None when the condition failed, else the old or new item."""
-        names = {f"#s{index}": name for index, name in enumerate(sets)}
+        names = {f"#s{index}": name for index, name in enumerate(sets)} | dict(extra_names or {})
         values: dict[str, Any] = {f":s{index}": value for index, value in enumerate(sets.values())}
         assignments = [f"#s{index} = :s{index}" for index in range(len(sets))]
         if entries:
@@ -99,6 +100,8 @@ class IncidentRepository:
             },
             entries=[timeline_entry(Event.CREATED, at, contacts=len(contacts))],
             condition="attribute_exists(incident_id) AND attribute_not_exists(execution_arn)",
+            removes=("#error",),  # an item fixed after being marked invalid
+            extra_names={"#error": "error"},
         )
         return result is not None
 

@@ -131,14 +131,49 @@ def test_invalid_item_is_marked_invalid_with_the_field_and_never_paged(
 
 
 @pytest.mark.parametrize("event_name", ["MODIFY", "REMOVE"])
-def test_modify_and_remove_records_are_ignored(
+def test_app_writes_and_removals_are_ignored(
     aws: Aws, sms_stub: Stubber, seed_item: dict[str, Any], lambda_context: LambdaContext, event_name: str
 ) -> None:
+    started = {**seed_item, "execution_arn": {"S": "arn:aws:states:eu-west-2:123456789012:execution:x:y"}}
     aws.put_incident(seed_item)
-    result = _run(stream_event(stream_record(seed_item, event_name=event_name)), lambda_context)
+    result = _run(stream_event(stream_record(started, event_name=event_name)), lambda_context)
     assert result == {"batchItemFailures": []}
     assert aws.executions() == []
     assert "timeline" not in aws.incident("123")
+
+
+def test_same_item_written_again_over_a_closed_incident_pages_again(
+    aws: Aws, sms_stub: Stubber, seed_item: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    # PutItem with an id used before replaces the item: the stream says MODIFY, not INSERT.
+    aws.put_incident(seed_item)
+    _run(stream_event(stream_record(seed_item, sequence="1")), lambda_context)
+    aws.put_incident(seed_item)  # the old incident's attributes (execution_arn, timeline...) are gone
+    result = _run(stream_event(stream_record(seed_item, sequence="2", event_name="MODIFY")), lambda_context)
+    assert result == {"batchItemFailures": []}
+    assert len(aws.executions()) == 2
+    assert aws.incident("123")["timeline"][0]["event"] == "created"
+
+
+def test_invalid_item_fixed_in_place_is_paged_and_loses_its_error(
+    aws: Aws, sms_stub: Stubber, seed_item: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    broken = {**seed_item, "first_contact": {"S": "07700 900001"}}
+    aws.put_incident(broken)
+    _run(stream_event(stream_record(broken, sequence="1")), lambda_context)
+    assert aws.incident("123")["incident_stat"] == "invalid"
+    aws.incidents.update_item(
+        Key={"incident_id": "123"},
+        UpdateExpression="SET first_contact = :c, incident_stat = :s",
+        ExpressionAttributeValues={":c": "+447700900001", ":s": "not_acknowledged"},
+    )
+    fixed = {**seed_item}
+    result = _run(stream_event(stream_record(fixed, sequence="2", event_name="MODIFY")), lambda_context)
+    assert result == {"batchItemFailures": []}
+    assert len(aws.executions()) == 1
+    item = aws.incident("123")
+    assert "error" not in item
+    assert [entry["event"] for entry in item["timeline"]] == ["invalid", "created"]
 
 
 def test_a_failing_record_is_reported_for_retry_and_the_rest_of_the_batch_still_starts(
