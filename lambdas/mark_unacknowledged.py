@@ -19,7 +19,10 @@ def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
     level = int(event["level"])
     at = utc_now()
     item = deps.incidents.exhaust(
-        incident_id, at=at, entries=[*level_outcome(event, at), timeline_entry(Event.EXHAUSTED, at, level=level)]
+        incident_id,
+        execution=event["execution"],
+        at=at,
+        entries=[*level_outcome(event, at), timeline_entry(Event.EXHAUSTED, at, level=level)],
     )
     if item is None:
         logger.info("incident closed before the chain was exhausted", extra={"incident_id": incident_id})

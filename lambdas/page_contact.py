@@ -28,11 +28,15 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
     contact: str = event["contacts"][level]
     sfn = aws_clients.stepfunctions()
     at = utc_now()
-    item = deps.incidents.park_token(incident_id, level=level, contact=contact, token=token, at=at)
+    execution: str = event["execution"]
+    item = deps.incidents.park_token(incident_id, execution=execution, level=level, contact=contact, token=token, at=at)
     if item is None:
-        # Closed meanwhile (a late YES landed between two levels): finish the wait at once.
+        # Closed meanwhile (a late YES landed between two levels), or the item was replaced by a new
+        # incident with the same id, which has its own execution: finish this wait at once.
         closed = deps.incidents.get(incident_id) or {}
         status = str(closed.get("incident_stat", "missing"))
+        if closed.get("execution_arn") != execution:
+            status = "superseded"
         logger.info("incident no longer open; not paging", extra={"incident_id": incident_id, "status": status})
         sfn.send_task_success(taskToken=token, output=json.dumps({"outcome": status}))
         return {"outcome": status}

@@ -62,6 +62,7 @@ class EscalationWorkflow(Construct):
                     "level": sfn.JsonPath.number_at("$.level"),
                     "attempt": sfn.JsonPath.number_at("$.attempt"),
                     "error": sfn.JsonPath.object_at("$.error"),
+                    "execution": sfn.JsonPath.execution_id,
                 }
             ),
             task_timeout=sfn.Timeout.duration(Duration.seconds(ack_timeout_seconds)),
@@ -104,6 +105,7 @@ class EscalationWorkflow(Construct):
                     "contacts": sfn.JsonPath.list_at("$.contacts"),
                     "level": sfn.JsonPath.number_at("$.level"),
                     "error": sfn.JsonPath.object_at("$.error"),
+                    "execution": sfn.JsonPath.execution_id,
                 }
             ),
             result_path=sfn.JsonPath.DISCARD,

@@ -22,6 +22,8 @@ def is_conditional_failure(error: ClientError) -> bool:
 
 _OPEN = {":open0": Status.NOT_ACKNOWLEDGED.value, ":open1": Status.ESCALATION.value}
 _IS_OPEN = "incident_stat IN (:open0, :open1)"
+# A workflow acts only on the incident it was started for: the item may have been replaced since.
+_IS_OPEN_AND_MINE = _IS_OPEN + " AND execution_arn = :execution"
 
 
 class IncidentRepository:
@@ -105,8 +107,10 @@ class IncidentRepository:
         )
         return result is not None
 
-    def park_token(self, incident_id: str, *, level: int, contact: str, token: str, at: str) -> dict[str, Any] | None:
-        """Store the task token of the page in flight; returns the item, None when it is no longer open."""
+    def park_token(
+        self, incident_id: str, *, execution: str, level: int, contact: str, token: str, at: str
+    ) -> dict[str, Any] | None:
+        """Store the task token of the page in flight; returns the item, None when closed or not this execution's."""
         status = Status.NOT_ACKNOWLEDGED if level == 0 else Status.ESCALATION
         return self._update(
             incident_id,
@@ -118,8 +122,8 @@ class IncidentRepository:
                 "stat_date": at,
             },
             entries=[],
-            condition=_IS_OPEN,
-            condition_values=_OPEN,
+            condition=_IS_OPEN_AND_MINE,
+            condition_values={**_OPEN, ":execution": execution},
         )
 
     def record_escalation(self, incident_id: str, *, level: int, entries: list[dict[str, Any]]) -> bool:
@@ -149,14 +153,14 @@ class IncidentRepository:
             return_old=True,
         )
 
-    def exhaust(self, incident_id: str, *, at: str, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """Mark the chain exhausted; returns the new item, None when it was no longer open."""
+    def exhaust(self, incident_id: str, *, execution: str, at: str, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Mark the chain exhausted; returns the new item, None when closed or not this execution's."""
         return self._update(
             incident_id,
             sets={"incident_stat": Status.UNACKNOWLEDGED.value, "stat_date": at},
             entries=entries,
-            condition=_IS_OPEN,
-            condition_values=_OPEN,
+            condition=_IS_OPEN_AND_MINE,
+            condition_values={**_OPEN, ":execution": execution},
             removes=("task_token", "current_contact"),
         )
 

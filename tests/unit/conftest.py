@@ -43,6 +43,7 @@ def page_event(
     incident_id: str = "123",
     contacts: list[str] | None = None,
     error: dict[str, Any] | None = None,
+    execution: str = EXECUTION_ARN,
 ) -> dict[str, Any]:
     """The "Page contact" task's payload, as the state machine builds it (error: why the last level ended)."""
     if error is None and level > 0 and attempt == 0:
@@ -54,6 +55,7 @@ def page_event(
         "level": level,
         "attempt": attempt,
         "error": error,
+        "execution": execution,
     }
 
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
 from tests.conftest import ORIGINATION_IDENTITY, Aws
-from tests.unit.conftest import FIRST, SECOND, run_page
+from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, run_page
 from tests.unit.events import sns_event, sns_record
 
 
@@ -95,7 +95,14 @@ def test_reply_goes_to_the_incident_of_the_message_it_answers_not_the_latest(
     inbound_payload: dict[str, Any],
     lambda_context: LambdaContext,
 ) -> None:
-    paged.put_incident({**seed_item, "incident_id": {"S": "456"}, "escalation_chain": {"L": [{"S": FIRST}]}})
+    paged.put_incident(
+        {
+            **seed_item,
+            "incident_id": {"S": "456"},
+            "execution_arn": {"S": EXECUTION_ARN},
+            "escalation_chain": {"L": [{"S": FIRST}]},
+        }
+    )
     run_page(sms_stub, lambda_context, level=0, token="token-456", message_id="msg-456", incident_id="456", contacts=[FIRST])
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
@@ -115,7 +122,14 @@ def test_yes_naming_the_incident_picks_it_among_several_open_pages(
     inbound_payload: dict[str, Any],
     lambda_context: LambdaContext,
 ) -> None:
-    paged.put_incident({**seed_item, "incident_id": {"S": "456"}, "escalation_chain": {"L": [{"S": FIRST}]}})
+    paged.put_incident(
+        {
+            **seed_item,
+            "incident_id": {"S": "456"},
+            "execution_arn": {"S": EXECUTION_ARN},
+            "escalation_chain": {"L": [{"S": FIRST}]},
+        }
+    )
     run_page(sms_stub, lambda_context, level=0, token="token-456", message_id="msg-456", incident_id="456", contacts=[FIRST])
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}

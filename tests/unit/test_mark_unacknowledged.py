@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from escalation import wiring
 from tests.conftest import ORIGINATION_IDENTITY, Aws
-from tests.unit.conftest import CHAIN, FIRST, SECOND, run_page
+from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, run_page
 
 DECLINED = {"Error": "Declined", "Cause": "declined by SMS"}
 TIMEOUT = {"Error": "States.Timeout", "Cause": None}
@@ -33,7 +33,7 @@ def _expect_sms(sms_stub: Stubber, to: str, body: str) -> None:
 
 
 def _task_event(level: int, error: dict[str, Any]) -> dict[str, Any]:
-    return {"incident_id": "123", "contacts": CHAIN, "level": level, "error": error}
+    return {"incident_id": "123", "contacts": CHAIN, "level": level, "error": error, "execution": EXECUTION_ARN}
 
 
 @pytest.fixture
@@ -86,4 +86,13 @@ def test_acknowledged_incident_is_not_marked_unacknowledged(
     )
     assert mark_unacknowledged.handler(_task_event(1, TIMEOUT), lambda_context) == {"outcome": "closed"}
     assert both_paged.incident("123")["incident_stat"] == "acknowledged"
+    assert both_paged.ops_messages() == []
+
+
+def test_execution_of_a_replaced_incident_does_not_close_the_new_one(
+    both_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    event = {**_task_event(1, TIMEOUT), "execution": "arn:aws:states:eu-west-2:123456789012:execution:x:old"}
+    assert mark_unacknowledged.handler(event, lambda_context) == {"outcome": "closed"}
+    assert both_paged.incident("123")["incident_stat"] == "escalation"
     assert both_paged.ops_messages() == []

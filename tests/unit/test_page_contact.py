@@ -302,3 +302,16 @@ def test_retried_page_of_a_new_level_records_the_escalation_once(
     run_page(sms_stub, lambda_context, level=1, token="token-1b", message_id="msg-2")
     assert [event for event, _, _ in _events_added(first_paged, before)] == ["declined", "escalated", "paged"]
     assert first_paged.incident("123")["task_token"] == "token-1b"
+
+
+def test_execution_of_a_replaced_incident_stops_without_paging(
+    aws: Aws, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    # The item was put again under the same id: a new execution owns it; the old one must not page its chain.
+    old = "arn:aws:states:eu-west-2:123456789012:execution:IncidentEscalation:incident-123-old"
+    sfn_stub.add_response("send_task_success", {}, expected_params={"taskToken": "token-old", "output": ANY})
+    result = page_contact.handler(page_event(level=1, token="token-old", execution=old), lambda_context)
+    assert result == {"outcome": "superseded"}
+    sfn_stub.assert_no_pending_responses()  # and sms_stub saw no call: nobody was texted
+    item = aws.incident("123")
+    assert "task_token" not in item and item["escalation_level"] == 0
