@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from tests.conftest import ACCOUNT_ID, REGION, Aws
+from tests.conftest import ACCOUNT_ID, ORIGINATION_IDENTITY, REGION, Aws
 
 FIRST = "+447700900001"
 SECOND = "+447700900002"
@@ -68,3 +68,19 @@ def run_page(
         sms_stub.add_response("send_text_message", {"MessageId": f"{message_id}-notice"})
     result: dict[str, Any] = page_contact.handler(page_event(level=level, token=token, **kwargs), context)
     return result
+
+
+def sms_request(to: str, body: Any, incident_id: str = "123") -> dict[str, Any]:
+    """The SendTextMessage request the sender makes (Stubber also checks it against the service model)."""
+    return {
+        "DestinationPhoneNumber": to,
+        "MessageBody": body,
+        "MessageType": "TRANSACTIONAL",
+        "OriginationIdentity": ORIGINATION_IDENTITY,
+        "Context": {"incident_id": incident_id},
+    }
+
+
+def expect_sms(sms_stub: Stubber, to: str, body: Any, message_id: str = "out-1") -> None:
+    """Queue one successful send, which must be exactly this text to this number."""
+    sms_stub.add_response("send_text_message", {"MessageId": message_id}, expected_params=sms_request(to, body))

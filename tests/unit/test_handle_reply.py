@@ -14,8 +14,8 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from tests.conftest import ORIGINATION_IDENTITY, Aws
-from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, run_page
+from tests.conftest import Aws
+from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, expect_sms, run_page
 from tests.unit.events import sns_event, sns_record
 
 
@@ -50,20 +50,6 @@ def _reply(context: LambdaContext, *messages: str) -> list[str]:
     return outcomes
 
 
-def _expect_sms(sms_stub: Stubber, to: str, body: str, message_id: str = "out-1") -> None:
-    sms_stub.add_response(
-        "send_text_message",
-        {"MessageId": message_id},
-        expected_params={
-            "DestinationPhoneNumber": to,
-            "MessageBody": body,
-            "MessageType": "TRANSACTIONAL",
-            "OriginationIdentity": ORIGINATION_IDENTITY,
-            "Context": {"incident_id": "123"},
-        },
-    )
-
-
 def _events(aws: Aws, incident_id: str = "123") -> list[tuple[str, str | None]]:
     return [(entry["event"], entry.get("intent")) for entry in aws.incident(incident_id)["timeline"]]
 
@@ -74,7 +60,7 @@ def test_yes_matched_by_previous_message_id_acknowledges_and_completes_the_task(
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
     )
-    _expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
+    expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
 
     assert _reply(lambda_context, _inbound(inbound_payload, body=" Yes!")) == ["acknowledged"]
 
@@ -107,7 +93,7 @@ def test_reply_goes_to_the_incident_of_the_message_it_answers_not_the_latest(
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
     )
-    _expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
+    expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
 
     assert _reply(lambda_context, _inbound(inbound_payload, body="y", previous="msg-1")) == ["acknowledged"]
     assert paged.incident("123")["incident_stat"] == "acknowledged"
@@ -134,7 +120,7 @@ def test_yes_naming_the_incident_picks_it_among_several_open_pages(
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
     )
-    _expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
+    expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
 
     assert _reply(lambda_context, _inbound(inbound_payload, body="ACK 123", previous=None)) == ["acknowledged"]
     assert paged.incident("123")["incident_stat"] == "acknowledged"
@@ -147,7 +133,7 @@ def test_yes_without_previous_message_id_falls_back_to_the_senders_open_page(
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
     )
-    _expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
+    expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
     assert _reply(lambda_context, _inbound(inbound_payload, body="YES", previous=None)) == ["acknowledged"]
     assert paged.incident("123")["acknowledged_by"] == FIRST
 
@@ -158,8 +144,8 @@ def test_yes_from_first_contact_after_escalation_still_acknowledges(
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-1", "output": '{"acknowledged_by": "+44********01"}'}
     )
-    _expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
-    _expect_sms(sms_stub, SECOND, f"Incident 123 was acknowledged by {FIRST}. No action needed.")
+    expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
+    expect_sms(sms_stub, SECOND, f"Incident 123 was acknowledged by {FIRST}. No action needed.")
 
     assert _reply(lambda_context, _inbound(inbound_payload, body="yes", previous="msg-1")) == ["acknowledged"]
     item = escalated.incident("123")
@@ -174,7 +160,7 @@ def test_yes_after_the_chain_was_exhausted_acknowledges_without_a_task(
         UpdateExpression="SET incident_stat = :s REMOVE task_token, current_contact",
         ExpressionAttributeValues={":s": "unacknowledged"},
     )
-    _expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
+    expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
     assert _reply(lambda_context, _inbound(inbound_payload, body="Yes")) == ["acknowledged"]
     assert paged.incident("123")["incident_stat"] == "acknowledged"
     # sfn_stub had nothing queued: no task to complete
@@ -186,9 +172,9 @@ def test_second_yes_is_told_who_already_has_it(
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-1", "output": '{"acknowledged_by": "+44********02"}'}
     )
-    _expect_sms(sms_stub, SECOND, "Incident 123 acknowledged. Thank you, it is yours.")
-    _expect_sms(sms_stub, FIRST, f"Incident 123 was acknowledged by {SECOND}. No action needed.")
-    _expect_sms(sms_stub, FIRST, f"Incident 123 is already acknowledged by {SECOND}.")
+    expect_sms(sms_stub, SECOND, "Incident 123 acknowledged. Thank you, it is yours.")
+    expect_sms(sms_stub, FIRST, f"Incident 123 was acknowledged by {SECOND}. No action needed.")
+    expect_sms(sms_stub, FIRST, f"Incident 123 is already acknowledged by {SECOND}.")
 
     outcomes = _reply(
         lambda_context,
@@ -216,7 +202,7 @@ def test_no_from_current_contact_declines_the_parked_task(
 def test_no_from_a_contact_already_escalated_past_sets_double_escalation(
     escalated: Aws, sms_stub: Stubber, sfn_stub: Stubber, inbound_payload: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
-    _expect_sms(sms_stub, FIRST, "Incident 123 was already escalated. Reply YES if you take it after all.")
+    expect_sms(sms_stub, FIRST, "Incident 123 was already escalated. Reply YES if you take it after all.")
     assert _reply(lambda_context, _inbound(inbound_payload, body="decline", previous="msg-1")) == ["already_escalated"]
     item = escalated.incident("123")
     assert item["double_escalation"] == "yes"
@@ -228,7 +214,7 @@ def test_no_on_a_timed_out_token_is_recorded_once_as_already_escalated(
     paged: Aws, sms_stub: Stubber, sfn_stub: Stubber, inbound_payload: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
     sfn_stub.add_client_error("send_task_failure", service_error_code="TaskTimedOut", http_status_code=400)
-    _expect_sms(sms_stub, FIRST, "Incident 123 was already escalated. Reply YES if you take it after all.")
+    expect_sms(sms_stub, FIRST, "Incident 123 was already escalated. Reply YES if you take it after all.")
     assert _reply(lambda_context, _inbound(inbound_payload, body="N")) == ["already_escalated"]
     assert _events(paged).count(("reply", "decline")) == 1
     assert paged.incident("123")["double_escalation"] == "yes"
@@ -237,7 +223,7 @@ def test_no_on_a_timed_out_token_is_recorded_once_as_already_escalated(
 def test_unknown_text_gets_exactly_one_help_reply_even_if_sent_twice(
     paged: Aws, sms_stub: Stubber, sfn_stub: Stubber, inbound_payload: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
-    _expect_sms(sms_stub, FIRST, "Reply YES to acknowledge incident 123 or NO to escalate it, e.g. YES 123")
+    expect_sms(sms_stub, FIRST, "Reply YES to acknowledge incident 123 or NO to escalate it, e.g. YES 123")
     assert _reply(lambda_context, _inbound(inbound_payload, body="ok", message_id="in-1")) == ["help"]
     assert _reply(lambda_context, _inbound(inbound_payload, body="ok", message_id="in-2")) == ["help_already_sent"]
     assert _events(paged)[-2:] == [("reply", "unknown"), ("reply", "unknown")]
@@ -277,7 +263,7 @@ def test_same_inbound_message_delivered_twice_acts_once(
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
     )
-    _expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
+    expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
     message = _inbound(inbound_payload, body="YES", message_id="in-dup")
     assert _reply(lambda_context, message) == ["acknowledged"]
     assert _reply(lambda_context, message) == ["acknowledged"]  # the stored result, not a second run
@@ -301,7 +287,7 @@ def test_malformed_sns_messages_are_rejected_without_raising(
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
     )
-    _expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
+    expect_sms(sms_stub, FIRST, "Incident 123 acknowledged. Thank you, it is yours.")
     no_message = sns_record("x")
     del no_message["Sns"]["Message"]
     event = sns_event(

@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
 from escalation import wiring
-from tests.conftest import ORIGINATION_IDENTITY, Aws
-from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, run_page
+from tests.conftest import Aws
+from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, expect_sms, run_page
 
 DECLINED = {"Error": "Declined", "Cause": "declined by SMS"}
 TIMEOUT = {"Error": "States.Timeout", "Cause": None}
@@ -19,17 +19,7 @@ SMS_FAILED = {"Error": "SmsFailed", "Cause": "ConflictException: DESTINATION_PHO
 
 
 def _expect_sms(sms_stub: Stubber, to: str, body: str) -> None:
-    sms_stub.add_response(
-        "send_text_message",
-        {"MessageId": f"out-{to}"},
-        expected_params={
-            "DestinationPhoneNumber": to,
-            "MessageBody": body,
-            "MessageType": "TRANSACTIONAL",
-            "OriginationIdentity": ORIGINATION_IDENTITY,
-            "Context": {"incident_id": "123"},
-        },
-    )
+    expect_sms(sms_stub, to, body, message_id=f"out-{to}")
 
 
 def _task_event(level: int, error: dict[str, Any]) -> dict[str, Any]:
