@@ -122,7 +122,7 @@ def _drain_queue(url: str) -> list[dict[str, str]]:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def _dead_letters(deployed_outputs: dict[str, str], physical_ids: dict[str, str]) -> list[str]:
+def _dead_letters(physical_ids: dict[str, str]) -> list[str]:
     """Everything left in the stack's dead-letter queues."""
     sqs = boto3.client("sqs", region_name=REGION)
     found: list[str] = []
@@ -131,7 +131,6 @@ def _dead_letters(deployed_outputs: dict[str, str], physical_ids: dict[str, str]
             continue
         response = sqs.receive_message(QueueUrl=physical, MaxNumberOfMessages=10)
         found.extend(f"{logical_id}: {message['Body'][:500]}" for message in response.get("Messages", []))
-    del deployed_outputs
     return found
 
 
@@ -186,7 +185,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                     for record in runtime.invocations
                 ]
                 errors.extend(f"{e.function_name} ({e.source}): {e.error_type}: {e.error_message}" for e in runtime.errors)
-                errors.extend(_dead_letters(deployed.outputs, deployed.physical_ids))
+                errors.extend(_dead_letters(deployed.physical_ids))
                 result = {
                     "scenario": scenario.name,
                     "completed": completed,

@@ -84,3 +84,17 @@ def sms_request(to: str, body: Any, incident_id: str = "123") -> dict[str, Any]:
 def expect_sms(sms_stub: Stubber, to: str, body: Any, message_id: str = "out-1") -> None:
     """Queue one successful send, which must be exactly this text to this number."""
     sms_stub.add_response("send_text_message", {"MessageId": message_id}, expected_params=sms_request(to, body))
+
+
+@pytest.fixture
+def paged(aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext) -> Aws:
+    """The sample incident with its first contact paged: token-0 parked, page msg-1 logged."""
+    run_page(sms_stub, lambda_context, level=0, token="token-0", message_id="msg-1")
+    return aws
+
+
+@pytest.fixture
+def escalated(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> Aws:
+    """...and then escalated to the second contact: token-1 parked, page msg-2 logged."""
+    run_page(sms_stub, lambda_context, level=1, token="token-1", message_id="msg-2")
+    return paged

@@ -19,20 +19,6 @@ from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, expect_sms, run_pa
 from tests.unit.events import sns_event, sns_record
 
 
-@pytest.fixture
-def paged(aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext) -> Aws:
-    """The sample incident with its first contact paged: token-0 parked, page msg-1 logged."""
-    run_page(sms_stub, lambda_context, level=0, token="token-0", message_id="msg-1")
-    return aws
-
-
-@pytest.fixture
-def escalated(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> Aws:
-    """...and then escalated to the second contact: token-1 parked, page msg-2 logged."""
-    run_page(sms_stub, lambda_context, level=1, token="token-1", message_id="msg-2")
-    return paged
-
-
 def _inbound(
     payload: dict[str, Any], *, sender: str = FIRST, body: str, message_id: str = "in-1", previous: str | None = "msg-1"
 ) -> str:
@@ -73,6 +59,19 @@ def test_yes_matched_by_previous_message_id_acknowledges_and_completes_the_task(
     assert paged.incident("123")["timeline"][-1]["phone"] == "+44********01"
 
 
+def _page_second_incident(aws: Aws, sms_stub: Stubber, seed_item: dict[str, Any], context: LambdaContext) -> None:
+    """Incident 456, also open and paged to the first contact (page msg-456), after incident 123's page."""
+    aws.put_incident(
+        {
+            **seed_item,
+            "incident_id": {"S": "456"},
+            "execution_arn": {"S": EXECUTION_ARN},
+            "escalation_chain": {"L": [{"S": FIRST}]},
+        }
+    )
+    run_page(sms_stub, context, level=0, token="token-456", message_id="msg-456", incident_id="456", contacts=[FIRST])
+
+
 def test_reply_goes_to_the_incident_of_the_message_it_answers_not_the_latest(
     paged: Aws,
     sms_stub: Stubber,
@@ -81,15 +80,7 @@ def test_reply_goes_to_the_incident_of_the_message_it_answers_not_the_latest(
     inbound_payload: dict[str, Any],
     lambda_context: LambdaContext,
 ) -> None:
-    paged.put_incident(
-        {
-            **seed_item,
-            "incident_id": {"S": "456"},
-            "execution_arn": {"S": EXECUTION_ARN},
-            "escalation_chain": {"L": [{"S": FIRST}]},
-        }
-    )
-    run_page(sms_stub, lambda_context, level=0, token="token-456", message_id="msg-456", incident_id="456", contacts=[FIRST])
+    _page_second_incident(paged, sms_stub, seed_item, lambda_context)
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
     )
@@ -108,15 +99,7 @@ def test_yes_naming_the_incident_picks_it_among_several_open_pages(
     inbound_payload: dict[str, Any],
     lambda_context: LambdaContext,
 ) -> None:
-    paged.put_incident(
-        {
-            **seed_item,
-            "incident_id": {"S": "456"},
-            "execution_arn": {"S": EXECUTION_ARN},
-            "escalation_chain": {"L": [{"S": FIRST}]},
-        }
-    )
-    run_page(sms_stub, lambda_context, level=0, token="token-456", message_id="msg-456", incident_id="456", contacts=[FIRST])
+    _page_second_incident(paged, sms_stub, seed_item, lambda_context)
     sfn_stub.add_response(
         "send_task_success", {}, expected_params={"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
     )

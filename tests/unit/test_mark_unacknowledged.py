@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from escalation import wiring
 from tests.conftest import Aws
-from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, expect_sms, run_page
+from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, expect_sms
 
 DECLINED = {"Error": "Declined", "Cause": "declined by SMS"}
 TIMEOUT = {"Error": "States.Timeout", "Cause": None}
@@ -26,20 +26,8 @@ def _task_event(level: int, error: dict[str, Any]) -> dict[str, Any]:
     return {"incident_id": "123", "contacts": CHAIN, "level": level, "error": error, "execution": EXECUTION_ARN}
 
 
-@pytest.fixture
-def paged(aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext) -> Aws:
-    run_page(sms_stub, lambda_context, level=0, token="token-0", message_id="msg-1")
-    return aws
-
-
-@pytest.fixture
-def both_paged(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> Aws:
-    run_page(sms_stub, lambda_context, level=1, token="token-1", message_id="msg-2")
-    return paged
-
-
 def test_exhausted_chain_is_unacknowledged_and_everyone_paged_and_ops_are_told(
-    both_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+    escalated: Aws, sms_stub: Stubber, lambda_context: LambdaContext
 ) -> None:
     notice = "Incident 123 is UNACKNOWLEDGED: escalation stopped. Reply YES to take it."
     _expect_sms(sms_stub, FIRST, notice)
@@ -47,12 +35,12 @@ def test_exhausted_chain_is_unacknowledged_and_everyone_paged_and_ops_are_told(
 
     assert mark_unacknowledged.handler(_task_event(1, TIMEOUT), lambda_context) == {"outcome": "unacknowledged"}
 
-    item = both_paged.incident("123")
+    item = escalated.incident("123")
     assert item["incident_stat"] == "unacknowledged"
     assert "task_token" not in item
     assert "current_contact" not in item
     assert [entry["event"] for entry in item["timeline"][-2:]] == ["timed_out", "exhausted"]
-    [envelope] = both_paged.ops_messages()
+    [envelope] = escalated.ops_messages()
     assert envelope["Subject"] == "Incident 123 unacknowledged"
     assert "not acknowledged by any of the 2 contact(s) paged" in envelope["Message"]
     assert "Error 111, unit 1 malfunctioned." in envelope["Message"]
@@ -69,20 +57,20 @@ def test_exhaustion_at_the_first_level_tells_only_the_contact_paged(
 
 
 def test_acknowledged_incident_is_not_marked_unacknowledged(
-    both_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+    escalated: Aws, sms_stub: Stubber, lambda_context: LambdaContext
 ) -> None:
-    both_paged.incidents.update_item(
+    escalated.incidents.update_item(
         Key={"incident_id": "123"}, UpdateExpression="SET incident_stat = :s", ExpressionAttributeValues={":s": "acknowledged"}
     )
     assert mark_unacknowledged.handler(_task_event(1, TIMEOUT), lambda_context) == {"outcome": "closed"}
-    assert both_paged.incident("123")["incident_stat"] == "acknowledged"
-    assert both_paged.ops_messages() == []
+    assert escalated.incident("123")["incident_stat"] == "acknowledged"
+    assert escalated.ops_messages() == []
 
 
 def test_execution_of_a_replaced_incident_does_not_close_the_new_one(
-    both_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+    escalated: Aws, sms_stub: Stubber, lambda_context: LambdaContext
 ) -> None:
     event = {**_task_event(1, TIMEOUT), "execution": "arn:aws:states:eu-west-2:123456789012:execution:x:old"}
     assert mark_unacknowledged.handler(event, lambda_context) == {"outcome": "closed"}
-    assert both_paged.incident("123")["incident_stat"] == "escalation"
-    assert both_paged.ops_messages() == []
+    assert escalated.incident("123")["incident_stat"] == "escalation"
+    assert escalated.ops_messages() == []

@@ -225,73 +225,65 @@ TIMEOUT = {"Error": "States.Timeout", "Cause": None}
 SMS_FAILED = {"Error": "SmsFailed", "Cause": "ConflictException: DESTINATION_PHONE_NUMBER_OPTED_OUT"}
 
 
-@pytest.fixture
-def first_paged(aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext) -> Aws:
-    run_page(sms_stub, lambda_context, level=0, token="token-0", message_id="msg-1")
-    return aws
-
-
 def _events_added(aws: Aws, before: list[dict[str, Any]]) -> list[tuple[str, int | None, str | None]]:
     added = aws.incident("123")["timeline"][len(before) :]
     return [(entry["event"], entry.get("level"), entry.get("phone")) for entry in added]
 
 
 def test_decline_is_recorded_with_the_escalation_then_the_next_page(
-    first_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
 ) -> None:
-    before = first_paged.incident("123")["timeline"]
+    before = paged.incident("123")["timeline"]
     run_page(sms_stub, lambda_context, level=1, token="token-1", message_id="msg-2", error={"Error": "Declined"})
-    assert _events_added(first_paged, before) == [
+    assert _events_added(paged, before) == [
         ("declined", 0, "+44********01"),
         ("escalated", 1, "+44********02"),
         ("paged", 1, "+44********02"),
     ]
-    item = first_paged.incident("123")
+    item = paged.incident("123")
     assert (item["incident_stat"], item["task_token"]) == ("escalation", "token-1")
 
 
-def test_silence_is_recorded_as_timed_out(first_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
-    before = first_paged.incident("123")["timeline"]
+def test_silence_is_recorded_as_timed_out(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
+    before = paged.incident("123")["timeline"]
     run_page(sms_stub, lambda_context, level=1, token="token-1", message_id="msg-2", error=TIMEOUT)
-    assert [event for event, _, _ in _events_added(first_paged, before)] == ["timed_out", "escalated", "paged"]
+    assert [event for event, _, _ in _events_added(paged, before)] == ["timed_out", "escalated", "paged"]
 
 
 def test_undeliverable_page_is_recorded_once_and_that_number_is_not_texted_again(
-    first_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
 ) -> None:
-    first_paged.incidents.update_item(
+    paged.incidents.update_item(
         Key={"incident_id": "123"}, UpdateExpression="SET unreachable = :u", ExpressionAttributeValues={":u": [FIRST]}
     )
-    before = first_paged.incident("123")["timeline"]
+    before = paged.incident("123")["timeline"]
     sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=sms_request(SECOND, ANY))
     page_contact.handler(page_event(level=1, token="token-1", error=SMS_FAILED), lambda_context)
     sms_stub.assert_no_pending_responses()  # one text only: no notice to the unreachable number
     # page_contact recorded the failure with the provider's reason when it happened: no second sms_failed
-    assert [event for event, _, _ in _events_added(first_paged, before)] == ["escalated", "paged"]
+    assert [event for event, _, _ in _events_added(paged, before)] == ["escalated", "paged"]
 
 
-def test_unexpected_task_error_is_recorded_with_its_name(
-    first_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
-) -> None:
-    before = first_paged.incident("123")["timeline"]
+def test_unexpected_task_error_is_recorded_with_its_name(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
+    before = paged.incident("123")["timeline"]
     error = {"Error": "Lambda.Unknown", "Cause": "x" * 1000}
     run_page(sms_stub, lambda_context, level=1, token="token-1", message_id="msg-2", error=error)
-    entry = first_paged.incident("123")["timeline"][len(before)]
+    entry = paged.incident("123")["timeline"][len(before)]
     assert entry["event"] == "sms_failed"
     assert entry["error"].startswith("Lambda.Unknown: xxx")
     assert len(entry["error"]) <= len("Lambda.Unknown: ") + 500
 
 
 def test_retried_page_of_a_new_level_records_the_escalation_once(
-    first_paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+    paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext
 ) -> None:
-    before = first_paged.incident("123")["timeline"]
+    before = paged.incident("123")["timeline"]
     sms_stub.add_client_error("send_text_message", service_error_code="ThrottlingException", http_status_code=400)
     with pytest.raises(SmsThrottled):  # the state machine retries the task with a new token
         page_contact.handler(page_event(level=1, token="token-1"), lambda_context)
     run_page(sms_stub, lambda_context, level=1, token="token-1b", message_id="msg-2")
-    assert [event for event, _, _ in _events_added(first_paged, before)] == ["declined", "escalated", "paged"]
-    assert first_paged.incident("123")["task_token"] == "token-1b"
+    assert [event for event, _, _ in _events_added(paged, before)] == ["declined", "escalated", "paged"]
+    assert paged.incident("123")["task_token"] == "token-1b"
 
 
 def test_execution_of_a_replaced_incident_stops_without_paging(
