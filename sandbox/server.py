@@ -80,7 +80,7 @@ class Sandbox:
                 "",
                 "Open an incident from another terminal:",
                 f"  aws --endpoint-url {self.endpoint} --region {REGION} dynamodb put-item --table-name {table} \\",
-                "      --item file://../shared/fixtures/seed_incident_item.json",
+                "      --item file://tests/data/seed_incident_item.json",
                 "  (or: .venv/bin/python -m sandbox put-item ITEM.json)",
                 "Answer as a phone:",
                 '  .venv/bin/python -m sandbox reply +447700900001 "no"',

@@ -38,12 +38,14 @@ OPS_TOPIC_NAME = "incident-ops"
 # --- reference data ------------------------------------------------------------------------
 
 
+FIXTURES_DIR = REPO_ROOT / "tests" / "data"
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """``<repo root>/../shared/fixtures``: the reference data, used as is."""
-    path = (REPO_ROOT / ".." / "shared" / "fixtures").resolve()
-    assert path.is_dir(), f"reference fixtures not found at {path}"
-    return path
+    """``tests/data``: the reference data (byte-identical copies; see tests/data/README.md)."""
+    assert FIXTURES_DIR.is_dir(), f"reference fixtures not found at {FIXTURES_DIR}"
+    return FIXTURES_DIR
 
 
 @pytest.fixture
