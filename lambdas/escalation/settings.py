@@ -31,6 +31,7 @@ class Settings:
     ack_timeout_seconds: int = 300  # a page is moot after its acknowledgement window: its TimeToLive
     max_sms_per_incident: int = 100  # ceilings that stop a runaway loop (0: no ceiling)
     max_sms_per_hour: int = 200
+    allowed_calling_codes: tuple[str, ...] = ()  # allowedCountries as calling codes ("44", "353"); empty: no limit
 
 
 def _required(name: str) -> str:
@@ -46,6 +47,14 @@ def _number(name: str, default: str, kind: type[_N]) -> _N:
         return kind(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _calling_codes(raw: str) -> tuple[str, ...]:
+    codes = tuple(code.strip().lstrip("+") for code in raw.split(",") if code.strip())
+    bad = [code for code in codes if not code.isdigit() or len(code) > 3]
+    if bad:
+        raise ConfigurationError(f"ALLOWED_CALLING_CODES must list calling codes such as 44,353; got {bad[0]!r}")
+    return codes
 
 
 @cache
@@ -79,4 +88,5 @@ def get_settings() -> Settings:
         ack_timeout_seconds=ack_timeout,
         max_sms_per_incident=per_incident,
         max_sms_per_hour=per_hour,
+        allowed_calling_codes=_calling_codes(os.environ.get("ALLOWED_CALLING_CODES", "")),
     )
