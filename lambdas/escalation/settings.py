@@ -24,6 +24,7 @@ class Settings:
     ops_topic_arn: str
     message_ttl_days: int
     repeat: int  # extra passes over the chain after the last contact
+    history_table: str = ""  # the archive of replaced and deleted incident items (start handler only)
 
 
 def _required(name: str) -> str:
@@ -57,4 +58,5 @@ def get_settings() -> Settings:
         ops_topic_arn=os.environ.get("OPS_TOPIC_ARN", ""),
         message_ttl_days=ttl_days,
         repeat=repeat,
+        history_table=os.environ.get("HISTORY_TABLE", ""),
     )
