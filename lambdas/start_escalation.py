@@ -95,14 +95,21 @@ def is_new_incident(record: dict[str, Any]) -> bool:
 def _record_handler(record: DynamoDBRecord) -> str:
     raw = record.raw_event
     outcomes = []
-    if is_replacement(raw):  # first: a retry of this record archives (once) before it starts anything
-        archived = history_archive().keep(raw)
-        incident_id = _string_leaf(raw["dynamodb"]["Keys"], "incident_id")
-        logger.info("replaced incident archived", extra={"incident_id": incident_id, "first_time": archived})
-        outcomes.append("archived" if archived else "already_archived")
+    archive_failure: Exception | None = None
+    if is_replacement(raw):
+        try:
+            archived = history_archive().keep(raw)
+        except Exception as error:  # the new incident is paged all the same; the record is retried for its archive
+            archive_failure = error
+        else:
+            incident_id = _string_leaf(raw["dynamodb"]["Keys"], "incident_id")
+            logger.info("replaced incident archived", extra={"incident_id": incident_id, "first_time": archived})
+            outcomes.append("archived" if archived else "already_archived")
     if is_new_incident(raw):  # the mapping's filters say the same; a second guard costs nothing
         dynamodb = raw["dynamodb"]
         outcomes.append(start_incident(dynamodb["NewImage"], str(dynamodb.get("SequenceNumber") or record.event_id)))
+    if archive_failure is not None:
+        raise archive_failure  # both steps are idempotent: the retry archives once and starts nothing twice
     return "+".join(outcomes) or "ignored"
 
 
