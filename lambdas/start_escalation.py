@@ -1,4 +1,4 @@
-"""Stream handler: validates each new incident item and starts its escalation workflow."""
+"""Stream handler: archives each replaced incident item, validates each new one and starts its escalation workflow."""
 
 import hashlib
 import json
@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from escalation import aws_clients
+from escalation.history import history_archive, is_replacement
 from escalation.incident import InvalidIncident, parse_incident
 from escalation.observability import INCIDENTS_INVALID, INCIDENTS_STARTED, count, logger, metrics
 from escalation.repository import utc_now
@@ -69,25 +70,47 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
     return "started"
 
 
+def _string_leaf(image: dict[str, Any], name: str) -> str | None:
+    """The S value of an attribute of a stream image: what the mapping's filters test (they see leaves only)."""
+    attribute = image.get(name)
+    value = attribute.get("S") if isinstance(attribute, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def is_new_incident(record: dict[str, Any]) -> bool:
     """An INSERT, or a MODIFY that left a fresh, never-started incident.
 
     The second is a PutItem over an old item with the same id (running the same put-item twice) or a
     fix to an item marked invalid: both must page. The app's own writes never match it: the first one
-    sets execution_arn (or marks the item invalid).
+    sets execution_arn (or marks the item invalid). stacks/escalation_stack.py new_incident_filters
+    says the same to the stream mapping.
     """
     image = record.get("dynamodb", {}).get("NewImage") or {}
     if record.get("eventName") == "INSERT":
         return True
-    fresh = "execution_arn" not in image and image.get("incident_stat", {"S": NOT_ACKNOWLEDGED}) == {"S": NOT_ACKNOWLEDGED}
+    fresh = _string_leaf(image, "execution_arn") is None and _string_leaf(image, "incident_stat") in (None, NOT_ACKNOWLEDGED)
     return record.get("eventName") == "MODIFY" and fresh
 
 
 def _record_handler(record: DynamoDBRecord) -> str:
-    if not is_new_incident(record.raw_event):  # the mapping's filters say the same; a second guard costs nothing
-        return "ignored"
-    dynamodb = record.raw_event["dynamodb"]
-    return start_incident(dynamodb["NewImage"], str(dynamodb.get("SequenceNumber") or record.event_id))
+    raw = record.raw_event
+    outcomes = []
+    archive_failure: Exception | None = None
+    if is_replacement(raw):
+        try:
+            archived = history_archive().keep(raw)
+        except Exception as error:  # the new incident is paged all the same; the record is retried for its archive
+            archive_failure = error
+        else:
+            incident_id = _string_leaf(raw["dynamodb"]["Keys"], "incident_id")
+            logger.info("replaced incident archived", extra={"incident_id": incident_id, "first_time": archived})
+            outcomes.append("archived" if archived else "already_archived")
+    if is_new_incident(raw):  # the mapping's filters say the same; a second guard costs nothing
+        dynamodb = raw["dynamodb"]
+        outcomes.append(start_incident(dynamodb["NewImage"], str(dynamodb.get("SequenceNumber") or record.event_id)))
+    if archive_failure is not None:
+        raise archive_failure  # both steps are idempotent: the retry archives once and starts nothing twice
+    return "+".join(outcomes) or "ignored"
 
 
 @metrics.log_metrics

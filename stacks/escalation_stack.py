@@ -16,7 +16,7 @@ from .config import EscalationConfig
 from .functions import HandlerFunction, lambda_code, powertools_layer
 from .messaging import Messaging
 from .monitoring import Monitoring
-from .storage import Storage
+from .storage import Storage, replaced_incident_filters
 from .workflow import EscalationWorkflow
 
 MAX_CONTACTS = 10  # the chain cap enforced by the start handler (lambdas/escalation/incident.py)
@@ -55,7 +55,7 @@ class EscalationStack(Stack):
 
         self.start = function(
             "StartEscalation", "start_escalation.handler", "Validates new incidents and starts their escalation",
-            STATE_MACHINE_ARN=state_machine_arn, REPEAT=str(config.repeat),
+            STATE_MACHINE_ARN=state_machine_arn, REPEAT=str(config.repeat), HISTORY_TABLE=storage.history.table_name,
         )  # fmt: skip
         self.page = function("PageContact", "page_contact.handler", "Pages the contact of the current level")
         self.unacknowledged = function(
@@ -75,7 +75,7 @@ class EscalationStack(Stack):
             max_levels=MAX_CONTACTS * (config.repeat + 1),
         )
 
-        # Start: stream -> function, INSERTs only, nothing dropped silently.
+        # Start: stream -> function, new incidents and replaced ones (archived), nothing dropped silently.
         self.stream_dlq = _dead_letter_queue(self, "StreamFailures")
         self.start.function.add_event_source(
             sources.DynamoEventSource(
@@ -87,7 +87,7 @@ class EscalationStack(Stack):
                 max_record_age=Duration.days(1),
                 report_batch_item_failures=True,
                 on_failure=sources.SqsDlq(self.stream_dlq),
-                filters=new_incident_filters(),
+                filters=[*new_incident_filters(), *replaced_incident_filters()],
             )
         )
         # Replies: inbound topic -> function; failed async invokes land in a queue, not in the void.
@@ -97,6 +97,7 @@ class EscalationStack(Stack):
 
         # Grants: each function gets what it touches, nothing more.
         storage.incidents.grant_read_write_data(self.start.function)
+        storage.history.grant(self.start.function, "dynamodb:PutItem")  # append-only: nothing may change the archive
         self.workflow.state_machine.grant_start_execution(self.start.function)
         for handler in (self.page, self.unacknowledged, self.reply):
             storage.incidents.grant_read_write_data(handler.function)
@@ -121,6 +122,7 @@ class EscalationStack(Stack):
         self.storage = storage
         self.messaging = messaging
         CfnOutput(self, "IncidentsTableName", value=storage.incidents.table_name, description="Write incidents here")
+        CfnOutput(self, "IncidentHistoryTableName", value=storage.history.table_name, description="Replaced, deleted incidents")
         CfnOutput(self, "InboundSmsTopicArn", value=messaging.inbound_topic.topic_arn, description="Two-way SMS destination")
         CfnOutput(self, "OpsTopicArn", value=messaging.ops_topic.topic_arn, description="Unacknowledged incidents, alarms")
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
@@ -153,7 +155,8 @@ def new_incident_filters() -> list[Mapping[str, Any]]:
     invalid is fixed; the app's own first write sets execution_arn (or status invalid), so it never does.
     (lambdas/start_escalation.py is_new_incident applies the same rule.)
     """
-    fresh = {"execution_arn": lambda_.FilterRule.not_exists()}
+    # Filters see leaf values only: an attribute is tested through its DynamoDB type ("S").
+    fresh = {"execution_arn": {"S": lambda_.FilterRule.not_exists()}}
     modify = lambda_.FilterRule.is_equal("MODIFY")
     open_status = {"S": lambda_.FilterRule.is_equal("not_acknowledged")}
     return [
@@ -165,7 +168,7 @@ def new_incident_filters() -> list[Mapping[str, Any]]:
             }
         ),
         lambda_.FilterCriteria.filter(
-            {"eventName": modify, "dynamodb": {"NewImage": {**fresh, "incident_stat": lambda_.FilterRule.not_exists()}}}
+            {"eventName": modify, "dynamodb": {"NewImage": {**fresh, "incident_stat": {"S": lambda_.FilterRule.not_exists()}}}}
         ),
     ]
 

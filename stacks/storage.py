@@ -1,12 +1,18 @@
-"""The incidents table (also the audit log) and the outbound-message table."""
+"""The incidents table (the current incidents and their timelines), the history archive, and the outbound-message table."""
+
+from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
+
+HISTORY_SORT_KEY = "replaced_at"  # lambdas/escalation/history.py writes it
 
 
 class Storage(Construct):
-    """Owns both DynamoDB tables; the stack grants access to them."""
+    """Owns the DynamoDB tables; the stack grants access to them."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -15,10 +21,22 @@ class Storage(Construct):
             "Incidents",
             partition_key=dynamodb.Attribute(name="incident_id", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            stream=dynamodb.StreamViewType.NEW_IMAGE,
+            # The old image is what the history archive keeps when an item is replaced or deleted.
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
             deletion_protection=True,
             # The table is the incident history and audit log: it outlives the stack.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Append-only: every incident item that was replaced (a PutItem over its id) or deleted, as it was.
+        self.history = dynamodb.Table(
+            self,
+            "IncidentHistory",
+            partition_key=dynamodb.Attribute(name="incident_id", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=HISTORY_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+            deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.messages = dynamodb.Table(
@@ -37,3 +55,26 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="sent_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+
+
+def replaced_incident_filters() -> list[Mapping[str, Any]]:
+    """Stream records that may take an incident's history off its item: archive candidates.
+
+    A write that leaves no execution_arn, or a delete, of an item the app had already written to
+    (stat_date is set by the app's first write, with the first timeline entry).
+    lambdas/escalation/history.py is_replacement decides; it accepts nothing these filters reject.
+
+    Filters match leaf values only, so attributes are tested through their DynamoDB type ("S").
+    """
+    had_history = {"stat_date": {"S": lambda_.FilterRule.exists()}}
+    return [
+        lambda_.FilterCriteria.filter(
+            {
+                "eventName": lambda_.FilterRule.is_equal("MODIFY"),
+                "dynamodb": {"OldImage": had_history, "NewImage": {"execution_arn": {"S": lambda_.FilterRule.not_exists()}}},
+            }
+        ),
+        lambda_.FilterCriteria.filter(
+            {"eventName": lambda_.FilterRule.is_equal("REMOVE"), "dynamodb": {"OldImage": had_history}},
+        ),
+    ]

@@ -32,6 +32,7 @@ class Settings:
     max_sms_per_incident: int = 100  # ceilings that stop a runaway loop (0: no ceiling)
     max_sms_per_hour: int = 200
     allowed_calling_codes: tuple[str, ...] = ()  # allowedCountries as calling codes ("44", "353"); empty: no limit
+    history_table: str = ""  # the archive of replaced and deleted incident items (start handler only)
 
 
 def _required(name: str) -> str:
@@ -89,4 +90,5 @@ def get_settings() -> Settings:
         max_sms_per_incident=per_incident,
         max_sms_per_hour=per_hour,
         allowed_calling_codes=_calling_codes(os.environ.get("ALLOWED_CALLING_CODES", "")),
+        history_table=os.environ.get("HISTORY_TABLE", ""),
     )

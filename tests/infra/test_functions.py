@@ -177,14 +177,20 @@ def test_stream_feeds_start_function_with_new_incidents_only(default_synth: Synt
         },
     )
     patterns = [json.loads(entry["Pattern"]) for entry in filters.as_array()]
-    never_started = {"execution_arn": [{"exists": False}]}
+    never_started = {"execution_arn": {"S": [{"exists": False}]}}  # filters test leaves: the attribute's typed value
+    had_history = {"stat_date": {"S": [{"exists": True}]}}
     # INSERTs, and MODIFYs that leave a never-started item (PutItem over an old id, an invalid item fixed);
     # every write of the app sets execution_arn or marks the item invalid, so it never matches.
+    # Then the records that may take history off an item (archived): a write without execution_arn, or a
+    # delete, of an item the app had written to (tests/infra/test_history.py checks them against the handler).
     assert patterns == [
         {"eventName": ["INSERT"]},
         {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {**never_started, "incident_stat": {"S": ["not_acknowledged"]}}}},
-        {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {**never_started, "incident_stat": [{"exists": False}]}}},
+        {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {**never_started, "incident_stat": {"S": [{"exists": False}]}}}},
+        {"eventName": ["MODIFY"], "dynamodb": {"OldImage": had_history, "NewImage": never_started}},
+        {"eventName": ["REMOVE"], "dynamodb": {"OldImage": had_history}},
     ]
+    assert len(patterns) <= 5  # Lambda's default quota of filters per event source mapping
 
 
 def test_stream_mapping_never_drops_a_record_silently(default_synth: Synth) -> None:

@@ -198,3 +198,17 @@ def test_an_item_paging_a_country_outside_the_allowed_list_is_invalid_at_once(
     assert item["incident_stat"] == "invalid"
     assert item["error"].startswith("first_contact: +447700900001 is outside the countries")
     assert aws.executions() == []
+
+
+def test_an_item_put_again_with_a_number_status_is_marked_invalid_not_ignored(
+    aws: Aws, sms_stub: Stubber, seed_item: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    # The stream filters see typed leaves: a status that is not a string passes them, so the handler must act on it.
+    broken = {**seed_item, "incident_stat": {"N": "0"}}
+    aws.put_incident(broken)
+    result = _run(stream_event(stream_record(broken, sequence="2", event_name="MODIFY")), lambda_context)
+    assert result == {"batchItemFailures": []}
+    assert aws.executions() == []
+    item = aws.incident("123")
+    assert item["incident_stat"] == "invalid"
+    assert item["error"] == "incident_stat: must be a string (S), got number"
