@@ -119,7 +119,7 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         )  # fmt: skip
     except SmsFailed as error:
         deps.incidents.mark_unreachable(
-            incident_id, contact, timeline_entry(Event.SMS_FAILED, utc_now(), level=level, phone=contact, error=str(error))
+            incident_id, contact, timeline_entry(Event.SMS_FAILED, utc_now(), level=level, phone=contact, error=str(error)[:500])
         )
         count(SMS_FAILED)
         sfn.send_task_failure(taskToken=token, error=WorkflowError.SMS_FAILED.value, cause=str(error)[:32000])
