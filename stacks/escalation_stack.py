@@ -110,7 +110,8 @@ class EscalationStack(Stack):
             "FAULT_RETRY_SECONDS": str(config.fault_retry_seconds),
             "MAX_SMS_PER_INCIDENT": str(config.max_sms_per_incident),
             "MAX_SMS_PER_HOUR": str(config.max_sms_per_hour),
-            "PROTECT_CONFIGURATION_ID": protect_configuration.attr_protect_configuration_id if protect_configuration else "",
+            # Ref is the ProtectConfigurationId (its primary identifier); pass it as ProtectConfigurationId on each send.
+            "PROTECT_CONFIGURATION_ID": protect_configuration.ref if protect_configuration else "",
         }
 
         def function(construct_id: str, handler: str, description: str, **extra_env: str) -> HandlerFunction:
@@ -239,8 +240,8 @@ class EscalationStack(Stack):
             )
             return
         resources = [_resolved(resource) for resource in sms_send_resources(self.config)]
-        if protect_configuration is not None:
-            resources.append(protect_configuration.attr_arn)
+        if protect_configuration is not None:  # its ARN from its id: no GetAtt, which the local sandbox cannot resolve
+            resources.append(_resolved(f"{SMS_ARN_PREFIX}protect-configuration/{protect_configuration.ref}"))
         role.add_to_principal_policy(iam.PolicyStatement(actions=["sms-voice:SendTextMessage"], resources=resources))
 
 

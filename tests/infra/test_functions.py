@@ -271,4 +271,4 @@ def test_configured_limits_countries_and_protect_configuration_reach_the_functio
         assert env["ALLOWED_COUNTRIES"] == "GB,IE", handler  # normalized: uppercase, sorted, comma-separated
         if handler in SMS_SENDING_HANDLERS:
             assert [env[key] for key in SMS_LIMITS] == ["20", "600", "12", "90"], handler
-            assert env["PROTECT_CONFIGURATION_ID"] == {"Fn::GetAtt": [protect, "ProtectConfigurationId"]}, handler
+            assert env["PROTECT_CONFIGURATION_ID"] == {"Ref": protect}, handler

@@ -91,7 +91,7 @@ def test_sms_from_a_pool_with_a_configuration_set_and_the_stacks_protect_configu
         f"{SMS_ARN}pool/{POOL_ID}",
         f"{SMS_ARN}configuration-set/{CONFIGURATION_SET}",
         f"{SMS_ARN}opt-out-list/*",
-        f"${{{protect}.Arn}}",
+        f"{SMS_ARN}protect-configuration/${{{protect}}}",
     }
 
 
