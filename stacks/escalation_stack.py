@@ -49,24 +49,24 @@ def sms_send_resources(config: EscalationConfig) -> list[str]:
     """
     identity = config.origination_identity
     if identity.startswith("arn:"):
-        origination = [identity]
+        resources = [identity]
     elif identity.startswith("phone-"):
-        origination = [f"{SMS_ARN_PREFIX}phone-number/{identity}"]
+        resources = [f"{SMS_ARN_PREFIX}phone-number/{identity}"]
     elif identity.startswith("pool-"):
-        origination = [f"{SMS_ARN_PREFIX}pool/{identity}"]
+        resources = [f"{SMS_ARN_PREFIX}pool/{identity}"]
     elif identity.startswith("+"):
-        origination = [f"{SMS_ARN_PREFIX}phone-number/*"]
+        resources = [f"{SMS_ARN_PREFIX}phone-number/*"]
     elif identity:  # a sender ID, registered per country
-        origination = [f"{SMS_ARN_PREFIX}sender-id/{identity}/*"]
+        resources = [f"{SMS_ARN_PREFIX}sender-id/{identity}/*"]
     else:
-        origination = [f"{SMS_ARN_PREFIX}{kind}/*" for kind in ("phone-number", "pool", "sender-id")]
+        resources = [f"{SMS_ARN_PREFIX}{kind}/*" for kind in ("phone-number", "pool", "sender-id")]
     name = config.configuration_set
     if name:
-        origination.append(name if name.startswith("arn:") else f"{SMS_ARN_PREFIX}configuration-set/{name}")
-    origination.append(f"{SMS_ARN_PREFIX}opt-out-list/*")
+        resources.append(name if name.startswith("arn:") else f"{SMS_ARN_PREFIX}configuration-set/{name}")
+    resources.append(f"{SMS_ARN_PREFIX}opt-out-list/*")
     if not config.allowed_countries:
-        origination.append(f"{SMS_ARN_PREFIX}protect-configuration/*")
-    return origination
+        resources.append(f"{SMS_ARN_PREFIX}protect-configuration/*")
+    return resources
 
 
 def _resolved(resource: str) -> str:
