@@ -13,6 +13,8 @@ from stacks.nag import acknowledge_findings
 CONTEXT_KEYS = (
     "originationIdentity", "smsApi", "pinpointApplicationId", "configurationSet", "ackTimeoutSeconds", "reminders",
     "repeat", "maxSmsSegments", "configureTwoWay", "opsEmail", "powertoolsLayerVersion", "messageTtlDays", "stackName",
+    "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
+    "maxSmsPerHour",
 )  # fmt: skip
 
 

@@ -1,14 +1,54 @@
 """Deployment settings from cdk.json context (`-c key=value`), validated at synth."""
 
+import dataclasses
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
+
 SMS_APIS = ("v2", "pinpoint")
-_PHONE_NUMBER_ID = re.compile(
-    r"^(phone-[0-9a-zA-Z]+|arn:aws[a-z-]*:sms-voice:[a-z0-9-]+:\d{12}:phone-number/phone-[0-9a-zA-Z]+)$"
+_ARN_PREFIX = r"arn:aws[a-z-]*:sms-voice:[a-z0-9-]+:\d{12}:"
+_PHONE_NUMBER_ID = re.compile(rf"^(phone-[0-9a-zA-Z]+|{_ARN_PREFIX}phone-number/phone-[0-9a-zA-Z]+)$")
+# What SendTextMessage accepts as OriginationIdentity: a phone number (E.164, id or ARN), a pool (id or ARN),
+# a sender ID (the name or its ARN).
+_ORIGINATION_IDENTITY = re.compile(
+    rf"^(phone-[0-9a-zA-Z]+|pool-[0-9a-zA-Z]+|\+[1-9]\d{{6,14}}|[A-Za-z0-9_-]{{1,11}}"
+    rf"|{_ARN_PREFIX}(phone-number/phone-[0-9a-zA-Z]+|pool/pool-[0-9a-zA-Z]+|sender-id/[A-Za-z0-9_-]{{1,11}}/[A-Z]{{2}}))$"
 )
+_CONFIGURATION_SET = re.compile(rf"^([A-Za-z0-9_-]{{1,64}}|{_ARN_PREFIX}configuration-set/[A-Za-z0-9_-]{{1,64}})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# ISO 3166-1 alpha-2: the officially assigned country codes (the protect configuration blocks every one not allowed).
+# fmt: off
+ISO_COUNTRY_CODES = frozenset({
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ", "BA", "BB", "BD",
+    "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS", "BT", "BV", "BW", "BY", "BZ", "CA",
+    "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE",
+    "DJ", "DK", "DM", "DO", "DZ", "EC", "EE", "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA",
+    "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK",
+    "HM", "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP",
+    "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT",
+    "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS",
+    "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ",
+    "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS",
+    "RU", "RW", "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS", "ST",
+    "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR", "TT", "TV", "TW",
+    "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI", "VN", "VU", "WF", "WS", "YE", "YT", "ZA",
+    "ZM", "ZW",
+})
+# fmt: on
+
+
+AUTOMATIC_ANSWERS_MARGIN = 40  # help, already escalated / acknowledged, nothing open: once per number and incident
+MAX_CHAIN = 10  # contacts in one chain (lambdas/escalation/incident.py MAX_CONTACTS)
+
+
+def legitimate_sms_per_incident(*, reminders: int, repeat: int) -> int:
+    """The most texts one incident may need: pages and reminders at every level, a notice per escalation, the closing notices."""
+    levels = MAX_CHAIN * (repeat + 1)
+    return levels * (reminders + 1) + levels + 2 * MAX_CHAIN + 1
 
 
 class ConfigError(ValueError):
@@ -31,11 +71,44 @@ class EscalationConfig:
     ops_email: str = ""
     powertools_layer_version: int = 36
     message_ttl_days: int = 30
+    two_way_managed_elsewhere: bool = False
+    allowed_countries: tuple[str, ...] = ()
+    sms_parts_per_second: int = 1
+    fault_retry_seconds: int = 900
+    # 0 in the context: derived from reminders and repeat (load_config); this is the value for the defaults.
+    max_sms_per_incident: int = legitimate_sms_per_incident(reminders=0, repeat=0) + AUTOMATIC_ANSWERS_MARGIN
+    max_sms_per_hour: int = 200
+
+    @property
+    def allowed_calling_codes(self) -> tuple[str, ...]:
+        """The telephone calling codes of allowedCountries ("44" for GB), for the item check in the start handler."""
+        return tuple(sorted({str(phonenumbers.country_code_for_region(code)) for code in self.allowed_countries}))
 
     @property
     def two_way_phone_number_id(self) -> str:
         """The phone number UpdatePhoneNumber is called on (its id or ARN)."""
         return self.origination_identity
+
+    def deploy_blockers(self) -> list[str]:
+        """Why a deployment of this configuration could not hear replies (empty when it can); each names its key.
+
+        Synth succeeds regardless (demo, tests, CI); the stack turns these into a CloudFormation rule that
+        refuses the deployment before any resource is created.
+        """
+        blockers = []
+        if not self.origination_identity:
+            blockers.append(
+                "originationIdentity: no origination identity is configured, so pages would go out from whatever "
+                "number the service picks and replies could not reach this stack; deploy with "
+                "-c originationIdentity=phone-... (its id or ARN, or a pool)"
+            )
+        if not (self.configure_two_way or self.two_way_managed_elsewhere):
+            blockers.append(
+                "configureTwoWay: replies (YES/NO) would never reach this stack; deploy with -c configureTwoWay=true, "
+                "or with -c twoWayManagedElsewhere=true once the number's two-way channel points at the "
+                "InboundSmsTopicArn output"
+            )
+        return blockers
 
 
 def _int(context: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -70,6 +143,31 @@ def _str(context: dict[str, Any], key: str) -> str:
     return raw.strip()
 
 
+def _countries(context: dict[str, Any], key: str) -> tuple[str, ...]:
+    """ISO 3166-1 alpha-2 codes from "GB,IE", '["GB", "IE"]' or a JSON list; uppercased, sorted, once each."""
+    raw = context.get(key, "")
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = json.loads(text)
+            except ValueError:
+                raise ConfigError(f"{key}: not a JSON list of country codes: {text!r}") from None
+        else:
+            raw = [part for part in text.split(",") if part.strip()]
+    if not isinstance(raw, list) or not all(isinstance(code, str) for code in raw):
+        raise ConfigError(f"{key}: must be ISO 3166-1 alpha-2 codes, comma-separated or a JSON list, got {raw!r}")
+    codes = {code.strip().upper() for code in raw}
+    unknown = sorted(code for code in codes if code not in ISO_COUNTRY_CODES)
+    if unknown:
+        hint = " (the United Kingdom is GB)" if "UK" in unknown else ""
+        verb = "is not an ISO 3166-1 alpha-2 country code" if len(unknown) == 1 else "are not ISO 3166-1 alpha-2 country codes"
+        raise ConfigError(f"{key}: {', '.join(map(repr, unknown))} {verb}{hint}")
+    return tuple(sorted(codes))
+
+
 def load_config(context: dict[str, Any]) -> EscalationConfig:
     """Read and check the context keys; raises ConfigError naming the first bad key."""
     sms_api = _str(context, "smsApi") or "v2"
@@ -88,7 +186,20 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         ops_email=_str(context, "opsEmail"),
         powertools_layer_version=_int(context, "powertoolsLayerVersion", 36, 1, 10_000),
         message_ttl_days=_int(context, "messageTtlDays", 30, 1, 365),
+        two_way_managed_elsewhere=_bool(context, "twoWayManagedElsewhere", False),
+        allowed_countries=_countries(context, "allowedCountries"),
+        sms_parts_per_second=_int(context, "smsPartsPerSecond", 1, 1, 1000),
+        fault_retry_seconds=_int(context, "faultRetrySeconds", 900, 1, 86_400),
+        max_sms_per_incident=_int(context, "maxSmsPerIncident", 0, 0, 10_000),
+        max_sms_per_hour=_int(context, "maxSmsPerHour", 200, 1, 100_000),
     )
+    if config.origination_identity and not _ORIGINATION_IDENTITY.fullmatch(config.origination_identity):
+        raise ConfigError(
+            "originationIdentity: must be a phone number (E.164, phone-... or its ARN), a pool (pool-... or its ARN) "
+            f"or a sender ID (its name or ARN), got {config.origination_identity!r}"
+        )
+    if config.configuration_set and not _CONFIGURATION_SET.fullmatch(config.configuration_set):
+        raise ConfigError(f"configurationSet: must be a configuration set name or ARN, got {config.configuration_set!r}")
     if config.sms_api == "pinpoint" and not re.fullmatch(r"[0-9a-f]{32}", config.pinpoint_application_id):
         raise ConfigError("pinpointApplicationId: smsApi=pinpoint needs the 32-character hex id of a Pinpoint application")
     if config.configure_two_way and not _PHONE_NUMBER_ID.fullmatch(config.origination_identity):
@@ -96,6 +207,19 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
             "originationIdentity: configureTwoWay=true needs the phone number's id (phone-...) or ARN, "
             f"got {config.origination_identity!r}"
         )
+    no_calling_code = [code for code in config.allowed_countries if phonenumbers.country_code_for_region(code) == 0]
+    if no_calling_code:
+        raise ConfigError(f"allowedCountries: {', '.join(no_calling_code)} has no telephone numbers to text")
+    legitimate = legitimate_sms_per_incident(reminders=config.reminders, repeat=config.repeat)
+    if config.max_sms_per_incident == 0:  # derived: what the configured chain may need, and a margin for replies' answers
+        config = dataclasses.replace(config, max_sms_per_incident=legitimate + AUTOMATIC_ANSWERS_MARGIN)
+    elif config.max_sms_per_incident < legitimate:
+        raise ConfigError(
+            f"maxSmsPerIncident: {config.max_sms_per_incident} is below the {legitimate} texts an incident with "
+            f"{MAX_CHAIN} contacts may legitimately need with reminders={config.reminders} and repeat={config.repeat}; raise it"
+        )
+    if config.configure_two_way and config.two_way_managed_elsewhere:
+        raise ConfigError("twoWayManagedElsewhere: contradicts configureTwoWay=true; set only one of them")
     if config.ops_email and not _EMAIL.fullmatch(config.ops_email):
         raise ConfigError(f"opsEmail: {config.ops_email!r} is not an email address")
     return config

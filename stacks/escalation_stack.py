@@ -3,11 +3,12 @@
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, Stack
+from aws_cdk import Annotations, ArnFormat, Aws, CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_smsvoice as smsvoice
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -21,6 +22,63 @@ from .workflow import EscalationWorkflow
 
 MAX_CONTACTS = 10  # the chain cap enforced by the start handler (lambdas/escalation/incident.py)
 
+# What each handler does to the incidents table (lambdas/escalation/repository.py IncidentRepository): reads it
+# and updates items conditionally. Nobody puts (replaces) or deletes an incident: the table is the audit log.
+INCIDENT_TABLE_ACTIONS = {
+    "start": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "page": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "unacknowledged": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "reply": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+}
+# Every SDK call gives up after at most ~24 s (lambdas/escalation/aws_clients.py); a function does a few in a row,
+# and the senders may wait a little for a send slot. The reply handler may send a confirmation and up to ten notices.
+FUNCTION_TIMEOUT_SECONDS = {"StartEscalation": 60, "PageContact": 90, "MarkUnacknowledged": 180, "HandleReply": 180}
+SMS_ARN_PREFIX = "arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:"
+ALLOWED_COUNTRIES_WARNING = "incident-escalation:allowedCountries"
+DEPLOY_REFUSED_WARNING = "incident-escalation:deployRefused"
+
+
+def sms_send_resources(config: EscalationConfig) -> list[str]:
+    """What SendTextMessage is authorized against, with <AWS::...> for the pseudo parameters (cdk-nag's notation).
+
+    The service checks the origination identity (phone number, pool or sender ID), the configuration set, the
+    opt-out list and the protect configuration of each send. The origination identity is the configured one;
+    an E.164 number is matched by its id in ARNs, unknown at synth, so it allows this account's numbers
+    (configure the phone-... id to scope it to the number). With no identity at all (synth for the demo and the
+    tests; such a template is refused at deploy) it allows this account's numbers, pools and sender IDs.
+    Opt-out lists are assigned to the identity outside this stack, and a protect configuration can only block
+    sends, so those are allowed in this account and region; the stack's own protect configuration, when
+    allowedCountries is set, is added by the stack.
+    """
+    identity = config.origination_identity
+    if identity.startswith("arn:"):
+        resources = [identity]
+    elif identity.startswith("phone-"):
+        resources = [f"{SMS_ARN_PREFIX}phone-number/{identity}"]
+    elif identity.startswith("pool-"):
+        resources = [f"{SMS_ARN_PREFIX}pool/{identity}"]
+    elif identity.startswith("+"):
+        resources = [f"{SMS_ARN_PREFIX}phone-number/*"]
+    elif identity:  # a sender ID, registered per country
+        resources = [f"{SMS_ARN_PREFIX}sender-id/{identity}/*"]
+    else:
+        resources = [f"{SMS_ARN_PREFIX}{kind}/*" for kind in ("phone-number", "pool", "sender-id")]
+    name = config.configuration_set
+    if name:
+        resources.append(name if name.startswith("arn:") else f"{SMS_ARN_PREFIX}configuration-set/{name}")
+    resources.append(f"{SMS_ARN_PREFIX}opt-out-list/*")
+    if not config.allowed_countries:
+        resources.append(f"{SMS_ARN_PREFIX}protect-configuration/*")
+    return resources
+
+
+def _resolved(resource: str) -> str:
+    return (
+        resource.replace("<AWS::Partition>", Aws.PARTITION)
+        .replace("<AWS::Region>", Aws.REGION)
+        .replace("<AWS::AccountId>", Aws.ACCOUNT_ID)
+    )
+
 
 class EscalationStack(Stack):
     """Everything one `cdk deploy` creates."""
@@ -30,6 +88,8 @@ class EscalationStack(Stack):
         self.config = config
         storage = Storage(self, "Storage")
         messaging = Messaging(self, "Messaging", ops_email=config.ops_email)
+        protect_configuration = messaging.limit_destinations(config.allowed_countries) if config.allowed_countries else None
+        self._check_deployable()
         code = lambda_code()
         layer = powertools_layer(self, config.powertools_layer_version)
         state_machine_name = f"{self.stack_name}-escalation"
@@ -45,24 +105,40 @@ class EscalationStack(Stack):
             "PINPOINT_APPLICATION_ID": config.pinpoint_application_id,
             "MAX_SMS_SEGMENTS": str(config.max_sms_segments),
             "MESSAGE_TTL_DAYS": str(config.message_ttl_days),
+            "ALLOWED_COUNTRIES": ",".join(config.allowed_countries),  # empty: any destination
+            # The item check compares numbers with these (the protect configuration is the precise guard).
+            "ALLOWED_CALLING_CODES": ",".join(config.allowed_calling_codes),
+        }
+        # Limits of every function that sends SMS.
+        sms_env = {
+            "SMS_PARTS_PER_SECOND": str(config.sms_parts_per_second),
+            "FAULT_RETRY_SECONDS": str(config.fault_retry_seconds),
+            "MAX_SMS_PER_INCIDENT": str(config.max_sms_per_incident),
+            "MAX_SMS_PER_HOUR": str(config.max_sms_per_hour),
+            "ACK_TIMEOUT_SECONDS": str(config.ack_timeout_seconds),  # a page's TimeToLive: moot after its window
+            # Ref is the ProtectConfigurationId (its primary identifier); pass it as ProtectConfigurationId on each send.
+            "PROTECT_CONFIGURATION_ID": protect_configuration.ref if protect_configuration else "",
         }
 
         def function(construct_id: str, handler: str, description: str, **extra_env: str) -> HandlerFunction:
             return HandlerFunction(
                 self, construct_id, handler=handler, description=description, code=code, layer=layer,
-                environment={**common_env, **extra_env},
+                environment={**common_env, **extra_env}, timeout_seconds=FUNCTION_TIMEOUT_SECONDS[construct_id],
             )  # fmt: skip
 
         self.start = function(
             "StartEscalation", "start_escalation.handler", "Validates new incidents and starts their escalation",
             STATE_MACHINE_ARN=state_machine_arn, REPEAT=str(config.repeat), HISTORY_TABLE=storage.history.table_name,
         )  # fmt: skip
-        self.page = function("PageContact", "page_contact.handler", "Pages the contact of the current level")
+        self.page = function(
+            "PageContact", "page_contact.handler", "Pages the contact of the current level",
+            OPS_TOPIC_ARN=messaging.ops_topic.topic_arn, **sms_env,
+        )  # fmt: skip
         self.unacknowledged = function(
             "MarkUnacknowledged", "mark_unacknowledged.handler", "Closes an incident nobody acknowledged",
-            OPS_TOPIC_ARN=messaging.ops_topic.topic_arn,
+            OPS_TOPIC_ARN=messaging.ops_topic.topic_arn, **sms_env,
         )  # fmt: skip
-        self.reply = function("HandleReply", "handle_reply.handler", "Acts on YES/NO SMS replies")
+        self.reply = function("HandleReply", "handle_reply.handler", "Acts on YES/NO SMS replies", **sms_env)
 
         self.workflow = EscalationWorkflow(
             self,
@@ -73,6 +149,7 @@ class EscalationStack(Stack):
             ack_timeout_seconds=config.ack_timeout_seconds,
             reminders=config.reminders,
             max_levels=MAX_CONTACTS * (config.repeat + 1),
+            fault_retry_seconds=config.fault_retry_seconds,
         )
 
         # Start: stream -> function, new incidents and replaced ones (archived), nothing dropped silently.
@@ -96,18 +173,20 @@ class EscalationStack(Stack):
         messaging.inbound_topic.add_subscription(subscriptions.LambdaSubscription(self.reply.function))
 
         # Grants: each function gets what it touches, nothing more.
-        storage.incidents.grant_read_write_data(self.start.function)
+        for name, actions in INCIDENT_TABLE_ACTIONS.items():
+            storage.incidents.grant(getattr(self, name).function, *actions)
         storage.history.grant(self.start.function, "dynamodb:PutItem")  # append-only: nothing may change the archive
         self.workflow.state_machine.grant_start_execution(self.start.function)
         for handler in (self.page, self.unacknowledged, self.reply):
-            storage.incidents.grant_read_write_data(handler.function)
+            # The message log, the by_contact index, once-only keys and the reply idempotency records.
             storage.messages.grant_read_write_data(handler.function)
-            self._grant_sms(handler.role)
+            self._grant_sms(handler.role, protect_configuration)
         for handler in (self.page, self.reply):
             handler.role.add_to_policy(
                 iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=[state_machine_arn])
             )
-        messaging.ops_topic.grant_publish(self.unacknowledged.function)
+        for handler in (self.page, self.unacknowledged):  # a fault of ours is told to ops at once; so is an exhausted chain
+            messaging.ops_topic.grant_publish(handler.function)
 
         if config.configure_two_way:
             messaging.configure_two_way(phone_number_id=config.two_way_phone_number_id)
@@ -118,6 +197,13 @@ class EscalationStack(Stack):
             ops_topic=messaging.ops_topic,
             dead_letter_queues={"StreamFailures": self.stream_dlq, "ReplyFailures": self.reply_dlq},
             state_machine=self.workflow.state_machine,
+            functions={
+                "StartEscalation": self.start.function,
+                "PageContact": self.page.function,
+                "MarkUnacknowledged": self.unacknowledged.function,
+                "HandleReply": self.reply.function,
+            },
+            stream_function=self.start.function,
         )
         self.storage = storage
         self.messaging = messaging
@@ -127,8 +213,34 @@ class EscalationStack(Stack):
         CfnOutput(self, "OpsTopicArn", value=messaging.ops_topic.topic_arn, description="Unacknowledged incidents, alarms")
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
 
-    def _grant_sms(self, role: iam.IRole) -> None:
-        """Permission to send SMS through the configured API."""
+    def _check_deployable(self) -> None:
+        """Refuse, at deploy time, a configuration that cannot hear replies; warn about a missing country limit.
+
+        Synth must keep working without settings (make synth, the local sandbox, the tests), so the refusal is a
+        CloudFormation rule: its assertions are evaluated when a change set is created, before any resource
+        exists, and the deployment fails with the assertion's description, which names the context key.
+        """
+        blockers = self.config.deploy_blockers()
+        if blockers:
+            CfnRule(
+                self,
+                "RepliesMustReachTheStack",
+                assertions=[
+                    CfnRuleAssertion(assert_=Fn.condition_contains(["deployable"], "refused"), assert_description=blocker)
+                    for blocker in blockers
+                ],
+            )
+            for blocker in blockers:
+                Annotations.of(self).add_warning_v2(DEPLOY_REFUSED_WARNING, f"this template cannot be deployed: {blocker}")
+        if not self.config.allowed_countries:
+            Annotations.of(self).add_warning_v2(
+                ALLOWED_COUNTRIES_WARNING,
+                "allowedCountries is empty: SMS may be sent to any country; set it (e.g. -c allowedCountries=GB,IE) "
+                "to block every other destination",
+            )
+
+    def _grant_sms(self, role: iam.IRole, protect_configuration: smsvoice.CfnProtectConfiguration | None) -> None:
+        """Permission to send SMS through the configured API, from the configured identity only."""
         if self.config.sms_api == "pinpoint":
             role.add_to_principal_policy(
                 iam.PolicyStatement(
@@ -140,12 +252,10 @@ class EscalationStack(Stack):
                 )
             )
             return
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["sms-voice:SendTextMessage"],
-                resources=[f"arn:{Aws.PARTITION}:sms-voice:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"],
-            )
-        )
+        resources = [_resolved(resource) for resource in sms_send_resources(self.config)]
+        if protect_configuration is not None:  # its ARN from its id: no GetAtt, which the local sandbox cannot resolve
+            resources.append(_resolved(f"{SMS_ARN_PREFIX}protect-configuration/{protect_configuration.ref}"))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["sms-voice:SendTextMessage"], resources=resources))
 
 
 def new_incident_filters() -> list[Mapping[str, Any]]:

@@ -3,14 +3,36 @@
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+# Published by the handlers (Powertools metrics); names live in lambdas/escalation/observability.py.
+NAMESPACE = "IncidentEscalation"
+SERVICE_DIMENSION = {"service": "incident-escalation"}
+HANDLER_METRIC_ALARMS = (
+    ("PageNotDelivered", "SmsFailed", "A page could not be delivered (opted out, invalid number, SMS setup): check the incident"),
+    (
+        "SmsCeilingReached",
+        "SmsCeilingReached",
+        "The per-incident or per-hour SMS ceiling stopped a send (maxSmsPerIncident / maxSmsPerHour): a runaway loop or "
+        "an alert storm; texts are held back until it is looked at",
+    ),
+    (
+        "SmsAccountFault",
+        "SmsAccountFault",
+        "End User Messaging refused a send for an account-level reason (spend limit, quota, access denied, bad "
+        "origination identity): nobody is being paged until it is fixed",
+    ),
+)
+# A stream record older than this means new incidents are being paged late (retries, throttling, a failing batch).
+MAX_ITERATOR_AGE = Duration.minutes(2)
+
 
 class Monitoring(Construct):
-    """Alarms on dead-letter queues and failed executions, sent to the ops topic."""
+    """Alarms on dead-letter queues, failed executions, function errors, the stream backlog and SMS trouble, to ops."""
 
     def __init__(
         self,
@@ -20,6 +42,8 @@ class Monitoring(Construct):
         ops_topic: sns.ITopic,
         dead_letter_queues: dict[str, sqs.IQueue],
         state_machine: sfn.IStateMachine,
+        functions: dict[str, lambda_.IFunction],
+        stream_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         action = actions.SnsAction(ops_topic)
@@ -51,20 +75,35 @@ class Monitoring(Construct):
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
             )
-        # Published by the handlers (Powertools metrics); names live in lambdas/escalation/observability.py.
-        undelivered = cloudwatch.Metric(
-            namespace="IncidentEscalation",
-            metric_name="SmsFailed",
-            dimensions_map={"service": "incident-escalation"},
-            statistic="Sum",
-            period=Duration.minutes(5),
+        for alarm_id, metric_name, description in HANDLER_METRIC_ALARMS:
+            metric = cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name=metric_name,
+                dimensions_map=SERVICE_DIMENSION,
+                statistic="Sum",
+                period=Duration.minutes(5),
+            )
+            self.alarms.append(self._above_zero(alarm_id, metric, description))
+        for name, function in functions.items():
+            self.alarms.append(
+                self._above_zero(
+                    f"{name}Errors",
+                    function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+                    f"{name}: an invocation failed (it is retried; see the function's log group)",
+                )
+            )
+        backlog = stream_function.metric(
+            "IteratorAge", statistic="Maximum", period=Duration.minutes(1), unit=cloudwatch.Unit.MILLISECONDS
         )
         self.alarms.append(
-            undelivered.create_alarm(
+            backlog.create_alarm(
                 self,
-                "PageNotDelivered",
-                alarm_description="A page could not be delivered (opted out, invalid number, SMS setup): check the incident",
-                threshold=0,
+                "IncidentStreamBacklog",
+                alarm_description=(
+                    f"New incidents wait more than {int(MAX_ITERATOR_AGE.to_seconds())} s in the table stream before "
+                    "they are paged (the start function fails or is throttled)"
+                ),
+                threshold=MAX_ITERATOR_AGE.to_milliseconds(),
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=1,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -72,3 +111,14 @@ class Monitoring(Construct):
         )
         for alarm in self.alarms:
             alarm.add_alarm_action(action)
+
+    def _above_zero(self, alarm_id: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
+        return metric.create_alarm(
+            self,
+            alarm_id,
+            alarm_description=description,
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

@@ -4,14 +4,17 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import IConstruct
 
-from .escalation_stack import EscalationStack
+from .escalation_stack import EscalationStack, sms_send_resources
 
 # The singleton Lambda behind every AwsCustomResource in a stack has this fixed id.
 AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
 XRAY_REASON = "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions."
 SMS_REASON = (
-    "sms-voice:SendTextMessage is authorized against the origination identity, configuration set, opt-out list "
-    "and protect configuration the account uses; it is scoped to this account and region."
+    "sms-voice:SendTextMessage is authorized against the origination identity, configuration set, opt-out list and "
+    "protect configuration of each send. The identity is the configured one (an E.164 number's id is unknown at "
+    "synth, so it is this account's numbers; with no identity the template is refused at deploy); opt-out lists "
+    "are assigned to the identity outside the stack and protect configurations can only block sends, so those are "
+    "this account's and region's (stacks/escalation_stack.py sms_send_resources)."
 )
 
 
@@ -32,16 +35,15 @@ def acknowledge_findings(stack: EscalationStack) -> None:
     for handler in (stack.page, stack.unacknowledged, stack.reply):
         _ack(handler, messages_index, "Replies are matched to the sender's latest page through the by_contact index.")
         if stack.config.sms_api == "v2":
-            _ack(
-                handler,
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:*]",
-                SMS_REASON,
-            )
-    _ack(
-        stack.unacknowledged,
-        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-        "Publishing to the KMS-encrypted ops topic needs a data key; the grant is limited to that topic's key.",
-    )
+            for resource in sms_send_resources(stack.config):
+                if "*" in resource:
+                    _ack(handler, f"AwsSolutions-IAM5[Resource::{resource}]", SMS_REASON)
+    for handler in (stack.page, stack.unacknowledged):  # both tell ops: a fault of ours, an exhausted chain
+        _ack(
+            handler,
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the KMS-encrypted ops topic needs a data key; the grant is limited to that topic's key.",
+        )
     workflow = stack.workflow
     _ack(workflow, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
     for function in (stack.page, stack.unacknowledged):

@@ -32,6 +32,7 @@ class Settings:
     max_sms_per_incident: int = 100  # ceilings that stop a runaway loop (0: no ceiling)
     max_sms_per_hour: int = 200
     allowed_calling_codes: tuple[str, ...] = ()  # allowedCountries as calling codes ("44", "353"); empty: no limit
+    protect_configuration_id: str = ""  # the stack's protect configuration (allowedCountries), sent with every text
     history_table: str = ""  # the archive of replaced and deleted incident items (start handler only)
 
 
@@ -90,5 +91,6 @@ def get_settings() -> Settings:
         max_sms_per_incident=per_incident,
         max_sms_per_hour=per_hour,
         allowed_calling_codes=_calling_codes(os.environ.get("ALLOWED_CALLING_CODES", "")),
+        protect_configuration_id=os.environ.get("PROTECT_CONFIGURATION_ID", ""),
         history_table=os.environ.get("HISTORY_TABLE", ""),
     )

@@ -74,10 +74,13 @@ def _classified(error: ClientError) -> Exception:
 class EndUserMessagingSender:
     """SendTextMessage (pinpoint-sms-voice-v2): the API for new deployments."""
 
-    def __init__(self, client: Any, *, origination_identity: str, configuration_set: str = "") -> None:
+    def __init__(
+        self, client: Any, *, origination_identity: str, configuration_set: str = "", protect_configuration_id: str = ""
+    ) -> None:
         self._client = client
         self._origination_identity = origination_identity
         self._configuration_set = configuration_set
+        self._protect_configuration_id = protect_configuration_id
 
     def send(self, destination: str, body: str, *, incident_id: str, ttl_seconds: int | None = None) -> str:
         """Send one transactional SMS; a carrier drops it after ttl_seconds instead of delivering it late."""
@@ -91,6 +94,8 @@ class EndUserMessagingSender:
             request["OriginationIdentity"] = self._origination_identity
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
+        if self._protect_configuration_id:  # the countries this deployment may text (allowedCountries)
+            request["ProtectConfigurationId"] = self._protect_configuration_id
         if ttl_seconds is not None:
             request["TimeToLive"] = max(MIN_TTL_SECONDS, min(MAX_TTL_SECONDS, ttl_seconds))
         try:
@@ -150,4 +155,5 @@ def sender_for(settings: Settings) -> SmsSender:
         aws_clients.sms_v2(),
         origination_identity=settings.origination_identity,
         configuration_set=settings.configuration_set,
+        protect_configuration_id=settings.protect_configuration_id,
     )

@@ -4,9 +4,12 @@ import pytest
 
 from tests.infra.support import (
     ACK_TIMEOUT_SECONDS,
+    ALLOWED_COUNTRIES,
+    CONFIGURATION_SET,
     OPS_EMAIL,
     PHONE_NUMBER_ID,
     PINPOINT_APP_ID,
+    POOL_ID,
     REMINDERS,
     Synth,
     synthesize,
@@ -38,7 +41,23 @@ def pinpoint_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synthesize(tmp_path_factory.mktemp("pinpoint"), smsApi="pinpoint", pinpointApplicationId=PINPOINT_APP_ID)
 
 
-@pytest.fixture(scope="session", params=["default", "two_way", "pinpoint"])
+@pytest.fixture(scope="session")
+def limited_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A pool wired for two-way elsewhere, a configuration set, destinations limited to two countries, SMS limits."""
+    return synthesize(
+        tmp_path_factory.mktemp("limited"),
+        originationIdentity=POOL_ID,
+        twoWayManagedElsewhere="true",
+        configurationSet=CONFIGURATION_SET,
+        allowedCountries=ALLOWED_COUNTRIES,
+        smsPartsPerSecond="20",
+        faultRetrySeconds="600",
+        maxSmsPerIncident="120",
+        maxSmsPerHour="90",
+    )
+
+
+@pytest.fixture(scope="session", params=["default", "two_way", "pinpoint", "limited"])
 def any_synth(request: pytest.FixtureRequest) -> Synth:
     """Each configuration in turn."""
     synth: Synth = request.getfixturevalue(f"{request.param}_synth")

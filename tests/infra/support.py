@@ -18,6 +18,9 @@ REMINDERS = 2
 PHONE_NUMBER_ID = "phone-0123456789abcdef"
 PINPOINT_APP_ID = "0123456789abcdef0123456789abcdef"
 OPS_EMAIL = "oncall-ops@example.com"
+POOL_ID = "pool-0123456789abcdef"
+CONFIGURATION_SET = "incident-pages"
+ALLOWED_COUNTRIES = "gb, IE"  # as someone would type it
 ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
 
 

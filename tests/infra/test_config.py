@@ -16,6 +16,8 @@ from tests.infra.support import CDK_JSON_CONTEXT, PROJECT
 APP_KEYS = {
     "originationIdentity", "smsApi", "pinpointApplicationId", "configurationSet", "ackTimeoutSeconds", "reminders",
     "repeat", "maxSmsSegments", "configureTwoWay", "opsEmail", "powertoolsLayerVersion", "messageTtlDays",
+    "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
+    "maxSmsPerHour",
 }  # fmt: skip
 
 
@@ -39,6 +41,28 @@ APP_KEYS = {
         ({"configureTwoWay": True, "originationIdentity": "pool-0123456789abcdef"}, "originationIdentity"),
         ({"opsEmail": "nope"}, "opsEmail"),
         ({"originationIdentity": 447700900001}, "originationIdentity"),
+        ({"originationIdentity": "phone number 1"}, "originationIdentity"),
+        ({"originationIdentity": "arn:aws:sns:eu-west-2:123456789012:topic"}, "originationIdentity"),
+        ({"configurationSet": "has spaces"}, "configurationSet"),
+        ({"allowedCountries": "UK"}, "allowedCountries"),
+        ({"allowedCountries": "GB,XX"}, "allowedCountries"),
+        ({"allowedCountries": "GBR"}, "allowedCountries"),
+        ({"allowedCountries": "[GB"}, "allowedCountries"),
+        ({"allowedCountries": "[44]"}, "allowedCountries"),
+        ({"allowedCountries": 44}, "allowedCountries"),
+        ({"twoWayManagedElsewhere": "perhaps"}, "twoWayManagedElsewhere"),
+        (
+            {"twoWayManagedElsewhere": "true", "configureTwoWay": "true", "originationIdentity": "phone-0123456789abcdef"},
+            "twoWayManagedElsewhere",
+        ),
+        ({"smsPartsPerSecond": 0}, "smsPartsPerSecond"),
+        ({"smsPartsPerSecond": 1001}, "smsPartsPerSecond"),
+        ({"smsPartsPerSecond": "fast"}, "smsPartsPerSecond"),
+        ({"faultRetrySeconds": 0}, "faultRetrySeconds"),
+        ({"maxSmsPerIncident": 40}, "maxSmsPerIncident"),  # below what a 10-contact chain may need
+        ({"faultRetrySeconds": 86_401}, "faultRetrySeconds"),
+        ({"maxSmsPerIncident": -1}, "maxSmsPerIncident"),
+        ({"maxSmsPerHour": "many"}, "maxSmsPerHour"),
     ],
 )
 def test_invalid_context_raises_config_error_naming_the_key(context: dict[str, Any], key: str) -> None:
@@ -70,6 +94,74 @@ def test_strings_from_the_command_line_are_accepted() -> None:
 @pytest.mark.parametrize("value", ["false", "False", "0", "no", "", False])
 def test_false_spellings_leave_two_way_off(value: object) -> None:
     assert load_config({"configureTwoWay": value}).configure_two_way is False
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        "phone-0123456789abcdef",
+        "pool-0123456789abcdef",
+        "+447700900001",
+        "OnCall",
+        "arn:aws:sms-voice:eu-west-2:123456789012:phone-number/phone-0123456789abcdef",
+        "arn:aws:sms-voice:eu-west-2:123456789012:pool/pool-0123456789abcdef",
+        "arn:aws:sms-voice:eu-west-2:123456789012:sender-id/OnCall/GB",
+    ],
+)
+def test_every_kind_of_origination_identity_is_accepted(identity: str) -> None:
+    assert load_config({"originationIdentity": identity}).origination_identity == identity
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", ()),
+        ("GB", ("GB",)),
+        ("gb, IE ", ("GB", "IE")),
+        ("IE,GB,GB", ("GB", "IE")),
+        ('["ie", "GB"]', ("GB", "IE")),
+        (["US", "CA"], ("CA", "US")),
+        ([], ()),
+    ],
+)
+def test_allowed_countries_are_read_from_a_list_or_json_and_normalized(value: object, expected: tuple[str, ...]) -> None:
+    assert load_config({"allowedCountries": value}).allowed_countries == expected
+
+
+def test_a_bad_country_is_named_in_the_error() -> None:
+    with pytest.raises(
+        ConfigError, match=r"^allowedCountries: 'UK' is not an ISO 3166-1 alpha-2 country code \(the United Kingdom is GB\)"
+    ):
+        load_config({"allowedCountries": "IE,UK"})
+
+
+def test_sms_limits_have_their_defaults_and_accept_command_line_strings() -> None:
+    defaults = load_config({})
+    assert (defaults.sms_parts_per_second, defaults.fault_retry_seconds) == (1, 900)
+    assert (defaults.max_sms_per_incident, defaults.max_sms_per_hour) == (
+        41 + 40,
+        200,
+    )  # derived: 10 pages, 10 notices, 21 closing texts, margin
+    config = load_config(
+        {"smsPartsPerSecond": "20", "faultRetrySeconds": "3600", "maxSmsPerIncident": "500", "maxSmsPerHour": "50"}
+    )
+    assert (config.sms_parts_per_second, config.fault_retry_seconds) == (20, 3600)
+    assert (config.max_sms_per_incident, config.max_sms_per_hour) == (500, 50)
+
+
+@pytest.mark.parametrize(
+    ("context", "keys"),
+    [
+        ({}, ["originationIdentity", "configureTwoWay"]),
+        ({"originationIdentity": "phone-0123456789abcdef"}, ["configureTwoWay"]),
+        ({"twoWayManagedElsewhere": True}, ["originationIdentity"]),
+        ({"originationIdentity": "phone-0123456789abcdef", "configureTwoWay": "true"}, []),
+        ({"originationIdentity": "pool-0123456789abcdef", "twoWayManagedElsewhere": "true"}, []),
+    ],
+)
+def test_deploy_blockers_name_the_missing_setting(context: dict[str, Any], keys: list[str]) -> None:
+    blockers = load_config(context).deploy_blockers()
+    assert [blocker.split(":")[0] for blocker in blockers] == keys
 
 
 def test_two_way_accepts_a_phone_number_arn() -> None:

@@ -246,3 +246,35 @@ def test_dead_letter_queues_keep_messages_for_two_weeks_encrypted(default_synth:
         for policy in policies
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     )
+
+
+SMS_LIMITS = ("SMS_PARTS_PER_SECOND", "FAULT_RETRY_SECONDS", "MAX_SMS_PER_INCIDENT", "MAX_SMS_PER_HOUR")
+SMS_SENDING_HANDLERS = {"page_contact.handler", "mark_unacknowledged.handler", "handle_reply.handler"}
+
+
+def test_sms_limits_reach_every_function_that_sends_sms_with_their_defaults(default_synth: Synth) -> None:
+    expected = {
+        "SMS_PARTS_PER_SECOND": "1",
+        "FAULT_RETRY_SECONDS": "900",
+        "MAX_SMS_PER_INCIDENT": "81",  # derived from reminders and repeat (0 in cdk.json)
+        "MAX_SMS_PER_HOUR": "200",
+        "PROTECT_CONFIGURATION_ID": "",
+    }
+    for handler, function in handler_functions(default_synth).items():
+        env = function["Environment"]["Variables"]
+        if handler in SMS_SENDING_HANDLERS:
+            assert {key: env.get(key) for key in expected} == expected, handler
+        else:
+            assert not set(SMS_LIMITS) & set(env), handler
+        assert env["ALLOWED_COUNTRIES"] == "", handler  # no limit
+
+
+def test_configured_limits_countries_and_protect_configuration_reach_the_functions(limited_synth: Synth) -> None:
+    synth = limited_synth
+    protect = synth.logical_id(synth.stack.messaging.protect_configuration)
+    for handler, function in handler_functions(synth).items():
+        env = function["Environment"]["Variables"]
+        assert env["ALLOWED_COUNTRIES"] == "GB,IE", handler  # normalized: uppercase, sorted, comma-separated
+        if handler in SMS_SENDING_HANDLERS:
+            assert [env[key] for key in SMS_LIMITS] == ["20", "600", "120", "90"], handler
+            assert env["PROTECT_CONFIGURATION_ID"] == {"Ref": protect}, handler

@@ -1,10 +1,27 @@
 """The permissions that matter: each function can do its job and little else."""
 
+import ast
 from typing import Any
 
 import pytest
 
-from tests.infra.support import PINPOINT_APP_ID, Synth, actions_of, resources_for, role_statements
+from stacks.config import load_config
+from stacks.escalation_stack import sms_send_resources
+from tests.infra.support import (
+    CONFIGURATION_SET,
+    PHONE_NUMBER_ID,
+    PINPOINT_APP_ID,
+    POOL_ID,
+    PROJECT,
+    Synth,
+    actions_of,
+    as_list,
+    placeholder,
+    resources_for,
+    role_statements,
+)
+
+LAMBDAS = PROJECT / "lambdas"
 
 TASK_CALLBACKS = ("states:SendTaskSuccess", "states:SendTaskFailure")
 SMS_SENDERS = ("page", "unacknowledged", "reply")
@@ -42,13 +59,65 @@ def test_only_the_start_function_starts_executions_of_the_state_machine(default_
         assert "states:StartExecution" not in actions_of(statements(synth, handler)), handler
 
 
+SMS_ARN = "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:"
+
+
 @pytest.mark.parametrize("handler", SMS_SENDERS)
-def test_sms_functions_may_send_text_messages_in_this_account(default_synth: Synth, handler: str) -> None:
+def test_with_no_identity_sms_is_limited_to_this_accounts_identities(default_synth: Synth, handler: str) -> None:
+    # Demo and test synth only: this template is refused at deploy (see test_deploy_rule.py).
     granted = statements(default_synth, handler)
     assert resources_for(granted, "sms-voice:SendTextMessage") == {
-        "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:*"
+        f"{SMS_ARN}{kind}/*" for kind in ("phone-number", "pool", "sender-id", "opt-out-list", "protect-configuration")
     }
     assert not any(action.startswith("mobiletargeting:") for action in actions_of(granted))
+
+
+@pytest.mark.parametrize("handler", SMS_SENDERS)
+def test_sms_may_be_sent_from_the_configured_phone_number_only(two_way_synth: Synth, handler: str) -> None:
+    assert resources_for(statements(two_way_synth, handler), "sms-voice:SendTextMessage") == {
+        f"{SMS_ARN}phone-number/{PHONE_NUMBER_ID}",
+        f"{SMS_ARN}opt-out-list/*",
+        f"{SMS_ARN}protect-configuration/*",
+    }
+
+
+@pytest.mark.parametrize("handler", SMS_SENDERS)
+def test_sms_from_a_pool_with_a_configuration_set_and_the_stacks_protect_configuration(
+    limited_synth: Synth, handler: str
+) -> None:
+    synth = limited_synth
+    protect = synth.logical_id(synth.stack.messaging.protect_configuration)
+    assert resources_for(statements(synth, handler), "sms-voice:SendTextMessage") == {
+        f"{SMS_ARN}pool/{POOL_ID}",
+        f"{SMS_ARN}configuration-set/{CONFIGURATION_SET}",
+        f"{SMS_ARN}opt-out-list/*",
+        f"{SMS_ARN}protect-configuration/${{{protect}}}",
+    }
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (
+            {"originationIdentity": "+447700900001"},
+            "arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:phone-number/*",
+        ),
+        ({"originationIdentity": "OnCall"}, "arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:sender-id/OnCall/*"),
+        (
+            {"originationIdentity": "arn:aws:sms-voice:eu-west-1:123456789012:pool/pool-abc"},
+            "arn:aws:sms-voice:eu-west-1:123456789012:pool/pool-abc",
+        ),
+    ],
+)
+def test_each_kind_of_identity_scopes_send_text_message(context: dict[str, str], expected: str) -> None:
+    resources = sms_send_resources(load_config(context))
+    assert resources[0] == expected
+    assert not [resource for resource in resources if resource.endswith((":*", "pool/*", "sender-id/*")) and resource != expected]
+
+
+def test_a_configuration_set_arn_is_granted_as_given() -> None:
+    arn = "arn:aws:sms-voice:eu-west-2:123456789012:configuration-set/pages"
+    assert arn in sms_send_resources(load_config({"originationIdentity": POOL_ID, "configurationSet": arn}))
 
 
 def test_start_function_sends_no_sms(default_synth: Synth) -> None:
@@ -86,17 +155,119 @@ def test_no_function_gets_wildcard_actions(any_synth: Synth) -> None:
             assert action != "*" and not action.endswith(":*"), (handler, action)
 
 
-def test_only_mark_unacknowledged_may_publish_to_the_ops_topic(default_synth: Synth) -> None:
+def test_only_the_page_and_mark_unacknowledged_functions_may_publish_to_the_ops_topic(default_synth: Synth) -> None:
     synth = default_synth
     topic = f"${{{synth.logical_id(synth.stack.messaging.ops_topic)}}}"
-    assert resources_for(statements(synth, "unacknowledged"), "sns:Publish") == {topic}
-    for handler in ("start", "page", "reply"):
+    for handler in ("page", "unacknowledged"):  # a fault of ours is told at once; so is an exhausted chain
+        assert resources_for(statements(synth, handler), "sns:Publish") == {topic}
+    for handler in ("start", "reply"):
         assert "sns:Publish" not in actions_of(statements(synth, handler)), handler
 
 
-@pytest.mark.parametrize("handler", SMS_SENDERS)
-def test_sms_functions_read_and_write_both_tables(default_synth: Synth, handler: str) -> None:
-    synth = default_synth
-    granted = statements(synth, handler)
-    for table in (synth.stack.storage.incidents, synth.stack.storage.messages):
-        assert f"${{{synth.logical_id(table)}.Arn}}" in resources_for(granted, "dynamodb:UpdateItem"), handler
+HANDLER_MODULES = {
+    "start": "start_escalation",
+    "page": "page_contact",
+    "unacknowledged": "mark_unacknowledged",
+    "reply": "handle_reply",
+}
+BOTO_TABLE_CALLS = {
+    "get_item": "dynamodb:GetItem",
+    "update_item": "dynamodb:UpdateItem",
+    "put_item": "dynamodb:PutItem",
+    "delete_item": "dynamodb:DeleteItem",
+    "query": "dynamodb:Query",
+    "scan": "dynamodb:Scan",
+    "batch_get_item": "dynamodb:BatchGetItem",
+    "batch_write_item": "dynamodb:BatchWriteItem",
+}
+MESSAGE_TABLE_USERS = {"message_log", "notifier", "inbound_store"}  # Dependencies fields backed by the messages table
+WRITE_ANY = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:*", "*"}
+
+
+def repository_actions() -> dict[str, set[str]]:
+    """IncidentRepository method -> the DynamoDB actions it makes, following calls to its own methods."""
+    tree = ast.parse((LAMBDAS / "escalation" / "repository.py").read_text())
+    (repository,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "IncidentRepository"]
+    direct: dict[str, set[str]] = {}
+    internal: dict[str, set[str]] = {}
+    for method in repository.body:
+        if not isinstance(method, ast.FunctionDef):
+            continue
+        direct[method.name], internal[method.name] = set(), set()
+        for node in ast.walk(method):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                target = node.func.value
+                if isinstance(target, ast.Attribute) and target.attr == "_table":
+                    assert node.func.attr in BOTO_TABLE_CALLS, f"map {node.func.attr} to its IAM action"
+                    direct[method.name].add(BOTO_TABLE_CALLS[node.func.attr])
+                elif isinstance(target, ast.Name) and target.id == "self":
+                    internal[method.name].add(node.func.attr)
+
+    def resolve(name: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        found = set(direct[name])
+        for callee in internal[name] - seen:
+            found |= resolve(callee, seen | {name})
+        return found
+
+    return {name: resolve(name) for name in direct}
+
+
+def handler_uses(handler: str) -> tuple[set[str], set[str]]:
+    """(IncidentRepository methods, other Dependencies fields) the handler module calls on its dependencies."""
+    tree = ast.parse((LAMBDAS / f"{HANDLER_MODULES[handler]}.py").read_text())
+    methods, fields = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "incidents":
+            methods.add(node.attr)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "deps":
+            fields.add(node.attr)
+    return methods, fields
+
+
+def table_actions(synth: Synth, handler: str, table: object) -> set[str]:
+    arn = f"${{{synth.logical_id(table)}.Arn}}"
+    return {
+        action
+        for statement in statements(synth, handler)
+        if statement["Effect"] == "Allow" and arn in statement["Resource"]
+        for action in statement["Action"]
+    }
+
+
+@pytest.mark.parametrize("handler", ALL_HANDLERS)
+def test_each_function_gets_exactly_the_incident_table_actions_its_code_makes(default_synth: Synth, handler: str) -> None:
+    # Read from the handler's code: a new repository call without its grant (or a grant nobody uses) fails here.
+    actions = repository_actions()
+    methods, _ = handler_uses(handler)
+    assert methods, f"{handler}: no call on deps.incidents found; has the handler moved its table access?"
+    expected = set().union(*(actions[method] for method in methods))
+    assert table_actions(default_synth, handler, default_synth.stack.storage.incidents) == expected
+
+
+def test_the_repository_analysis_sees_reads_and_writes() -> None:
+    # The premise of the test above: the walk finds the calls (a broken walk would expect nothing).
+    actions = repository_actions()
+    assert actions["get"] == {"dynamodb:GetItem"}
+    assert actions["acknowledge"] == {"dynamodb:UpdateItem"}  # through self._update
+    assert actions["mark_unreachable"] == {"dynamodb:UpdateItem"}
+
+
+def test_no_role_may_replace_or_delete_an_incident(any_synth: Synth) -> None:
+    incidents = f"${{{any_synth.logical_id(any_synth.stack.storage.incidents)}.Arn}}"
+    for name, policy in any_synth.of_type("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resources = {placeholder(resource) for resource in as_list(statement["Resource"])}
+            if statement["Effect"] == "Allow" and resources & {incidents, "*"}:
+                assert not set(as_list(statement["Action"])) & WRITE_ANY, (name, statement)
+
+
+@pytest.mark.parametrize("handler", ALL_HANDLERS)
+def test_only_functions_that_use_the_message_log_may_touch_the_messages_table(default_synth: Synth, handler: str) -> None:
+    # page_contact, mark_unacknowledged and handle_reply record outbound texts, match replies (Query on by_contact)
+    # and keep once-only keys there, so they read and write it; the start function never touches it.
+    _, fields = handler_uses(handler)
+    granted = table_actions(default_synth, handler, default_synth.stack.storage.messages)
+    if fields & MESSAGE_TABLE_USERS:
+        assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"} <= granted, handler
+    else:
+        assert granted == set(), handler

@@ -7,6 +7,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from stacks.config import ISO_COUNTRY_CODES
 from stacks.messaging import Messaging
 from tests.infra.support import OPS_EMAIL, PHONE_NUMBER_ID, Synth, as_list, placeholder, role_statements
 
@@ -33,26 +34,103 @@ def test_topic_key_rotates(default_synth: Synth) -> None:
     assert default_synth.resources[key_id(default_synth)]["Properties"]["EnableKeyRotation"] is True
 
 
-@pytest.mark.parametrize("service", ["sms-voice.amazonaws.com", "cloudwatch.amazonaws.com"])
-def test_key_policy_admits_the_publishing_service_from_this_account_only(default_synth: Synth, service: str) -> None:
-    # minimizePolicies (cdk.json) may merge the services into one statement: compare per service.
-    statements = default_synth.resources[key_id(default_synth)]["Properties"]["KeyPolicy"]["Statement"]
-    admitting = [
+def topic_arn(synth: Synth, topic: Any) -> str:
+    name = synth.resources[synth.logical_id(topic)]["Properties"]["TopicName"]
+    return f"arn:${{AWS::Partition}}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{name}"
+
+
+ALARMS = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+
+
+def key_statements_for(synth: Synth, service: str) -> list[dict[str, Any]]:
+    statements = synth.resources[key_id(synth)]["Properties"]["KeyPolicy"]["Statement"]
+    return [
         statement
         for statement in statements
         if statement["Effect"] == "Allow" and service in as_list(statement["Principal"].get("Service", []))
     ]
-    assert admitting, f"the key policy does not admit {service}"
-    for statement in admitting:
-        assert {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(as_list(statement["Action"]))
-        assert statement["Condition"] == SOURCE_ACCOUNT
 
 
-def test_no_service_is_admitted_to_the_key_without_a_source_account_condition(default_synth: Synth) -> None:
-    statements = default_synth.resources[key_id(default_synth)]["Properties"]["KeyPolicy"]["Statement"]
+def conditions(statement: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {
+        operator: {key: placeholder(value) for key, value in values.items()}
+        for operator, values in statement.get("Condition", {}).items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("service", "topic_attr", "extra"),
+    [
+        ("sms-voice.amazonaws.com", "inbound_topic", {}),
+        ("cloudwatch.amazonaws.com", "ops_topic", {"ArnLike": {"aws:SourceArn": ALARMS}}),
+    ],
+)
+def test_key_policy_admits_each_publishing_service_for_its_topic_and_this_account_only(
+    default_synth: Synth, service: str, topic_attr: str, extra: dict[str, dict[str, str]]
+) -> None:
+    synth = default_synth
+    (statement,) = key_statements_for(synth, service)
+    assert set(as_list(statement["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    topic = getattr(synth.stack.messaging, topic_attr)
+    assert conditions(statement) == {
+        "StringEquals": {
+            "aws:SourceAccount": "${AWS::AccountId}",
+            "kms:EncryptionContext:aws:sns:topicArn": topic_arn(synth, topic),
+        },
+        **extra,
+    }
+
+
+def test_topic_names_in_the_key_policy_are_the_deployed_topics(default_synth: Synth) -> None:
+    # The key policy names the topics by ARN (a Ref would be a dependency cycle): the names must match.
+    synth = default_synth
+    for topic in (synth.stack.messaging.inbound_topic, synth.stack.messaging.ops_topic):
+        assert placeholder(synth.stack.resolve(topic.topic_arn)) == f"${{{synth.logical_id(topic)}}}"
+        assert synth.stack.resolve(topic.topic_name) == {"Fn::GetAtt": [synth.logical_id(topic), "TopicName"]}
+        assert synth.resources[synth.logical_id(topic)]["Properties"]["TopicName"].startswith(synth.stack.stack_name)
+
+
+def test_no_service_is_admitted_to_the_key_without_source_account_and_topic_conditions(any_synth: Synth) -> None:
+    statements = any_synth.resources[key_id(any_synth)]["Properties"]["KeyPolicy"]["Statement"]
     for statement in statements:
         if "Service" in statement["Principal"]:
-            assert statement.get("Condition") == SOURCE_ACCOUNT, statement
+            equals = statement["Condition"]["StringEquals"]
+            assert equals["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}, statement
+            assert "kms:EncryptionContext:aws:sns:topicArn" in equals, statement
+
+
+def test_ops_topic_policy_lets_this_accounts_alarms_publish(default_synth: Synth) -> None:
+    synth = default_synth
+    topic = {"Ref": synth.logical_id(synth.stack.messaging.ops_topic)}
+    (policy,) = [
+        policy for policy in synth.of_type("AWS::SNS::TopicPolicy").values() if policy["Properties"]["Topics"] == [topic]
+    ]
+    allows = [
+        statement
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(allows) == 1
+    assert allows[0]["Action"] == "sns:Publish"
+    assert allows[0]["Resource"] == topic
+    assert conditions(allows[0]) == {
+        "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+        "ArnLike": {"aws:SourceArn": ALARMS},
+    }
+
+
+def test_protect_configuration_allows_the_listed_countries_and_blocks_every_other(limited_synth: Synth) -> None:
+    (protect,) = limited_synth.of_type("AWS::SMSVOICE::ProtectConfiguration").values()
+    rules = {rule["CountryCode"]: rule["ProtectStatus"] for rule in protect["Properties"]["CountryRuleSet"]["SMS"]}
+    assert {code for code, status in rules.items() if status == "ALLOW"} == {"GB", "IE"}
+    assert set(rules) == ISO_COUNTRY_CODES
+    assert {"US", "FR", "NG", "CN"} <= {code for code, status in rules.items() if status == "BLOCK"}
+    assert len(rules) <= 300  # the API's limit on one country rule set
+
+
+def test_without_allowed_countries_there_is_no_protect_configuration(default_synth: Synth, two_way_synth: Synth) -> None:
+    default_synth.template.resource_count_is("AWS::SMSVOICE::ProtectConfiguration", 0)
+    two_way_synth.template.resource_count_is("AWS::SMSVOICE::ProtectConfiguration", 0)
 
 
 def test_inbound_topic_policy_lets_end_user_messaging_publish_for_this_account(default_synth: Synth) -> None:

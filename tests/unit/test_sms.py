@@ -212,3 +212,13 @@ def test_sender_follows_the_configured_api(aws_env: dict[str, str], monkeypatch:
     monkeypatch.setenv("PINPOINT_APPLICATION_ID", "app-1")
     get_settings.cache_clear()
     assert isinstance(sender_for(get_settings()), PinpointSender)
+
+
+def test_every_text_names_the_stacks_protect_configuration_when_countries_are_limited(v2_client: Any) -> None:
+    sender = EndUserMessagingSender(v2_client, origination_identity="pool-1", protect_configuration_id="protect-abc")
+    with Stubber(v2_client) as stub:
+        stub.add_response("send_text_message", {"MessageId": "m"}, expected_params={
+            "DestinationPhoneNumber": TO, "MessageBody": "hi", "MessageType": "TRANSACTIONAL", "OriginationIdentity": "pool-1",
+            "Context": {"incident_id": "1"}, "ProtectConfigurationId": "protect-abc", "TimeToLive": 60,
+        })  # fmt: skip
+        sender.send(TO, "hi", incident_id="1", ttl_seconds=60)
