@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from . import aws_clients
 from .notifications import Notifier
+from .once import OnceOnly
 from .repository import IncidentRepository, MessageLog
 from .settings import Settings, get_settings
 from .sms import sender_for
@@ -21,6 +22,7 @@ class Dependencies:
     message_log: MessageLog
     notifier: Notifier
     inbound_store: DynamoDBPersistenceLayer  # each inbound SMS is processed once (messages table)
+    once: OnceOnly  # once-only keys for side effects (messages table)
 
 
 @cache
@@ -37,6 +39,7 @@ def dependencies() -> Dependencies:
         inbound_store=DynamoDBPersistenceLayer(
             table_name=settings.messages_table, key_attr="message_id", expiry_attr="expires_at"
         ),
+        once=OnceOnly(resource.Table(settings.messages_table), settings.message_ttl_days),
     )
 
 
