@@ -195,9 +195,10 @@ def unknown_incident(named: str, open_ids: Sequence[str]) -> Sms:
     )
 
 
-def nothing_open(incident_id: str) -> Sms:
+def nothing_open(incident_id: str, acknowledged_by: str | None = None) -> Sms:
     """Answer to a reply when nothing paged to the sender is still open (incident_id: their latest)."""
-    return _priced(f"Nothing is open for you: incident {incident_id} is closed. No action needed.")
+    state = f"was acknowledged by {acknowledged_by}" if acknowledged_by else "is closed"
+    return _priced(f"Nothing is open for you: incident {incident_id} {state}. No action needed.")
 
 
 def ops_notification(incident_id: str, description: str, contacts_paged: int) -> tuple[str, str]:
