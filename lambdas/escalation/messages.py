@@ -97,9 +97,7 @@ def reply_instructions(incident_id: str, *, other_open: bool = False) -> str:
     return f"Reply YES {incident_id} or NO {incident_id}." if other_open else REPLY_INSTRUCTIONS
 
 
-def page(
-    incident_id: str, description: str, url: str | None, *, level: int, max_segments: int, other_open: bool = False
-) -> Sms:
+def page(incident_id: str, description: str, url: str | None, *, level: int, max_segments: int, other_open: bool = False) -> Sms:
     """The page a contact receives; the description is shortened to the segment budget.
 
     other_open: the contact has another incident open, so the page asks for `YES <id>`.
