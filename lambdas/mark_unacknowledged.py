@@ -1,40 +1,99 @@
-"""Workflow task: the chain is exhausted; mark the incident and tell everyone paged and ops."""
+"""Workflow task: the escalation ended without an acknowledgement; close the incident and tell ops first.
+
+Two endings share this task: the chain is exhausted (`unacknowledged`: ops, then everyone paged, are
+told), or a fault on our side outlasted its retries (`failed`: ops are told; no contact is blamed).
+Each message has its own once-only key, so a retried task sends what it did not send yet, and only that.
+"""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
-from escalation.observability import INCIDENTS_UNACKNOWLEDGED, count, logger, metrics
+from escalation.observability import INCIDENTS_FAILED, INCIDENTS_UNACKNOWLEDGED, count, logger, metrics
 from escalation.repository import paged_contacts, utc_now
-from escalation.status import Event
+from escalation.status import Event, Status
 from escalation.timeline import level_outcome, timeline_entry
-from escalation.wiring import dependencies
+from escalation.wiring import Dependencies, dependencies
+
+
+def _tell_ops(deps: Dependencies, key: str, subject_and_body: tuple[str, str]) -> None:
+    if not deps.settings.ops_topic_arn:
+        return
+    subject, body = subject_and_body
+    deps.once.once(key, lambda: aws_clients.sns().publish(TopicArn=deps.settings.ops_topic_arn, Subject=subject, Message=body))
+
+
+def _fault_text(error: dict[str, Any] | None) -> str:
+    error = error or {}
+    return f"{error.get('Error', 'Unknown')}: {str(error.get('Cause', ''))[:500]}"
+
+
+def _fail(deps: Dependencies, event: dict[str, Any]) -> dict[str, Any]:
+    """Paging stopped by a fault of ours: mark the incident failed with the error, tell ops."""
+    incident_id: str = event["incident_id"]
+    execution: str = event["execution"]
+    level = int(event["level"])
+    at = utc_now()
+    error = _fault_text(event.get("error"))
+    item = deps.incidents.fail(
+        incident_id,
+        execution=execution,
+        error=error,
+        at=at,
+        entries=[timeline_entry(Event.FAILED, at, level=level, phone=event["contacts"][level], error=error)],
+    )
+    if item is None:
+        item = deps.incidents.get(incident_id) or {}
+        if item.get("incident_stat") != Status.FAILED or item.get("execution_arn") != execution:
+            logger.info("incident closed before paging stopped", extra={"incident_id": incident_id})
+            return {"outcome": "closed"}
+    else:
+        count(INCIDENTS_FAILED)
+    _tell_ops(
+        deps,
+        f"ops#failed#{execution}",
+        messages.ops_failed_notification(incident_id, str(item.get("description", "")), str(item.get("error", error))),
+    )
+    logger.error("paging stopped by a fault on our side", extra={"incident_id": incident_id, "error": error})
+    return {"outcome": "failed"}
 
 
 def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
-    """Close the incident as unacknowledged, unless a YES arrived first."""
+    """Close the incident as unacknowledged (or failed), unless a YES arrived first."""
     deps = dependencies()
+    if event.get("outcome") == "failed":
+        return _fail(deps, event)
     incident_id: str = event["incident_id"]
+    execution: str = event["execution"]
     level = int(event["level"])
     at = utc_now()
     item = deps.incidents.exhaust(
         incident_id,
-        execution=event["execution"],
+        execution=execution,
         at=at,
         entries=[*level_outcome(event, at), timeline_entry(Event.EXHAUSTED, at, level=level)],
     )
     if item is None:
-        logger.info("incident closed before the chain was exhausted", extra={"incident_id": incident_id})
-        return {"outcome": "closed"}
+        # Exhausted by this very task before it was retried, or closed by a YES first.
+        item = deps.incidents.get(incident_id) or {}
+        if item.get("incident_stat") != Status.UNACKNOWLEDGED or item.get("execution_arn") != execution:
+            logger.info("incident closed before the chain was exhausted", extra={"incident_id": incident_id})
+            return {"outcome": "closed"}
+    else:
+        count(INCIDENTS_UNACKNOWLEDGED)
     paged = paged_contacts(item)
+    _tell_ops(
+        deps, f"ops#exhausted#{execution}", messages.ops_notification(incident_id, str(item.get("description", "")), len(paged))
+    )
     notice = messages.exhausted_notice(incident_id)
     for index, contact in enumerate(paged):
-        deps.notifier.send_best_effort(contact, notice, incident_id=incident_id, level=index, kind="exhausted_notice")
-    if deps.settings.ops_topic_arn:
-        subject, body = messages.ops_notification(incident_id, str(item.get("description", "")), len(paged))
-        aws_clients.sns().publish(TopicArn=deps.settings.ops_topic_arn, Subject=subject, Message=body)
-    count(INCIDENTS_UNACKNOWLEDGED)
+        deps.once.once(
+            f"exhausted_notice#{execution}#{contact}",
+            lambda contact=contact, index=index: deps.notifier.send_best_effort(  # type: ignore[misc]
+                contact, notice, incident_id=incident_id, level=index, kind="exhausted_notice"
+            ),
+        )
     logger.warning("incident unacknowledged", extra={"incident_id": incident_id, "contacts_paged": len(paged)})
     return {"outcome": "unacknowledged"}
 
@@ -42,5 +101,5 @@ def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Entry point for the "Mark unacknowledged" task."""
+    """Entry point for the "Mark unacknowledged" and "Mark paging failed" tasks."""
     return mark_unacknowledged(event)

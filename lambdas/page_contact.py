@@ -2,20 +2,81 @@
 
 A new level's page also records why the previous level ended and, once the page is out, tells that
 level's contact: no Lambda stands between a NO and the next page.
+
+Faults are classified once (escalation.sms): only a fault of the contact's number (opted out, invalid
+or blocked destination) ends the level. Throttling and faults of our own (quota, spend limit, access,
+identity, a crash) raise, so the state machine retries them with backoff, and are shown on the incident
+and told to ops at once; they never walk the chain.
+
+Send rate: a page whose send slot is more than a moment away is not sent now. The task completes with
+`queued` and the slot's wait, the state machine waits, and the page is sent by a fresh task whose
+acknowledgement window starts when the text goes out.
 """
 
 import json
+import math
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
-from escalation.observability import SMS_FAILED, count, logger, metrics
+from escalation.observability import SMS_ACCOUNT_FAULT, SMS_FAILED, count, logger, metrics
 from escalation.repository import utc_now
-from escalation.sms import SmsFailed
+from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.status import Event, WorkflowError
 from escalation.timeline import level_outcome, timeline_entry
 from escalation.wiring import Dependencies, dependencies
+
+MAX_INLINE_WAIT_SECONDS = 1.0  # a slot this close is waited for in the function; further ones in the state machine
+
+
+def _slot_key(execution: str, level: int, attempt: int) -> str:
+    return f"slot#{execution}#{level}#{attempt}"
+
+
+def _queue_for_slot(deps: Dependencies, sms: messages.Sms, *, execution: str, level: int, attempt: int) -> float:
+    """Seconds this page must wait for its send slot (reserved once per execution, level and attempt)."""
+    key = _slot_key(execution, level, attempt)
+    if deps.once.done(key):
+        return 0.0  # the slot was reserved by the queued call before this one, and its wait is over
+    wait = deps.notifier.seconds_to_slot(sms)
+    if wait > MAX_INLINE_WAIT_SECONDS:
+        deps.once.once(key, lambda: None)
+        return wait
+    time.sleep(wait)
+    return 0.0
+
+
+def _report_fault(deps: Dependencies, event: dict[str, Any], contact: str, error: Exception) -> None:
+    """Show a fault of ours on the incident and tell ops, once per level and attempt; the caller re-raises it."""
+    incident_id: str = event["incident_id"]
+    level = int(event["level"])
+    execution: str = event["execution"]
+    fault = str(error)[:1000]
+    key = f"fault#{execution}#{level}#{int(event.get('attempt', 0))}"
+    count(SMS_ACCOUNT_FAULT)
+    logger.error("page not sent: fault on our side; retrying", extra={"incident_id": incident_id, "level": level, "error": fault})
+
+    def show_and_tell() -> None:
+        entry = timeline_entry(Event.SMS_FAULT, utc_now(), level=level, phone=contact, error=fault)
+        deps.incidents.record_fault(incident_id, execution=execution, fault=fault, entries=[entry])
+        if deps.settings.ops_topic_arn:
+            subject, body = messages.ops_fault_notification(incident_id, fault)
+            aws_clients.sns().publish(TopicArn=deps.settings.ops_topic_arn, Subject=subject, Message=body)
+
+    deps.once.once(key, show_and_tell)
+
+
+def _finish_closed(deps: Dependencies, incident_id: str, *, execution: str, token: str) -> dict[str, Any]:
+    """The incident closed meanwhile (a late YES between two levels), or a new incident replaced it: end this wait."""
+    closed = deps.incidents.get(incident_id) or {}
+    status = str(closed.get("incident_stat", "missing"))
+    if closed.get("execution_arn") != execution:
+        status = "superseded"  # the new incident with this id has its own execution
+    logger.info("incident no longer open; not paging", extra={"incident_id": incident_id, "status": status})
+    aws_clients.stepfunctions().send_task_success(taskToken=token, output=json.dumps({"outcome": status}))
+    return {"outcome": status}
 
 
 def page_contact(event: dict[str, Any]) -> dict[str, Any]:
@@ -31,15 +92,7 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
     execution: str = event["execution"]
     item = deps.incidents.park_token(incident_id, execution=execution, level=level, contact=contact, token=token, at=at)
     if item is None:
-        # Closed meanwhile (a late YES landed between two levels), or the item was replaced by a new
-        # incident with the same id, which has its own execution: finish this wait at once.
-        closed = deps.incidents.get(incident_id) or {}
-        status = str(closed.get("incident_stat", "missing"))
-        if closed.get("execution_arn") != execution:
-            status = "superseded"
-        logger.info("incident no longer open; not paging", extra={"incident_id": incident_id, "status": status})
-        sfn.send_task_success(taskToken=token, output=json.dumps({"outcome": status}))
-        return {"outcome": status}
+        return _finish_closed(deps, incident_id, execution=execution, token=token)
     if attempt == 0 and level > 0:  # a new level: record why the last one ended (once, even if this page is retried)
         previous = {"level": level - 1, "contacts": event["contacts"], "error": event.get("error")}
         entries = [*level_outcome(previous, at), timeline_entry(Event.ESCALATED, at, level=level, phone=contact)]
@@ -52,8 +105,18 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
     else:
         sms = messages.reminder(incident_id, description, max_segments=max_segments)
         kind, event_kind = "reminder", Event.REMINDED
+    wait = _queue_for_slot(deps, sms, execution=execution, level=level, attempt=attempt)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        deps.incidents.append(incident_id, timeline_entry(Event.QUEUED, at, level=level, phone=contact, wait_seconds=seconds))
+        sfn.send_task_success(taskToken=token, output=json.dumps({"outcome": "queued", "wait_seconds": seconds}))
+        logger.info("page queued for a send slot", extra={"incident_id": incident_id, "level": level, "wait_seconds": seconds})
+        return {"outcome": "queued", "wait_seconds": seconds}
     try:
-        message_id = deps.notifier.send(contact, sms, incident_id=incident_id, level=level, kind=kind)
+        message_id = deps.notifier.send(
+            contact, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=deps.settings.ack_timeout_seconds,
+            slot_reserved=True,
+        )  # fmt: skip
     except SmsFailed as error:
         deps.incidents.mark_unreachable(
             incident_id, contact, timeline_entry(Event.SMS_FAILED, utc_now(), level=level, phone=contact, error=str(error))
@@ -62,7 +125,13 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         sfn.send_task_failure(taskToken=token, error=WorkflowError.SMS_FAILED.value, cause=str(error)[:32000])
         logger.warning("page not delivered; escalating", extra={"incident_id": incident_id, "level": level, "error": str(error)})
         return {"outcome": "sms_failed"}
-    deps.incidents.append(
+    except SmsAccountFault as error:
+        _report_fault(deps, event, contact, error)
+        raise
+    except SmsThrottled as error:
+        logger.warning("page throttled; the state machine retries it", extra={"incident_id": incident_id, "error": str(error)})
+        raise
+    deps.incidents.record_sent(
         incident_id,
         timeline_entry(event_kind, utc_now(), level=level, phone=contact, message_id=message_id, segments=sms.segments),
     )
@@ -76,8 +145,11 @@ def _tell_previous_contact(deps: Dependencies, item: dict[str, Any], previous: s
     incident_id = str(item["incident_id"])
     if previous == item.get("current_contact") or previous in item.get("unreachable", []):
         return  # the same person again (repeat with one contact), or a number that cannot be reached
-    deps.notifier.send_best_effort(
-        previous, messages.escalated_notice(incident_id), incident_id=incident_id, level=level, kind="escalated_notice"
+    deps.once.once(
+        f"escalated_notice#{item.get('execution_arn', '')}#{level}",
+        lambda: deps.notifier.send_best_effort(
+            previous, messages.escalated_notice(incident_id), incident_id=incident_id, level=level, kind="escalated_notice"
+        ),
     )
 
 

@@ -42,7 +42,7 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
     incident_id = image["incident_id"]["S"]
     at = utc_now()
     try:
-        incident = parse_incident(image)
+        incident = parse_incident(image, allowed_calling_codes=deps.settings.allowed_calling_codes)
     except InvalidIncident as error:
         deps.incidents.mark_invalid(incident_id, str(error), at)
         logger.warning("incident not paged: invalid item", extra={"incident_id": incident_id, "error": str(error)})

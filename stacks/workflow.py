@@ -7,14 +7,21 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-# Errors raised by our handlers or by Lambda itself that deserve another try.
-RETRYABLE_ERRORS = [
-    "SmsThrottled",
-    "Lambda.TooManyRequestsException",
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-]
+# The ends of a level that are the contact's doing (or silence): never retried, they move the chain.
+CONTACT_OUTCOMES = ["Declined", "SmsFailed"]
+FIRST_RETRY_SECONDS_MAX = 30
+RETRY_BACKOFF = 1.5
+
+
+def fault_retry_schedule(fault_retry_seconds: int) -> tuple[int, int]:
+    """(interval, attempts) of a backoff whose retries together last at least fault_retry_seconds."""
+    interval = max(1, min(FIRST_RETRY_SECONDS_MAX, fault_retry_seconds // 20))
+    attempts, waited, delay = 0, 0.0, float(interval)
+    while waited < fault_retry_seconds:
+        waited += delay
+        delay *= RETRY_BACKOFF
+        attempts += 1
+    return interval, attempts
 
 
 def _state(level: str = "$.level", attempt: str | int = "$.attempt") -> dict[str, object]:
@@ -46,6 +53,7 @@ class EscalationWorkflow(Construct):
         ack_timeout_seconds: int,
         reminders: int,
         max_levels: int,
+        fault_retry_seconds: int = 900,
     ) -> None:
         super().__init__(scope, construct_id)
         page = tasks.LambdaInvoke(
@@ -68,7 +76,13 @@ class EscalationWorkflow(Construct):
             task_timeout=sfn.Timeout.duration(Duration.seconds(ack_timeout_seconds)),
             result_path="$.reply",
         )
-        page.add_retry(errors=RETRYABLE_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=5)
+        # Our faults (throttling, quota, access, identity, a crash, a Lambda timeout) are retried for
+        # fault_retry_seconds and never move the chain; a decline, a dead number or silence is not retried.
+        interval, attempts = fault_retry_schedule(fault_retry_seconds)
+        page.add_retry(errors=[*CONTACT_OUTCOMES, "States.Timeout"], max_attempts=0)
+        page.add_retry(
+            errors=["States.ALL"], interval=Duration.seconds(interval), backoff_rate=RETRY_BACKOFF, max_attempts=attempts
+        )
 
         closed = sfn.Succeed(self, "Incident closed", comment="Acknowledged, or closed while the page was under way.")
         exhausted = sfn.Succeed(self, "Chain exhausted", comment="Nobody acknowledged; everyone paged and ops were told.")
@@ -110,7 +124,48 @@ class EscalationWorkflow(Construct):
             ),
             result_path=sfn.JsonPath.DISCARD,
         )
-        give_up.add_retry(errors=RETRYABLE_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=5)
+        give_up.add_retry(
+            errors=["States.ALL"], interval=Duration.seconds(interval), backoff_rate=RETRY_BACKOFF, max_attempts=attempts
+        )
+
+        stop = tasks.LambdaInvoke(
+            self,
+            "Mark paging failed",
+            comment="A fault on our side outlasted its retries: mark the incident failed, tell ops. No contact is blamed.",
+            lambda_function=mark_unacknowledged,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "outcome": "failed",
+                    "incident_id": sfn.JsonPath.string_at("$.incident_id"),
+                    "contacts": sfn.JsonPath.list_at("$.contacts"),
+                    "level": sfn.JsonPath.number_at("$.level"),
+                    "error": sfn.JsonPath.object_at("$.fault"),
+                    "execution": sfn.JsonPath.execution_id,
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        stop.add_retry(
+            errors=["States.ALL"], interval=Duration.seconds(interval), backoff_rate=RETRY_BACKOFF, max_attempts=attempts
+        )
+        stop.next(
+            sfn.Fail(self, "Paging failed", error="PagingFailed", cause="A fault on our side stopped paging; see the incident")
+        )
+
+        # A page whose send slot is further away ends its task with `queued`: wait here, then page with a fresh window.
+        wait_for_slot = sfn.Wait(
+            self, "Wait for send slot", time=sfn.WaitTime.seconds_path("$.reply.wait_seconds"), comment="The number's send rate."
+        )
+        queued = (
+            sfn.Choice(self, "Queued for a send slot?")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.reply.outcome"), sfn.Condition.string_equals("$.reply.outcome", "queued")
+                ),
+                wait_for_slot.next(page),
+            )
+            .otherwise(closed)
+        )
 
         another = (
             sfn.Choice(self, "Another contact?")
@@ -120,9 +175,10 @@ class EscalationWorkflow(Construct):
 
         # Silence may earn a reminder; a NO, an undeliverable page or any other error moves on at once.
         page.add_catch(remind, errors=["States.Timeout"], result_path="$.error")
-        page.add_catch(next_level, errors=["States.ALL"], result_path="$.error")
+        page.add_catch(next_level, errors=CONTACT_OUTCOMES, result_path="$.error")
+        page.add_catch(stop, errors=["States.ALL"], result_path="$.fault")
         next_level.next(another)
-        page.next(closed)
+        page.next(queued)
 
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY

@@ -138,6 +138,10 @@ class Aws:
         item: dict[str, Any] = self.incidents.get_item(Key={"incident_id": incident_id}, ConsistentRead=True)["Item"]
         return item
 
+    def sent_messages(self) -> list[dict[str, Any]]:
+        """The outbound message log (the messages table also holds once-only keys, counters and the send slot)."""
+        return [item for item in self.messages.scan()["Items"] if "kind" in item]
+
     def executions(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.stepfunctions.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
         return result

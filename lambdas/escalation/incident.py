@@ -58,7 +58,14 @@ def _phone(value: object, field: str) -> str:
     return value.strip()
 
 
-def _chain(image: dict[str, Any]) -> tuple[str, ...]:
+def _check_destination(number: str, field: str, allowed_calling_codes: tuple[str, ...]) -> None:
+    """Refuse a number outside the allowed countries (allowedCountries, as calling codes; none: no limit)."""
+    if allowed_calling_codes and not any(number.startswith(f"+{code}") for code in allowed_calling_codes):
+        codes = ", ".join(f"+{code}" for code in allowed_calling_codes)
+        raise InvalidIncident(field, f"{number} is outside the countries this deployment may text (calling codes {codes})")
+
+
+def _chain(image: dict[str, Any], allowed_calling_codes: tuple[str, ...] = ()) -> tuple[str, ...]:
     if "contacts" in image:
         attribute = image["contacts"]
         if "L" not in attribute:
@@ -74,20 +81,27 @@ def _chain(image: dict[str, Any]) -> tuple[str, ...]:
             if "S" not in item:
                 raise InvalidIncident(field, "must be a string (S)")
             chain.append(_phone(item["S"], field))
+            _check_destination(chain[-1], field, allowed_calling_codes)
     else:
         first = _string(image, "first_contact", required=True, max_length=32)
         second = _string(image, "second_contact", required=False, max_length=32)
         chain = [_phone(first, "first_contact")]
+        _check_destination(chain[-1], "first_contact", allowed_calling_codes)
         if second is not None and second.strip():
             chain.append(_phone(second, "second_contact"))
+            _check_destination(chain[-1], "second_contact", allowed_calling_codes)
     duplicates = sorted({number for number in chain if chain.count(number) > 1})
     if duplicates:
         raise InvalidIncident("contacts", f"lists {duplicates[0]} more than once")
     return tuple(chain)
 
 
-def parse_incident(image: dict[str, Any]) -> Incident:
-    """Check a new item (DynamoDB JSON, as in a stream record's NewImage) and return the incident."""
+def parse_incident(image: dict[str, Any], *, allowed_calling_codes: tuple[str, ...] = ()) -> Incident:
+    """Check a new item (DynamoDB JSON, as in a stream record's NewImage) and return the incident.
+
+    allowed_calling_codes ("44", "353"): contacts must be in these countries; an End User Messaging
+    protect configuration enforces the same countries precisely (calling codes such as +1 are shared).
+    """
     incident_id = _string(image, "incident_id", required=True, max_length=MAX_INCIDENT_ID_LENGTH)
     status = _string(image, "incident_stat", required=False, max_length=32)
     if status is not None and status != Status.NOT_ACKNOWLEDGED:
@@ -101,4 +115,6 @@ def parse_incident(image: dict[str, Any]) -> Incident:
         elif not url.startswith(("https://", "http://")):
             raise InvalidIncident("url", f'must start with https:// or http://, or be "{NO_URL}"')
     assert incident_id is not None and description is not None  # required=True guarantees both
-    return Incident(incident_id=incident_id, description=description.strip(), url=url, contacts=_chain(image))
+    return Incident(
+        incident_id=incident_id, description=description.strip(), url=url, contacts=_chain(image, allowed_calling_codes)
+    )

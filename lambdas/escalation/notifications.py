@@ -1,22 +1,49 @@
 """Sending a text to a contact and remembering it, so that replies can be matched."""
 
+import time
+
 from .messages import Sms
-from .observability import SMS_SEGMENTS, SMS_SENT, count, logger
+from .observability import SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
 from .phone_numbers import mask
 from .repository import MessageLog, utc_now
-from .sms import SmsFailed, SmsSender, SmsThrottled
+from .send_rate import SendRate, now_ms
+from .sms import SmsAccountFault, SmsFailed, SmsSender, SmsThrottled
+from .sms_ceiling import SmsCeiling, SmsCeilingReached
+
+COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
+MAX_COURTESY_WAIT_SECONDS = 10.0  # in-function wait for a send slot; past it, send and let the API throttle
 
 
 class Notifier:
-    """Sends SMS through the configured API and logs each MessageId with its incident."""
+    """Sends SMS through the configured API at the identity's send rate, and logs each MessageId with its incident."""
 
-    def __init__(self, sender: SmsSender, message_log: MessageLog) -> None:
+    def __init__(
+        self, sender: SmsSender, message_log: MessageLog, *, send_rate: SendRate | None = None, ceiling: SmsCeiling | None = None
+    ) -> None:
         self._sender = sender
         self._log = message_log
+        self._rate = send_rate
+        self._ceiling = ceiling
 
-    def send(self, to: str, sms: Sms, *, incident_id: str, level: int, kind: str) -> str:
-        """Send sms to a contact; raises SmsThrottled or SmsFailed."""
-        message_id = self._sender.send(to, sms.body, incident_id=incident_id)
+    def seconds_to_slot(self, sms: Sms) -> float:
+        """Reserve a send slot for sms; how long until it starts (0 when it is free now)."""
+        if self._rate is None:
+            return 0.0
+        return max(0.0, (self._rate.reserve(sms.segments) - now_ms()) / 1000)
+
+    def send(
+        self, to: str, sms: Sms, *, incident_id: str, level: int, kind: str, ttl_seconds: int, slot_reserved: bool = False
+    ) -> str:
+        """Send sms to a contact; raises SmsThrottled, SmsFailed or SmsAccountFault (SmsCeilingReached included)."""
+        if self._ceiling is not None:
+            try:
+                self._ceiling.take(incident_id)
+            except SmsCeilingReached:
+                count(SMS_CEILING_REACHED)
+                raise
+        if not slot_reserved:
+            time.sleep(min(self.seconds_to_slot(sms), MAX_COURTESY_WAIT_SECONDS))
+        message_id = self._sender.send(to, sms.body, incident_id=incident_id, ttl_seconds=ttl_seconds)
         self._log.record(message_id, incident_id=incident_id, contact=to, level=level, kind=kind, at=utc_now())
         count(SMS_SENT)
         count(SMS_SEGMENTS, sms.segments)
@@ -37,8 +64,8 @@ class Notifier:
     def send_best_effort(self, to: str, sms: Sms, *, incident_id: str, level: int, kind: str) -> str | None:
         """Send a courtesy text (notice, confirmation); a failure is logged, never raised."""
         try:
-            return self.send(to, sms, incident_id=incident_id, level=level, kind=kind)
-        except (SmsFailed, SmsThrottled) as error:
+            return self.send(to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
+        except (SmsFailed, SmsThrottled, SmsAccountFault) as error:
             logger.warning(
                 "courtesy sms not sent", extra={"incident_id": incident_id, "to": mask(to), "kind": kind, "error": str(error)}
             )

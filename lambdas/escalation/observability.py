@@ -12,7 +12,10 @@ INCIDENTS_ACKNOWLEDGED = "IncidentsAcknowledged"
 INCIDENTS_UNACKNOWLEDGED = "IncidentsUnacknowledged"
 SMS_SENT = "SmsSent"
 SMS_SEGMENTS = "SmsSegments"
-SMS_FAILED = "SmsFailed"
+SMS_FAILED = "SmsFailed"  # a contact could not be reached
+SMS_ACCOUNT_FAULT = "SmsAccountFault"  # our side could not send (quota, spend limit, access, identity)
+SMS_CEILING_REACHED = "SmsCeilingReached"
+INCIDENTS_FAILED = "IncidentsFailed"  # paging stopped by a fault of ours
 REPLIES_RECEIVED = "RepliesReceived"
 
 logger = Logger(service=SERVICE)

@@ -137,6 +137,10 @@ class IncidentRepository:
         )
         return result is not None
 
+    def record_sent(self, incident_id: str, entry: dict[str, Any]) -> None:
+        """Record a page or reminder that went out; a fault shown while it was retried is over."""
+        self._update(incident_id, sets={}, entries=[entry], removes=("fault",))
+
     def append(self, incident_id: str, *entries: dict[str, Any]) -> None:
         """Append entries to the timeline without changing anything else."""
         self._update(incident_id, sets={}, entries=list(entries))
@@ -147,8 +151,8 @@ class IncidentRepository:
             incident_id,
             sets={"incident_stat": Status.ACKNOWLEDGED.value, "acknowledged_by": by, "acknowledged_at": at, "stat_date": at},
             entries=entries,
-            condition="incident_stat IN (:open0, :open1, :exhausted)",
-            condition_values={**_OPEN, ":exhausted": Status.UNACKNOWLEDGED.value},
+            condition="incident_stat IN (:open0, :open1, :exhausted, :failed)",
+            condition_values={**_OPEN, ":exhausted": Status.UNACKNOWLEDGED.value, ":failed": Status.FAILED.value},
             removes=("task_token",),
             return_old=True,
         )
@@ -162,6 +166,29 @@ class IncidentRepository:
             condition=_IS_OPEN_AND_MINE,
             condition_values={**_OPEN, ":execution": execution},
             removes=("task_token", "current_contact"),
+        )
+
+    def fail(
+        self, incident_id: str, *, execution: str, error: str, at: str, entries: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Stop paging after a fault of ours outlasted its retries; None when closed or not this execution's."""
+        return self._update(
+            incident_id,
+            sets={"incident_stat": Status.FAILED.value, "error": error, "stat_date": at},
+            entries=entries,
+            condition=_IS_OPEN_AND_MINE,
+            condition_values={**_OPEN, ":execution": execution},
+            removes=("task_token",),
+        )
+
+    def record_fault(self, incident_id: str, *, execution: str, fault: str, entries: list[dict[str, Any]]) -> None:
+        """Show a fault of ours on an open incident (`fault`) while its page is retried."""
+        self._update(
+            incident_id,
+            sets={"fault": fault},
+            entries=entries,
+            condition=_IS_OPEN_AND_MINE,
+            condition_values={**_OPEN, ":execution": execution},
         )
 
     def mark_unreachable(self, incident_id: str, contact: str, entry: dict[str, Any]) -> None:

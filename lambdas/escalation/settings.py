@@ -3,6 +3,9 @@
 import os
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
+
+_N = TypeVar("_N", int, float)
 
 
 class ConfigurationError(RuntimeError):
@@ -24,6 +27,11 @@ class Settings:
     ops_topic_arn: str
     message_ttl_days: int
     repeat: int  # extra passes over the chain after the last contact
+    sms_parts_per_second: float = 1.0  # the origination identity's send rate, shared by every function
+    ack_timeout_seconds: int = 300  # a page is moot after its acknowledgement window: its TimeToLive
+    max_sms_per_incident: int = 100  # ceilings that stop a runaway loop (0: no ceiling)
+    max_sms_per_hour: int = 200
+    allowed_calling_codes: tuple[str, ...] = ()  # allowedCountries as calling codes ("44", "353"); empty: no limit
 
 
 def _required(name: str) -> str:
@@ -33,18 +41,37 @@ def _required(name: str) -> str:
     return value
 
 
+def _number(name: str, default: str, kind: type[_N]) -> _N:
+    raw = os.environ.get(name, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _calling_codes(raw: str) -> tuple[str, ...]:
+    codes = tuple(code.strip().lstrip("+") for code in raw.split(",") if code.strip())
+    bad = [code for code in codes if not code.isdigit() or len(code) > 3]
+    if bad:
+        raise ConfigurationError(f"ALLOWED_CALLING_CODES must list calling codes such as 44,353; got {bad[0]!r}")
+    return codes
+
+
 @cache
 def get_settings() -> Settings:
     """The settings of this function, from its environment (cached for the container's life)."""
     sms_api = os.environ.get("SMS_API", "v2")
     if sms_api not in ("v2", "pinpoint"):
         raise ConfigurationError(f"SMS_API must be 'v2' or 'pinpoint', got {sms_api!r}")
-    try:
-        max_segments = int(os.environ.get("MAX_SMS_SEGMENTS", "1"))
-        ttl_days = int(os.environ.get("MESSAGE_TTL_DAYS", "30"))
-        repeat = int(os.environ.get("REPEAT", "0"))
-    except ValueError as error:
-        raise ConfigurationError(f"MAX_SMS_SEGMENTS, MESSAGE_TTL_DAYS and REPEAT must be integers: {error}") from error
+    max_segments = _number("MAX_SMS_SEGMENTS", "1", int)
+    ttl_days = _number("MESSAGE_TTL_DAYS", "30", int)
+    repeat = _number("REPEAT", "0", int)
+    parts_per_second = _number("SMS_PARTS_PER_SECOND", "1", float)
+    ack_timeout = _number("ACK_TIMEOUT_SECONDS", "300", int)
+    per_incident = _number("MAX_SMS_PER_INCIDENT", "100", int)
+    per_hour = _number("MAX_SMS_PER_HOUR", "200", int)
+    if parts_per_second <= 0:
+        raise ConfigurationError(f"SMS_PARTS_PER_SECOND must be positive, got {parts_per_second}")
     return Settings(
         incidents_table=_required("INCIDENTS_TABLE"),
         messages_table=_required("MESSAGES_TABLE"),
@@ -57,4 +84,9 @@ def get_settings() -> Settings:
         ops_topic_arn=os.environ.get("OPS_TOPIC_ARN", ""),
         message_ttl_days=ttl_days,
         repeat=repeat,
+        sms_parts_per_second=parts_per_second,
+        ack_timeout_seconds=ack_timeout,
+        max_sms_per_incident=per_incident,
+        max_sms_per_hour=per_hour,
+        allowed_calling_codes=_calling_codes(os.environ.get("ALLOWED_CALLING_CODES", "")),
     )

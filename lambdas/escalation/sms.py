@@ -7,9 +7,25 @@ from botocore.exceptions import ClientError
 from . import aws_clients
 from .settings import Settings
 
-# Worth retrying with backoff (the state machine does it); anything else is permanent.
-_RETRYABLE_CODES = frozenset({"ThrottlingException", "InternalServerException", "TooManyRequestsException"})
-_PINPOINT_RETRYABLE_STATUSES = frozenset({"THROTTLED", "TEMPORARY_FAILURE"})
+MIN_TTL_SECONDS, MAX_TTL_SECONDS = 5, 259_200  # SendTextMessage TimeToLive bounds
+
+# The one place SMS API errors are classified. Only a fault of the contact's number walks the chain;
+# throttling and faults of our account or setup are retried and alarmed, and never blame a contact.
+_TRANSIENT_CODES = frozenset({"ThrottlingException", "InternalServerException", "TooManyRequestsException"})
+# Contact-specific and permanent: this number cannot get our texts (ConflictException / ValidationException reasons).
+_CONTACT_REASONS = frozenset(
+    {
+        "DESTINATION_PHONE_NUMBER_OPTED_OUT",
+        "DESTINATION_PHONE_NUMBER_NOT_VERIFIED",  # an account in the SMS sandbox can text verified numbers only
+        "DESTINATION_PHONE_NUMBER_BLOCKED_BY_PROTECT_NUMBER_OVERRIDE",
+        "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION",
+        "DESTINATION_COUNTRY_BLOCKED",
+        "COUNTRY_CODE_MISMATCH",
+        "INVALID_IDENTITY_FOR_DESTINATION_COUNTRY",
+    }
+)
+_PINPOINT_TRANSIENT_STATUSES = frozenset({"THROTTLED", "TEMPORARY_FAILURE"})
+_PINPOINT_CONTACT_STATUSES = frozenset({"OPT_OUT", "PERMANENT_FAILURE"})
 
 
 class SmsThrottled(Exception):
@@ -17,24 +33,42 @@ class SmsThrottled(Exception):
 
 
 class SmsFailed(Exception):
-    """The message can never be delivered as asked (opted out, invalid number, bad setup)."""
+    """The contact's number cannot get the message (opted out, invalid or blocked destination): escalate."""
+
+
+class SmsAccountFault(Exception):
+    """Our side cannot send (quota, spend limit, access denied, bad identity or request): retry, alarm, never escalate."""
 
 
 class SmsSender(Protocol):
     """Something that sends one SMS and returns the provider's MessageId."""
 
-    def send(self, destination: str, body: str, *, incident_id: str) -> str:
+    def send(self, destination: str, body: str, *, incident_id: str, ttl_seconds: int | None = None) -> str:
         """Send body to destination and return its MessageId."""
         ...
 
 
-def _classified(error: ClientError) -> SmsThrottled | SmsFailed:
-    """The API error as one of ours: worth a retry, or permanent; the message keeps code and reason."""
+def classify(code: str, reason: str, fields: list[str] | tuple[str, ...] = ()) -> type[Exception]:
+    """The class of an SMS API error: SmsThrottled, SmsFailed (the contact's) or SmsAccountFault (ours)."""
+    if code in _TRANSIENT_CODES:
+        return SmsThrottled
+    if code in ("ConflictException", "ValidationException") and reason in _CONTACT_REASONS:
+        return SmsFailed
+    if code == "ValidationException" and list(fields) == ["DestinationPhoneNumber"]:
+        return SmsFailed  # the number itself is not valid
+    return SmsAccountFault
+
+
+def _classified(error: ClientError) -> Exception:
+    """The API error as one of ours; the message keeps code and reason."""
     details = error.response.get("Error", {})
     code = str(details.get("Code", "Unknown"))
-    reason = str(error.response.get("Reason") or details.get("Message") or code)
-    kind = SmsThrottled if code in _RETRYABLE_CODES else SmsFailed
-    return kind(f"{code}: {reason}")
+    reason = str(error.response.get("Reason") or details.get("Reason") or "")
+    raw_fields: Any = error.response.get("Fields") or []
+    fields = [str(field.get("Name", "")) for field in raw_fields if isinstance(field, dict)]
+    message = str(details.get("Message") or "")
+    text = f"{code}: {reason or message or code}" + (f" ({message})" if reason and message else "")
+    return classify(code, reason, fields)(text)
 
 
 class EndUserMessagingSender:
@@ -45,8 +79,8 @@ class EndUserMessagingSender:
         self._origination_identity = origination_identity
         self._configuration_set = configuration_set
 
-    def send(self, destination: str, body: str, *, incident_id: str) -> str:
-        """Send one transactional SMS."""
+    def send(self, destination: str, body: str, *, incident_id: str, ttl_seconds: int | None = None) -> str:
+        """Send one transactional SMS; a carrier drops it after ttl_seconds instead of delivering it late."""
         request: dict[str, Any] = {
             "DestinationPhoneNumber": destination,
             "MessageBody": body,
@@ -57,6 +91,8 @@ class EndUserMessagingSender:
             request["OriginationIdentity"] = self._origination_identity
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
+        if ttl_seconds is not None:
+            request["TimeToLive"] = max(MIN_TTL_SECONDS, min(MAX_TTL_SECONDS, ttl_seconds))
         try:
             response = self._client.send_text_message(**request)
         except ClientError as error:
@@ -73,8 +109,8 @@ class PinpointSender:
         self._application_id = application_id
         self._origination_number = origination_number
 
-    def send(self, destination: str, body: str, *, incident_id: str) -> str:
-        """Send one transactional SMS and check the per-address delivery status."""
+    def send(self, destination: str, body: str, *, incident_id: str, ttl_seconds: int | None = None) -> str:
+        """Send one transactional SMS and check the per-address delivery status (SendMessages has no TimeToLive)."""
         sms: dict[str, Any] = {"Body": body, "MessageType": "TRANSACTIONAL"}
         if self._origination_number:
             sms["OriginationNumber"] = self._origination_number
@@ -95,9 +131,11 @@ class PinpointSender:
             message_id: str = result["MessageId"]
             return message_id
         reason = f"{status}: {result.get('StatusMessage', 'no detail')}"
-        if status in _PINPOINT_RETRYABLE_STATUSES:
+        if status in _PINPOINT_TRANSIENT_STATUSES:
             raise SmsThrottled(reason)
-        raise SmsFailed(reason)
+        if status in _PINPOINT_CONTACT_STATUSES:
+            raise SmsFailed(reason)
+        raise SmsAccountFault(reason)
 
 
 def sender_for(settings: Settings) -> SmsSender:

@@ -11,6 +11,7 @@ class Status(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     UNACKNOWLEDGED = "unacknowledged"  # every contact declined or stayed silent
     INVALID = "invalid"  # cannot be paged; see the item's `error`
+    FAILED = "failed"  # paging stopped by a fault on our side (quota, access, crash); see `error`; ops were told
 
 
 OPEN_STATUSES = (Status.NOT_ACKNOWLEDGED, Status.ESCALATION)
@@ -30,6 +31,9 @@ class Event(StrEnum):
     EXHAUSTED = "exhausted"
     SMS_FAILED = "sms_failed"
     INVALID = "invalid"
+    SMS_FAULT = "sms_fault"  # our side could not send; retried, never the contact's fault
+    QUEUED = "queued"  # the page waits for a slot on the number's send rate
+    FAILED = "failed"  # paging stopped by a fault on our side
 
 
 class WorkflowError(StrEnum):
@@ -38,4 +42,5 @@ class WorkflowError(StrEnum):
     DECLINED = "Declined"
     SMS_FAILED = "SmsFailed"
     SMS_THROTTLED = "SmsThrottled"
+    SMS_ACCOUNT_FAULT = "SmsAccountFault"
     TIMEOUT = "States.Timeout"

@@ -9,8 +9,10 @@ from . import aws_clients
 from .notifications import Notifier
 from .once import OnceOnly
 from .repository import IncidentRepository, MessageLog
+from .send_rate import SendRate
 from .settings import Settings, get_settings
 from .sms import sender_for
+from .sms_ceiling import SmsCeiling
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,20 @@ def dependencies() -> Dependencies:
     """The handler's dependencies, built from its environment once."""
     settings = get_settings()
     resource = aws_clients.dynamodb()
-    message_log = MessageLog(resource.Table(settings.messages_table), settings.message_ttl_days)
+    messages = resource.Table(settings.messages_table)
+    message_log = MessageLog(messages, settings.message_ttl_days)
+    ceiling = SmsCeiling(messages, per_incident=settings.max_sms_per_incident, per_hour=settings.max_sms_per_hour)
     return Dependencies(
         settings=settings,
         incidents=IncidentRepository(resource.Table(settings.incidents_table)),
         message_log=message_log,
-        notifier=Notifier(sender_for(settings), message_log),
+        notifier=Notifier(
+            sender_for(settings), message_log, send_rate=SendRate(messages, settings.sms_parts_per_second), ceiling=ceiling
+        ),
         inbound_store=DynamoDBPersistenceLayer(
             table_name=settings.messages_table, key_attr="message_id", expiry_attr="expires_at"
         ),
-        once=OnceOnly(resource.Table(settings.messages_table), settings.message_ttl_days),
+        once=OnceOnly(messages, settings.message_ttl_days),
     )
 
 

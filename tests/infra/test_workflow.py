@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from stacks.workflow import RETRY_BACKOFF, fault_retry_schedule
 from tests.infra.support import ACK_TIMEOUT_SECONDS, CDK_JSON_CONTEXT, REMINDERS, Synth, state_machine_definition
 
 
@@ -57,29 +58,52 @@ def test_acknowledgement_window_defaults_to_cdk_json(default_synth: Synth) -> No
     assert page["TimeoutSeconds"] == CDK_JSON_CONTEXT["ackTimeoutSeconds"]
 
 
-def test_page_contact_retries_sms_throttling_with_backoff(states: dict[str, dict[str, Any]]) -> None:
-    retriers = [retry for retry in states["Page contact"]["Retry"] if "SmsThrottled" in retry["ErrorEquals"]]
-    assert len(retriers) == 1
-    assert retriers[0]["BackoffRate"] > 1
-    assert 1 <= retriers[0]["MaxAttempts"] <= 10
+def test_page_contact_retries_our_faults_for_the_configured_time_without_moving_on(states: dict[str, dict[str, Any]]) -> None:
+    *lambda_service, decisive, faults = states["Page contact"]["Retry"]
+    # CDK's own retrier of Lambda service errors comes first; it names no error of ours.
+    assert all(error.startswith("Lambda.") for retry in lambda_service for error in retry["ErrorEquals"])
+    # A decline, a dead number and silence are decided at once: listed first, never retried.
+    assert decisive == {"ErrorEquals": ["Declined", "SmsFailed", "States.Timeout"], "MaxAttempts": 0}
+    # Everything else is ours (throttling, quota, access, identity, a crash): retried with backoff.
+    assert faults["ErrorEquals"] == ["States.ALL"]
+    assert faults["BackoffRate"] > 1
+    waited = sum(faults["IntervalSeconds"] * faults["BackoffRate"] ** n for n in range(faults["MaxAttempts"]))
+    assert waited >= CDK_JSON_CONTEXT.get("faultRetrySeconds", 900)
+    assert waited < 3 * CDK_JSON_CONTEXT.get("faultRetrySeconds", 900)
 
 
-def test_page_contact_never_retries_a_timeout_or_a_decline(states: dict[str, dict[str, Any]]) -> None:
-    retried = {error for retry in states["Page contact"]["Retry"] for error in retry["ErrorEquals"]}
-    assert not retried & {"States.Timeout", "States.ALL", "States.TaskFailed", "Declined"}
+@pytest.mark.parametrize("seconds", [1, 5, 60, 900, 86_400])
+def test_fault_retry_schedule_lasts_at_least_the_configured_time(seconds: int) -> None:
+    interval, attempts = fault_retry_schedule(seconds)
+    waited = sum(interval * RETRY_BACKOFF**n for n in range(attempts))
+    assert seconds <= waited
+    assert sum(interval * RETRY_BACKOFF**n for n in range(attempts - 1)) < seconds  # not one retry more than needed
 
 
-def test_silence_may_earn_a_reminder_and_anything_else_escalates(states: dict[str, dict[str, Any]]) -> None:
+def test_a_decline_or_dead_number_escalates_silence_may_remind_and_our_faults_stop_paging(
+    states: dict[str, dict[str, Any]],
+) -> None:
     catchers = states["Page contact"]["Catch"]
-    assert [(catcher["ErrorEquals"], catcher["Next"]) for catcher in catchers] == [
-        (["States.Timeout"], "Remind?"),
-        (["States.ALL"], "Find next level"),
+    assert [(catcher["ErrorEquals"], catcher["Next"], catcher["ResultPath"]) for catcher in catchers] == [
+        (["States.Timeout"], "Remind?", "$.error"),
+        (["Declined", "SmsFailed"], "Find next level", "$.error"),
+        (["States.ALL"], "Mark paging failed", "$.fault"),
     ]
-    assert all(catcher["ResultPath"] == "$.error" for catcher in catchers)
+    stop = states["Mark paging failed"]
+    assert stop["Parameters"]["Payload"]["outcome"] == "failed"
+    assert states[stop["Next"]]["Type"] == "Fail"
 
 
-def test_an_acknowledged_page_closes_the_incident(states: dict[str, dict[str, Any]]) -> None:
-    assert states[states["Page contact"]["Next"]]["Type"] == "Succeed"
+def test_an_acknowledged_page_closes_the_incident_and_a_queued_one_waits_for_its_slot(
+    states: dict[str, dict[str, Any]],
+) -> None:
+    queued = states[states["Page contact"]["Next"]]
+    assert queued["Type"] == "Choice"
+    assert states[queued["Default"]]["Type"] == "Succeed"
+    (choice,) = queued["Choices"]
+    assert {"Variable": "$.reply.outcome", "StringEquals": "queued"} in choice["And"]
+    wait = states[choice["Next"]]
+    assert (wait["Type"], wait["SecondsPath"], wait["Next"]) == ("Wait", "$.reply.wait_seconds", "Page contact")
 
 
 def test_reminders_are_counted_against_the_configured_number(states: dict[str, dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
+from escalation.notifications import COURTESY_TTL_SECONDS
 from tests.conftest import ACCOUNT_ID, ORIGINATION_IDENTITY, REGION, Aws
 
 FIRST = "+447700900001"
@@ -70,7 +71,10 @@ def run_page(
     return result
 
 
-def sms_request(to: str, body: Any, incident_id: str = "123") -> dict[str, Any]:
+PAGE_TTL = 300  # a page lives as long as its acknowledgement window (ACK_TIMEOUT_SECONDS default)
+
+
+def sms_request(to: str, body: Any, incident_id: str = "123", *, ttl: int = COURTESY_TTL_SECONDS) -> dict[str, Any]:
     """The SendTextMessage request the sender makes (Stubber also checks it against the service model)."""
     return {
         "DestinationPhoneNumber": to,
@@ -78,6 +82,7 @@ def sms_request(to: str, body: Any, incident_id: str = "123") -> dict[str, Any]:
         "MessageType": "TRANSACTIONAL",
         "OriginationIdentity": ORIGINATION_IDENTITY,
         "Context": {"incident_id": incident_id},
+        "TimeToLive": ttl,
     }
 
 

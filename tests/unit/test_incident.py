@@ -250,3 +250,22 @@ def test_item_parser_accepts_generated_valid_items() -> None:
 
     collect()
     assert found, "the item strategy never produced a valid incident"
+
+
+def test_contacts_outside_the_allowed_countries_are_refused_naming_the_field(seed_item: dict[str, Any]) -> None:
+    seed_item["second_contact"] = {"S": "+353861234567"}
+    assert parse_incident(seed_item, allowed_calling_codes=("44", "353")).contacts[1] == "+353861234567"
+    with pytest.raises(InvalidIncident, match=r"^second_contact: \+353861234567 is outside the countries") as raised:
+        parse_incident(seed_item, allowed_calling_codes=("44",))
+    assert raised.value.field == "second_contact"
+
+
+def test_a_contacts_list_entry_outside_the_allowed_countries_is_named(seed_item: dict[str, Any]) -> None:
+    seed_item["contacts"] = {"L": [{"S": "+447700900001"}, {"S": "+12025550123"}]}
+    with pytest.raises(InvalidIncident, match=r"^contacts\[1\]: "):
+        parse_incident(seed_item, allowed_calling_codes=("44",))
+
+
+def test_no_allowed_countries_means_no_limit(seed_item: dict[str, Any]) -> None:
+    seed_item["first_contact"] = {"S": "+12025550123"}
+    assert parse_incident(seed_item).contacts[0] == "+12025550123"

@@ -16,7 +16,7 @@ from botocore.stub import ANY, Stubber
 
 from escalation.sms import SmsThrottled
 from tests.conftest import ORIGINATION_IDENTITY, Aws
-from tests.unit.conftest import FIRST, SECOND, page_event, run_page, sms_request
+from tests.unit.conftest import FIRST, PAGE_TTL, SECOND, page_event, run_page, sms_request
 
 SAMPLE_PAGE = (
     "INCIDENT 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. "
@@ -27,7 +27,9 @@ SAMPLE_PAGE = (
 def test_first_contact_gets_the_sample_page_in_one_segment(
     aws: Aws, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
-    sms_stub.add_response("send_text_message", {"MessageId": "msg-1"}, expected_params=sms_request(FIRST, SAMPLE_PAGE))
+    sms_stub.add_response(
+        "send_text_message", {"MessageId": "msg-1"}, expected_params=sms_request(FIRST, SAMPLE_PAGE, ttl=PAGE_TTL)
+    )
     result = page_contact.handler(page_event(level=0, token="token-0"), lambda_context)
 
     assert result == {"outcome": "page", "message_id": "msg-1"}
@@ -72,7 +74,7 @@ def test_second_level_pages_second_contact_as_escalated(
     assert len(body) <= 160
     notice = "Incident 123 has been escalated to the next contact."
     # Stubber answers in order: the page to the second contact must go out before the first contact is told.
-    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=sms_request(SECOND, body))
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=sms_request(SECOND, body, ttl=PAGE_TTL))
     sms_stub.add_response("send_text_message", {"MessageId": "msg-n"}, expected_params=sms_request(FIRST, notice))
     page_contact.handler(page_event(level=1, token="token-1"), lambda_context)
     sms_stub.assert_no_pending_responses()
@@ -100,7 +102,7 @@ def test_unreachable_previous_contact_is_not_told_of_the_escalation(
     aws.incidents.update_item(
         Key={"incident_id": "123"}, UpdateExpression="SET unreachable = :u", ExpressionAttributeValues={":u": [FIRST]}
     )
-    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=sms_request(SECOND, ANY))
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=sms_request(SECOND, ANY, ttl=PAGE_TTL))
     page_contact.handler(page_event(level=1, token="token-1"), lambda_context)
     sms_stub.assert_no_pending_responses()  # and no second call: the stub would fail on an unexpected one
 
@@ -109,7 +111,7 @@ def test_reminder_goes_to_the_same_contact_without_the_url(
     aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
     body = "REMINDER 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. Reply YES to ack, NO to escalate."
-    sms_stub.add_response("send_text_message", {"MessageId": "msg-r"}, expected_params=sms_request(FIRST, body))
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-r"}, expected_params=sms_request(FIRST, body, ttl=PAGE_TTL))
     result = page_contact.handler(page_event(level=0, token="token-0b", attempt=1), lambda_context)
     assert result == {"outcome": "reminder", "message_id": "msg-r"}
     assert aws.incident("123")["timeline"][-1]["event"] == "reminded"
@@ -140,7 +142,7 @@ def test_undeliverable_page_fails_the_task_with_sms_failed(
         service_message="opted out",
         http_status_code=400,
         modeled_fields={"Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT"},
-        expected_params=sms_request(FIRST, SAMPLE_PAGE),
+        expected_params=sms_request(FIRST, SAMPLE_PAGE, ttl=PAGE_TTL),
     )
     sfn_stub.add_response("send_task_failure", {}, expected_params={"taskToken": "token-0", "error": "SmsFailed", "cause": ANY})
     result = page_contact.handler(page_event(level=0, token="token-0"), lambda_context)
@@ -152,7 +154,7 @@ def test_undeliverable_page_fails_the_task_with_sms_failed(
     assert failed["phone"] == "+44********01"
     assert "DESTINATION_PHONE_NUMBER_OPTED_OUT" in failed["error"]
     assert aws.incident("123")["unreachable"] == [FIRST]  # courtesy texts will skip this number
-    assert aws.messages.scan()["Items"] == []
+    assert aws.sent_messages() == []
 
 
 def test_throttled_send_raises_for_the_workflow_to_retry(
@@ -163,7 +165,7 @@ def test_throttled_send_raises_for_the_workflow_to_retry(
         page_contact.handler(page_event(level=0, token="token-0"), lambda_context)
     item = aws.incident("123")
     assert [entry["event"] for entry in item["timeline"]] == ["created"]  # no page recorded
-    assert aws.messages.scan()["Items"] == []
+    assert aws.sent_messages() == []
     # sfn_stub had nothing queued: the task was neither failed nor completed
 
 
@@ -257,7 +259,7 @@ def test_undeliverable_page_is_recorded_once_and_that_number_is_not_texted_again
         Key={"incident_id": "123"}, UpdateExpression="SET unreachable = :u", ExpressionAttributeValues={":u": [FIRST]}
     )
     before = paged.incident("123")["timeline"]
-    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=sms_request(SECOND, ANY))
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"}, expected_params=sms_request(SECOND, ANY, ttl=PAGE_TTL))
     page_contact.handler(page_event(level=1, token="token-1", error=SMS_FAILED), lambda_context)
     sms_stub.assert_no_pending_responses()  # one text only: no notice to the unreachable number
     # page_contact recorded the failure with the provider's reason when it happened: no second sms_failed

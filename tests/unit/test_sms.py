@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from escalation.settings import get_settings
-from escalation.sms import EndUserMessagingSender, PinpointSender, SmsFailed, SmsThrottled, sender_for
+from escalation.sms import EndUserMessagingSender, PinpointSender, SmsAccountFault, SmsFailed, SmsThrottled, sender_for
 
 REGION = "eu-west-2"
 TO = "+447700900001"
@@ -61,23 +61,69 @@ def test_send_text_message_omits_unset_identity_and_configuration_set(v2_client:
 
 
 @pytest.mark.parametrize(
-    ("code", "status", "expected"),
+    ("code", "status", "reason", "expected"),
     [
-        ("ThrottlingException", 400, SmsThrottled),
-        ("InternalServerException", 500, SmsThrottled),
-        ("ValidationException", 400, SmsFailed),
-        ("ConflictException", 400, SmsFailed),
-        ("AccessDeniedException", 403, SmsFailed),
-        ("ResourceNotFoundException", 404, SmsFailed),
-        ("ServiceQuotaExceededException", 402, SmsFailed),
+        # throttling and transient service errors: retried with backoff
+        ("ThrottlingException", 400, None, SmsThrottled),
+        ("InternalServerException", 500, None, SmsThrottled),
+        # the contact's number: escalate
+        ("ConflictException", 400, "DESTINATION_PHONE_NUMBER_OPTED_OUT", SmsFailed),
+        ("ConflictException", 400, "DESTINATION_PHONE_NUMBER_NOT_VERIFIED", SmsFailed),
+        ("ConflictException", 400, "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION", SmsFailed),
+        ("ValidationException", 400, "DESTINATION_COUNTRY_BLOCKED", SmsFailed),
+        # our account or setup: never the contact's fault
+        ("ServiceQuotaExceededException", 402, "MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT", SmsAccountFault),
+        ("ServiceQuotaExceededException", 402, None, SmsAccountFault),
+        ("AccessDeniedException", 403, None, SmsAccountFault),
+        ("AccessDeniedException", 403, "ACCOUNT_DISABLED", SmsAccountFault),
+        ("ResourceNotFoundException", 404, None, SmsAccountFault),  # a wrong origination identity
+        ("ConflictException", 400, "RESOURCE_NOT_ACTIVE", SmsAccountFault),
+        ("ValidationException", 400, "INVALID_PARAMETER", SmsAccountFault),
+        ("ValidationException", 400, None, SmsAccountFault),
     ],
 )
-def test_send_text_message_errors_are_classified(v2_client: Any, code: str, status: int, expected: type[Exception]) -> None:
+def test_send_text_message_errors_are_classified(
+    v2_client: Any, code: str, status: int, reason: str | None, expected: type[Exception]
+) -> None:
     sender = EndUserMessagingSender(v2_client, origination_identity="+447700900999")
     with Stubber(v2_client) as stub:
-        stub.add_client_error("send_text_message", service_error_code=code, service_message="nope", http_status_code=status)
-        with pytest.raises(expected, match=f"^{code}: "):
+        stub.add_client_error(
+            "send_text_message",
+            service_error_code=code,
+            service_message="nope",
+            http_status_code=status,
+            modeled_fields={"Reason": reason} if reason else None,
+        )
+        with pytest.raises(expected, match=f"^{code}: {reason or 'nope'}"):
             sender.send(TO, "hello", incident_id="123")
+
+
+def test_an_invalid_destination_number_is_the_contacts_fault(v2_client: Any) -> None:
+    sender = EndUserMessagingSender(v2_client, origination_identity="+447700900999")
+    with Stubber(v2_client) as stub:
+        stub.add_client_error(
+            "send_text_message",
+            service_error_code="ValidationException",
+            service_message="invalid number",
+            http_status_code=400,
+            modeled_fields={
+                "Reason": "INVALID_PARAMETER",
+                "Fields": [{"Name": "DestinationPhoneNumber", "Message": "not a valid number"}],
+            },
+        )
+        with pytest.raises(SmsFailed, match="INVALID_PARAMETER"):
+            sender.send(TO, "hello", incident_id="123")
+
+
+def test_every_text_carries_its_time_to_live_within_the_service_bounds(v2_client: Any) -> None:
+    sender = EndUserMessagingSender(v2_client, origination_identity="+447700900999")
+    with Stubber(v2_client) as stub:
+        for asked, sent in ((300, 300), (1, 5), (10**7, 259_200)):
+            stub.add_response("send_text_message", {"MessageId": "m"}, expected_params={
+                "DestinationPhoneNumber": TO, "MessageBody": "hi", "MessageType": "TRANSACTIONAL",
+                "OriginationIdentity": "+447700900999", "Context": {"incident_id": "1"}, "TimeToLive": sent,
+            })  # fmt: skip
+            sender.send(TO, "hi", incident_id="1", ttl_seconds=asked)
 
 
 def test_opted_out_destination_fails_with_the_service_reason(v2_client: Any) -> None:
@@ -132,8 +178,8 @@ def test_pinpoint_send_messages_request_is_exact(pinpoint_client: Any) -> None:
         ("TEMPORARY_FAILURE", SmsThrottled),
         ("PERMANENT_FAILURE", SmsFailed),
         ("OPT_OUT", SmsFailed),
-        ("UNKNOWN_FAILURE", SmsFailed),
-        ("DUPLICATE", SmsFailed),
+        ("UNKNOWN_FAILURE", SmsAccountFault),
+        ("DUPLICATE", SmsAccountFault),
     ],
 )
 def test_pinpoint_delivery_status_is_classified(pinpoint_client: Any, status: str, expected: type[Exception]) -> None:
@@ -148,7 +194,7 @@ def test_pinpoint_missing_result_for_the_address_is_a_failure(pinpoint_client: A
     sender = PinpointSender(pinpoint_client, application_id="app-1")
     with Stubber(pinpoint_client) as stub:
         stub.add_response("send_messages", {"MessageResponse": {"ApplicationId": "app-1", "Result": {}}})
-        with pytest.raises(SmsFailed):
+        with pytest.raises(SmsAccountFault):  # nothing says the number is at fault
             sender.send(TO, "hello", incident_id="123")
 
 

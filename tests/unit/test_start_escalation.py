@@ -11,6 +11,7 @@ import start_escalation
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
+from escalation import wiring
 from tests.conftest import Aws
 from tests.unit.events import stream_event, stream_record
 
@@ -184,3 +185,16 @@ def test_a_failing_record_is_reported_for_retry_and_the_rest_of_the_batch_still_
     result = _run(stream_event(broken, stream_record(seed_item, sequence="2")), lambda_context)
     assert result == {"batchItemFailures": [{"itemIdentifier": "1"}]}
     assert len(aws.executions()) == 1
+
+
+def test_an_item_paging_a_country_outside_the_allowed_list_is_invalid_at_once(
+    aws: Aws, seed_item: dict[str, Any], lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOWED_CALLING_CODES", "353")
+    wiring.reset()
+    aws.put_incident(seed_item)
+    _run(stream_event(stream_record(seed_item, sequence="4300")), lambda_context)
+    item = aws.incident("123")
+    assert item["incident_stat"] == "invalid"
+    assert item["error"].startswith("first_contact: +447700900001 is outside the countries")
+    assert aws.executions() == []

@@ -1,0 +1,184 @@
+"""Our faults are never the contact's: they are shown and told to ops, never escalate; a retry redoes only what is missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mark_unacknowledged
+import page_contact
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.stub import ANY, Stubber
+
+from escalation import wiring
+from escalation.messages import Sms
+from escalation.send_rate import SLOT_KEY, SendRate
+from escalation.sms import SmsAccountFault
+from escalation.sms_ceiling import SmsCeilingReached
+from tests.conftest import Aws
+from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, expect_sms, page_event
+
+SPEND_LIMIT = "MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT"
+
+
+def _spend_limit(sms_stub: Stubber) -> None:
+    sms_stub.add_client_error(
+        "send_text_message",
+        service_error_code="ServiceQuotaExceededException",
+        service_message="Monthly spend limit reached",
+        http_status_code=402,
+        modeled_fields={"Reason": SPEND_LIMIT},
+    )
+
+
+def test_a_spend_limit_never_marks_the_contact_unreachable_and_ops_hear_once(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    for token in ("token-a", "token-b", "token-c"):  # the state machine retries the task with fresh tokens
+        _spend_limit(sms_stub)
+        with pytest.raises(SmsAccountFault, match=SPEND_LIMIT):
+            page_contact.handler(page_event(level=0, token=token), lambda_context)
+
+    item = aws.incident("123")
+    assert "unreachable" not in item
+    assert item["incident_stat"] == "not_acknowledged"  # still open, still the first contact's level
+    assert item["escalation_level"] == 0
+    assert SPEND_LIMIT in item["fault"]  # visible on the incident while it is retried
+    assert [entry["event"] for entry in item["timeline"]] == ["created", "sms_fault"]  # once per level and attempt
+    [envelope] = aws.ops_messages()
+    assert "page not sent" in envelope["Subject"]
+    assert SPEND_LIMIT in envelope["Message"]
+
+
+def test_a_page_that_goes_out_after_a_fault_clears_the_fault(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    _spend_limit(sms_stub)
+    with pytest.raises(SmsAccountFault):
+        page_contact.handler(page_event(level=0, token="token-a"), lambda_context)
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-1"})
+    assert page_contact.handler(page_event(level=0, token="token-b"), lambda_context) == {
+        "outcome": "page",
+        "message_id": "msg-1",
+    }
+    item = aws.incident("123")
+    assert "fault" not in item
+    assert [entry["event"] for entry in item["timeline"]] == ["created", "sms_fault", "paged"]
+
+
+def _failed_event() -> dict[str, Any]:
+    return {
+        "outcome": "failed",
+        "incident_id": "123",
+        "contacts": CHAIN,
+        "level": 0,
+        "error": {"Error": "SmsAccountFault", "Cause": f"ServiceQuotaExceededException: {SPEND_LIMIT}"},
+        "execution": EXECUTION_ARN,
+    }
+
+
+def test_a_fault_that_outlasts_its_retries_marks_the_incident_failed_and_tells_ops_once(
+    paged: Aws, lambda_context: LambdaContext
+) -> None:
+    assert mark_unacknowledged.handler(_failed_event(), lambda_context) == {"outcome": "failed"}
+    assert mark_unacknowledged.handler(_failed_event(), lambda_context) == {"outcome": "failed"}  # a retried task
+
+    item = paged.incident("123")
+    assert item["incident_stat"] == "failed"
+    assert SPEND_LIMIT in item["error"]
+    assert "task_token" not in item
+    assert "unreachable" not in item
+    assert [entry["event"] for entry in item["timeline"]][-1] == "failed"
+    [envelope] = paged.ops_messages()  # told once, although the task ran twice
+    assert envelope["Subject"] == "Incident 123: paging stopped"
+    assert paged.sent_messages()[-1]["kind"] == "page"  # no contact got a text about our fault
+
+
+def test_an_exhausted_chain_whose_task_is_retried_tells_ops_and_each_contact_once(
+    escalated: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    notice = "Incident 123 is UNACKNOWLEDGED: escalation stopped. Reply YES to take it."
+    expect_sms(sms_stub, FIRST, notice, message_id="out-1")
+    sms_stub.add_client_error("send_text_message", service_error_code="InternalServerException", http_status_code=500)
+    event = {
+        "incident_id": "123",
+        "contacts": CHAIN,
+        "level": 1,
+        "error": {"Error": "States.Timeout"},
+        "execution": EXECUTION_ARN,
+    }
+    # First run: ops told, the first notice sent, the second one fails (a courtesy text: logged, not raised).
+    assert mark_unacknowledged.handler(event, lambda_context) == {"outcome": "unacknowledged"}
+    # The task is retried (say the function timed out after that): ops and the first contact are not told again.
+    assert mark_unacknowledged.handler(event, lambda_context) == {"outcome": "unacknowledged"}
+    assert len(escalated.ops_messages()) == 1
+    assert [message["contact"] for message in escalated.sent_messages() if message["kind"] == "exhausted_notice"] == [FIRST]
+
+
+def test_ops_are_told_before_any_contact(escalated: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
+    sms_stub.add_client_error("send_text_message", service_error_code="InternalServerException", http_status_code=500)
+    sms_stub.add_client_error("send_text_message", service_error_code="InternalServerException", http_status_code=500)
+    event = {
+        "incident_id": "123",
+        "contacts": CHAIN,
+        "level": 1,
+        "error": {"Error": "States.Timeout"},
+        "execution": EXECUTION_ARN,
+    }
+    mark_unacknowledged.handler(event, lambda_context)
+    assert len(escalated.ops_messages()) == 1  # every text failed; ops still heard
+
+
+def test_a_burst_queues_pages_for_send_slots_instead_of_provoking_throttling(
+    aws: Aws, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    # Thirty texts were just reserved on a 1 part-per-second number: the next slot is 30 s away.
+    SendRate(aws.messages, parts_per_second=1).reserve(30)
+    sfn_stub.add_response("send_task_success", {}, expected_params={"taskToken": "token-0", "output": ANY})
+    result = page_contact.handler(page_event(level=0, token="token-0"), lambda_context)
+    assert result["outcome"] == "queued"
+    assert 20 <= result["wait_seconds"] <= 30  # whatever this machine took since the reservation
+    assert aws.sent_messages() == []  # nothing sent: the state machine waits, then pages with a fresh window
+
+    # After the wait the task runs again and sends at once, without reserving another slot.
+    slot_before = aws.messages.get_item(Key={"message_id": SLOT_KEY})["Item"]["next_at"]
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-1"})
+    assert page_contact.handler(page_event(level=0, token="token-1"), lambda_context)["outcome"] == "page"
+    assert aws.messages.get_item(Key={"message_id": SLOT_KEY})["Item"]["next_at"] == slot_before
+    assert [entry["event"] for entry in aws.incident("123")["timeline"]] == ["created", "queued", "paged"]
+
+
+def test_send_slots_are_spaced_by_the_parts_per_second(aws: Aws) -> None:
+    rate = SendRate(aws.messages, parts_per_second=2)
+    starts = [rate.reserve(parts, at_ms=1_000_000) for parts in (1, 1, 3, 1)]
+    assert starts == [1_000_000, 1_000_500, 1_001_000, 1_002_500]
+    assert rate.reserve(1, at_ms=2_000_000) == 2_000_000  # idle again: the next slot is now
+
+
+def test_the_per_incident_ceiling_stops_a_runaway_page_loop_without_escalating(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_SMS_PER_INCIDENT", "2")
+    wiring.reset()
+    for message_id in ("msg-1", "msg-2"):
+        sms_stub.add_response("send_text_message", {"MessageId": message_id})
+        page_contact.handler(page_event(level=0, token=message_id), lambda_context)
+    with pytest.raises(SmsCeilingReached, match="maxSmsPerIncident"):
+        page_contact.handler(page_event(level=0, token="token-3"), lambda_context)
+    item = aws.incident("123")
+    assert "unreachable" not in item
+    assert "maxSmsPerIncident" in item["fault"]
+    assert len(aws.sent_messages()) == 2
+
+
+def test_the_hourly_ceiling_spans_incidents(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_SMS_PER_HOUR", "1")
+    wiring.reset()
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-1"})
+    page_contact.handler(page_event(level=0, token="t1"), lambda_context)
+    with pytest.raises(SmsCeilingReached, match="maxSmsPerHour"):
+        wiring.dependencies().notifier.send(
+            SECOND, Sms(body="x", segments=1, encoding="GSM-7"), incident_id="other", level=0, kind="page", ttl_seconds=60
+        )
