@@ -21,11 +21,13 @@ from escalation import aws_clients, messages
 from escalation.inbound import InboundSms, InvalidInbound, parse_inbound
 from escalation.matching import Inbox, acted_on_by, open_for_reply
 from escalation.messages import Sms
+from escalation.notifications import COURTESY_TTL_SECONDS
 from escalation.observability import INCIDENTS_ACKNOWLEDGED, REPLIES_RECEIVED, count, logger, metrics
 from escalation.phone_numbers import mask
 from escalation.replies import Intent, Reply, id_key, parse_reply
 from escalation.repository import is_open, paged_contacts, utc_now
 from escalation.sms import SmsFailed
+from escalation.sms_ceiling import SmsCeilingReached
 from escalation.status import Event, Status, WorkflowError
 from escalation.timeline import timeline_entry
 from escalation.wiring import Dependencies, dependencies
@@ -68,12 +70,15 @@ class _Reply:
         return self.send_once(f"{key}#{incident_key(item)}#{to}", to, sms, str(item["incident_id"]), kind)
 
     def send_once(self, key: str, to: str, sms: Sms, incident_id: str, kind: str) -> bool:
-        """Send one text under key; a number that can never receive it (opted out, invalid) counts as done."""
+        """Send one text under key; a number that can never receive it (opted out, invalid) counts as done.
+
+        Throttling and faults of our account raise: the key is given back and the retry sends it.
+        """
 
         def send() -> None:
             try:
-                self.deps.notifier.send(to, sms, incident_id=incident_id, level=0, kind=kind)
-            except SmsFailed as error:
+                self.deps.notifier.send(to, sms, incident_id=incident_id, level=0, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
+            except (SmsFailed, SmsCeilingReached) as error:  # retrying cannot help: done, not sent
                 extra = {"incident_id": incident_id, "to": mask(to), "error": str(error)}
                 logger.warning("reply text not deliverable", extra=extra)
 

@@ -7,7 +7,7 @@ numbers are skipped by courtesy texts, never by replies.
 
 - An explicit id is compared case-insensitively, without a leading '#', with those incidents only.
 - A bare keyword acts on the incident of the most recent page or reminder that is still open for the
-  sender: being escalated, or exhausted with nobody on it.
+  sender: being escalated, exhausted with nobody on it, or stopped by a fault of ours.
 """
 
 from collections.abc import Mapping
@@ -18,7 +18,10 @@ from .repository import IncidentRepository, MessageLog
 from .status import Status
 
 MAX_INCIDENTS = 50  # distinct incidents read per reply (newest first); older pages are not matched
-OPEN_FOR_REPLY = frozenset({Status.NOT_ACKNOWLEDGED.value, Status.ESCALATION.value, Status.UNACKNOWLEDGED.value})
+# Being escalated, exhausted with nobody on it, or stopped by a fault of ours: a YES can still take it.
+OPEN_FOR_REPLY = frozenset(
+    {Status.NOT_ACKNOWLEDGED.value, Status.ESCALATION.value, Status.UNACKNOWLEDGED.value, Status.FAILED.value}
+)
 
 
 def reached_by_chain(item: Mapping[str, Any], contact: str) -> bool:
@@ -28,7 +31,7 @@ def reached_by_chain(item: Mapping[str, Any], contact: str) -> bool:
 
 
 def open_for_reply(item: Mapping[str, Any]) -> bool:
-    """True while a YES can still take the incident: being escalated, or exhausted with nobody on it."""
+    """True while a YES can still take the incident (see OPEN_FOR_REPLY)."""
     return item.get("incident_stat") in OPEN_FOR_REPLY
 
 

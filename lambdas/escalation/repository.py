@@ -208,7 +208,7 @@ class IncidentRepository:
     def acknowledge_by_reply(
         self, incident_id: str, *, by: str, at: str, via: str, entries: list[dict[str, Any]]
     ) -> dict[str, Any] | None:
-        """Acknowledge an open or exhausted incident for the reply `via` (its inbound message id).
+        """Acknowledge an open, exhausted or failed incident for the reply `via` (its inbound message id).
 
         The task token stays until the task is completed (forget_token), so a retry of the same reply
         can still complete it; returns the item as it was, None if the incident was not acknowledgeable.
@@ -223,8 +223,8 @@ class IncidentRepository:
                 "stat_date": at,
             },
             entries=entries,
-            condition="incident_stat IN (:open0, :open1, :exhausted)",
-            condition_values={**_OPEN, ":exhausted": Status.UNACKNOWLEDGED.value},
+            condition="incident_stat IN (:open0, :open1, :exhausted, :failed)",
+            condition_values={**_OPEN, ":exhausted": Status.UNACKNOWLEDGED.value, ":failed": Status.FAILED.value},
             return_old=True,
         )
 

@@ -489,3 +489,16 @@ def test_malformed_sns_messages_are_rejected_without_raising(
     event["Records"].insert(0, no_message)
     result = handle_reply.handler(event, lambda_context)
     assert result == {"outcomes": ["rejected", "rejected", "rejected", "rejected", "acknowledged"]}
+
+
+def test_yes_on_an_incident_stopped_by_our_own_fault_takes_it(
+    paged: Aws, sms_stub: Stubber, sfn_stub: Stubber, inbound_payload: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    paged.incidents.update_item(
+        Key={"incident_id": "123"},
+        UpdateExpression="SET incident_stat = :s REMOVE task_token",
+        ExpressionAttributeValues={":s": "failed"},
+    )
+    expect_sms(sms_stub, FIRST, CONFIRMED)
+    assert _reply(lambda_context, _inbound(inbound_payload, body="yes 123")) == ["acknowledged"]
+    assert paged.incident("123")["incident_stat"] == "acknowledged"
