@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from escalation.replies import Intent, Reply, id_key, parse_reply
 
-EDGE = string.punctuation + "¡¿“”‘’«»…"
+EDGE = string.punctuation + "¡¿\u201c\u201d\u2018\u2019«»…"  # typographic quotes too
 
 
 @pytest.mark.parametrize(
