@@ -1,7 +1,16 @@
-"""SNS handler: a contact's SMS reply acknowledges (YES) or declines (NO) the incident paged."""
+"""SNS handler: a contact's SMS reply acknowledges (YES) or declines (NO) an incident that paged them.
+
+Every side effect of a reply (the reply's timeline entry, completing the task token, the
+confirmation, each notice to the other contacts, each automatic answer) has its own once-only key:
+when a step fails the invocation fails, the inbound message is delivered again, and the retry redoes
+what did not happen and skips what did. The state change itself is a conditional write that records
+which inbound message made it (`acknowledged_via`), so a retry knows the incident is its own.
+"""
 
 import dataclasses
+import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -10,148 +19,288 @@ from botocore.exceptions import ClientError
 
 from escalation import aws_clients, messages
 from escalation.inbound import InboundSms, InvalidInbound, parse_inbound
+from escalation.matching import Inbox, acted_on_by, open_for_reply
+from escalation.messages import Sms
+from escalation.notifications import COURTESY_TTL_SECONDS
 from escalation.observability import INCIDENTS_ACKNOWLEDGED, REPLIES_RECEIVED, count, logger, metrics
 from escalation.phone_numbers import mask
-from escalation.replies import Intent, parse_reply
+from escalation.replies import Intent, Reply, id_key, parse_reply
 from escalation.repository import is_open, paged_contacts, utc_now
+from escalation.sms import SmsFailed
+from escalation.sms_ceiling import SmsCeilingReached
 from escalation.status import Event, Status, WorkflowError
 from escalation.timeline import timeline_entry
 from escalation.wiring import Dependencies, dependencies
 
 # A token that timed out or was already answered: the workflow has moved on, nothing to complete.
 _STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+CLOSED_REPLIES_KEPT = 5  # reply entries a closed incident's timeline keeps; the rest are only counted
 
 
-def _find_incident(deps: Dependencies, sms: InboundSms, named_incident: str | None) -> dict[str, Any] | None:
-    """The incident a reply is about: named in it, else the message it answers, else the sender's latest open page."""
-    sender = sms.origination_number
-    if named_incident:
-        item = deps.incidents.get(named_incident)
-        if item and sender in paged_contacts(item):
-            return item
-    if sms.previous_published_message_id:
-        sent = deps.message_log.find(sms.previous_published_message_id)
-        if sent and sent.get("contact") == sender:
-            item = deps.incidents.get(str(sent["incident_id"]))
-            if item:
-                return item
-    recent = deps.message_log.latest_for(sender)
-    seen: set[str] = set()
-    for sent in recent:
-        incident_id = str(sent["incident_id"])
-        if incident_id in seen:
-            continue
-        seen.add(incident_id)
-        item = deps.incidents.get(incident_id)
-        if item and is_open(item):
-            return item
-    return deps.incidents.get(str(recent[0]["incident_id"])) if recent else None
+class _StaleToken(Exception):
+    """The workflow no longer waits on the token: nothing was completed (the once-only key is given back)."""
 
 
-def _complete_task(call: Any, **kwargs: Any) -> bool:
-    """Complete a parked task token; False when the workflow no longer waits on it."""
+class _Reply:
+    """One inbound reply being acted on: its sender, its words, and the side effects still owed."""
+
+    def __init__(self, deps: Dependencies, sms: InboundSms, reply: Reply) -> None:
+        self.deps = deps
+        self.sms = sms
+        self.reply = reply
+        self.sender = sms.origination_number
+        self.inbound_id = sms.inbound_message_id
+        self.failures: list[Exception] = []
+
+    # -- once-only side effects -----------------------------------------------------------------
+
+    def once(self, key: str, action: Callable[[], object]) -> bool:
+        """Run action under its once-only key; a failure is kept (raised at the end) so the rest still runs."""
+        try:
+            return self.deps.once.once(key, action)
+        except _StaleToken:
+            raise
+        except Exception as error:  # every failure is re-raised by finish()
+            logger.warning("reply side effect failed; the retry redoes it", extra={"key": key, "error": str(error)})
+            self.failures.append(error)
+            return False
+
+    def text(self, key: str, to: str, sms: Sms, item: dict[str, Any], kind: str) -> bool:
+        """Send one text once per key, incident and number (see send_once)."""
+        return self.send_once(f"{key}#{incident_key(item)}#{to}", to, sms, str(item["incident_id"]), kind)
+
+    def send_once(self, key: str, to: str, sms: Sms, incident_id: str, kind: str) -> bool:
+        """Send one text under key; a number that can never receive it (opted out, invalid) counts as done.
+
+        Throttling and faults of our account raise: the key is given back and the retry sends it.
+        """
+
+        def send() -> None:
+            try:
+                self.deps.notifier.send(to, sms, incident_id=incident_id, level=0, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
+            except (SmsFailed, SmsCeilingReached) as error:  # retrying cannot help: done, not sent
+                extra = {"incident_id": incident_id, "to": mask(to), "error": str(error)}
+                logger.warning("reply text not deliverable", extra=extra)
+
+        return self.once(key, send)
+
+    def answer(self, kind: str, sms: Sms, item: dict[str, Any]) -> str:
+        """An automatic answer: at most one of each kind per number and incident (no loop with an auto-responder)."""
+        return kind if self.text(kind, self.sender, sms, item, kind="reply") else f"{kind}_already_sent"
+
+    def record(self, item: dict[str, Any], **detail: Any) -> None:
+        """Put the reply on the incident's timeline, once however often it is retried (capped once closed)."""
+        level = int(item.get("escalation_level", 0))
+        entry = timeline_entry(Event.REPLY, utc_now(), level=level, phone=self.sender, intent=str(self.reply.intent), **detail)
+        incident_id = str(item["incident_id"])
+        self.once(
+            f"reply#{self.inbound_id}#{incident_id}",
+            lambda: self.deps.incidents.record_reply(incident_id, entry, closed_cap=CLOSED_REPLIES_KEPT),
+        )
+
+    def finish(self, outcome: str) -> str:
+        """The outcome, or the first failure so the message is delivered again and the rest redone."""
+        if self.failures:
+            raise self.failures[0]
+        return outcome
+
+
+def incident_key(item: dict[str, Any]) -> str:
+    """The incident id and its execution: a new incident written over an old id gets fresh once-only keys."""
+    execution = str(item.get("execution_arn", "")).rsplit(":", 1)[-1]
+    return f"{item['incident_id']}#{execution}"
+
+
+def _complete_task(call: Callable[..., object], **kwargs: Any) -> None:
+    """Complete a parked task token; raises _StaleToken when the workflow no longer waits on it."""
     try:
         call(**kwargs)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in _STALE_TOKEN_CODES:
-            return False
+            raise _StaleToken(str(error)) from error
         raise
-    return True
 
 
-def _tell_already_acknowledged(deps: Dependencies, item: dict[str, Any], sender: str) -> None:
-    """Tell a contact who answers an incident someone else took who has it (nothing to its holder)."""
-    holder = str(item.get("acknowledged_by", ""))
-    if holder and holder != sender:
-        incident_id = str(item["incident_id"])
-        deps.notifier.send_best_effort(
-            sender,
-            messages.already_acknowledged(incident_id, holder),
-            incident_id=incident_id,
-            level=int(item.get("escalation_level", 0)),
-            kind="reply",
-        )
+def _completed(call: Callable[..., object], **kwargs: Any) -> Callable[[], None]:
+    """A task completion for a once-only key: a stale token is done as well (nothing left to complete)."""
+
+    def action() -> None:
+        try:
+            _complete_task(call, **kwargs)
+        except _StaleToken:
+            logger.info("task token no longer waited on")
+
+    return action
 
 
-def _acknowledge(deps: Dependencies, item: dict[str, Any], sender: str, reply_entry: dict[str, Any]) -> str:
+# -- acknowledge -----------------------------------------------------------------------------------
+
+
+def _take(ctx: _Reply, item: dict[str, Any]) -> dict[str, Any] | None:
+    """Acknowledge item for this reply; the item as it now stands when it is ours, None when someone else has it."""
     incident_id = str(item["incident_id"])
-    at = utc_now()
-    level = int(item.get("escalation_level", 0))
-    before = deps.incidents.acknowledge(
-        incident_id, by=sender, at=at, entries=[reply_entry, timeline_entry(Event.ACKNOWLEDGED, at, level=level, phone=sender)]
-    )
-    if before is None:
-        current = deps.incidents.get(incident_id) or {}
-        if current.get("incident_stat") == Status.ACKNOWLEDGED:
-            _tell_already_acknowledged(deps, current, sender)
-        return "not_acknowledged"
-    count(INCIDENTS_ACKNOWLEDGED)
-    token = before.get("task_token")
-    if token and is_open(before):
-        sfn = aws_clients.stepfunctions()
-        _complete_task(sfn.send_task_success, taskToken=token, output=json.dumps({"acknowledged_by": mask(sender)}))
-    deps.notifier.send_best_effort(
-        sender, messages.acknowledged_confirmation(incident_id), incident_id=incident_id, level=level, kind="confirmation"
-    )
-    for index, contact in enumerate(paged_contacts(before)):
-        if contact != sender:
-            deps.notifier.send_best_effort(
-                contact,
-                messages.acknowledged_notice(incident_id, sender),
-                incident_id=incident_id,
-                level=index,
-                kind="acknowledged_notice",
-            )
-    return "acknowledged"
+    ctx.record(item)
+    if open_for_reply(item):
+        at = utc_now()
+        entry = timeline_entry(Event.ACKNOWLEDGED, at, level=int(item.get("escalation_level", 0)), phone=ctx.sender)
+        before = ctx.deps.incidents.acknowledge_by_reply(incident_id, by=ctx.sender, at=at, via=ctx.inbound_id, entries=[entry])
+        if before is not None:
+            count(INCIDENTS_ACKNOWLEDGED)
+            return {**before, "incident_stat": Status.ACKNOWLEDGED.value, "acknowledged_by": ctx.sender}
+        item = ctx.deps.incidents.get(incident_id) or item  # lost a race: see who has it
+    return item if acted_on_by(item, ctx.sender, ctx.inbound_id) else None
 
 
-def _decline(deps: Dependencies, item: dict[str, Any], sender: str, reply_entry: dict[str, Any]) -> str:
-    incident_id = str(item["incident_id"])
-    level = int(item.get("escalation_level", 0))
+def _stop_escalation(ctx: _Reply, item: dict[str, Any]) -> None:
+    """Complete the parked task token of an incident this reply acknowledged (once), then drop the token."""
     token = item.get("task_token")
-    unrecorded = [reply_entry]  # the reply goes on the timeline once, whichever way it ends
-    if is_open(item) and item.get("current_contact") == sender and token:
-        deps.incidents.append(incident_id, reply_entry)
-        unrecorded = []
+    if not token:
+        return  # exhausted before the YES: no workflow waits
+    sfn = aws_clients.stepfunctions()
+    output = json.dumps({"acknowledged_by": mask(ctx.sender)})
+    key = f"ack_task#{incident_key(item)}"
+    ctx.once(key, _completed(sfn.send_task_success, taskToken=token, output=output))
+    if ctx.deps.once.done(key):
+        ctx.deps.incidents.forget_token(str(item["incident_id"]), str(token))
+
+
+def _tell_the_others(ctx: _Reply, item: dict[str, Any]) -> None:
+    """Tell everyone else paged who took the incident (each once); courtesy texts skip unreachable numbers."""
+    notice = messages.acknowledged_notice(str(item["incident_id"]), ctx.sender)
+    for contact in paged_contacts(item):
+        if contact != ctx.sender:
+            ctx.text("ack_notice", contact, notice, item, kind="acknowledged_notice")
+
+
+def _someone_else_has_it(ctx: _Reply, item: dict[str, Any]) -> str:
+    """A YES or NO about an incident already acknowledged: who has it (once), nothing to its holder."""
+    current = ctx.deps.incidents.get(str(item["incident_id"])) or item
+    holder = str(current.get("acknowledged_by", ""))
+    if holder == ctx.sender:
+        return "already_yours"
+    return ctx.answer("already_acknowledged", messages.already_acknowledged(str(item["incident_id"]), holder), current)
+
+
+def _acknowledge(ctx: _Reply, inbox: Inbox, item: dict[str, Any]) -> str:
+    taken = _take(ctx, item)
+    if taken is None:
+        return ctx.finish(_someone_else_has_it(ctx, item))
+    incident_id = str(item["incident_id"])
+    _stop_escalation(ctx, taken)
+    also_open = inbox.open_ids(exclude=(incident_id,))
+    ctx.text("confirmation", ctx.sender, messages.acknowledged_confirmation(incident_id, also_open), taken, kind="confirmation")
+    _tell_the_others(ctx, taken)
+    return ctx.finish("acknowledged")
+
+
+def _acknowledge_all(ctx: _Reply, inbox: Inbox) -> str:
+    targets = inbox.all_open(ctx.inbound_id)
+    if not targets:
+        return _nothing_open(ctx, inbox)
+    taken = [item for item in (_take(ctx, target) for target in targets) if item is not None]
+    if not taken:
+        return ctx.finish(_someone_else_has_it(ctx, targets[0]))
+    for item in taken:
+        _stop_escalation(ctx, item)
+    ids = [str(item["incident_id"]) for item in taken]
+    confirmation = messages.acknowledged_all_confirmation(ids, inbox.open_ids(exclude=tuple(ids)))
+    ctx.send_once(f"confirmation_all#{ctx.inbound_id}", ctx.sender, confirmation, ids[0], kind="confirmation")
+    for item in taken:
+        _tell_the_others(ctx, item)
+    return ctx.finish(f"acknowledged_all:{len(ids)}")
+
+
+# -- decline ---------------------------------------------------------------------------------------
+
+
+def _decline(ctx: _Reply, item: dict[str, Any]) -> str:
+    incident_id = str(item["incident_id"])
+    ctx.record(item)
+    declined_key = f"decline#{ctx.inbound_id}"
+    if ctx.deps.once.done(declined_key):
+        return ctx.finish("declined")  # a retry of a NO that already completed the task
+    token = item.get("task_token")
+    if is_open(item) and item.get("current_contact") == ctx.sender and token:
         sfn = aws_clients.stepfunctions()
-        if _complete_task(sfn.send_task_failure, taskToken=token, error=WorkflowError.DECLINED.value, cause="declined by SMS"):
-            return "declined"
-    if item.get("incident_stat") == Status.ACKNOWLEDGED:  # not open, so the reply is not recorded yet
-        deps.incidents.append(incident_id, reply_entry)
-        _tell_already_acknowledged(deps, item, sender)
-        return "already_acknowledged"
-    deps.incidents.mark_double_escalation(incident_id, entries=unrecorded)
-    deps.notifier.send_best_effort(
-        sender, messages.already_escalated(incident_id), incident_id=incident_id, level=level, kind="reply"
-    )
-    return "already_escalated"
+        try:
+            ctx.once(
+                declined_key,
+                lambda: _complete_task(
+                    sfn.send_task_failure, taskToken=token, error=WorkflowError.DECLINED.value, cause="declined by SMS"
+                ),
+            )
+            return ctx.finish("declined")
+        except _StaleToken:
+            pass  # timed out meanwhile: the escalation has already moved past this contact
+    if item.get("incident_stat") == Status.ACKNOWLEDGED:
+        return ctx.finish(_someone_else_has_it(ctx, item))
+    ctx.deps.incidents.mark_double_escalation(incident_id, entries=[])
+    return ctx.finish(ctx.answer("already_escalated", messages.already_escalated(incident_id), item))
+
+
+# -- not understood, nothing open, unknown id ------------------------------------------------------
+
+
+def _nothing_open(ctx: _Reply, inbox: Inbox) -> str:
+    """Nothing paged to the sender is open: say so once per incident (naming who has their latest one)."""
+    latest = inbox.latest
+    assert latest is not None  # the caller checked the inbox is not empty
+    ctx.record(latest)
+    holder = str(latest.get("acknowledged_by", "")) if latest.get("incident_stat") == Status.ACKNOWLEDGED else None
+    if holder == ctx.sender:
+        return ctx.finish("already_yours")  # they have the confirmation; an auto-responder gets nothing more
+    return ctx.finish(ctx.answer("nothing_open", messages.nothing_open(str(latest["incident_id"]), holder), latest))
+
+
+def _unknown_incident(ctx: _Reply, inbox: Inbox, named: str) -> str:
+    """An id that matches no incident paged to the sender: say which are open, do nothing else."""
+    context = inbox.current(ctx.inbound_id) or inbox.latest
+    assert context is not None
+    ctx.record(context, named=named[:128])
+    sms = messages.unknown_incident(named, inbox.open_ids())
+    named_key = hashlib.sha256(id_key(named).encode()).hexdigest()[:16]
+    sent = ctx.text(f"unknown_id#{named_key}", ctx.sender, sms, context, kind="reply")
+    return ctx.finish("unknown_incident" if sent else "unknown_incident_already_sent")
+
+
+def _help(ctx: _Reply, inbox: Inbox, item: dict[str, Any]) -> str:
+    ctx.record(item)
+    incident_id = str(item["incident_id"])
+    return ctx.finish(ctx.answer("help", messages.help_text(incident_id, inbox.open_ids()), item))
 
 
 def handle_inbound(sms: InboundSms) -> str:
     """Act on one inbound SMS; returns what was done (for logs and tests)."""
     deps = dependencies()
-    sender = sms.origination_number
     reply = parse_reply(sms.message_body)
     if reply.intent == Intent.SERVICE_KEYWORD:
         return "service_keyword"  # STOP, HELP and friends are answered by End User Messaging itself
-    item = _find_incident(deps, sms, reply.incident_id)
-    if item is None or sender not in paged_contacts(item):
+    sender = sms.origination_number
+    inbox = Inbox(deps.incidents, deps.message_log, sender)
+    if not inbox:
         logger.info("reply from a number with no page; ignored", extra={"from": mask(sender)})
         return "unknown_sender"
-    incident_id = str(item["incident_id"])
-    level = int(item.get("escalation_level", 0))
-    reply_entry = timeline_entry(Event.REPLY, utc_now(), level=level, phone=sender, intent=str(reply.intent))
     count(REPLIES_RECEIVED)
-    logger.info("reply received", extra={"incident_id": incident_id, "from": mask(sender), "intent": str(reply.intent)})
+    ctx = _Reply(deps, sms, reply)
+    if reply.intent == Intent.ACKNOWLEDGE_ALL:
+        return _acknowledge_all(ctx, inbox)
+    if reply.incident_id is not None:
+        item = inbox.named(reply.incident_id)
+        if item is None:
+            return _unknown_incident(ctx, inbox, reply.incident_id)
+    else:
+        item = inbox.current(ctx.inbound_id)
+    logger.info(
+        "reply received",
+        extra={"incident_id": item and item["incident_id"], "from": mask(sender), "intent": str(reply.intent)},
+    )
+    if item is None:
+        return _nothing_open(ctx, inbox)
     if reply.intent == Intent.ACKNOWLEDGE:
-        return _acknowledge(deps, item, sender, reply_entry)
+        return _acknowledge(ctx, inbox, item)
     if reply.intent == Intent.DECLINE:
-        return _decline(deps, item, sender, reply_entry)
-    deps.incidents.append(incident_id, reply_entry)
-    if not deps.message_log.claim_once(f"help#{incident_id}#{sender}"):
-        return "help_already_sent"  # one help text per contact and incident: no loop with an auto-responder
-    deps.notifier.send_best_effort(sender, messages.help_text(incident_id), incident_id=incident_id, level=level, kind="help")
-    return "help"
+        return _decline(ctx, item)
+    return _help(ctx, inbox, item)
 
 
 def _process_once(deps: Dependencies) -> Any:

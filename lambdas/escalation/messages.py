@@ -6,6 +6,7 @@ fits 70 (67 per part). Characters of the GSM-7 extension table take two septets.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 GSM7_BASIC = frozenset(
@@ -18,6 +19,8 @@ UCS2 = "UCS-2"
 NO_URL = "no url"
 ELLIPSIS = "..."
 REPLY_INSTRUCTIONS = "Reply YES to ack, NO to escalate."
+MAX_NAMED_ID = 24  # characters of an unknown id echoed back (it is whatever the person typed)
+MAX_LISTED_IDS = 5  # incident ids a text lists before it says "+N more"
 MIN_DESCRIPTION = 24  # characters of description a page keeps before it gives up the URL
 _TYPOGRAPHIC = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u00a0": " "}
@@ -85,25 +88,39 @@ def gsm_friendly(text: str) -> str:
     return text.translate(_TYPOGRAPHIC)
 
 
-def page(incident_id: str, description: str, url: str | None, *, level: int, max_segments: int) -> Sms:
-    """The page a contact receives; the description is shortened to the segment budget."""
+def reply_instructions(incident_id: str, *, other_open: bool = False) -> str:
+    """How to answer a page: a bare YES / NO, or naming the incident when the person has another one open.
+
+    A bare keyword acts on the most recent page, which is right until a second incident pages the same
+    person; naming the id is then the only unambiguous answer, and it is shorter than the default.
+    """
+    return f"Reply YES {incident_id} or NO {incident_id}." if other_open else REPLY_INSTRUCTIONS
+
+
+def page(incident_id: str, description: str, url: str | None, *, level: int, max_segments: int, other_open: bool = False) -> Sms:
+    """The page a contact receives; the description is shortened to the segment budget.
+
+    other_open: the contact has another incident open, so the page asks for `YES <id>`.
+    """
     label = f"INCIDENT {incident_id}" + (" (escalated)" if level > 0 else "")
+    instructions = reply_instructions(incident_id, other_open=other_open)
     description = gsm_friendly(description.strip())
     if url is not None and _has_url(url):
         # The URL is worth its place only while the description keeps a readable start.
-        with_url = f"{_literal(label)}: {{description}} {_literal(url.strip())} {REPLY_INSTRUCTIONS}"
+        with_url = f"{_literal(label)}: {{description}} {_literal(url.strip())} {_literal(instructions)}"
         body = _shorten_to_fit(with_url, description, max_segments, min_keep=min(len(description), MIN_DESCRIPTION))
         if body is not None:
             return _priced(body)
-    body = _shorten_to_fit(f"{_literal(label)}: {{description}} {REPLY_INSTRUCTIONS}", description, max_segments)
-    return _priced(body if body is not None else f"{label}. {REPLY_INSTRUCTIONS}")
+    body = _shorten_to_fit(f"{_literal(label)}: {{description}} {_literal(instructions)}", description, max_segments)
+    return _priced(body if body is not None else f"{label}. {instructions}")
 
 
-def reminder(incident_id: str, description: str, *, max_segments: int) -> Sms:
+def reminder(incident_id: str, description: str, *, max_segments: int, other_open: bool = False) -> Sms:
     """A reminder to the contact already paged; it never carries the URL again."""
-    template = f"REMINDER {_literal(incident_id)}: {{description}} {REPLY_INSTRUCTIONS}"
+    instructions = reply_instructions(incident_id, other_open=other_open)
+    template = f"REMINDER {_literal(incident_id)}: {{description}} {_literal(instructions)}"
     body = _shorten_to_fit(template, gsm_friendly(description.strip()), max_segments)
-    return _priced(body if body is not None else f"REMINDER {incident_id}. {REPLY_INSTRUCTIONS}")
+    return _priced(body if body is not None else f"REMINDER {incident_id}. {instructions}")
 
 
 def escalated_notice(incident_id: str) -> Sms:
@@ -111,9 +128,31 @@ def escalated_notice(incident_id: str) -> Sms:
     return _priced(f"Incident {incident_id} has been escalated to the next contact.")
 
 
-def acknowledged_confirmation(incident_id: str) -> Sms:
-    """Confirms to the contact who replied YES that the incident is theirs."""
-    return _priced(f"Incident {incident_id} acknowledged. Thank you, it is yours.")
+def _id_list(incident_ids: Sequence[str]) -> str:
+    """'INC-7, 8812' (at most MAX_LISTED_IDS ids, then '+N more')."""
+    listed = ", ".join(incident_ids[:MAX_LISTED_IDS])
+    rest = len(incident_ids) - MAX_LISTED_IDS
+    return f"{listed} +{rest} more" if rest > 0 else listed
+
+
+def _also_open(incident_ids: Sequence[str]) -> str:
+    """' Also open for you: INC-7, 8812. Reply YES <id>.' (empty when nothing else is open)."""
+    if not incident_ids:
+        return ""
+    example = incident_ids[0] if len(incident_ids) == 1 else "<id>"
+    return f" Also open for you: {_id_list(incident_ids)}. Reply YES {example}."
+
+
+def acknowledged_confirmation(incident_id: str, also_open: Sequence[str] = ()) -> Sms:
+    """Confirms to the contact who replied YES that the incident is theirs, and what else is open for them."""
+    return _priced(f"Incident {incident_id} acknowledged. Thank you, it is yours.{_also_open(also_open)}")
+
+
+def acknowledged_all_confirmation(incident_ids: Sequence[str], also_open: Sequence[str] = ()) -> Sms:
+    """Confirms a YES ALL: every incident it acknowledged (and any that opened meanwhile)."""
+    if len(incident_ids) == 1:
+        return acknowledged_confirmation(incident_ids[0], also_open)
+    return _priced(f"Acknowledged: {_id_list(incident_ids)}. Thank you, they are yours.{_also_open(also_open)}")
 
 
 def acknowledged_notice(incident_id: str, acknowledged_by: str) -> Sms:
@@ -136,9 +175,28 @@ def exhausted_notice(incident_id: str) -> Sms:
     return _priced(f"Incident {incident_id} is UNACKNOWLEDGED: escalation stopped. Reply YES to take it.")
 
 
-def help_text(incident_id: str) -> Sms:
-    """The one help reply sent for a text the grammar does not understand."""
-    return _priced(f"Reply YES to acknowledge incident {incident_id} or NO to escalate it, e.g. YES {incident_id}")
+def help_text(incident_id: str, open_ids: Sequence[str] = ()) -> Sms:
+    """The one help reply sent for a text the grammar does not understand (open_ids: all open for the sender)."""
+    others = [other for other in open_ids if other != incident_id]
+    listed = f". Open for you: {_id_list([incident_id, *others])}." if others else ""
+    return _priced(f"Reply YES to acknowledge incident {incident_id} or NO to escalate it, e.g. YES {incident_id}{listed}")
+
+
+def unknown_incident(named: str, open_ids: Sequence[str]) -> Sms:
+    """Answer to a reply naming an id that matches no incident paged to the sender: nothing was done."""
+    named = gsm_friendly(named)[:MAX_NAMED_ID]
+    if not open_ids:
+        return _priced(f"No incident {named} was paged to you, and nothing is open for you. Nothing done.")
+    example = open_ids[0] if len(open_ids) == 1 else "<id>"
+    return _priced(
+        f"No incident {named} was paged to you. Nothing done. Open for you: {_id_list(open_ids)}. Reply YES {example}."
+    )
+
+
+def nothing_open(incident_id: str, acknowledged_by: str | None = None) -> Sms:
+    """Answer to a reply when nothing paged to the sender is still open (incident_id: their latest)."""
+    state = f"was acknowledged by {acknowledged_by}" if acknowledged_by else "is closed"
+    return _priced(f"Nothing is open for you: incident {incident_id} {state}. No action needed.")
 
 
 def ops_notification(incident_id: str, description: str, contacts_paged: int) -> tuple[str, str]:

@@ -205,6 +205,73 @@ class IncidentRepository:
         """Record a NO from a contact the escalation has already moved past."""
         self._update(incident_id, sets={"double_escalation": "yes"}, entries=entries)
 
+    def acknowledge_by_reply(
+        self, incident_id: str, *, by: str, at: str, via: str, entries: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Acknowledge an open, exhausted or failed incident for the reply `via` (its inbound message id).
+
+        The task token stays until the task is completed (forget_token), so a retry of the same reply
+        can still complete it; returns the item as it was, None if the incident was not acknowledgeable.
+        """
+        return self._update(
+            incident_id,
+            sets={
+                "incident_stat": Status.ACKNOWLEDGED.value,
+                "acknowledged_by": by,
+                "acknowledged_at": at,
+                "acknowledged_via": via,
+                "stat_date": at,
+            },
+            entries=entries,
+            condition="incident_stat IN (:open0, :open1, :exhausted, :failed)",
+            condition_values={**_OPEN, ":exhausted": Status.UNACKNOWLEDGED.value, ":failed": Status.FAILED.value},
+            return_old=True,
+        )
+
+    def forget_token(self, incident_id: str, token: str) -> None:
+        """Remove a task token that has been completed (unless a newer one replaced it)."""
+        self._conditional(
+            Key={"incident_id": incident_id},
+            UpdateExpression="REMOVE task_token",
+            ConditionExpression="task_token = :token",
+            ExpressionAttributeValues={":token": token},
+        )
+
+    def record_reply(self, incident_id: str, entry: dict[str, Any], *, closed_cap: int) -> bool:
+        """Append a reply to the timeline; after the incident closed, only the first closed_cap are kept.
+
+        Every reply after the close is counted in `replies_after_close`; returns whether it was recorded.
+        """
+        if self._update(incident_id, sets={}, entries=[entry], condition=_IS_OPEN, condition_values=_OPEN) is not None:
+            return True
+        names = {"#after": "replies_after_close", "#t": "timeline"}
+        if self._conditional(
+            Key={"incident_id": incident_id},
+            UpdateExpression="SET #t = list_append(if_not_exists(#t, :empty), :entries) ADD #after :one",
+            ConditionExpression="attribute_exists(incident_id) AND (attribute_not_exists(#after) OR #after < :cap)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":empty": [], ":entries": [entry], ":one": 1, ":cap": closed_cap},
+        ):
+            return True
+        self._conditional(
+            Key={"incident_id": incident_id},
+            UpdateExpression="ADD #after :one",
+            ConditionExpression="attribute_exists(incident_id)",
+            ExpressionAttributeNames={"#after": "replies_after_close"},
+            ExpressionAttributeValues={":one": 1},
+        )
+        return False
+
+    def _conditional(self, **kwargs: Any) -> bool:
+        """One raw conditional UpdateItem; False when its condition did not hold."""
+        try:
+            self._table.update_item(**kwargs)
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
 
 class MessageLog:
     """Outbound SMS by MessageId, so a reply can be matched to its incident, contact and level."""
@@ -259,6 +326,25 @@ class MessageLog:
                 return False
             raise
         return True
+
+    def pages_to(self, contact: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """The pages and reminders sent to contact (still remembered), newest first; courtesy texts excluded."""
+        query: dict[str, Any] = {
+            "IndexName": "by_contact",
+            "KeyConditionExpression": "contact = :contact",
+            "FilterExpression": "#kind IN (:page, :reminder)",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": {":contact": contact, ":page": "page", ":reminder": "reminder"},
+            "ScanIndexForward": False,
+        }
+        items: list[dict[str, Any]] = []
+        while len(items) < limit:
+            response = self._table.query(**query)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items[:limit]
 
 
 def is_open(item: Mapping[str, Any]) -> bool:

@@ -181,3 +181,75 @@ def test_page_never_exceeds_the_segment_budget(
     assert count_segments(sms.body) == (sms.segments, sms.encoding)
     assert incident_id in sms.body
     assert sms.body.endswith("Reply YES to ack, NO to escalate.")
+
+
+SAMPLE = ("123", "Error 111, unit 1 malfunctioned. Urgent assistance is required.", "https://example.com/incident/111/overview")
+
+
+def test_sample_page_asks_for_the_id_when_another_incident_is_open_and_stays_one_segment() -> None:
+    sms = messages.page(*SAMPLE, level=0, max_segments=1, other_open=True)
+    assert sms.body == (
+        "INCIDENT 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. "
+        "https://example.com/incident/111/overview Reply YES 123 or NO 123."
+    )
+    assert (sms.segments, sms.encoding) == (1, GSM7)
+    reminder = messages.reminder("123", SAMPLE[1], max_segments=1, other_open=True)
+    assert reminder.body.endswith("is required. Reply YES 123 or NO 123.")
+    assert reminder.segments == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    incident_id=st.from_regex(r"[A-Za-z0-9_{}#-]{1,24}", fullmatch=True),
+    description=st.text(max_size=400),
+    url=st.one_of(st.none(), st.from_regex(r"https://example\.com/[a-z0-9/{}]{0,80}", fullmatch=True)),
+    max_segments=st.integers(min_value=1, max_value=3),
+)
+def test_page_naming_the_id_never_exceeds_the_budget_and_always_says_how_to_answer(
+    incident_id: str, description: str, url: str | None, max_segments: int
+) -> None:
+    sms = messages.page(incident_id, description, url, level=0, max_segments=max_segments, other_open=True)
+    assert sms.segments <= max_segments
+    assert sms.body.endswith(f"Reply YES {incident_id} or NO {incident_id}.")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            messages.acknowledged_confirmation("123", ["INC-7", "8812"]),
+            "Incident 123 acknowledged. Thank you, it is yours. Also open for you: INC-7, 8812. Reply YES <id>.",
+        ),
+        (
+            messages.acknowledged_confirmation("123", ["INC-7"]),
+            "Incident 123 acknowledged. Thank you, it is yours. Also open for you: INC-7. Reply YES INC-7.",
+        ),
+        (messages.acknowledged_all_confirmation(["123", "INC-7"]), "Acknowledged: 123, INC-7. Thank you, they are yours."),
+        (messages.acknowledged_all_confirmation(["123"]), "Incident 123 acknowledged. Thank you, it is yours."),
+        (
+            messages.help_text("123", ["123", "INC-7"]),
+            "Reply YES to acknowledge incident 123 or NO to escalate it, e.g. YES 123. Open for you: 123, INC-7.",
+        ),
+        (
+            messages.unknown_incident("inc-77", ["INC-7", "8812"]),
+            "No incident inc-77 was paged to you. Nothing done. Open for you: INC-7, 8812. Reply YES <id>.",
+        ),
+        (
+            messages.unknown_incident("9", []),
+            "No incident 9 was paged to you, and nothing is open for you. Nothing done.",
+        ),
+        (messages.nothing_open("123"), "Nothing is open for you: incident 123 is closed. No action needed."),
+    ],
+)
+def test_reply_answers_name_the_incident_and_cost_one_segment(text: Any, expected: str) -> None:
+    assert text.body == expected
+    assert (text.segments, text.encoding) == (1, GSM7)
+
+
+def test_long_lists_of_open_incidents_are_cut_short() -> None:
+    sms = messages.acknowledged_confirmation("1", [str(n) for n in range(2, 10)])
+    assert sms.body.endswith("Also open for you: 2, 3, 4, 5, 6 +3 more. Reply YES <id>.")
+
+
+def test_an_unknown_id_is_echoed_short() -> None:
+    assert "x" * 25 not in messages.unknown_incident("x" * 500, ["1"]).body

@@ -1,0 +1,91 @@
+"""Which incident a reply is about: never a guess past what the person said.
+
+Only incidents that paged the sender count: a page or reminder to that number was sent (the message
+log, courtesy texts excluded) and the number is in the incident's chain up to its current level. A
+later failed send to the number (a reminder, a repeat pass) does not take that away: unreachable
+numbers are skipped by courtesy texts, never by replies.
+
+- An explicit id is compared case-insensitively, without a leading '#', with those incidents only.
+- A bare keyword acts on the incident of the most recent page or reminder that is still open for the
+  sender: being escalated, exhausted with nobody on it, or stopped by a fault of ours.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from .replies import id_key
+from .repository import IncidentRepository, MessageLog
+from .status import Status
+
+MAX_INCIDENTS = 50  # distinct incidents read per reply (newest first); older pages are not matched
+# Being escalated, exhausted with nobody on it, or stopped by a fault of ours: a YES can still take it.
+OPEN_FOR_REPLY = frozenset(
+    {Status.NOT_ACKNOWLEDGED.value, Status.ESCALATION.value, Status.UNACKNOWLEDGED.value, Status.FAILED.value}
+)
+
+
+def reached_by_chain(item: Mapping[str, Any], contact: str) -> bool:
+    """True when the escalation has reached contact's place in the chain (a send to them may have failed later)."""
+    chain: list[str] = list(item.get("escalation_chain", []))
+    return contact in chain[: int(item.get("escalation_level", 0)) + 1]
+
+
+def open_for_reply(item: Mapping[str, Any]) -> bool:
+    """True while a YES can still take the incident (see OPEN_FOR_REPLY)."""
+    return item.get("incident_stat") in OPEN_FOR_REPLY
+
+
+def acted_on_by(item: Mapping[str, Any], sender: str, inbound_message_id: str) -> bool:
+    """True when this very reply acknowledged the incident (a retry of it must finish the job)."""
+    return (
+        item.get("incident_stat") == Status.ACKNOWLEDGED
+        and item.get("acknowledged_by") == sender
+        and item.get("acknowledged_via") == inbound_message_id
+    )
+
+
+class Inbox:
+    """The incidents that paged one number, newest page first, as read when its reply arrives."""
+
+    def __init__(self, incidents: IncidentRepository, message_log: MessageLog, sender: str) -> None:
+        self.sender = sender
+        ids = list(dict.fromkeys(str(sent["incident_id"]) for sent in message_log.pages_to(sender)))[:MAX_INCIDENTS]
+        self.items: list[dict[str, Any]] = [
+            item for item in (incidents.get(incident_id) for incident_id in ids) if item and reached_by_chain(item, sender)
+        ]
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    @property
+    def latest(self) -> dict[str, Any] | None:
+        """The incident of the most recent page or reminder, open or not."""
+        return self.items[0] if self.items else None
+
+    def open_ids(self, *, exclude: tuple[str, ...] = ()) -> list[str]:
+        """Ids of the incidents open for this number, newest page first."""
+        return [str(item["incident_id"]) for item in self.items if open_for_reply(item) and item["incident_id"] not in exclude]
+
+    def current(self, inbound_message_id: str) -> dict[str, Any] | None:
+        """What a bare keyword acts on: the most recent page's incident still open (or taken by this reply)."""
+        return next((item for item in self.items if self._actionable(item, inbound_message_id)), None)
+
+    def all_open(self, inbound_message_id: str) -> list[dict[str, Any]]:
+        """What YES ALL acts on: every incident open for this number (or taken by this reply)."""
+        return [item for item in self.items if self._actionable(item, inbound_message_id)]
+
+    def named(self, written: str) -> dict[str, Any] | None:
+        """The incident a reply names: the one whose id matches exactly, else the only case-insensitive match."""
+        exact = [item for item in self.items if item["incident_id"] == written]
+        if exact:
+            return exact[0]
+        matches = [item for item in self.items if id_key(str(item["incident_id"])) == id_key(written)]
+        return matches[0] if len(matches) == 1 else None
+
+    def _actionable(self, item: Mapping[str, Any], inbound_message_id: str) -> bool:
+        return open_for_reply(item) or acted_on_by(item, self.sender, inbound_message_id)
+
+
+def other_open_incident(incidents: IncidentRepository, message_log: MessageLog, contact: str, incident_id: str) -> bool:
+    """True when contact has an incident open besides incident_id (its page should then ask for `YES <id>`)."""
+    return bool(Inbox(incidents, message_log, contact).open_ids(exclude=(incident_id,)))
