@@ -9,6 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Capture, Match
 
+from escalation.aws_clients import SDK_CALL_WORST_CASE_SECONDS
 from stacks.functions import powertools_layer
 from tests.infra.support import CDK_JSON_CONTEXT, PROJECT, Synth, as_list, placeholder, resources_for, role_statements
 
@@ -278,3 +279,17 @@ def test_configured_limits_countries_and_protect_configuration_reach_the_functio
         if handler in SMS_SENDING_HANDLERS:
             assert [env[key] for key in SMS_LIMITS] == ["20", "600", "120", "90"], handler
             assert env["PROTECT_CONFIGURATION_ID"] == {"Ref": protect}, handler
+        assert env["ALLOWED_CALLING_CODES"] == "353,44", handler  # what the start handler checks each contact against
+
+
+def test_every_function_outlasts_the_sdk_calls_it_makes(default_synth: Synth) -> None:
+    # A slow AWS API must surface as an SDK error the handler classifies, not as a Lambda timeout mid-handler:
+    # each function has room for at least two calls that exhaust their timeouts and retries.
+    for handler, function in handler_functions(default_synth).items():
+        assert function["Timeout"] >= 2 * SDK_CALL_WORST_CASE_SECONDS, handler
+
+
+def test_pages_carry_the_acknowledgement_window_as_their_time_to_live_and_can_tell_ops(default_synth: Synth) -> None:
+    env = handler_functions(default_synth)["page_contact.handler"]["Environment"]["Variables"]
+    assert env["ACK_TIMEOUT_SECONDS"] == str(CDK_JSON_CONTEXT["ackTimeoutSeconds"])
+    assert env["OPS_TOPIC_ARN"] == {"Ref": default_synth.logical_id(default_synth.stack.messaging.ops_topic)}
