@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
+from escalation.matching import other_open_incident
 from escalation.observability import SMS_ACCOUNT_FAULT, SMS_FAILED, count, logger, metrics
 from escalation.repository import utc_now
 from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
@@ -99,11 +100,15 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         deps.incidents.record_escalation(incident_id, level=level, entries=entries)
     description = str(item.get("description", ""))
     max_segments = deps.settings.max_sms_segments
+    # With another incident open for this person, the page asks for `YES <id>`: a bare YES is ambiguous to a reader.
+    other_open = other_open_incident(deps.incidents, deps.message_log, contact, incident_id)
     if attempt == 0:
-        sms = messages.page(incident_id, description, item.get("url"), level=level, max_segments=max_segments)
+        sms = messages.page(
+            incident_id, description, item.get("url"), level=level, max_segments=max_segments, other_open=other_open
+        )
         kind, event_kind = "page", Event.PAGED
     else:
-        sms = messages.reminder(incident_id, description, max_segments=max_segments)
+        sms = messages.reminder(incident_id, description, max_segments=max_segments, other_open=other_open)
         kind, event_kind = "reminder", Event.REMINDED
     wait = _queue_for_slot(deps, sms, execution=execution, level=level, attempt=attempt)
     if wait > 0:

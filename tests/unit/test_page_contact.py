@@ -16,7 +16,7 @@ from botocore.stub import ANY, Stubber
 
 from escalation.sms import SmsThrottled
 from tests.conftest import ORIGINATION_IDENTITY, Aws
-from tests.unit.conftest import FIRST, PAGE_TTL, SECOND, page_event, run_page, sms_request
+from tests.unit.conftest import EXECUTION_ARN, FIRST, PAGE_TTL, SECOND, page_event, run_page, sms_request
 
 SAMPLE_PAGE = (
     "INCIDENT 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. "
@@ -299,3 +299,19 @@ def test_execution_of_a_replaced_incident_stops_without_paging(
     sfn_stub.assert_no_pending_responses()  # and sms_stub saw no call: nobody was texted
     item = aws.incident("123")
     assert "task_token" not in item and item["escalation_level"] == 0
+
+
+def test_a_page_to_someone_with_another_open_incident_asks_for_yes_with_the_id_in_one_segment(
+    paged: Aws, sms_stub: Stubber, seed_item: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    paged.put_incident({**seed_item, "incident_id": {"S": "456"}, "execution_arn": {"S": EXECUTION_ARN}})
+    body = (
+        "INCIDENT 456: Error 111, unit 1 malfunctioned. Urgent assistance is required. "
+        "https://example.com/incident/111/overview Reply YES 456 or NO 456."
+    )
+    sms_stub.add_response(
+        "send_text_message", {"MessageId": "msg-456"}, expected_params=sms_request(FIRST, body, "456", ttl=PAGE_TTL)
+    )
+    result = page_contact.handler(page_event(level=0, token="token-456", incident_id="456"), lambda_context)
+    assert result == {"outcome": "page", "message_id": "msg-456"}
+    assert paged.incident("456")["timeline"][-1]["segments"] == 1  # 144 characters: still one GSM-7 segment
