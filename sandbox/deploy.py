@@ -17,7 +17,7 @@ compensating classes below are used, in template dependency order, with Refs alr
 
 Also: the ``BootstrapVersion`` parameter and ``CheckBootstrapVersion`` rule are removed, file
 assets are zipped and uploaded to the bucket/key named in ``<stack>.assets.json``, and the
-function map for ``sandbox.local_lambda`` is built (python functions only).
+function map for ``sandbox.runtime`` is built (python functions only).
 
 Not handled: stack updates and deletes (the patch is only active during create), Docker image
 assets, Lambda layers (moto's CloudFormation drops the ``Layers`` property without error; the
@@ -53,7 +53,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
 
-from sandbox.local_lambda import LocalFunction
+from sandbox.runtime.records import LocalFunction
 
 _IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})  # no behaviour to emulate
 Capability = Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]

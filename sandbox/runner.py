@@ -17,15 +17,15 @@ from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
 from .deploy import deploy_cdk_out
-from .local_lambda import (
+from .executions import (
     MOTO_CONFIG,
     ExecutionsStillRunning,
-    LocalLambdaRuntime,
     drain_executions,
     list_executions,
     states_entered,
     wait_for_executions,
 )
+from .runtime import LocalEndpoint, LocalLambdaRuntime
 from .scenario import Scenario
 from .sms_gateway import SentSms, SmsGateway
 from .synth import STACK_NAME, synthesize
@@ -56,7 +56,8 @@ def _plain(value: Any) -> Any:
 
 
 class _Phones:
-    """Scripted phones: each replies after receiving its n-th message, answering that message."""
+    """Scripted phones: each replies after receiving its n-th message (the gateway, like the real
+    service, tells the app only which message was sent last to that phone)."""
 
     def __init__(self, scenario: Scenario, gateway: SmsGateway) -> None:
         self._scripts = scenario.phones
@@ -70,7 +71,7 @@ class _Phones:
             count = self._received[message.to]
         for action in self._scripts.get(message.to, []):
             if action.on_sms == count:
-                self._gateway.reply_after(action.delay_seconds, message.to, action.reply, message.message_id)
+                self._gateway.reply_after(action.delay_seconds, message.to, action.reply)
 
 
 def _inject(scenario: Scenario, topic_arn: str, table_name: str, errors: list[str]) -> list[threading.Thread]:
@@ -142,9 +143,10 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
     errors: list[str] = []
     completed = False
     try:
-        with mock_aws(config=MOTO_CONFIG):
+        with mock_aws(config=MOTO_CONFIG), LocalEndpoint() as endpoint:
             gateway = SmsGateway(origination_numbers={PHONE_NUMBER_ID: ORIGINATION_NUMBER}).install()
-            runtime = LocalLambdaRuntime().install()
+            endpoint.serve_sms(gateway)
+            runtime = LocalLambdaRuntime(endpoint_url=endpoint.url, region_name=REGION).install()
             try:
                 deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
                 runtime.register_all(deployed.functions)
@@ -162,9 +164,10 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                 start_wall = time.time()
                 client.put_item(TableName=table.name, Item=scenario.incident)
                 injections = _inject(scenario, topic_arn, table.name, errors)
-                completed = _wait(scenario, gateway, injections, started, errors)
+                completed = _wait(scenario, gateway, runtime, injections, started, errors)
                 incident_id = next(iter(TypeDeserializer().deserialize({"M": {"id": scenario.incident["incident_id"]}}).values()))
                 item = table.get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item", {})
+                incidents = sorted((_plain(i) for i in _scan(table)), key=lambda i: str(i.get("incident_id")))
                 executions = [
                     {
                         "name": execution["name"],
@@ -190,6 +193,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                     "scenario": scenario.name,
                     "completed": completed,
                     "incident": _plain(item),
+                    "incidents": incidents,
                     "sms": [
                         {
                             "t": round(message.at.timestamp() - start_wall, 3),
@@ -227,8 +231,26 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
     return result
 
 
-def _wait(scenario: Scenario, gateway: SmsGateway, injections: list[threading.Thread], started: float, errors: list[str]) -> bool:
-    """Wait until executions finished and every scripted reply and injection was delivered."""
+def _scan(table: Any) -> list[dict[str, Any]]:
+    """Every item of a table (all pages)."""
+    response = table.scan(ConsistentRead=True)
+    items: list[dict[str, Any]] = response["Items"]
+    while "LastEvaluatedKey" in response:
+        response = table.scan(ConsistentRead=True, ExclusiveStartKey=response["LastEvaluatedKey"])
+        items.extend(response["Items"])
+    return items
+
+
+def _wait(  # noqa: PLR0913, PLR0917 - the run's parts, all needed
+    scenario: Scenario,
+    gateway: SmsGateway,
+    runtime: LocalLambdaRuntime,
+    injections: list[threading.Thread],
+    started: float,
+    errors: list[str],
+) -> bool:
+    """Wait until executions finished, every scripted reply and injection was delivered, and no
+    stream record, async event or invocation is queued or running."""
     while True:
         remaining = scenario.time_limit_seconds - (time.monotonic() - started)
         if remaining <= 0:
@@ -244,8 +266,10 @@ def _wait(scenario: Scenario, gateway: SmsGateway, injections: list[threading.Th
             return False
         # A reply can schedule another reply (or a courtesy SMS another phone answers): settle first.
         time.sleep(0.2)
+        runtime.wait_settled(max(scenario.time_limit_seconds - (time.monotonic() - started), 0.1))
         if (
-            not gateway.pending_replies()
+            not runtime.pending()
+            and not gateway.pending_replies()
             and not any(t.is_alive() for t in injections)
             and not list_executions(REGION, status="RUNNING")
         ):

@@ -1,0 +1,95 @@
+"""One warm 'container' of one function: a fresh Python process that runs its handler, one event at a time.
+
+Started by ``sandbox.runtime.pool`` as ``python <this file>`` (standard library only, so nothing of
+the sandbox or moto is imported here) with the function's environment, ``LAMBDA_TASK_ROOT`` as
+the working directory and first entry of ``sys.path``, and ``AWS_ENDPOINT_URL`` pointing at the
+sandbox's local endpoint. Its init phase imports the handler module, as Lambda's does.
+
+Protocol: one JSON object per line. The parent writes requests on the child's stdin
+(``{"request_id", "function_arn", "deadline_ms", "event"}``); the child answers on its original
+stdout, which it keeps for the protocol alone (``{"ready": pid}`` once after init, then
+``{"payload": <JSON text>}`` or ``{"error": {"errorType", "errorMessage", "stackTrace"}}`` per
+request). Whatever the handler prints goes to stderr, as Lambda sends it to the function's logs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any, TextIO
+
+
+class LambdaContext:
+    """The subset of the Python runtime's context object that handlers and Powertools read."""
+
+    def __init__(self, request_id: str, function_arn: str, deadline_ms: int) -> None:
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = function_arn
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's configured timeout."""
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def _error(error_type: str, message: str, exc: BaseException | None = None) -> dict[str, Any]:
+    stack = traceback.format_tb(exc.__traceback__) if exc is not None else []
+    return {"error": {"errorType": error_type, "errorMessage": message, "stackTrace": stack}}
+
+
+def _load_handler() -> tuple[Any, dict[str, Any] | None]:
+    spec = os.environ["_HANDLER"]
+    module_name, _, attr = spec.rpartition(".")
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except Exception as exc:  # the runtime reports import failures as function errors
+        return None, _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", exc)
+    handler = getattr(module, attr, None)
+    if handler is None:
+        return None, _error("Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{module_name}'")
+    return handler, None
+
+
+def _answer(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
+    context = LambdaContext(request["request_id"], request["function_arn"], int(request["deadline_ms"]))
+    try:
+        result = handler(request["event"], context)
+    except Exception as exc:  # any handler exception is an Unhandled function error on AWS
+        return _error(type(exc).__name__, str(exc), exc)
+    try:
+        return {"payload": json.dumps(result)}
+    except (TypeError, ValueError) as exc:
+        return _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+
+
+def _write(channel: TextIO, message: dict[str, Any]) -> None:
+    channel.write(json.dumps(message) + "\n")
+    channel.flush()
+
+
+def main() -> None:
+    """Init, then answer requests until stdin closes."""
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # print() and log handlers write to fd 1: send them to the logs (stderr)
+    task_root = os.environ["LAMBDA_TASK_ROOT"]
+    sys.path[0] = task_root  # not this file's directory: the function sees its own code only
+    handler, init_error = _load_handler()
+    _write(protocol, {"ready": os.getpid()})
+    for line in sys.stdin:
+        request = json.loads(line)
+        _write(protocol, init_error or _answer(handler, request))
+
+
+if __name__ == "__main__":
+    main()
