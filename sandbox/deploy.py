@@ -53,7 +53,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
 
-from sandbox.runtime.records import LocalFunction
+from sandbox.records import LocalFunction
 
 _IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})  # no behaviour to emulate
 Capability = Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]

@@ -39,7 +39,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.sns.models import Subscription
 
-from .runtime.records import Outcome, SandboxError
+from .records import Outcome, SandboxError
 
 API_LOCK: Final = threading.RLock()
 """Held while moto handles one API call (not a Lambda invocation), in-process or over HTTP."""

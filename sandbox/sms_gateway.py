@@ -148,6 +148,7 @@ class SmsGateway:
         self.other_calls: list[tuple[str, Mapping[str, Any]]] = []
         self._listeners: list[Callable[[SentSms], None]] = []
         self._failures: list[tuple[str, str, str | None]] = []
+        self._failing_calls: dict[str, tuple[str, str, str | None]] = {}
         self._lock = threading.Lock()
         self._timers: list[threading.Thread] = []
         self._closing = threading.Event()
@@ -195,7 +196,10 @@ class SmsGateway:
         self._listeners.append(listener)
 
     def fail_next(self, code: str = "ThrottlingException", message: str = "Rate exceeded", to: str | None = None) -> None:
-        """Make the next send (to the given number, or any) fail with this service error code."""
+        """Make the next send (to the given number, or any) fail with this service error code.
+
+        Over HTTP the SDK's own retries of that call fail too, so the caller sees the error.
+        """
         with self._lock:
             self._failures.append((code, message, to))
 
@@ -280,8 +284,11 @@ class SmsGateway:
 
     # -- requests (HTTP and in-process) --------------------------------------------------------
 
-    def handle_request(self, operation: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Answer one JSON-protocol request: (HTTP status, response or ``{"__type", "message"}``)."""
+    def handle_request(self, operation: str, body: bytes, invocation_id: str | None = None) -> tuple[int, dict[str, Any]]:
+        """Answer one JSON-protocol request: (HTTP status, response or ``{"__type", "message"}``).
+
+        invocation_id is the SDK's ``amz-sdk-invocation-id``, the same on every retry of one call.
+        """
         try:
             request = json.loads(body or b"{}")
             operation_model = _service_model().operation_model(operation)
@@ -292,7 +299,7 @@ class SmsGateway:
         except ParamValidationError as error:
             return 400, {"__type": "ValidationException", "message": str(error)}
         if operation == "SendTextMessage":
-            return self._send(request)
+            return self._send(request, invocation_id)
         if operation == "UpdatePhoneNumber":
             return self._update_phone_number(request)
         with self._lock:
@@ -308,12 +315,17 @@ class SmsGateway:
             return 400, {"__type": "ValidationException", "message": str(error)}
         return 200, dict(inbound.payload)
 
-    def _send(self, request: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _send(self, request: Mapping[str, Any], invocation_id: str | None = None) -> tuple[int, dict[str, Any]]:
         to = request["DestinationPhoneNumber"]
         with self._lock:
-            failure = next((f for f in self._failures if f[2] in (None, to)), None)
-            if failure is not None:
-                self._failures.remove(failure)
+            # A scripted failure fails one call: every attempt the SDK makes of it (its own retries)
+            failure = self._failing_calls.get(invocation_id) if invocation_id else None
+            if failure is None:
+                failure = next((f for f in self._failures if f[2] in (None, to)), None)
+                if failure is not None:
+                    self._failures.remove(failure)
+                    if invocation_id:
+                        self._failing_calls[invocation_id] = failure
         if failure is not None:
             return 400, {"__type": failure[0], "message": failure[1]}
         segments, encoding = self.count_segments(request["MessageBody"])

@@ -20,7 +20,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.sns.models import Subscription
 
-from ..runtime.records import Outcome, function_name_from_arn, iso_ms, utcnow
+from ..records import Outcome, function_name_from_arn, iso_ms, utcnow
 from .destinations import send_to
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from ..runtime.records import SandboxError
+from ..records import SandboxError
 
 
 def send_to(destination: str, body: str) -> None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
 from moto.events.models import EventPattern, EventPatternParser
 
-from ..runtime.records import StreamBatchRecord, iso_ms, utcnow
+from ..records import StreamBatchRecord, iso_ms, utcnow
 from .destinations import send_to
 
 if TYPE_CHECKING:

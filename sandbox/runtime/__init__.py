@@ -8,7 +8,7 @@ types.
 
 from .endpoint import LocalEndpoint
 from .lambda_runtime import DEFAULT_MAX_WORKERS, LocalLambdaRuntime
-from .records import HandlerError, InvocationRecord, LocalFunction, Outcome, SandboxError, StreamBatchRecord
+from ..records import HandlerError, InvocationRecord, LocalFunction, Outcome, SandboxError, StreamBatchRecord
 
 __all__ = [
     "DEFAULT_MAX_WORKERS",

@@ -63,7 +63,7 @@ class _Router:
         elif reply:
             status, answer = self.gateway.handle_reply_request(body)
         else:
-            status, answer = self.gateway.handle_request(operation, body)
+            status, answer = self.gateway.handle_request(operation, body, environ.get("HTTP_AMZ_SDK_INVOCATION_ID"))
         data = json.dumps(answer, default=str).encode()
         reason = "OK" if status == 200 else "Bad Request"
         start_response(

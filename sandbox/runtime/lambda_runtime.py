@@ -36,7 +36,7 @@ from .. import moto_patches
 from ..event_sources.async_invoke import AsyncInvoker
 from ..event_sources.streams import StreamDelivery
 from .pool import FunctionPool, WorkerCrashed, WorkerTimedOut
-from .records import (
+from ..records import (
     HandlerError,
     InvocationRecord,
     LocalFunction,
@@ -47,8 +47,10 @@ from .records import (
     utcnow,
 )
 
-DEFAULT_MAX_WORKERS: Final = 3
+DEFAULT_MAX_WORKERS: Final = 2
 """Worker processes per function: enough for races, few enough for a two-core machine."""
+PRELOAD_SERVICES: Final = ("dynamodb", "stepfunctions", "sns", "sqs", "pinpoint-sms-voice-v2")
+"""Service models each worker parses during its init (see worker.py)."""
 PLACEHOLDER_CREDENTIALS: Final = {
     # moto accepts any credentials; these are placeholders, not secrets
     "AWS_ACCESS_KEY_ID": "testing",
@@ -143,6 +145,7 @@ class LocalLambdaRuntime:
             "LAMBDA_TASK_ROOT": str(function.code_dir),
             "_HANDLER": function.handler,
             "PYTHONDONTWRITEBYTECODE": "1",  # keep the asset directories pristine
+            "_SANDBOX_PRELOAD_SERVICES": ",".join(PRELOAD_SERVICES),
             # No X-Ray daemon here; the function's own environment may still override this
             "POWERTOOLS_TRACE_DISABLED": "true",
             **{key: str(value) for key, value in function.environment.items()},
@@ -153,14 +156,18 @@ class LocalLambdaRuntime:
         pool = self._pools.get(function_name)
         return pool.max_workers if pool is not None else 1
 
-    def initialize(self) -> None:
-        """Start one worker per function now (its init phase imports the handler), all in parallel."""
+    def initialize(self, workers: int | None = None) -> None:
+        """Start workers (default: max_workers) per function now, in parallel (init phases import the handler).
+
+        On AWS a burst meets cold starts; here every scenario would pay them on a shared machine, and
+        they are not what the workflow's own latency is about, so the sandbox starts warm.
+        """
         pools = list(self._pools.values())
         failures: list[BaseException] = []
 
         def warm(pool: FunctionPool) -> None:
             try:
-                pool.prewarm(1)
+                pool.prewarm(workers or pool.max_workers)
             except WorkerCrashed as error:
                 failures.append(error)
 

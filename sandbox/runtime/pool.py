@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from .records import LocalFunction, SandboxError
+from ..records import LocalFunction, SandboxError
 
 WORKER_PROGRAM = Path(__file__).resolve().parent / "worker.py"
 INIT_TIMEOUT_S = 60.0  # Lambda allows 10 s; a busy two-core machine importing boto3 needs more

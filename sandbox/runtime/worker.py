@@ -61,6 +61,27 @@ def _load_handler() -> tuple[Any, dict[str, Any] | None]:
     return handler, None
 
 
+def _preload_service_models() -> None:
+    """Create (and drop) a client per service in _SANDBOX_PRELOAD_SERVICES on boto3's default session.
+
+    Only botocore's parsed service models and endpoint rules stay cached, so a handler's first
+    client is not slowed by JSON parsing on a busy machine; the handler's own clients are still
+    created by its code, as on Lambda.
+    """
+    services = [name for name in os.environ.pop("_SANDBOX_PRELOAD_SERVICES", "").split(",") if name]
+    if not services:
+        return
+    try:
+        import boto3  # noqa: PLC0415 - only when asked, and only if the function's environment has it
+    except ImportError:
+        return
+    for name in services:
+        try:
+            boto3.client(name)  # type: ignore[call-overload]
+        except Exception:  # noqa: S112 - a warm-up only; the handler will report real problems
+            continue
+
+
 def _answer(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
     context = LambdaContext(request["request_id"], request["function_arn"], int(request["deadline_ms"]))
     try:
@@ -84,6 +105,7 @@ def main() -> None:
     os.dup2(2, 1)  # print() and log handlers write to fd 1: send them to the logs (stderr)
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     sys.path[0] = task_root  # not this file's directory: the function sees its own code only
+    _preload_service_models()
     handler, init_error = _load_handler()
     _write(protocol, {"ready": os.getpid()})
     for line in sys.stdin:
