@@ -50,7 +50,7 @@ def _incident(index: int) -> dict[str, Any]:
 
 
 def burst_scenario(count: int = 200, *, ack_timeout_seconds: int = 60, time_limit_seconds: float = 900) -> Scenario:
-    """count incidents written at once; every first contact answers YES to their first SMS."""
+    """Count incidents written at once; every first contact answers YES to their first SMS."""
     if not 1 <= count <= MAX_INCIDENTS:
         raise ValueError(f"count must be between 1 and {MAX_INCIDENTS}")
     return parse_scenario(

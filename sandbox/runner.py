@@ -57,7 +57,8 @@ def _plain(value: Any) -> Any:
 
 class _Phones:
     """Scripted phones: each replies after receiving its n-th message (the gateway, like the real
-    service, tells the app only which message was sent last to that phone)."""
+    service, tells the app only which message was sent last to that phone).
+    """
 
     def __init__(self, scenario: Scenario, gateway: SmsGateway) -> None:
         self._scripts = scenario.phones
@@ -241,7 +242,7 @@ def _scan(table: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _wait(  # noqa: PLR0913, PLR0917 - the run's parts, all needed
+def _wait(  # noqa: PLR0917 - the run's parts, all needed
     scenario: Scenario,
     gateway: SmsGateway,
     runtime: LocalLambdaRuntime,
@@ -250,7 +251,8 @@ def _wait(  # noqa: PLR0913, PLR0917 - the run's parts, all needed
     errors: list[str],
 ) -> bool:
     """Wait until executions finished, every scripted reply and injection was delivered, and no
-    stream record, async event or invocation is queued or running."""
+    stream record, async event or invocation is queued or running.
+    """
     while True:
         remaining = scenario.time_limit_seconds - (time.monotonic() - started)
         if remaining <= 0:
@@ -260,7 +262,9 @@ def _wait(  # noqa: PLR0913, PLR0917 - the run's parts, all needed
             for thread in injections:
                 thread.join(remaining)
             gateway.wait_replies(max(remaining, 0.1))
-            wait_for_executions(max(scenario.time_limit_seconds - (time.monotonic() - started), 0.1), region_name=REGION)
+            wait_for_executions(
+                max(scenario.time_limit_seconds - (time.monotonic() - started), 0.1), region_name=REGION, poll_s=0.25
+            )
         except (TimeoutError, ExecutionsStillRunning) as error:
             errors.append(f"time limit of {scenario.time_limit_seconds:g} s reached: {error}")
             return False

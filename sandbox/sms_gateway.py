@@ -295,7 +295,8 @@ class SmsGateway:
         except (ValueError, OperationNotFoundError) as error:
             return 400, {"__type": "ValidationException", "message": f"{operation}: {error}"}
         try:
-            validate_parameters(request, operation_model.input_shape)
+            if operation_model.input_shape is not None:
+                validate_parameters(request, operation_model.input_shape)
         except ParamValidationError as error:
             return 400, {"__type": "ValidationException", "message": str(error)}
         if operation == "SendTextMessage":

@@ -137,4 +137,3 @@ class AsyncInvoker:
             executors = list(self._executors.values())
         for executor in executors:
             executor.shutdown(wait=False, cancel_futures=True)
-

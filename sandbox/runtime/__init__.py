@@ -6,9 +6,9 @@ endpoint the workers call (moto in server mode plus the SMS gateway); ``records`
 types.
 """
 
+from ..records import HandlerError, InvocationRecord, LocalFunction, Outcome, SandboxError, StreamBatchRecord
 from .endpoint import LocalEndpoint
 from .lambda_runtime import DEFAULT_MAX_WORKERS, LocalLambdaRuntime
-from ..records import HandlerError, InvocationRecord, LocalFunction, Outcome, SandboxError, StreamBatchRecord
 
 __all__ = [
     "DEFAULT_MAX_WORKERS",

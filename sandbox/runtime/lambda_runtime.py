@@ -35,7 +35,6 @@ from moto.sns.models import Subscription
 from .. import moto_patches
 from ..event_sources.async_invoke import AsyncInvoker
 from ..event_sources.streams import StreamDelivery
-from .pool import FunctionPool, WorkerCrashed, WorkerTimedOut
 from ..records import (
     HandlerError,
     InvocationRecord,
@@ -46,6 +45,7 @@ from ..records import (
     function_name_from_arn,
     utcnow,
 )
+from .pool import FunctionPool, WorkerCrashed, WorkerTimedOut
 
 DEFAULT_MAX_WORKERS: Final = 2
 """Worker processes per function: enough for races, few enough for a two-core machine."""
@@ -248,9 +248,9 @@ class LocalLambdaRuntime:
                 pool.release(worker, healthy=healthy)
             duration = time.monotonic() - started
         if "error" in answer:
-            error = answer["error"]
+            failure = answer["error"]
             outcome = self._error_outcome(
-                call, str(error["errorType"]), str(error["errorMessage"]), tuple(error.get("stackTrace") or ())
+                call, str(failure["errorType"]), str(failure["errorMessage"]), tuple(failure.get("stackTrace") or ())
             )
         else:
             outcome = Outcome(payload=answer["payload"], result=json.loads(answer["payload"]))

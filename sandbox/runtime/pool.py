@@ -12,6 +12,7 @@ A process that outlives the function's timeout is killed and the invocation fail
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -104,10 +105,8 @@ class Worker:
     def kill(self) -> None:
         """Stop the process (closing stdin ends it; kill if it does not go)."""
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 self._stdin().close()
-            except OSError:
-                pass
             try:
                 self.process.wait(0.5)
             except subprocess.TimeoutExpired:
@@ -115,10 +114,8 @@ class Worker:
                 self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
 
 
 class FunctionPool:
