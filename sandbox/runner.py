@@ -56,8 +56,9 @@ def _plain(value: Any) -> Any:
 
 
 class _Phones:
-    """Scripted phones: each replies after receiving its n-th message (the gateway, like the real
-    service, tells the app only which message was sent last to that phone).
+    """Scripted phones: each replies after receiving its n-th message.
+
+    The gateway, like the real service, tells the app only which message was sent last to that phone.
     """
 
     def __init__(self, scenario: Scenario, gateway: SmsGateway) -> None:
@@ -250,8 +251,9 @@ def _wait(  # noqa: PLR0917 - the run's parts, all needed
     started: float,
     errors: list[str],
 ) -> bool:
-    """Wait until executions finished, every scripted reply and injection was delivered, and no
-    stream record, async event or invocation is queued or running.
+    """Wait until executions finished and every scripted reply and injection was delivered.
+
+    Also until no stream record, async event or invocation is queued or running.
     """
     while True:
         remaining = scenario.time_limit_seconds - (time.monotonic() - started)

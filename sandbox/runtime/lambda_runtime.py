@@ -45,12 +45,14 @@ from ..records import (
     function_name_from_arn,
     utcnow,
 )
-from .pool import FunctionPool, WorkerCrashed, WorkerTimedOut
+from .pool import FunctionPool, WorkerCrashed, WorkerTimedOut, Zygote
 
 DEFAULT_MAX_WORKERS: Final = 2
 """Worker processes per function: enough for races, few enough for a two-core machine."""
 PRELOAD_SERVICES: Final = ("dynamodb", "stepfunctions", "sns", "sqs", "pinpoint-sms-voice-v2")
 """Service models each worker parses during its init (see worker.py)."""
+PRELOAD_MODULES: Final = ("boto3",)
+"""Imported once by the zygote that forks the workers (see worker.py)."""
 PLACEHOLDER_CREDENTIALS: Final = {
     # moto accepts any credentials; these are placeholders, not secrets
     "AWS_ACCESS_KEY_ID": "testing",
@@ -100,6 +102,8 @@ class LocalLambdaRuntime:
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
         self._pending = 0
+        self._zygote: Zygote | None = None
+        self._zygote_lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
         self.streams = StreamDelivery(self)
         self.async_events = AsyncInvoker(self)
@@ -110,7 +114,7 @@ class LocalLambdaRuntime:
     def register(self, name_or_arn: str, function: LocalFunction) -> None:
         """Map one deployed function (by name or ARN) to its local code."""
         name, _ = function_name_from_arn(name_or_arn)
-        pool = FunctionPool(name, function, self.environment(name, function), self.max_workers)
+        pool = FunctionPool(name, function, self.environment(name, function), self.max_workers, self._forker)
         with self._lock:
             self._functions[name] = function
             previous = self._pools.pop(name, None)
@@ -150,6 +154,14 @@ class LocalLambdaRuntime:
             "POWERTOOLS_TRACE_DISABLED": "true",
             **{key: str(value) for key, value in function.environment.items()},
         }
+
+    def _forker(self) -> Zygote:
+        """The process that forks this runtime's workers (started on first use)."""
+        with self._zygote_lock:
+            if self._zygote is None:
+                inherited = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+                self._zygote = Zygote(inherited, PRELOAD_MODULES)
+            return self._zygote
 
     def concurrency(self, function_name: str) -> int:
         """How many events of this function may run at once."""
@@ -202,6 +214,10 @@ class LocalLambdaRuntime:
         self.async_events.stop()
         for pool in list(self._pools.values()):
             pool.close()
+        with self._zygote_lock:
+            if self._zygote is not None:
+                self._zygote.close()
+                self._zygote = None
         moto_patches.uninstall(self)
 
     def __enter__(self) -> LocalLambdaRuntime:

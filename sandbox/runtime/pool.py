@@ -6,8 +6,10 @@ idle one (the most recently used first, as Lambda reuses warm containers), start
 serves one invocation at a time, so a function runs at most ``max_workers`` events concurrently
 and two functions never share a process, a module or an environment variable.
 
-A process that outlives the function's timeout is killed and the invocation fails with
-``Sandbox.Timedout``, as on Lambda; the next invocation gets a fresh process.
+Processes are forked by one ``Zygote`` per runtime (see ``worker.py``), which has imported boto3
+once, so a cold start costs the function's own imports, not the SDK's. A process that outlives
+the function's timeout is killed and the invocation fails with ``Sandbox.Timedout``, as on
+Lambda; the next invocation gets a fresh process.
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ import contextlib
 import json
 import os
 import select
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from ..records import LocalFunction, SandboxError
 
 WORKER_PROGRAM = Path(__file__).resolve().parent / "worker.py"
-INIT_TIMEOUT_S = 60.0  # Lambda allows 10 s; a busy two-core machine importing boto3 needs more
+INIT_TIMEOUT_S = 60.0  # Lambda allows 10 s; a busy two-core machine needs more
+_POLL_S = 0.5  # how often a wait checks that the process is still alive
 
 
 class WorkerCrashed(Exception):
@@ -38,40 +44,98 @@ class WorkerTimedOut(Exception):
     """The invocation did not finish within the function's timeout; the process was killed."""
 
 
-class Worker:
-    """One process running one function's handler."""
+def _read_line(stream: IO[str], timeout_s: float, alive: Any) -> dict[str, Any]:
+    """One JSON line from stream within timeout_s; WorkerCrashed if alive() turns false first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        readable, _, _ = select.select([stream], [], [], min(remaining, _POLL_S))
+        if readable:
+            line = stream.readline()
+            if not line:
+                raise WorkerCrashed("the process closed its answers")
+            message: dict[str, Any] = json.loads(line)
+            return message
+        if not alive():
+            raise WorkerCrashed("the process exited")
 
-    def __init__(self, function: LocalFunction, environment: Mapping[str, str]) -> None:
-        self.function = function
+
+class Zygote:
+    """The process that forks workers (started once per runtime)."""
+
+    def __init__(self, environment: Mapping[str, str], preload_modules: Sequence[str]) -> None:
+        self._directory = Path(tempfile.mkdtemp(prefix="sandbox-workers-"))
+        self._lock = threading.Lock()
+        self._count = 0
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and program
             [sys.executable, str(WORKER_PROGRAM)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=dict(environment),
-            cwd=function.code_dir,
+            env={**environment, "_SANDBOX_PRELOAD_MODULES": ",".join(preload_modules)},
             text=True,
             encoding="utf-8",
         )
-        self.pid = self.process.pid
-        self._ready = False
-
-    def _stdin(self) -> IO[str]:
-        assert self.process.stdin is not None
-        return self.process.stdin
-
-    def _stdout(self) -> IO[str]:
         assert self.process.stdout is not None
-        return self.process.stdout
+        try:
+            _read_line(self.process.stdout, INIT_TIMEOUT_S, lambda: self.process.poll() is None)
+        except (TimeoutError, WorkerCrashed) as error:
+            self.close()
+            raise WorkerCrashed(f"the worker zygote did not start: {error!r}") from None
+
+    def spawn(self, environment: Mapping[str, str], cwd: Path) -> tuple[int, IO[str], IO[str]]:
+        """Fork a worker with this environment; (pid, requests pipe, answers pipe)."""
+        with self._lock:
+            self._count += 1
+            requests = self._directory / f"{self._count}.requests"
+            responses = self._directory / f"{self._count}.responses"
+            os.mkfifo(requests)
+            os.mkfifo(responses)
+            command = {"env": dict(environment), "cwd": str(cwd), "requests": str(requests), "responses": str(responses)}
+            assert self.process.stdin is not None and self.process.stdout is not None
+            try:
+                self.process.stdin.write(json.dumps(command) + "\n")
+                self.process.stdin.flush()
+                answer = _read_line(self.process.stdout, INIT_TIMEOUT_S, lambda: self.process.poll() is None)
+            except (OSError, TimeoutError, WorkerCrashed) as error:
+                raise WorkerCrashed(f"the worker zygote did not fork: {error!r}") from None
+        # read-write opens never block on a named pipe, whoever opens first
+        request_pipe = os.fdopen(os.open(requests, os.O_RDWR), "w", encoding="utf-8")
+        response_pipe = os.fdopen(os.open(responses, os.O_RDWR), "r", encoding="utf-8")
+        return int(answer["pid"]), request_pipe, response_pipe
+
+    def close(self) -> None:
+        """Stop forking (workers already forked live on until their pipes close)."""
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                if self.process.stdin is not None:
+                    self.process.stdin.close()
+            try:
+                self.process.wait(2)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdout.close()
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+
+class Worker:
+    """One process running one function's handler."""
+
+    def __init__(self, zygote: Zygote, function: LocalFunction, environment: Mapping[str, str]) -> None:
+        self.function = function
+        self.pid, self._requests, self._responses = zygote.spawn(environment, function.code_dir)
+        self._ready = False
+        self._dead = False
 
     def _read(self, timeout_s: float) -> dict[str, Any]:
-        readable, _, _ = select.select([self._stdout()], [], [], max(timeout_s, 0.0))
-        if not readable:
-            raise TimeoutError
-        line = self._stdout().readline()
-        if not line:
-            raise WorkerCrashed(f"worker process {self.pid} exited with code {self.process.wait()}")
-        message: dict[str, Any] = json.loads(line)
-        return message
+        try:
+            return _read_line(self._responses, timeout_s, self.alive)
+        except WorkerCrashed as error:
+            raise WorkerCrashed(f"worker process {self.pid}: {error}") from None
 
     def wait_ready(self, timeout_s: float = INIT_TIMEOUT_S) -> None:
         """Wait for the init phase (imports) to finish."""
@@ -88,9 +152,9 @@ class Worker:
         """Send one event and wait for the answer; kill the process after timeout_s."""
         self.wait_ready()
         try:
-            self._stdin().write(json.dumps(request) + "\n")
-            self._stdin().flush()
-        except (BrokenPipeError, OSError) as error:
+            self._requests.write(json.dumps(request) + "\n")
+            self._requests.flush()
+        except OSError as error:
             raise WorkerCrashed(f"worker process {self.pid} is gone: {error}") from error
         try:
             return self._read(timeout_s)
@@ -100,28 +164,32 @@ class Worker:
 
     def alive(self) -> bool:
         """Whether the process is still running."""
-        return self.process.poll() is None
+        if self._dead:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            self._dead = True
+        except PermissionError:  # pragma: no cover - the pid was reused by someone else's process
+            self._dead = True
+        return not self._dead
 
     def kill(self) -> None:
-        """Stop the process (closing stdin ends it; kill if it does not go)."""
-        if self.process.poll() is None:
+        """Stop the process and close its pipes."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self._dead = True
+        for stream in (self._requests, self._responses):
             with contextlib.suppress(OSError):
-                self._stdin().close()
-            try:
-                self.process.wait(0.5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+                stream.close()
 
 
 class FunctionPool:
     """At most max_workers worker processes of one function; invocations wait for a free one."""
 
-    def __init__(self, name: str, function: LocalFunction, environment: Mapping[str, str], max_workers: int) -> None:
+    def __init__(self, name: str, function: LocalFunction, environment: Mapping[str, str], max_workers: int, zygote: Any) -> None:
+        """zygote: a callable returning the runtime's Zygote (started on first use)."""
         if max_workers < 1:
             raise SandboxError(f"{name}: max_workers must be 1 or more")
         self.name = name
@@ -133,9 +201,10 @@ class FunctionPool:
         self._closed = False
         self._condition = threading.Condition()
         self.cold_starts = 0
+        self._zygote = zygote
 
     def _start(self) -> Worker:
-        worker = Worker(self.function, {**self.environment, "AWS_LAMBDA_LOG_STREAM_NAME": _log_stream()})
+        worker = Worker(self._zygote(), self.function, {**self.environment, "AWS_LAMBDA_LOG_STREAM_NAME": _log_stream()})
         with self._condition:
             self.cold_starts += 1
         return worker

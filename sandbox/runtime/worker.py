@@ -1,15 +1,20 @@
-"""One warm 'container' of one function: a fresh Python process that runs its handler, one event at a time.
+"""The program behind every worker process: a zygote that forks one 'container' per request.
 
-Started by ``sandbox.runtime.pool`` as ``python <this file>`` (standard library only, so nothing of
-the sandbox or moto is imported here) with the function's environment, ``LAMBDA_TASK_ROOT`` as
-the working directory and first entry of ``sys.path``, and ``AWS_ENDPOINT_URL`` pointing at the
-sandbox's local endpoint. Its init phase imports the handler module, as Lambda's does.
+``python <this file>`` (standard library only, so nothing of the sandbox or moto is imported
+here) starts the zygote: it imports the modules named in ``_SANDBOX_PRELOAD_MODULES`` (boto3:
+the slow part of every cold start) once, then reads spawn commands on stdin, one JSON object a
+line (``{"env", "cwd", "requests", "responses"}``), forks, and answers ``{"pid": ...}`` on
+stdout. The forked child becomes one warm container of one function: it replaces its whole
+environment with the function's (``AWS_ENDPOINT_URL`` pointing at the sandbox's local endpoint),
+makes ``LAMBDA_TASK_ROOT`` its working directory and first entry of ``sys.path``, and imports the
+handler (the init phase). It never shares a module or a variable with another function: what the
+zygote imported is a copy in each child.
 
-Protocol: one JSON object per line. The parent writes requests on the child's stdin
-(``{"request_id", "function_arn", "deadline_ms", "event"}``); the child answers on its original
-stdout, which it keeps for the protocol alone (``{"ready": pid}`` once after init, then
-``{"payload": <JSON text>}`` or ``{"error": {"errorType", "errorMessage", "stackTrace"}}`` per
-request). Whatever the handler prints goes to stderr, as Lambda sends it to the function's logs.
+Worker protocol, on the two named pipes of the spawn command: one JSON object per line. The
+parent writes requests (``{"request_id", "function_arn", "deadline_ms", "event"}``); the child
+answers ``{"ready": pid}`` once after init, then ``{"payload": <JSON text>}`` or
+``{"error": {"errorType", "errorMessage", "stackTrace"}}`` per request, and exits when the
+requests pipe closes. Whatever the handler prints goes to stderr, as Lambda sends it to the logs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -99,19 +105,59 @@ def _write(channel: TextIO, message: dict[str, Any]) -> None:
     channel.flush()
 
 
-def main() -> None:
-    """Init, then answer requests until stdin closes."""
-    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)  # print() and log handlers write to fd 1: send them to the logs (stderr)
-    task_root = os.environ["LAMBDA_TASK_ROOT"]
-    sys.path[0] = task_root  # not this file's directory: the function sees its own code only
+def serve(requests: TextIO, responses: TextIO) -> None:
+    """Init (imports), then answer requests until the requests pipe closes."""
     _preload_service_models()
     handler, init_error = _load_handler()
-    _write(protocol, {"ready": os.getpid()})
-    for line in sys.stdin:
+    _write(responses, {"ready": os.getpid()})
+    for line in requests:
         request = json.loads(line)
-        _write(protocol, init_error or _answer(handler, request))
+        _write(responses, init_error or _answer(handler, request))
+
+
+def _become_worker(command: dict[str, Any]) -> None:
+    """In the forked child: take the function's environment and directory, then serve."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.environ.clear()
+    os.environ.update(command["env"])
+    os.chdir(command["cwd"])
+    sys.path[0] = os.environ["LAMBDA_TASK_ROOT"]  # not this file's directory: the function's own code
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)  # the zygote's command channel is not the function's to read
+    with (
+        open(command["requests"], encoding="utf-8") as requests,
+        open(command["responses"], "w", encoding="utf-8") as responses,
+    ):
+        serve(requests, responses)
+
+
+def zygote() -> None:
+    """Preload, then fork a worker per spawn command until stdin closes."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they exit
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # print() and log handlers write to fd 1: send them to the logs (stderr)
+    for name in os.environ.get("_SANDBOX_PRELOAD_MODULES", "").split(","):
+        if name:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
+    _write(channel, {"ready": os.getpid()})
+    for line in sys.stdin:
+        command = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                channel.close()
+                _become_worker(command)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        _write(channel, {"pid": pid})
 
 
 if __name__ == "__main__":
-    main()
+    zygote()

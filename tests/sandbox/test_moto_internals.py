@@ -23,10 +23,11 @@ from moto import mock_aws
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudformation import parsing as cfn_parsing
-from moto.core.botocore_stubber import BotocoreStubber
 from moto.cloudformation.custom_model import CustomModel
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb.models.table import StreamShard
 from moto.events.models import EventPattern, EventPatternParser
+from moto.moto_server import werkzeug_app
 from moto.sns.models import Subscription
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
@@ -38,8 +39,6 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoin
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-from moto.moto_server import werkzeug_app
 
 from sandbox import moto_patches
 from sandbox.deploy import _coerce, _decode_booleans, boto3_service_name, deploy_template, zip_directory
