@@ -98,13 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.burst", description=__doc__)
     parser.add_argument("--incidents", type=int, default=200)
     parser.add_argument("--ack-timeout", type=int, default=60, help="ackTimeoutSeconds (default 60)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes per function")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     scenario = burst_scenario(args.incidents, ack_timeout_seconds=args.ack_timeout)
     started = time.monotonic()
     with contextlib.redirect_stdout(sys.stderr):  # handlers log to stdout
-        result = run_scenario(scenario)
+        result = run_scenario(scenario) if args.workers is None else run_scenario(scenario, workers=args.workers)
     figures = {**measure(result, args.incidents), "run_s": round(time.monotonic() - started, 1)}
+    if args.workers is not None:
+        figures["workers_per_function"] = args.workers
     if args.json:
         print(json.dumps(figures))
     else:

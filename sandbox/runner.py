@@ -25,7 +25,7 @@ from .executions import (
     states_entered,
     wait_for_executions,
 )
-from .runtime import LocalEndpoint, LocalLambdaRuntime
+from .runtime import DEFAULT_MAX_WORKERS, LocalEndpoint, LocalLambdaRuntime
 from .scenario import Scenario
 from .sms_gateway import SentSms, SmsGateway
 from .synth import STACK_NAME, synthesize
@@ -137,8 +137,11 @@ def _dead_letters(physical_ids: dict[str, str]) -> list[str]:
     return found
 
 
-def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str, Any]:
-    """Deploy, insert the incident, play the phones, and report what happened."""
+def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: int = DEFAULT_MAX_WORKERS) -> dict[str, Any]:
+    """Deploy, insert the incident, play the phones, and report what happened.
+
+    workers: worker processes per function, i.e. how many events of one function run at once.
+    """
     cdk_out = cdk_out or synthesize({**DEFAULT_SETTINGS, **scenario.settings})
     saved_env = {key: os.environ.get(key) for key in FAKE_ENV}
     os.environ.update(FAKE_ENV)
@@ -148,7 +151,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
         with mock_aws(config=MOTO_CONFIG), LocalEndpoint() as endpoint:
             gateway = SmsGateway(origination_numbers={PHONE_NUMBER_ID: ORIGINATION_NUMBER}).install()
             endpoint.serve_sms(gateway)
-            runtime = LocalLambdaRuntime(endpoint_url=endpoint.url, region_name=REGION).install()
+            runtime = LocalLambdaRuntime(endpoint_url=endpoint.url, region_name=REGION, max_workers=workers).install()
             try:
                 deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
                 runtime.register_all(deployed.functions)
@@ -184,6 +187,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                         "t": round(record.started.timestamp() - start_wall, 3),
                         "handler": handlers.get(record.function_name, record.function_name),
                         "source": record.source,
+                        "duration": round(record.duration_s, 3),
                         "result": record.result,
                         "error": record.error_type,
                     }
