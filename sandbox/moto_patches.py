@@ -21,6 +21,10 @@ replacement relies on, so a moto upgrade fails there first:
   (see ``sandbox.runtime.endpoint``): each moto call is atomic, as a DynamoDB conditional write is
   on AWS, while handlers run concurrently between their calls. Lambda invocations do not take it.
 
+``cloudformation_resource_classes(override)`` replaces a sixth, only while ``sandbox.deploy``
+creates a stack: ``moto.cloudformation.parsing.resource_class_from_type``, so that the resource
+types moto's CloudFormation skips or gets wrong are created by the deployer's own classes.
+
 Handler exceptions become Lambda function errors as on AWS: ``X-Amz-Function-Error: Unhandled``
 and a payload ``{"errorType": <exception class name>, "errorMessage": ..., "stackTrace": ...}``,
 which Step Functions turns into a task failure whose error is that class name.
@@ -31,11 +35,14 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Final, Protocol
 
 from botocore.awsrequest import AWSPreparedRequest
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudformation import parsing as cfn_parsing
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.sns.models import Subscription
 
@@ -108,6 +115,22 @@ def uninstall(target: Target) -> None:
         Subscription.publish = originals["Subscription.publish"]  # type: ignore[method-assign]
         BotocoreStubber.process_request = originals["BotocoreStubber.process_request"]  # type: ignore[method-assign]
         _Installed.target = None
+
+
+@contextmanager
+def cloudformation_resource_classes(override: Callable[[str], Any]) -> Iterator[None]:
+    """While active, moto's CloudFormation creates a resource type with override(type) unless it is None."""
+    original = cfn_parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        replacement = override(resource_type)
+        return replacement if replacement is not None else original(resource_type)
+
+    cfn_parsing.resource_class_from_type = resource_class_from_type
+    try:
+        yield
+    finally:
+        cfn_parsing.resource_class_from_type = original
 
 
 def is_lambda_call(url: str, authorization: str | None) -> bool:

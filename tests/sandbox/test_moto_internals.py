@@ -191,7 +191,7 @@ def test_step_functions_lambda_error_mapping() -> None:
     assert isinstance(sfn_parser_utils.TMP_THREADS, list)
 
 
-# -- seams patched by sandbox.deploy --------------------------------------------------------------
+# -- the seam replaced while sandbox.deploy creates a stack ----------------------------------------
 
 
 def test_cloudformation_resource_class_lookup() -> None:
@@ -199,6 +199,15 @@ def test_cloudformation_resource_class_lookup() -> None:
     # looked up as a module global at call time, so patching the module attribute works
     assert "resource_class_from_type(" in inspect.getsource(cfn_parsing.parse_resource)
     assert params(cfn_parsing.parse_and_create_resource)[:2] == ["logical_id", "resource_json"]
+
+
+def test_cloudformation_override_is_scoped_to_the_block() -> None:
+    original = cfn_parsing.resource_class_from_type
+    marker = object()
+    with moto_patches.cloudformation_resource_classes(lambda t: marker if t == "AWS::SNS::Subscription" else None):
+        assert cfn_parsing.resource_class_from_type("AWS::SNS::Subscription") is marker
+        assert cfn_parsing.resource_class_from_type("AWS::SQS::Queue") is original("AWS::SQS::Queue")
+    assert cfn_parsing.resource_class_from_type is original
 
 
 def test_cloudformation_gaps_still_exist() -> None:
