@@ -147,8 +147,8 @@ class SmsGateway:
         self.inbound: list[InboundSms] = []
         self.other_calls: list[tuple[str, Mapping[str, Any]]] = []
         self._listeners: list[Callable[[SentSms], None]] = []
-        self._failures: list[tuple[str, str, str | None]] = []
-        self._failing_calls: dict[str, tuple[str, str, str | None]] = {}
+        self._failures: list[tuple[dict[str, Any], str | None]] = []
+        self._failing_calls: dict[str, tuple[dict[str, Any], str | None]] = {}
         self._lock = threading.Lock()
         self._timers: list[threading.Thread] = []
         self._closing = threading.Event()
@@ -195,13 +195,36 @@ class SmsGateway:
         # The sender has not stored the MessageId yet when listeners run: answer with reply_after()
         self._listeners.append(listener)
 
-    def fail_next(self, code: str = "ThrottlingException", message: str = "Rate exceeded", to: str | None = None) -> None:
-        """Make the next send (to the given number, or any) fail with this service error code.
+    def fail_next(
+        self,
+        code: str = "ThrottlingException",
+        message: str = "Rate exceeded",
+        to: str | None = None,
+        *,
+        reason: str | None = None,
+        fields: tuple[str, ...] = (),
+    ) -> None:
+        """Make the next send (to the given number, or any) fail with this service error.
 
-        Over HTTP the SDK's own retries of that call fail too, so the caller sees the error.
+        reason and fields are the error's ``Reason`` and ``Fields`` members, as the service sends
+        them (for example ``ConflictException`` with ``DESTINATION_PHONE_NUMBER_OPTED_OUT``); both
+        are checked against the service model. Over HTTP the SDK's own retries of that call fail
+        too, so the caller sees the error.
         """
+        body: dict[str, Any] = {"__type": code, "message": message}
+        if reason is not None or fields:
+            shape = _error_shape(code)
+            if reason is not None:
+                allowed = getattr(shape.members.get("Reason"), "enum", None) if shape is not None else None
+                if not allowed or reason not in allowed:
+                    raise ValueError(f"{code} has no Reason {reason!r} in the service model")
+                body["Reason"] = reason
+            if fields:
+                if shape is None or "Fields" not in shape.members:
+                    raise ValueError(f"{code} has no Fields in the service model")
+                body["Fields"] = [{"Name": name, "Message": message} for name in fields]
         with self._lock:
-            self._failures.append((code, message, to))
+            self._failures.append((body, to))
 
     def messages_to(self, number: str) -> list[SentSms]:
         """Messages sent to number, oldest first."""
@@ -322,13 +345,13 @@ class SmsGateway:
             # A scripted failure fails one call: every attempt the SDK makes of it (its own retries)
             failure = self._failing_calls.get(invocation_id) if invocation_id else None
             if failure is None:
-                failure = next((f for f in self._failures if f[2] in (None, to)), None)
+                failure = next((f for f in self._failures if f[1] in (None, to)), None)
                 if failure is not None:
                     self._failures.remove(failure)
                     if invocation_id:
                         self._failing_calls[invocation_id] = failure
         if failure is not None:
-            return 400, {"__type": failure[0], "message": failure[1]}
+            return 400, dict(failure[0])
         segments, encoding = self.count_segments(request["MessageBody"])
         message = SentSms(
             message_id=str(uuid.uuid4()),
@@ -377,12 +400,25 @@ class SmsGateway:
 def _as_botocore(status: int, answer: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
     """A before-call handler's answer: the HTTP half and the parsed response (or error)."""
     if status != 200:
-        error = {"Error": {"Code": answer["__type"], "Message": answer["message"]}, "ResponseMetadata": _metadata(status)}
+        members = {key: value for key, value in answer.items() if key not in ("__type", "message")}
+        error = {
+            "Error": {"Code": answer["__type"], "Message": answer["message"]},
+            **members,  # modeled members (Reason, Fields) sit beside Error, as botocore parses them
+            "ResponseMetadata": _metadata(status),
+        }
         return _http_response(status), error
     return _http_response(status), {**answer, "ResponseMetadata": _metadata()}
 
 
 _SERVICE_MODEL: list[ServiceModel] = []
+
+
+def _error_shape(code: str) -> Any:
+    """The service model's shape for an error code, or None."""
+    try:
+        return _service_model().shape_for(code)
+    except Exception:  # botocore raises NoShapeFoundError for unknown names
+        return None
 
 
 def _service_model() -> ServiceModel:

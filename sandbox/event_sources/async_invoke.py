@@ -3,8 +3,10 @@
 Each is queued and the caller returns at once (``Publish`` returns before the handler runs, as on
 AWS). Queued events of one function run on as many threads as the function has worker
 processes, so they run concurrently and in no guaranteed order. A failed event is retried per the
-function's EventInvokeConfig ``MaximumRetryAttempts`` (else ``async_retry_attempts``), at once
-(AWS waits about 1 and 2 minutes), then its invocation record goes to the OnFailure destination.
+function's EventInvokeConfig ``MaximumRetryAttempts`` (else ``async_retry_attempts``) after
+``async_retry_delays_s`` (1 and 2 seconds, where AWS waits about 1 and 2 minutes: long enough for
+an invocation still in progress to finish first), then its invocation record goes to the
+OnFailure destination.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class AsyncInvoker:
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
         self._stopped = False
+        self._stopping = threading.Event()
 
     def submit(self, fn: LambdaFunction, event: Any, source: str) -> None:
         """Queue one event for fn; return at once."""
@@ -65,6 +68,9 @@ class AsyncInvoker:
         attempts = 1
         while outcome.error is not None and attempts <= retries and not self._stopped:
             if outcome.error.error_type.startswith("Sandbox.Handler"):
+                break
+            delays = self.runtime.async_retry_delays_s
+            if delays and self._stopping.wait(delays[min(attempts - 1, len(delays) - 1)]):
                 break
             outcome = self.runtime.invoke(fn, event, f"{source}-retry")
             attempts += 1
@@ -132,6 +138,7 @@ class AsyncInvoker:
 
     def stop(self) -> None:
         """Run nothing more that is queued."""
+        self._stopping.set()
         with self._lock:
             self._stopped = True
             executors = list(self._executors.values())

@@ -83,6 +83,7 @@ class LocalLambdaRuntime:
         region_name: str | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
         async_retry_attempts: int = 2,
+        async_retry_delays_s: tuple[float, ...] = (1.0, 2.0),
         infinite_retry_cap: int = 2,
         capacity_wait_s: float = 300.0,
         enforce_timeouts: bool = True,
@@ -92,6 +93,7 @@ class LocalLambdaRuntime:
         self.region_name = region_name or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.max_workers = max_workers
         self.async_retry_attempts = async_retry_attempts
+        self.async_retry_delays_s = async_retry_delays_s
         self.infinite_retry_cap = infinite_retry_cap
         self.capacity_wait_s = capacity_wait_s
         self.enforce_timeouts = enforce_timeouts

@@ -149,6 +149,12 @@ def test_sms_gateway_answers_over_http_and_replies_name_the_last_message(stack: 
     gateway.fail_next("ThrottlingException", to="+15555550100")
     with pytest.raises(sms.exceptions.ThrottlingException):
         sms.send_text_message(DestinationPhoneNumber="+15555550100", MessageBody="x")
+    gateway.fail_next("ConflictException", "opted out", to="+15555550100", reason="DESTINATION_PHONE_NUMBER_OPTED_OUT")
+    with pytest.raises(sms.exceptions.ConflictException) as conflict:
+        sms.send_text_message(DestinationPhoneNumber="+15555550100", MessageBody="x")
+    assert conflict.value.response["Reason"] == "DESTINATION_PHONE_NUMBER_OPTED_OUT"  # as the service sends it
+    with pytest.raises(ValueError, match="no Reason"):
+        gateway.fail_next("ConflictException", to="+15555550100", reason="NOT_A_REASON")
     unvalidated = session.client(
         "pinpoint-sms-voice-v2", endpoint_url=stack.endpoint.url, config=Config(parameter_validation=False)
     )
