@@ -1,10 +1,11 @@
-"""Local runtime for the stack: moto plus in-process Lambda handlers, a fake SMS gateway and a deployer.
+"""Local runtime for the stack: moto plus Lambda handlers in worker processes, a fake SMS gateway and a deployer.
 
 Typical use (everything inside one ``mock_aws`` block)::
 
-    with mock_aws(config=MOTO_CONFIG):
-        sms = SmsGateway().install()                # before any handler creates its SMS client
-        runtime = LocalLambdaRuntime().install()
+    with mock_aws(config=MOTO_CONFIG), LocalEndpoint() as endpoint:
+        sms = SmsGateway().install()                 # answers this process's own SMS calls
+        endpoint.serve_sms(sms)                      # and the workers', over HTTP
+        runtime = LocalLambdaRuntime(endpoint_url=endpoint.url).install()
         stack = deploy_cdk_out(Path("cdk.out"))      # its two-way Custom::AWS call reaches the gateway
         runtime.register_all(stack.functions)
         ...                                          # drive the system, wait_for_executions(...)
@@ -13,7 +14,8 @@ Typical use (everything inside one ``mock_aws`` block)::
         runtime.uninstall()
         sms.uninstall()
 
-``MOTO_CONFIG``, ``LocalLambdaRuntime``, ``wait_for_executions`` and ``drain_executions`` are in
-``sandbox.local_lambda``; ``SmsGateway`` in ``sandbox.sms_gateway``; ``deploy_cdk_out`` in
-``sandbox.deploy``.
+``LocalEndpoint`` and ``LocalLambdaRuntime`` are in ``sandbox.runtime``; the event sources they
+feed in ``sandbox.event_sources``; every replaced moto method in ``sandbox.moto_patches``;
+``MOTO_CONFIG``, ``wait_for_executions`` and ``drain_executions`` in ``sandbox.executions``;
+``SmsGateway`` in ``sandbox.sms_gateway``; ``deploy_cdk_out`` in ``sandbox.deploy``.
 """

@@ -1,8 +1,9 @@
 """Deploy a synthesized CDK stack (cdk.out) into moto and fill the gaps of moto 5.2.5's CloudFormation.
 
 What moto's ``create_stack`` does not do, and what this module does about it (while the stack is
-being created, ``moto.cloudformation.parsing.resource_class_from_type`` is patched so the
-compensating classes below are used, in template dependency order, with Refs already resolved):
+being created, ``moto.cloudformation.parsing.resource_class_from_type`` is replaced, see
+``sandbox.moto_patches``, so the compensating classes below are used, in template dependency
+order, with Refs already resolved):
 
 * ``AWS::SNS::Subscription``, ``AWS::SNS::TopicPolicy``, ``AWS::SQS::QueuePolicy``: skipped by
   moto; created here through the SNS/SQS APIs (subscriptions keep FilterPolicy and friends).
@@ -17,7 +18,7 @@ compensating classes below are used, in template dependency order, with Refs alr
 
 Also: the ``BootstrapVersion`` parameter and ``CheckBootstrapVersion`` rule are removed, file
 assets are zipped and uploaded to the bucket/key named in ``<stack>.assets.json``, and the
-function map for ``sandbox.local_lambda`` is built (python functions only).
+function map for ``sandbox.runtime`` is built (python functions only).
 
 Not handled: stack updates and deletes (the patch is only active during create), Docker image
 assets, Lambda layers (moto's CloudFormation drops the ``Layers`` property without error; the
@@ -53,7 +54,8 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
 
-from sandbox.local_lambda import LocalFunction
+from sandbox import moto_patches
+from sandbox.records import LocalFunction
 
 _IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})  # no behaviour to emulate
 Capability = Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -537,22 +539,21 @@ _COMPENSATED: dict[str, Any] = {
 }
 
 
+def _compensating_class(resource_type: str) -> Any:
+    """The class deploy uses instead of moto's for resource_type, or None for moto's own."""
+    if resource_type in _COMPENSATED:
+        return _COMPENSATED[resource_type]
+    if resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource":
+        return _CustomResource
+    return None
+
+
 @contextmanager
 def _compensations(context: _DeployContext) -> Iterator[None]:
-    """Patch moto's resource type lookup for the duration of one create_stack."""
-    original = cfn_parsing.resource_class_from_type
-
-    def resource_class_from_type(resource_type: str) -> Any:
-        if resource_type in _COMPENSATED:
-            return _COMPENSATED[resource_type]
-        if resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource":
-            return _CustomResource
-        return original(resource_type)
-
+    """Use the compensating classes for the duration of one create_stack."""
     moto_logger = logging.getLogger("moto")
-    with _Active.lock:
+    with _Active.lock, moto_patches.cloudformation_resource_classes(_compensating_class):
         _Active.context = context
-        cfn_parsing.resource_class_from_type = resource_class_from_type
         level = moto_logger.level
         # moto logs each type it skips; DeployedStack.warnings lists them instead
         moto_logger.setLevel(logging.ERROR)
@@ -560,7 +561,6 @@ def _compensations(context: _DeployContext) -> Iterator[None]:
             yield
         finally:
             moto_logger.setLevel(level)
-            cfn_parsing.resource_class_from_type = original
             _Active.context = None
 
 

@@ -17,15 +17,15 @@ from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
 from .deploy import deploy_cdk_out
-from .local_lambda import (
+from .executions import (
     MOTO_CONFIG,
     ExecutionsStillRunning,
-    LocalLambdaRuntime,
     drain_executions,
     list_executions,
     states_entered,
     wait_for_executions,
 )
+from .runtime import DEFAULT_MAX_WORKERS, LocalEndpoint, LocalLambdaRuntime
 from .scenario import Scenario
 from .sms_gateway import SentSms, SmsGateway
 from .synth import STACK_NAME, synthesize
@@ -56,7 +56,10 @@ def _plain(value: Any) -> Any:
 
 
 class _Phones:
-    """Scripted phones: each replies after receiving its n-th message, answering that message."""
+    """Scripted phones: each replies after receiving its n-th message.
+
+    The gateway, like the real service, tells the app only which message was sent last to that phone.
+    """
 
     def __init__(self, scenario: Scenario, gateway: SmsGateway) -> None:
         self._scripts = scenario.phones
@@ -70,7 +73,7 @@ class _Phones:
             count = self._received[message.to]
         for action in self._scripts.get(message.to, []):
             if action.on_sms == count:
-                self._gateway.reply_after(action.delay_seconds, message.to, action.reply, message.message_id)
+                self._gateway.reply_after(action.delay_seconds, message.to, action.reply)
 
 
 def _inject(scenario: Scenario, topic_arn: str, table_name: str, errors: list[str]) -> list[threading.Thread]:
@@ -134,17 +137,21 @@ def _dead_letters(physical_ids: dict[str, str]) -> list[str]:
     return found
 
 
-def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str, Any]:
-    """Deploy, insert the incident, play the phones, and report what happened."""
+def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: int = DEFAULT_MAX_WORKERS) -> dict[str, Any]:
+    """Deploy, insert the incident, play the phones, and report what happened.
+
+    workers: worker processes per function, i.e. how many events of one function run at once.
+    """
     cdk_out = cdk_out or synthesize({**DEFAULT_SETTINGS, **scenario.settings})
     saved_env = {key: os.environ.get(key) for key in FAKE_ENV}
     os.environ.update(FAKE_ENV)
     errors: list[str] = []
     completed = False
     try:
-        with mock_aws(config=MOTO_CONFIG):
+        with mock_aws(config=MOTO_CONFIG), LocalEndpoint() as endpoint:
             gateway = SmsGateway(origination_numbers={PHONE_NUMBER_ID: ORIGINATION_NUMBER}).install()
-            runtime = LocalLambdaRuntime().install()
+            endpoint.serve_sms(gateway)
+            runtime = LocalLambdaRuntime(endpoint_url=endpoint.url, region_name=REGION, max_workers=workers).install()
             try:
                 deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
                 runtime.register_all(deployed.functions)
@@ -154,7 +161,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                     gateway.inbound_topic_arn = topic_arn
                 gateway.on_message(_Phones(scenario, gateway))
                 for failure in scenario.sms_failures:
-                    gateway.fail_next(failure.code, failure.message, to=failure.to)
+                    gateway.fail_next(failure.code, failure.message, to=failure.to, reason=failure.reason, fields=failure.fields)
                 ops_queue = _subscribe_queue(deployed.outputs["OpsTopicArn"])
                 table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IncidentsTableName"])
                 client = boto3.client("dynamodb", region_name=REGION)
@@ -162,9 +169,10 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                 start_wall = time.time()
                 client.put_item(TableName=table.name, Item=scenario.incident)
                 injections = _inject(scenario, topic_arn, table.name, errors)
-                completed = _wait(scenario, gateway, injections, started, errors)
+                completed = _wait(scenario, gateway, runtime, injections, started, errors)
                 incident_id = next(iter(TypeDeserializer().deserialize({"M": {"id": scenario.incident["incident_id"]}}).values()))
                 item = table.get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item", {})
+                incidents = sorted((_plain(i) for i in _scan(table)), key=lambda i: str(i.get("incident_id")))
                 executions = [
                     {
                         "name": execution["name"],
@@ -179,6 +187,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                         "t": round(record.started.timestamp() - start_wall, 3),
                         "handler": handlers.get(record.function_name, record.function_name),
                         "source": record.source,
+                        "duration": round(record.duration_s, 3),
                         "result": record.result,
                         "error": record.error_type,
                     }
@@ -190,6 +199,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
                     "scenario": scenario.name,
                     "completed": completed,
                     "incident": _plain(item),
+                    "incidents": incidents,
                     "sms": [
                         {
                             "t": round(message.at.timestamp() - start_wall, 3),
@@ -227,8 +237,28 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None) -> dict[str
     return result
 
 
-def _wait(scenario: Scenario, gateway: SmsGateway, injections: list[threading.Thread], started: float, errors: list[str]) -> bool:
-    """Wait until executions finished and every scripted reply and injection was delivered."""
+def _scan(table: Any) -> list[dict[str, Any]]:
+    """Every item of a table (all pages)."""
+    response = table.scan(ConsistentRead=True)
+    items: list[dict[str, Any]] = response["Items"]
+    while "LastEvaluatedKey" in response:
+        response = table.scan(ConsistentRead=True, ExclusiveStartKey=response["LastEvaluatedKey"])
+        items.extend(response["Items"])
+    return items
+
+
+def _wait(  # noqa: PLR0917 - the run's parts, all needed
+    scenario: Scenario,
+    gateway: SmsGateway,
+    runtime: LocalLambdaRuntime,
+    injections: list[threading.Thread],
+    started: float,
+    errors: list[str],
+) -> bool:
+    """Wait until executions finished and every scripted reply and injection was delivered.
+
+    Also until no stream record, async event or invocation is queued or running.
+    """
     while True:
         remaining = scenario.time_limit_seconds - (time.monotonic() - started)
         if remaining <= 0:
@@ -238,14 +268,18 @@ def _wait(scenario: Scenario, gateway: SmsGateway, injections: list[threading.Th
             for thread in injections:
                 thread.join(remaining)
             gateway.wait_replies(max(remaining, 0.1))
-            wait_for_executions(max(scenario.time_limit_seconds - (time.monotonic() - started), 0.1), region_name=REGION)
+            wait_for_executions(
+                max(scenario.time_limit_seconds - (time.monotonic() - started), 0.1), region_name=REGION, poll_s=0.25
+            )
         except (TimeoutError, ExecutionsStillRunning) as error:
             errors.append(f"time limit of {scenario.time_limit_seconds:g} s reached: {error}")
             return False
         # A reply can schedule another reply (or a courtesy SMS another phone answers): settle first.
         time.sleep(0.2)
+        runtime.wait_settled(max(scenario.time_limit_seconds - (time.monotonic() - started), 0.1))
         if (
-            not gateway.pending_replies()
+            not runtime.pending()
+            and not gateway.pending_replies()
             and not any(t.is_alive() for t in injections)
             and not list_executions(REGION, status="RUNNING")
         ):

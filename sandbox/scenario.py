@@ -42,11 +42,13 @@ class Write:
 
 @dataclass(frozen=True)
 class SmsFailure:
-    """The next SendTextMessage to `to` fails with this service error code."""
+    """The next SendTextMessage to `to` fails with this service error code (and Reason, Fields)."""
 
     code: str
     to: str | None = None
     message: str = "failed by the scenario"
+    reason: str | None = None
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,20 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         to = item.get("to")
         if to is not None and not isinstance(to, str):
             raise ScenarioError(f"{where}to: must be a phone number string")
+        reason = item.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ScenarioError(f"{where}reason: must be a string (the error's Reason)")
+        fields = item.get("fields") or []
+        if not isinstance(fields, list) or not all(isinstance(name, str) for name in fields):
+            raise ScenarioError(f"{where}fields: must be a list of field names")
         failures.append(
-            SmsFailure(code=_require(item, "code", str, where), to=to, message=str(item.get("message", "failed by the scenario")))
+            SmsFailure(
+                code=_require(item, "code", str, where),
+                to=to,
+                message=str(item.get("message", "failed by the scenario")),
+                reason=reason,
+                fields=tuple(fields),
+            )
         )
     writes = []
     for index, item in enumerate(data.get("writes") or []):

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
-import uuid
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from .deploy import DeployedStack, deploy_cdk_out
-from .local_lambda import MOTO_CONFIG, LocalLambdaRuntime, drain_executions
+from .executions import MOTO_CONFIG, drain_executions
 from .runner import DEFAULT_SETTINGS, FAKE_ENV, ORIGINATION_NUMBER, PHONE_NUMBER_ID, REGION
+from .runtime import LocalEndpoint, LocalLambdaRuntime
+from .runtime.endpoint import REPLY_PATH
 from .sms_gateway import SentSms, SmsGateway
 from .synth import STACK_NAME, synthesize
 
@@ -31,7 +32,7 @@ class Sandbox:
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
         self._on_sms = on_sms
         self._mock = mock_aws(config=MOTO_CONFIG)
-        self._server: ThreadedMotoServer | None = None
+        self._endpoint = LocalEndpoint(port=port)
         self.gateway: SmsGateway | None = None
         self.runtime: LocalLambdaRuntime | None = None
         self.deployed: DeployedStack | None = None
@@ -46,25 +47,23 @@ class Sandbox:
         cdk_out = synthesize(self.settings)
         os.environ.update(FAKE_ENV)
         self._mock.start()
+        self._endpoint.start()  # the functions' workers call it too, so it serves before the deploy
         self.gateway = SmsGateway(origination_numbers={PHONE_NUMBER_ID: ORIGINATION_NUMBER}).install()
-        self.runtime = LocalLambdaRuntime().install()
+        self._endpoint.serve_sms(self.gateway)
+        self.runtime = LocalLambdaRuntime(endpoint_url=self._endpoint.url, region_name=REGION).install()
         self.deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
         self.runtime.register_all(self.deployed.functions)
         self.runtime.initialize()  # the init phase of each function, as on AWS
         if self._on_sms is not None:
             self.gateway.on_message(self._on_sms)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per HTTP request otherwise
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
         return self
 
     def stop(self) -> None:
         """Stop serving, drain executions, remove every patch."""
-        if self._server is not None:
-            self._server.stop()
         drain_executions(10, region_name=REGION)
         if self.runtime is not None:
             self.runtime.uninstall()
+        self._endpoint.stop()
         if self.gateway is not None:
             self.gateway.uninstall()
         self._mock.stop()
@@ -93,14 +92,10 @@ class Sandbox:
         )
 
 
-def _clients(endpoint: str) -> tuple[Any, Any, Any]:
+def _clients(endpoint: str) -> tuple[Any, Any]:
     # moto accepts any credentials; these are placeholders, not secrets.
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)  # noqa: S106
-    return (
-        session.client("dynamodb", endpoint_url=endpoint),
-        session.client("sns", endpoint_url=endpoint),
-        session.resource("dynamodb", endpoint_url=endpoint),
-    )
+    return session.client("dynamodb", endpoint_url=endpoint), session.resource("dynamodb", endpoint_url=endpoint)
 
 
 def _table_named(client: Any, fragment: str) -> str:
@@ -112,35 +107,27 @@ def _table_named(client: Any, fragment: str) -> str:
 
 def put_item(endpoint: str, item: dict[str, Any]) -> str:
     """Write an incident item (DynamoDB JSON) into the sandbox's incidents table; returns the table name."""
-    client, _, _ = _clients(endpoint)
+    client, _ = _clients(endpoint)
     table = _table_named(client, "Incidents")
     client.put_item(TableName=table, Item=item)
     return table
 
 
 def reply(endpoint: str, from_number: str, body: str) -> dict[str, str]:
-    """Publish the two-way SMS payload End User Messaging would, answering the last text sent to from_number."""
-    client, sns, resource = _clients(endpoint)
-    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"] if "InboundSms" in t["TopicArn"]]
-    if not topics:
-        raise LookupError("no inbound SMS topic at the endpoint: is the sandbox running?")
-    messages = resource.Table(_table_named(client, "Messages"))
-    latest = messages.query(
-        IndexName="by_contact",
-        KeyConditionExpression="contact = :c",
-        ExpressionAttributeValues={":c": from_number},
-        ScanIndexForward=False,
-        Limit=1,
-    )["Items"]
-    payload = {
-        "originationNumber": from_number,
-        "destinationNumber": ORIGINATION_NUMBER,
-        "messageKeyword": "KEYWORD_123456789012",
-        "messageBody": body,
-        "inboundMessageId": str(uuid.uuid4()),
-        "previousPublishedMessageId": str(latest[0]["message_id"]) if latest else "",
-    }
-    sns.publish(TopicArn=topics[0], Message=json.dumps(payload))
+    """Answer as a phone: the sandbox's SMS gateway publishes the two-way payload End User Messaging would."""
+    request = urllib.request.Request(  # noqa: S310 - the URL is the local endpoint given on the command line
+        endpoint + REPLY_PATH,
+        data=json.dumps({"from": from_number, "body": body}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            payload: dict[str, str] = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise LookupError(json.loads(error.read()).get("message", str(error))) from None
+    except urllib.error.URLError as error:
+        raise LookupError(f"Could not connect to {endpoint}: is the sandbox running? ({error.reason})") from None
     return payload
 
 

@@ -1,9 +1,16 @@
 """A fake of AWS End User Messaging SMS (``pinpoint-sms-voice-v2``) with scriptable phones.
 
-``SmsGateway.install()`` registers botocore ``before-call`` handlers on boto3's default session
-(call it inside ``mock_aws``, which replaces that session, and before handler code creates its
-client). botocore validates the parameters against the real service model before these
-handlers run, then the handler answers instead of the network:
+The gateway answers two ways, with the same logic:
+
+* over HTTP, for the functions' worker processes: the sandbox's local endpoint
+  (``sandbox.runtime.endpoint``) hands it every request whose ``X-Amz-Target`` is
+  ``PinpointSMSVoiceV2.*`` (``handle_request``), and the gateway validates it against the real
+  service model before answering, as the service does;
+* in-process: ``install()`` registers botocore ``before-call`` handlers on boto3's default session
+  (inside ``mock_aws``), for calls made by the sandbox's own process, such as the stack's
+  two-way ``UpdatePhoneNumber`` custom resource at deploy time.
+
+Operations:
 
 * ``SendTextMessage``: the message is recorded (``SentSms``) and delivered to the scripted phones;
   answers ``{"MessageId": ...}``. ``fail_next()`` makes the next send fail with a service error.
@@ -11,7 +18,9 @@ handlers run, then the handler answers instead of the network:
   two-way channel is remembered, so replies to messages sent from that identity go to that topic.
 
 Replies are published to the inbound SNS topic with the documented inbound payload, through
-moto's SNS, so the reply handler receives what it would receive on AWS.
+moto's SNS, so the reply handler receives what it would receive on AWS. As on the real service
+(SMS has no threads), ``previousPublishedMessageId`` is the last message sent to that phone when
+the reply arrives, whatever message the person meant to answer.
 """
 
 from __future__ import annotations
@@ -29,8 +38,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import boto3
+import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
+from botocore.exceptions import ParamValidationError
+from botocore.model import OperationNotFoundError, ServiceModel
+from botocore.validate import validate_parameters
 
 SERVICE_ID = "pinpoint-sms-voice-v2"
 PROJECT_MESSAGES_MODULE = "escalation.messages"
@@ -134,7 +147,8 @@ class SmsGateway:
         self.inbound: list[InboundSms] = []
         self.other_calls: list[tuple[str, Mapping[str, Any]]] = []
         self._listeners: list[Callable[[SentSms], None]] = []
-        self._failures: list[tuple[str, str, str | None]] = []
+        self._failures: list[tuple[dict[str, Any], str | None]] = []
+        self._failing_calls: dict[str, tuple[dict[str, Any], str | None]] = {}
         self._lock = threading.Lock()
         self._timers: list[threading.Thread] = []
         self._closing = threading.Event()
@@ -181,10 +195,36 @@ class SmsGateway:
         # The sender has not stored the MessageId yet when listeners run: answer with reply_after()
         self._listeners.append(listener)
 
-    def fail_next(self, code: str = "ThrottlingException", message: str = "Rate exceeded", to: str | None = None) -> None:
-        """Make the next send (to the given number, or any) fail with this service error code."""
+    def fail_next(
+        self,
+        code: str = "ThrottlingException",
+        message: str = "Rate exceeded",
+        to: str | None = None,
+        *,
+        reason: str | None = None,
+        fields: tuple[str, ...] = (),
+    ) -> None:
+        """Make the next send (to the given number, or any) fail with this service error.
+
+        reason and fields are the error's ``Reason`` and ``Fields`` members, as the service sends
+        them (for example ``ConflictException`` with ``DESTINATION_PHONE_NUMBER_OPTED_OUT``); both
+        are checked against the service model. Over HTTP the SDK's own retries of that call fail
+        too, so the caller sees the error.
+        """
+        body: dict[str, Any] = {"__type": code, "message": message}
+        if reason is not None or fields:
+            shape = _error_shape(code)
+            if reason is not None:
+                allowed = getattr(shape.members.get("Reason"), "enum", None) if shape is not None else None
+                if not allowed or reason not in allowed:
+                    raise ValueError(f"{code} has no Reason {reason!r} in the service model")
+                body["Reason"] = reason
+            if fields:
+                if shape is None or "Fields" not in shape.members:
+                    raise ValueError(f"{code} has no Fields in the service model")
+                body["Fields"] = [{"Name": name, "Message": message} for name in fields]
         with self._lock:
-            self._failures.append((code, message, to))
+            self._failures.append((body, to))
 
     def messages_to(self, number: str) -> list[SentSms]:
         """Messages sent to number, oldest first."""
@@ -198,27 +238,16 @@ class SmsGateway:
 
     # -- replies ------------------------------------------------------------------------------
 
-    def reply(
-        self,
-        from_number: str,
-        body: str,
-        previous_message_id: str | None = None,
-        *,
-        topic_arn: str | None = None,
-        keyword: str | None = None,
-    ) -> InboundSms:
-        """Publish a reply from from_number to the inbound topic, as the real service does."""
+    def reply(self, from_number: str, body: str, *, topic_arn: str | None = None, keyword: str | None = None) -> InboundSms:
+        """Publish a reply from from_number to the inbound topic, as the real service does.
+
+        Its ``previousPublishedMessageId`` is the last message sent to from_number at this moment.
+        """
         with self._lock:
-            if previous_message_id is None:
-                earlier = [m for m in self.sent if m.to == from_number]
-                if not earlier:
-                    raise LookupError(f"nothing was sent to {from_number}; pass previous_message_id")
-                previous = earlier[-1]
-            else:
-                found = [m for m in self.sent if m.message_id == previous_message_id]
-                if not found:
-                    raise LookupError(f"no message {previous_message_id} was sent")
-                previous = found[0]
+            earlier = [m for m in self.sent if m.to == from_number]
+            if not earlier:
+                raise LookupError(f"nothing was sent to {from_number}")
+            previous = earlier[-1]
             identity = previous.origination_identity
             topic = topic_arn or self.two_way_channels.get(identity) or self.inbound_topic_arn
         if topic is None:
@@ -248,20 +277,13 @@ class SmsGateway:
             self.inbound.append(inbound)
         return inbound
 
-    def reply_after(
-        self, delay_s: float, from_number: str, body: str, previous_message_id: str | None = None
-    ) -> threading.Thread:
+    def reply_after(self, delay_s: float, from_number: str, body: str) -> threading.Thread:
         """Reply from a background thread after delay_s (use from on_message listeners)."""
-        if previous_message_id is None:
-            # Pin the message being answered now, not whatever was sent last when the timer fires
-            with self._lock:
-                earlier = [m for m in self.sent if m.to == from_number]
-            previous_message_id = earlier[-1].message_id if earlier else None
 
         def send() -> None:
             if self._closing.wait(delay_s):
                 return
-            self.reply(from_number, body, previous_message_id)
+            self.reply(from_number, body)
 
         thread = threading.Thread(target=send, name=f"sandbox-sms-reply-{from_number}", daemon=True)
         with self._lock:
@@ -283,18 +305,53 @@ class SmsGateway:
             if thread.is_alive():
                 raise TimeoutError(f"{thread.name} still pending after {timeout_s}s")
 
-    # -- botocore hooks -----------------------------------------------------------------------
+    # -- requests (HTTP and in-process) --------------------------------------------------------
 
-    def _on_send(self, params: Mapping[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        request = json.loads(params["body"] or b"{}")
+    def handle_request(self, operation: str, body: bytes, invocation_id: str | None = None) -> tuple[int, dict[str, Any]]:
+        """Answer one JSON-protocol request: (HTTP status, response or ``{"__type", "message"}``).
+
+        invocation_id is the SDK's ``amz-sdk-invocation-id``, the same on every retry of one call.
+        """
+        try:
+            request = json.loads(body or b"{}")
+            operation_model = _service_model().operation_model(operation)
+        except (ValueError, OperationNotFoundError) as error:
+            return 400, {"__type": "ValidationException", "message": f"{operation}: {error}"}
+        try:
+            if operation_model.input_shape is not None:
+                validate_parameters(request, operation_model.input_shape)
+        except ParamValidationError as error:
+            return 400, {"__type": "ValidationException", "message": str(error)}
+        if operation == "SendTextMessage":
+            return self._send(request, invocation_id)
+        if operation == "UpdatePhoneNumber":
+            return self._update_phone_number(request)
+        with self._lock:
+            self.other_calls.append((operation, request))
+        return 400, {"__type": "ValidationException", "message": f"{operation} is not emulated by the sandbox"}
+
+    def handle_reply_request(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """``{"from": number, "body": text}``: publish that phone's reply; answer with the payload."""
+        try:
+            request = json.loads(body or b"{}")
+            inbound = self.reply(str(request["from"]), str(request["body"]))
+        except (ValueError, KeyError, LookupError) as error:
+            return 400, {"__type": "ValidationException", "message": str(error)}
+        return 200, dict(inbound.payload)
+
+    def _send(self, request: Mapping[str, Any], invocation_id: str | None = None) -> tuple[int, dict[str, Any]]:
         to = request["DestinationPhoneNumber"]
         with self._lock:
-            failure = next((f for f in self._failures if f[2] in (None, to)), None)
-            if failure is not None:
-                self._failures.remove(failure)
+            # A scripted failure fails one call: every attempt the SDK makes of it (its own retries)
+            failure = self._failing_calls.get(invocation_id) if invocation_id else None
+            if failure is None:
+                failure = next((f for f in self._failures if f[1] in (None, to)), None)
+                if failure is not None:
+                    self._failures.remove(failure)
+                    if invocation_id:
+                        self._failing_calls[invocation_id] = failure
         if failure is not None:
-            error = {"Error": {"Code": failure[0], "Message": failure[1]}, "ResponseMetadata": _metadata(400)}
-            return _http_response(400), error
+            return 400, dict(failure[0])
         segments, encoding = self.count_segments(request["MessageBody"])
         message = SentSms(
             message_id=str(uuid.uuid4()),
@@ -313,10 +370,9 @@ class SmsGateway:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(message)
-        return _http_response(200), {"MessageId": message.message_id, "ResponseMetadata": _metadata()}
+        return 200, {"MessageId": message.message_id}
 
-    def _on_update_phone_number(self, params: Mapping[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        request = json.loads(params["body"] or b"{}")
+    def _update_phone_number(self, request: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         phone_id = request["PhoneNumberId"]
         with self._lock:
             self.other_calls.append(("UpdatePhoneNumber", request))
@@ -329,8 +385,44 @@ class SmsGateway:
             "PhoneNumber": self.origination_numbers.get(phone_id, phone_id),
             "Status": "ACTIVE",
             "TwoWayEnabled": bool(request.get("TwoWayEnabled")),
-            "ResponseMetadata": _metadata(),
         }
         if request.get("TwoWayChannelArn"):
             response["TwoWayChannelArn"] = request["TwoWayChannelArn"]
-        return _http_response(200), response
+        return 200, response
+
+    def _on_send(self, params: Mapping[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return _as_botocore(*self._send(json.loads(params["body"] or b"{}")))
+
+    def _on_update_phone_number(self, params: Mapping[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return _as_botocore(*self._update_phone_number(json.loads(params["body"] or b"{}")))
+
+
+def _as_botocore(status: int, answer: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+    """A before-call handler's answer: the HTTP half and the parsed response (or error)."""
+    if status != 200:
+        members = {key: value for key, value in answer.items() if key not in ("__type", "message")}
+        error = {
+            "Error": {"Code": answer["__type"], "Message": answer["message"]},
+            **members,  # modeled members (Reason, Fields) sit beside Error, as botocore parses them
+            "ResponseMetadata": _metadata(status),
+        }
+        return _http_response(status), error
+    return _http_response(status), {**answer, "ResponseMetadata": _metadata()}
+
+
+_SERVICE_MODEL: list[ServiceModel] = []
+
+
+def _error_shape(code: str) -> Any:
+    """The service model's shape for an error code, or None."""
+    try:
+        return _service_model().shape_for(code)
+    except Exception:  # botocore raises NoShapeFoundError for unknown names
+        return None
+
+
+def _service_model() -> ServiceModel:
+    """The real service model of pinpoint-sms-voice-v2 (loaded once)."""
+    if not _SERVICE_MODEL:
+        _SERVICE_MODEL.append(botocore.session.get_session().get_service_model(SERVICE_ID))
+    return _SERVICE_MODEL[0]

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from sandbox.__main__ import EXIT_BAD_SCENARIO
-from sandbox.runner import DEFAULT_SETTINGS, check_expectations, decline_latency
+from sandbox.burst import burst_scenario, measure
+from sandbox.runner import DEFAULT_SETTINGS, check_expectations, decline_latency, run_scenario
 from sandbox.scenario import SCENARIOS, bundled_scenarios, load_scenario
 from sandbox.synth import STACK_NAME, synthesize
 from sandbox.transcript import render
@@ -188,3 +189,25 @@ def test_cli_rejects_a_scenario_with_a_bad_field_naming_it(tmp_path: Path) -> No
     assert completed.returncode == EXIT_BAD_SCENARIO
     assert f"phones.{FIRST}[0].on_sms" in completed.stderr
     assert completed.stdout == ""
+
+
+# -- concurrency: the sandbox runs handlers at once, as Lambda does --------------------------------
+
+
+def test_incidents_written_at_once_are_all_paged_and_none_escalates() -> None:
+    # `python -m sandbox.burst` is the 200-incident version; twenty keep this test short
+    count = 20
+    result = run_scenario(burst_scenario(count, time_limit_seconds=120))
+    figures = measure(result, count)
+    assert result["completed"], result["errors"]
+    assert (figures["first_pages"], figures["escalations"], figures["dlq_messages"]) == (count, 0, 0), figures
+    assert figures["acknowledged"] == count
+    assert not result["errors"], result["errors"]
+    # the handlers really ran side by side: some invocation started before an earlier one ended
+    spans = sorted((i["t"], i["t"] + i["duration"]) for i in result["invocations"])
+    assert any(start < max(end for _, end in spans[:index]) for index, (start, _) in enumerate(spans) if index), spans
+
+
+def test_json_lists_every_item_of_the_incidents_table(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("open_incident_replaced"))
+    assert result["incidents"] == [result["incident"]]  # one id, written twice: one item

@@ -1,7 +1,7 @@
-"""The moto 5.2.5 internals the sandbox patches, and one end-to-end run of its mechanisms.
+"""The moto 5.2.5 internals the sandbox patches, and end-to-end runs of its mechanisms.
 
 If moto is upgraded, the signature/source checks here fail first and name the seam to revisit
-(see the docstrings of sandbox/local_lambda.py and sandbox/deploy.py).
+(see the docstrings of sandbox/moto_patches.py and sandbox/deploy.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunct
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.custom_model import CustomModel
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb.models.table import StreamShard
 from moto.events.models import EventPattern, EventPatternParser
+from moto.moto_server import werkzeug_app
 from moto.sns.models import Subscription
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
@@ -38,14 +40,10 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from sandbox import moto_patches
 from sandbox.deploy import _coerce, _decode_booleans, boto3_service_name, deploy_template, zip_directory
-from sandbox.local_lambda import (
-    MOTO_CONFIG,
-    LocalLambdaRuntime,
-    drain_executions,
-    states_entered,
-    wait_for_executions,
-)
+from sandbox.executions import MOTO_CONFIG, drain_executions, states_entered, wait_for_executions
+from sandbox.runtime import LocalEndpoint, LocalLambdaRuntime
 from sandbox.sms_gateway import SentSms, SmsGateway, fallback_count_segments
 
 REGION = "us-east-1"
@@ -55,7 +53,7 @@ def params(func: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(func).parameters)
 
 
-# -- seams patched by sandbox.local_lambda --------------------------------------------------------
+# -- seams patched by sandbox.moto_patches --------------------------------------------------------
 
 
 def test_lambda_function_invoke_signature() -> None:
@@ -134,6 +132,41 @@ def test_sns_subscription_publish_seam() -> None:
     assert hasattr(Subscription, "_parse_message_structure")
 
 
+def test_botocore_stubber_seam() -> None:
+    # every in-process call goes through process_request, which the API lock wraps
+    assert params(BotocoreStubber.process_request) == ["self", "request"]
+    assert "self.process_request(request)" in inspect.getsource(BotocoreStubber.__call__)
+
+
+def test_server_mode_seams() -> None:
+    # the local endpoint builds moto's own WSGI application and request handler
+    assert params(werkzeug_app.DomainDispatcherApplication.__init__)[:2] == ["self", "create_app"]
+    assert params(werkzeug_app.DomainDispatcherApplication.__call__) == ["self", "environ", "start_response"]
+    assert callable(werkzeug_app.create_backend_app)
+    assert issubclass(werkzeug_app.MotoRequestHandler, object)
+
+
+def test_install_replaces_every_seam_and_uninstall_restores_them() -> None:
+    seams = [
+        (LambdaFunction, "invoke"),
+        (LambdaSimpleBackend, "invoke"),
+        (LambdaBackend, "send_dynamodb_items"),
+        (Subscription, "publish"),
+        (BotocoreStubber, "process_request"),
+    ]
+    before = [getattr(owner, name) for owner, name in seams]
+    runtime = LocalLambdaRuntime(endpoint_url="http://127.0.0.1:9")
+    runtime.install()
+    try:
+        assert all(getattr(owner, name) is not original for (owner, name), original in zip(seams, before, strict=True))
+        with pytest.raises(moto_patches.SandboxError, match="already installed"):
+            LocalLambdaRuntime(endpoint_url="http://127.0.0.1:9").install()
+    finally:
+        runtime.uninstall()
+    assert [getattr(owner, name) for owner, name in seams] == before
+    runtime.uninstall()  # twice is harmless
+
+
 def test_event_pattern_matches_stream_records() -> None:
     pattern = '{"eventName":["INSERT"]}'
     matcher = EventPattern(pattern, EventPatternParser(pattern).parse())
@@ -158,7 +191,7 @@ def test_step_functions_lambda_error_mapping() -> None:
     assert isinstance(sfn_parser_utils.TMP_THREADS, list)
 
 
-# -- seams patched by sandbox.deploy --------------------------------------------------------------
+# -- the seam replaced while sandbox.deploy creates a stack ----------------------------------------
 
 
 def test_cloudformation_resource_class_lookup() -> None:
@@ -166,6 +199,15 @@ def test_cloudformation_resource_class_lookup() -> None:
     # looked up as a module global at call time, so patching the module attribute works
     assert "resource_class_from_type(" in inspect.getsource(cfn_parsing.parse_resource)
     assert params(cfn_parsing.parse_and_create_resource)[:2] == ["logical_id", "resource_json"]
+
+
+def test_cloudformation_override_is_scoped_to_the_block() -> None:
+    original = cfn_parsing.resource_class_from_type
+    marker = object()
+    with moto_patches.cloudformation_resource_classes(lambda t: marker if t == "AWS::SNS::Subscription" else None):
+        assert cfn_parsing.resource_class_from_type("AWS::SNS::Subscription") is marker
+        assert cfn_parsing.resource_class_from_type("AWS::SQS::Queue") is original("AWS::SQS::Queue")
+    assert cfn_parsing.resource_class_from_type is original
 
 
 def test_cloudformation_gaps_still_exist() -> None:
@@ -252,6 +294,8 @@ HANDLERS = {
         CALLS = []
 
         def handler(event, context):
+            if event.get("report"):  # what this worker process has seen
+                return {"calls": len(CALLS), "sees_start_fn_env": "INCIDENTS_TABLE" in os.environ}
             CALLS.append(event)
             if event.get("fail"):
                 raise ValueError("boom")
@@ -457,10 +501,10 @@ def code_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEndpoint]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws(config=MOTO_CONFIG):
-        yield
+    with mock_aws(config=MOTO_CONFIG), LocalEndpoint() as endpoint:
+        yield endpoint
 
 
 def _queue_messages(queue_url: str) -> list[dict[str, Any]]:
@@ -474,13 +518,15 @@ def _history_types(execution_arn: str) -> list[str]:
     return [e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]]
 
 
-def test_end_to_end_on_a_tiny_stack(aws: None, code_dir: Path) -> None:
+def test_end_to_end_on_a_tiny_stack(aws: LocalEndpoint, code_dir: Path) -> None:
     started = time.monotonic()
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="sandbox-assets")
     s3.put_object(Bucket="sandbox-assets", Key="code.zip", Body=zip_directory(code_dir))
     gateway = SmsGateway(origination_numbers={"phone-sbx": "+15555550199"}).install()
-    runtime = LocalLambdaRuntime().install()
+    aws.serve_sms(gateway)
+    # one worker per function: the module-state checks below need every call in one process
+    runtime = LocalLambdaRuntime(endpoint_url=aws.url, max_workers=1).install()
     try:
         stack = deploy_template(TEMPLATE, "SandboxStack", region_name=REGION, asset_dirs={"code.zip": code_dir})
         runtime.register_all(stack.functions)
@@ -512,6 +558,7 @@ def test_end_to_end_on_a_tiny_stack(aws: None, code_dir: Path) -> None:
         incidents = stack.physical_ids["Incidents"]
         ddb.put_item(TableName=incidents, Item={"pk": {"S": "inc-1"}})
         ddb.put_item(TableName=incidents, Item={"pk": {"S": "inc-1"}, "note": {"S": "a MODIFY, filtered out"}})
+        assert runtime.wait_settled(15)
         (execution,) = wait_for_executions(15)
         assert execution["status"] == "SUCCEEDED", execution
         reply = json.loads(execution["output"])["reply"]
@@ -526,6 +573,7 @@ def test_end_to_end_on_a_tiny_stack(aws: None, code_dir: Path) -> None:
 
         # ReportBatchItemFailures: retried once, then the batch goes to the on-failure destination
         ddb.put_item(TableName=incidents, Item={"pk": {"S": "bad-1"}})
+        assert runtime.wait_settled(15)
         assert [b.outcome for b in runtime.stream_batches][-3:] == ["partial", "partial", "sent-to-destination"]
         sequence_numbers = [b.sequence_numbers for b in runtime.stream_batches]
         assert sequence_numbers[0] != sequence_numbers[1] == sequence_numbers[2]  # unique per record, same on retry
@@ -534,17 +582,21 @@ def test_end_to_end_on_a_tiny_stack(aws: None, code_dir: Path) -> None:
 
         # SNS -> Lambda failure: no retries (event invoke config), record to the OnFailure queue
         sns.publish(TopicArn=topic, Message="not json")
+        assert runtime.wait_settled(15)
         (failure,) = _queue_messages(stack.physical_ids["ReplyFailures"])
         assert failure["requestContext"]["condition"] == "RetriesExhausted"
         assert failure["responsePayload"]["errorType"] == "JSONDecodeError"
 
-        # direct invoke: errors surface as Lambda function errors; module state is per function
+        # direct invoke: errors surface as Lambda function errors; modules and environment are per function
         lam = boto3.client("lambda", region_name=REGION)
         response = lam.invoke(FunctionName=stack.function_name("PageFn"), Payload=json.dumps({"fail": True}))
         assert response["FunctionError"] == "Unhandled"
         assert json.loads(response["Payload"].read())["errorType"] == "ValueError"
-        assert len(runtime.module(stack.function_name("PageFn"), "sbx_page").CALLS) == 3
-        assert runtime.module(stack.function_name("StartFn"), "sbx_page").CALLS == []  # its own container
+        report = lam.invoke(FunctionName=stack.function_name("PageFn"), Payload=json.dumps({"report": True}))
+        assert json.loads(report["Payload"].read()) == {"calls": 3, "sees_start_fn_env": False}
+        page_workers = {i.worker for i in runtime.invocations if i.function_name == stack.function_name("PageFn")}
+        start_workers = {i.worker for i in runtime.invocations if i.function_name == stack.function_name("StartFn")}
+        assert len(page_workers) == 1 and len(start_workers) == 1 and page_workers != start_workers
 
         # an execution left waiting for its token is stopped by drain_executions
         sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -568,12 +620,12 @@ def test_end_to_end_on_a_tiny_stack(aws: None, code_dir: Path) -> None:
         runtime.uninstall()
         gateway.uninstall()
     assert "PAGES_TABLE" not in os.environ
-    assert "sbx_page" not in sys.modules
+    assert "sbx_page" not in sys.modules  # never imported by the sandbox's own process
     assert not list(code_dir.rglob("__pycache__"))
     assert time.monotonic() - started < 20
 
 
-def test_sms_gateway_validates_and_fails_on_request(aws: None) -> None:
+def test_sms_gateway_validates_and_fails_on_request(aws: LocalEndpoint) -> None:
     gateway = SmsGateway().install()
     try:
         sms = boto3.client("pinpoint-sms-voice-v2", region_name=REGION)
