@@ -26,10 +26,11 @@ class SideEffectInProgress(Exception):
 class OnceOnly:
     """Once-only keys in the messages table (`message_id` = key), kept until the table's TTL."""
 
-    def __init__(self, table: Any, ttl_days: int, *, lease_seconds: int = 90) -> None:
+    def __init__(self, table: Any, ttl_days: int, *, lease_seconds: int = 90, wait_seconds: float = 5.0) -> None:
         self._table = table
         self._ttl = timedelta(days=ttl_days)
         self._lease = lease_seconds
+        self._wait = wait_seconds  # how long to wait for a concurrent holder to finish before giving up
 
     def _claim(self, key: str) -> bool:
         """Take the key's lease; False when it is already done; raises while someone else holds it."""
@@ -55,9 +56,20 @@ class OnceOnly:
             return False
         return True
 
+    def _claim_or_wait(self, key: str) -> bool:
+        """Claim the key; while a concurrent invocation holds it, wait a little for it to finish (False once done)."""
+        deadline = time.monotonic() + self._wait
+        while True:
+            try:
+                return self._claim(key)
+            except SideEffectInProgress:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
+
     def once(self, key: str, action: Callable[[], object]) -> bool:
         """Run action unless key was done before; True when it ran now."""
-        if not self._claim(key):
+        if not self._claim_or_wait(key):
             return False
         try:
             action()

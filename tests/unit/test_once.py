@@ -1,5 +1,6 @@
 """Once-only side effects: done once, redone after a failure, taken over when a holder died."""
 
+import threading
 from typing import Any
 
 import pytest
@@ -8,8 +9,8 @@ from escalation.once import OnceOnly, SideEffectInProgress
 from tests.conftest import Aws
 
 
-def _once(aws: Aws, lease_seconds: int = 90) -> OnceOnly:
-    return OnceOnly(aws.messages, ttl_days=1, lease_seconds=lease_seconds)
+def _once(aws: Aws, lease_seconds: int = 90, wait_seconds: float = 0.0) -> OnceOnly:
+    return OnceOnly(aws.messages, ttl_days=1, lease_seconds=lease_seconds, wait_seconds=wait_seconds)
 
 
 def test_an_action_runs_once_however_often_it_is_asked(aws: Aws) -> None:
@@ -57,3 +58,20 @@ def test_keys_expire_with_the_message_table_ttl(aws: Aws) -> None:
     assert item["once"] == "done"
     assert int(item["expires_at"]) > 0
     assert "lease_until" not in item
+
+
+def test_a_concurrent_holder_that_finishes_is_waited_for_and_not_repeated(aws: Aws) -> None:
+    calls: list[str] = []
+    aws.messages.put_item(Item={"message_id": "ack#1", "once": "pending", "lease_until": 10**12, "expires_at": 10**12})
+
+    def finish() -> None:  # the other invocation completes its side effect half a second later
+        aws.messages.update_item(
+            Key={"message_id": "ack#1"}, UpdateExpression="SET #o = :d", ExpressionAttributeNames={"#o": "once"},
+            ExpressionAttributeValues={":d": "done"},
+        )  # fmt: skip
+
+    timer = threading.Timer(0.5, finish)
+    timer.start()
+    assert _once(aws, wait_seconds=5).once("ack#1", lambda: calls.append("again")) is False
+    timer.join()
+    assert calls == []
