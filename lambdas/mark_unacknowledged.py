@@ -5,6 +5,7 @@ told), or a fault on our side outlasted its retries (`failed`: ops are told; no 
 Each message has its own once-only key, so a retried task sends what it did not send yet, and only that.
 """
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,8 +26,16 @@ def _tell_ops(deps: Dependencies, key: str, subject_and_body: tuple[str, str]) -
 
 
 def _fault_text(error: dict[str, Any] | None) -> str:
+    """`Error: message` from a Step Functions error; a Lambda error's Cause is a JSON document with a stack trace."""
     error = error or {}
-    return f"{error.get('Error', 'Unknown')}: {str(error.get('Cause', ''))[:500]}"
+    cause = str(error.get("Cause") or "")
+    try:
+        document = json.loads(cause)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and "errorMessage" in document:
+        cause = str(document["errorMessage"])
+    return f"{error.get('Error', 'Unknown')}: {cause[:500]}"
 
 
 def _fail(deps: Dependencies, event: dict[str, Any]) -> dict[str, Any]:

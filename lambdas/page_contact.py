@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
 from escalation.matching import other_open_incident
-from escalation.observability import SMS_ACCOUNT_FAULT, SMS_FAILED, count, logger, metrics
+from escalation.observability import SMS_ACCOUNT_FAULT, SMS_FAILED, SMS_THROTTLED, count, logger, metrics
 from escalation.repository import utc_now
 from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.status import Event, WorkflowError
@@ -49,12 +49,25 @@ def _queue_for_slot(deps: Dependencies, sms: messages.Sms, *, execution: str, le
     return 0.0
 
 
+def _show_fault(deps: Dependencies, event: dict[str, Any], contact: str, error: Exception) -> None:
+    """Show a throttled page on the incident (once per level and attempt): alarmed by metric, not told to ops one by one."""
+    level = int(event["level"])
+    execution: str = event["execution"]
+    fault = str(error)[:500]
+
+    def show() -> None:
+        entry = timeline_entry(Event.SMS_FAULT, utc_now(), level=level, phone=contact, error=fault)
+        deps.incidents.record_fault(event["incident_id"], execution=execution, fault=fault, entries=[entry])
+
+    deps.once.once(f"fault#{execution}#{level}#{int(event.get('attempt', 0))}", show)
+
+
 def _report_fault(deps: Dependencies, event: dict[str, Any], contact: str, error: Exception) -> None:
     """Show a fault of ours on the incident and tell ops, once per level and attempt; the caller re-raises it."""
     incident_id: str = event["incident_id"]
     level = int(event["level"])
     execution: str = event["execution"]
-    fault = str(error)[:1000]
+    fault = str(error)[:500]
     key = f"fault#{execution}#{level}#{int(event.get('attempt', 0))}"
     count(SMS_ACCOUNT_FAULT)
     logger.error("page not sent: fault on our side; retrying", extra={"incident_id": incident_id, "level": level, "error": fault})
@@ -134,6 +147,8 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         _report_fault(deps, event, contact, error)
         raise
     except SmsThrottled as error:
+        count(SMS_THROTTLED)
+        _show_fault(deps, event, contact, error)
         logger.warning("page throttled; the state machine retries it", extra={"incident_id": incident_id, "error": str(error)})
         raise
     deps.incidents.record_sent(

@@ -26,6 +26,12 @@ HANDLER_METRIC_ALARMS = (
         "End User Messaging refused a send for an account-level reason (spend limit, quota, access denied, bad "
         "origination identity): nobody is being paged until it is fixed",
     ),
+    (
+        "SmsThrottled",
+        "SmsThrottled",
+        "End User Messaging throttled a page although sends are paced at smsPartsPerSecond: the setting is above the "
+        "number's real rate, or something else sends from it; pages are retried, not escalated",
+    ),
 )
 # A stream record older than this means new incidents are being paged late (retries, throttling, a failing batch).
 MAX_ITERATOR_AGE = Duration.minutes(2)

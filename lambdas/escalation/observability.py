@@ -15,6 +15,7 @@ SMS_SEGMENTS = "SmsSegments"
 SMS_FAILED = "SmsFailed"  # a contact could not be reached
 SMS_ACCOUNT_FAULT = "SmsAccountFault"  # our side could not send (quota, spend limit, access, identity)
 SMS_CEILING_REACHED = "SmsCeilingReached"
+SMS_THROTTLED = "SmsThrottled"  # a page throttled despite the send-rate pacing
 INCIDENTS_FAILED = "IncidentsFailed"  # paging stopped by a fault of ours
 REPLIES_RECEIVED = "RepliesReceived"
 

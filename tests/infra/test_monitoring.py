@@ -49,7 +49,7 @@ HANDLERS = ("start", "page", "unacknowledged", "reply")
 
 def test_every_alarm_notifies_ops_and_missing_data_is_not_an_alarm(default_synth: Synth) -> None:
     # 2 dead-letter queues, 2 execution outcomes, 3 handler metrics, 4 function error counts, 1 stream backlog.
-    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 12)
+    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 13)
     alarms = default_synth.template.find_resources("AWS::CloudWatch::Alarm")
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [ops_topic(default_synth)], name
@@ -72,7 +72,7 @@ def test_undelivered_page_metric_alarms_the_ops_topic(default_synth: Synth) -> N
     )
 
 
-@pytest.mark.parametrize("metric", ["SmsCeilingReached", "SmsAccountFault"])
+@pytest.mark.parametrize("metric", ["SmsCeilingReached", "SmsAccountFault", "SmsThrottled"])
 def test_sms_ceiling_and_account_faults_alarm_the_ops_topic(default_synth: Synth, metric: str) -> None:
     # Emitted by the handlers (Powertools, namespace IncidentEscalation, dimension service).
     default_synth.template.has_resource_properties(

@@ -182,3 +182,10 @@ def test_the_hourly_ceiling_spans_incidents(
         wiring.dependencies().notifier.send(
             SECOND, Sms(body="x", segments=1, encoding="GSM-7"), incident_id="other", level=0, kind="page", ttl_seconds=60
         )
+
+
+def test_a_lambda_errors_stack_trace_is_not_written_into_the_incident(paged: Aws, lambda_context: LambdaContext) -> None:
+    cause = '{"errorMessage": "ThrottlingException: Rate exceeded", "errorType": "SmsThrottled", "stackTrace": ["  File x"]}'
+    event = {**_failed_event(), "error": {"Error": "SmsThrottled", "Cause": cause}}
+    assert mark_unacknowledged.handler(event, lambda_context) == {"outcome": "failed"}
+    assert paged.incident("123")["error"] == "SmsThrottled: ThrottlingException: Rate exceeded"

@@ -164,8 +164,11 @@ def test_throttled_send_raises_for_the_workflow_to_retry(
     with pytest.raises(SmsThrottled):
         page_contact.handler(page_event(level=0, token="token-0"), lambda_context)
     item = aws.incident("123")
-    assert [entry["event"] for entry in item["timeline"]] == ["created"]  # no page recorded
+    assert [entry["event"] for entry in item["timeline"]] == ["created", "sms_fault"]  # shown, no page recorded
+    assert item["fault"].startswith("ThrottlingException")
+    assert "unreachable" not in item
     assert aws.sent_messages() == []
+    assert aws.ops_messages() == []  # throttling alarms through its metric, not one ops message per page
     # sfn_stub had nothing queued: the task was neither failed nor completed
 
 
@@ -284,7 +287,12 @@ def test_retried_page_of_a_new_level_records_the_escalation_once(
     with pytest.raises(SmsThrottled):  # the state machine retries the task with a new token
         page_contact.handler(page_event(level=1, token="token-1"), lambda_context)
     run_page(sms_stub, lambda_context, level=1, token="token-1b", message_id="msg-2")
-    assert [event for event, _, _ in _events_added(paged, before)] == ["declined", "escalated", "paged"]
+    assert [event for event, _, _ in _events_added(paged, before)] == [
+        "declined",
+        "escalated",
+        "sms_fault",
+        "paged",
+    ]  # the throttled try is shown
     assert paged.incident("123")["task_token"] == "token-1b"
 
 
