@@ -35,6 +35,7 @@ INCIDENT_TABLE_ACTIONS = {
 FUNCTION_TIMEOUT_SECONDS = {"StartEscalation": 60, "PageContact": 90, "MarkUnacknowledged": 180, "HandleReply": 180}
 SMS_ARN_PREFIX = "arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:"
 ALLOWED_COUNTRIES_WARNING = "incident-escalation:allowedCountries"
+SHORT_WINDOW_WARNING = "incident-escalation:shortAcknowledgementWindow"
 DEPLOY_REFUSED_WARNING = "incident-escalation:deployRefused"
 
 
@@ -232,6 +233,13 @@ class EscalationStack(Stack):
             )
             for blocker in blockers:
                 Annotations.of(self).add_warning_v2(DEPLOY_REFUSED_WARNING, f"this template cannot be deployed: {blocker}")
+        if self.config.ack_timeout_seconds < 2 * FUNCTION_TIMEOUT_SECONDS["PageContact"]:
+            Annotations.of(self).add_warning_v2(
+                SHORT_WINDOW_WARNING,
+                f"ackTimeoutSeconds={self.config.ack_timeout_seconds}: the acknowledgement window also covers the page "
+                "function's own run (normally under a second, up to its timeout when the SMS API is slow); with a window "
+                f"under {2 * FUNCTION_TIMEOUT_SECONDS['PageContact']} s a very slow send can use it up and count as silence",
+            )
         if not self.config.allowed_countries:
             Annotations.of(self).add_warning_v2(
                 ALLOWED_COUNTRIES_WARNING,

@@ -64,3 +64,11 @@ def test_synth_warns_when_destinations_are_not_limited(default_synth: Synth, lim
     Annotations.from_stack(default_synth.stack).has_warning("*", pattern)
     Annotations.from_stack(limited_synth.stack).has_no_warning("*", pattern)
     Annotations.from_stack(limited_synth.stack).has_no_warning("*", Match.string_like_regexp("cannot be deployed"))
+
+
+def test_synth_warns_when_the_acknowledgement_window_is_short_enough_for_a_slow_send_to_use_it_up(
+    default_synth: Synth, two_way_synth: Synth
+) -> None:
+    pattern = Match.string_like_regexp("a very slow send can use it up and count as silence")
+    Annotations.from_stack(two_way_synth.stack).has_warning("*", pattern)  # ackTimeoutSeconds=120
+    Annotations.from_stack(default_synth.stack).has_no_warning("*", pattern)  # 300, the default
