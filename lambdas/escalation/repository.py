@@ -24,6 +24,7 @@ _OPEN = {":open0": Status.NOT_ACKNOWLEDGED.value, ":open1": Status.ESCALATION.va
 _IS_OPEN = "incident_stat IN (:open0, :open1)"
 # A workflow acts only on the incident it was started for: the item may have been replaced since.
 _IS_OPEN_AND_MINE = _IS_OPEN + " AND execution_arn = :execution"
+_STARTED = "attribute_exists(execution_arn)"
 
 
 class IncidentRepository:
@@ -48,8 +49,16 @@ class IncidentRepository:
         removes: tuple[str, ...] = (),
         extra_names: Mapping[str, str] | None = None,
         return_old: bool = False,
+        started_only: bool = True,
     ) -> dict[str, Any] | None:
-        """Apply one conditional update; None when the condition failed, else the old or new item."""
+        """Apply one conditional update; None when the condition failed, else the old or new item.
+
+        started_only: the item must carry an execution. A user's PutItem over an id leaves a fresh item
+        without one until its new escalation starts; a late write of the old incident's workflow or
+        replies must not touch it (the stream would take the write for a new incident and page again).
+        """
+        if started_only:
+            condition = _STARTED + (f" AND ({condition})" if condition else "")
         names = {f"#s{index}": name for index, name in enumerate(sets)} | dict(extra_names or {})
         values: dict[str, Any] = {f":s{index}": value for index, value in enumerate(sets.values())}
         assignments = [f"#s{index} = :s{index}" for index in range(len(sets))]
@@ -85,6 +94,7 @@ class IncidentRepository:
             sets={"incident_stat": Status.INVALID.value, "error": error, "stat_date": at},
             entries=[timeline_entry(Event.INVALID, at, error=error)],
             condition="attribute_exists(incident_id) AND attribute_not_exists(execution_arn)",
+            started_only=False,
         )
         return result is not None
 
@@ -102,6 +112,7 @@ class IncidentRepository:
             },
             entries=[timeline_entry(Event.CREATED, at, contacts=len(contacts))],
             condition="attribute_exists(incident_id) AND attribute_not_exists(execution_arn)",
+            started_only=False,
             removes=("#error",),  # an item fixed after being marked invalid
             extra_names={"#error": "error"},
         )
@@ -193,7 +204,7 @@ class IncidentRepository:
 
     def mark_unreachable(self, incident_id: str, contact: str, entry: dict[str, Any]) -> None:
         """Remember a number the page could not reach, so courtesy texts skip it."""
-        self._table.update_item(
+        self._conditional(
             Key={"incident_id": incident_id},
             UpdateExpression="SET #u = list_append(if_not_exists(#u, :empty), :contact), "
             "#t = list_append(if_not_exists(#t, :empty), :entries)",
@@ -263,7 +274,9 @@ class IncidentRepository:
         return False
 
     def _conditional(self, **kwargs: Any) -> bool:
-        """One raw conditional UpdateItem; False when its condition did not hold."""
+        """One raw conditional UpdateItem on a started incident (see _update); False when its condition did not hold."""
+        condition = kwargs.get("ConditionExpression")
+        kwargs["ConditionExpression"] = _STARTED + (f" AND ({condition})" if condition else "")
         try:
             self._table.update_item(**kwargs)
         except ClientError as error:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from escalation.repository import MessageLog, is_open, paged_contacts
+from typing import Any
+
+from escalation.repository import IncidentRepository, MessageLog, is_open, paged_contacts
 from tests.conftest import Aws
 
 FIRST = "+447700900001"
@@ -44,3 +46,20 @@ def test_claim_once_is_true_only_the_first_time(aws: Aws) -> None:
     assert log.claim_once("help#123#+447700900001")
     assert not log.claim_once("help#123#+447700900001")
     assert log.claim_once("help#123#+447700900002")
+
+
+def test_late_writes_of_a_replaced_incident_never_touch_the_fresh_item(paged: Aws, seed_item: dict[str, Any]) -> None:
+    # The user writes the id again: a fresh item with no execution until the stream starts its own.
+    paged.put_incident(seed_item)
+    incidents = IncidentRepository(paged.incidents)
+    entry = {"at": "2026-01-01T00:00:00.000Z", "event": "paged"}
+    # Writes the old execution's page, or a reply to the old page, may still make.
+    incidents.append("123", entry)
+    incidents.record_sent("123", entry)
+    incidents.mark_unreachable("123", FIRST, entry)
+    incidents.mark_double_escalation("123", entries=[entry])
+    incidents.record_escalation("123", level=1, entries=[entry])
+    assert incidents.record_reply("123", entry, closed_cap=5) is False
+    item = paged.incident("123")
+    # Untouched: any of these would have reached the stream as a fresh MODIFY and paged the new incident twice.
+    assert {key: {"S": value} for key, value in item.items()} == seed_item
