@@ -9,13 +9,12 @@ from constructs import Construct
 
 # The ends of a level that are the contact's doing (or silence): never retried, they move the chain.
 CONTACT_OUTCOMES = ["Declined", "SmsFailed"]
-FIRST_RETRY_SECONDS_MAX = 30
-RETRY_BACKOFF = 1.5
+RETRY_BACKOFF = 2.0
 
 
 def fault_retry_schedule(fault_retry_seconds: int) -> tuple[int, int]:
-    """(interval, attempts) of a backoff whose retries together last at least fault_retry_seconds."""
-    interval = max(1, min(FIRST_RETRY_SECONDS_MAX, fault_retry_seconds // 20))
+    """(interval, attempts) of a backoff that starts within seconds (throttling clears fast) and lasts fault_retry_seconds."""
+    interval = 1 if fault_retry_seconds < 10 else 2
     attempts, waited, delay = 0, 0.0, float(interval)
     while waited < fault_retry_seconds:
         waited += delay

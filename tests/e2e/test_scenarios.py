@@ -211,3 +211,41 @@ def test_incidents_written_at_once_are_all_paged_and_none_escalates() -> None:
 def test_json_lists_every_item_of_the_incidents_table(scenario_run: ScenarioRun) -> None:
     result = scenario_run(_scenario("open_incident_replaced"))
     assert result["incidents"] == [result["incident"]]  # one id, written twice: one item
+
+
+# -- our faults are never the contact's ------------------------------------------------------------
+
+
+def test_a_spend_limit_never_marks_a_contact_unreachable_and_pages_once_it_clears(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("spend_limit_never_blames_a_contact"))
+    incident = result["incident"]
+    assert "unreachable" not in incident
+    assert "fault" not in incident  # shown while retried, cleared by the page that went out
+    assert [message["to"] for message in result["sms"]] == [FIRST, FIRST]  # the page, then the confirmation
+    assert all("SmsAccountFault" in error for error in result["errors"]), result["errors"]
+    [ops] = result["ops_notifications"]
+    assert "page not sent" in ops["Subject"]
+
+
+def test_throttling_that_outlasts_its_retries_pages_nobody_else_and_tells_ops(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("throttling_outlasts_retries_stops_paging"))
+    incident = result["incident"]
+    assert incident["incident_stat"] == "failed"
+    assert incident["escalation_level"] == 0  # the chain never moved
+    assert "unreachable" not in incident
+    assert result["sms"] == []  # nobody was told "escalated" or "unacknowledged" because of our fault
+    assert incident["error"].startswith("SmsThrottled: ThrottlingException")
+    assert "stackTrace" not in incident["error"]
+
+
+def test_a_burst_on_a_slow_number_queues_for_send_slots_and_escalates_nobody(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("burst_queues_for_send_slots"))
+    incidents = result["incidents"]
+    assert len(incidents) == 6
+    assert {item["incident_stat"] for item in incidents} == {"acknowledged"}
+    assert all(item["escalation_level"] == 0 for item in incidents)
+    pages = sorted(message["t"] for message in result["sms"] if message["body"].startswith("INCIDENT"))
+    assert len(pages) == 6
+    # One message part per second: six pages cannot all go out in the first few seconds.
+    assert pages[-1] - pages[0] >= 4.0, pages
+    assert not [error for error in result["errors"] if "SmsThrottled" in error]
