@@ -49,14 +49,17 @@ def _incident(index: int) -> dict[str, Any]:
     }
 
 
-def burst_scenario(count: int = 200, *, ack_timeout_seconds: int = 60, time_limit_seconds: float = 900) -> Scenario:
+def burst_scenario(
+    count: int = 200, *, ack_timeout_seconds: int = 60, time_limit_seconds: float = 900, parts_per_second: int | None = None
+) -> Scenario:
     """Count incidents written at once; every first contact answers YES to their first SMS."""
     if not 1 <= count <= MAX_INCIDENTS:
         raise ValueError(f"count must be between 1 and {MAX_INCIDENTS}")
     return parse_scenario(
         {
             "name": f"{count} incidents at once",
-            "settings": {"ackTimeoutSeconds": ack_timeout_seconds, "reminders": 0},
+            "settings": {"ackTimeoutSeconds": ack_timeout_seconds, "reminders": 0}
+            | ({"smsPartsPerSecond": parts_per_second} if parts_per_second else {}),
             "incident": _incident(0),
             "writes": [{"after_seconds": 0, "item": _incident(index)} for index in range(1, count)],
             "phones": {first_contact(index): [{"on_sms": 1, "reply": "YES"}] for index in range(count)},
@@ -87,6 +90,10 @@ def measure(result: dict[str, Any], count: int) -> dict[str, Any]:
         "pages": len(pages),
         "sms": len(result["sms"]),
         "escalations": len(escalated),
+        "queued_pages": sum(
+            1 for execution in result["executions"] for state in execution["states_entered"] if state == "Wait for send slot"
+        ),
+        "throttled": sum(1 for error in result["errors"] if "SmsThrottled" in error),
         "acknowledged": acknowledged,
         "dlq_messages": sum(1 for error in result["errors"] if error.startswith(DLQ_PREFIXES)),
         "handler_errors": sum(1 for error in result["errors"] if not error.startswith(DLQ_PREFIXES)),
@@ -99,9 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incidents", type=int, default=200)
     parser.add_argument("--ack-timeout", type=int, default=60, help="ackTimeoutSeconds (default 60)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes per function")
+    parser.add_argument(
+        "--parts-per-second", type=int, default=None, help="smsPartsPerSecond (default: the sandbox's, 10; deployed default 1)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    scenario = burst_scenario(args.incidents, ack_timeout_seconds=args.ack_timeout)
+    scenario = burst_scenario(args.incidents, ack_timeout_seconds=args.ack_timeout, parts_per_second=args.parts_per_second)
     started = time.monotonic()
     with contextlib.redirect_stdout(sys.stderr):  # handlers log to stdout
         result = run_scenario(scenario) if args.workers is None else run_scenario(scenario, workers=args.workers)

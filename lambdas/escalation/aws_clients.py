@@ -17,6 +17,13 @@ SDK_CONFIG = Config(
     read_timeout=READ_TIMEOUT_SECONDS,
     retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
 )
+# Sends are not retried by the SDK: a page's acknowledgement window runs while its function runs, and the state
+# machine retries a throttled or failed page with a fresh window (courtesy texts are best effort).
+SMS_SDK_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+    retries={"total_max_attempts": 1, "mode": "standard"},
+)
 
 
 @cache
@@ -40,13 +47,13 @@ def sns() -> Any:
 @cache
 def sms_v2() -> Any:
     """The AWS End User Messaging SMS client (pinpoint-sms-voice-v2)."""
-    return boto3.client("pinpoint-sms-voice-v2", config=SDK_CONFIG)
+    return boto3.client("pinpoint-sms-voice-v2", config=SMS_SDK_CONFIG)
 
 
 @cache
 def pinpoint() -> Any:
     """The legacy Amazon Pinpoint client, for accounts still sending with SendMessages."""
-    return boto3.client("pinpoint", config=SDK_CONFIG)
+    return boto3.client("pinpoint", config=SMS_SDK_CONFIG)
 
 
 def reset() -> None:

@@ -224,7 +224,7 @@ def test_a_spend_limit_never_marks_a_contact_unreachable_and_pages_once_it_clear
     assert [message["to"] for message in result["sms"]] == [FIRST, FIRST]  # the page, then the confirmation
     assert all("SmsAccountFault" in error for error in result["errors"]), result["errors"]
     [ops] = result["ops_notifications"]
-    assert "page not sent" in ops["Subject"]
+    assert "page not sent" in ops["subject"]
 
 
 def test_throttling_that_outlasts_its_retries_pages_nobody_else_and_tells_ops(scenario_run: ScenarioRun) -> None:
