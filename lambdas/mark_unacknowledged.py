@@ -11,8 +11,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
+from escalation.notifications import COURTESY_TTL_SECONDS
 from escalation.observability import INCIDENTS_FAILED, INCIDENTS_UNACKNOWLEDGED, count, logger, metrics
+from escalation.once import SideEffectInProgress
 from escalation.repository import paged_contacts, utc_now
+from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
+from escalation.sms_ceiling import SmsCeilingReached
 from escalation.status import Event, Status
 from escalation.timeline import level_outcome, timeline_entry
 from escalation.wiring import Dependencies, dependencies
@@ -23,6 +27,16 @@ def _tell_ops(deps: Dependencies, key: str, subject_and_body: tuple[str, str]) -
         return
     subject, body = subject_and_body
     deps.once.once(key, lambda: aws_clients.sns().publish(TopicArn=deps.settings.ops_topic_arn, Subject=subject, Message=body))
+
+
+def _notify(deps: Dependencies, contact: str, sms: messages.Sms, *, incident_id: str, level: int) -> None:
+    """Send a closing notice; a number that cannot get texts is skipped, anything else is retried with the task."""
+    try:
+        deps.notifier.send(
+            contact, sms, incident_id=incident_id, level=level, kind="exhausted_notice", ttl_seconds=COURTESY_TTL_SECONDS
+        )
+    except (SmsFailed, SmsCeilingReached) as error:
+        logger.warning("closing notice not sent", extra={"incident_id": incident_id, "error": str(error)})
 
 
 def _fault_text(error: dict[str, Any] | None) -> str:
@@ -96,13 +110,17 @@ def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
         deps, f"ops#exhausted#{execution}", messages.ops_notification(incident_id, str(item.get("description", "")), len(paged))
     )
     notice = messages.exhausted_notice(incident_id)
+    failures: list[Exception] = []
     for index, contact in enumerate(paged):
-        deps.once.once(
-            f"exhausted_notice#{execution}#{contact}",
-            lambda contact=contact, index=index: deps.notifier.send_best_effort(  # type: ignore[misc]
-                contact, notice, incident_id=incident_id, level=index, kind="exhausted_notice"
-            ),
-        )
+        try:
+            deps.once.once(
+                f"exhausted_notice#{execution}#{contact}",
+                lambda contact=contact, index=index: _notify(deps, contact, notice, incident_id=incident_id, level=index),  # type: ignore[misc]
+            )
+        except (SmsThrottled, SmsAccountFault, SideEffectInProgress) as error:
+            failures.append(error)  # the others are still told; the retried task sends only what is missing
+    if failures:
+        raise failures[0]
     logger.warning("incident unacknowledged", extra={"incident_id": incident_id, "contacts_paged": len(paged)})
     return {"outcome": "unacknowledged"}
 

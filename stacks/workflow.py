@@ -107,45 +107,40 @@ class EscalationWorkflow(Construct):
             self, "Escalate", comment="Move to the next contact.", parameters=_state(level="$.next_level", attempt=0)
         )
 
-        give_up = tasks.LambdaInvoke(
-            self,
-            "Mark unacknowledged",
-            comment="Nobody took it: mark the incident, tell everyone paged and the ops topic.",
-            lambda_function=mark_unacknowledged,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "incident_id": sfn.JsonPath.string_at("$.incident_id"),
-                    "contacts": sfn.JsonPath.list_at("$.contacts"),
-                    "level": sfn.JsonPath.number_at("$.level"),
-                    "error": sfn.JsonPath.object_at("$.error"),
-                    "execution": sfn.JsonPath.execution_id,
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        give_up.add_retry(
-            errors=["States.ALL"], interval=Duration.seconds(interval), backoff_rate=RETRY_BACKOFF, max_attempts=attempts
-        )
+        def close_incident(name: str, comment: str, *, error_path: str, outcome: str | None = None) -> tasks.LambdaInvoke:
+            """A task of the mark_unacknowledged function that ends the escalation, retried like a page."""
+            payload: dict[str, object] = {
+                "incident_id": sfn.JsonPath.string_at("$.incident_id"),
+                "contacts": sfn.JsonPath.list_at("$.contacts"),
+                "level": sfn.JsonPath.number_at("$.level"),
+                "error": sfn.JsonPath.object_at(error_path),
+                "execution": sfn.JsonPath.execution_id,
+            }
+            if outcome:
+                payload["outcome"] = outcome
+            task = tasks.LambdaInvoke(
+                self,
+                name,
+                comment=comment,
+                lambda_function=mark_unacknowledged,
+                payload=sfn.TaskInput.from_object(payload),
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            task.add_retry(
+                errors=["States.ALL"], interval=Duration.seconds(interval), backoff_rate=RETRY_BACKOFF, max_attempts=attempts
+            )
+            return task
 
-        stop = tasks.LambdaInvoke(
-            self,
-            "Mark paging failed",
-            comment="A fault on our side outlasted its retries: mark the incident failed, tell ops. No contact is blamed.",
-            lambda_function=mark_unacknowledged,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "outcome": "failed",
-                    "incident_id": sfn.JsonPath.string_at("$.incident_id"),
-                    "contacts": sfn.JsonPath.list_at("$.contacts"),
-                    "level": sfn.JsonPath.number_at("$.level"),
-                    "error": sfn.JsonPath.object_at("$.fault"),
-                    "execution": sfn.JsonPath.execution_id,
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
+        give_up = close_incident(
+            "Mark unacknowledged",
+            "Nobody took it: mark the incident, tell the ops topic, then everyone paged.",
+            error_path="$.error",
         )
-        stop.add_retry(
-            errors=["States.ALL"], interval=Duration.seconds(interval), backoff_rate=RETRY_BACKOFF, max_attempts=attempts
+        stop = close_incident(
+            "Mark paging failed",
+            "A fault on our side outlasted its retries: mark the incident failed, tell ops. No contact is blamed.",
+            error_path="$.fault",
+            outcome="failed",
         )
         stop.next(
             sfn.Fail(self, "Paging failed", error="PagingFailed", cause="A fault on our side stopped paging; see the incident")

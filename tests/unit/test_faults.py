@@ -13,7 +13,7 @@ from botocore.stub import ANY, Stubber
 from escalation import wiring
 from escalation.messages import Sms
 from escalation.send_rate import SLOT_KEY, SendRate
-from escalation.sms import SmsAccountFault
+from escalation.sms import SmsAccountFault, SmsThrottled
 from escalation.sms_ceiling import SmsCeilingReached
 from tests.conftest import Aws
 from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, expect_sms, page_event
@@ -94,39 +94,36 @@ def test_a_fault_that_outlasts_its_retries_marks_the_incident_failed_and_tells_o
     assert paged.sent_messages()[-1]["kind"] == "page"  # no contact got a text about our fault
 
 
+def _exhausted_event() -> dict[str, Any]:
+    return {"incident_id": "123", "contacts": CHAIN, "level": 1, "error": {"Error": "States.Timeout"}, "execution": EXECUTION_ARN}
+
+
 def test_an_exhausted_chain_whose_task_is_retried_tells_ops_and_each_contact_once(
     escalated: Aws, sms_stub: Stubber, lambda_context: LambdaContext
 ) -> None:
     notice = "Incident 123 is UNACKNOWLEDGED: escalation stopped. Reply YES to take it."
     expect_sms(sms_stub, FIRST, notice, message_id="out-1")
     sms_stub.add_client_error("send_text_message", service_error_code="InternalServerException", http_status_code=500)
-    event = {
-        "incident_id": "123",
-        "contacts": CHAIN,
-        "level": 1,
-        "error": {"Error": "States.Timeout"},
-        "execution": EXECUTION_ARN,
-    }
-    # First run: ops told, the first notice sent, the second one fails (a courtesy text: logged, not raised).
-    assert mark_unacknowledged.handler(event, lambda_context) == {"outcome": "unacknowledged"}
-    # The task is retried (say the function timed out after that): ops and the first contact are not told again.
-    assert mark_unacknowledged.handler(event, lambda_context) == {"outcome": "unacknowledged"}
+    # First run: ops told, the first notice sent, the second one fails on the service side: the task fails.
+    with pytest.raises(SmsThrottled):
+        mark_unacknowledged.handler(_exhausted_event(), lambda_context)
+    # The state machine retries it: ops and the first contact are not told again; the second contact is.
+    expect_sms(sms_stub, SECOND, notice, message_id="out-2")
+    assert mark_unacknowledged.handler(_exhausted_event(), lambda_context) == {"outcome": "unacknowledged"}
+    # And once more (the function timed out after sending, say): nothing is sent twice.
+    assert mark_unacknowledged.handler(_exhausted_event(), lambda_context) == {"outcome": "unacknowledged"}
     assert len(escalated.ops_messages()) == 1
-    assert [message["contact"] for message in escalated.sent_messages() if message["kind"] == "exhausted_notice"] == [FIRST]
+    notices = [message["contact"] for message in escalated.sent_messages() if message["kind"] == "exhausted_notice"]
+    assert notices == [FIRST, SECOND]
 
 
 def test_ops_are_told_before_any_contact(escalated: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
     sms_stub.add_client_error("send_text_message", service_error_code="InternalServerException", http_status_code=500)
     sms_stub.add_client_error("send_text_message", service_error_code="InternalServerException", http_status_code=500)
-    event = {
-        "incident_id": "123",
-        "contacts": CHAIN,
-        "level": 1,
-        "error": {"Error": "States.Timeout"},
-        "execution": EXECUTION_ARN,
-    }
-    mark_unacknowledged.handler(event, lambda_context)
+    with pytest.raises(SmsThrottled):
+        mark_unacknowledged.handler(_exhausted_event(), lambda_context)
     assert len(escalated.ops_messages()) == 1  # every text failed; ops still heard
+    assert escalated.incident("123")["incident_stat"] == "unacknowledged"
 
 
 def test_a_burst_queues_pages_for_send_slots_instead_of_provoking_throttling(
