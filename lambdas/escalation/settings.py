@@ -30,7 +30,7 @@ class Settings:
     sms_parts_per_second: float = 1.0  # the origination identity's send rate, shared by every function
     ack_timeout_seconds: int = 300  # a page is moot after its acknowledgement window: its TimeToLive
     max_sms_per_incident: int = 100  # ceilings that stop a runaway loop (0: no ceiling)
-    max_sms_per_hour: int = 200
+    max_sms_per_hour: int = 1000
     allowed_calling_codes: tuple[str, ...] = ()  # allowedCountries as calling codes ("44", "353"); empty: no limit
     protect_configuration_id: str = ""  # the stack's protect configuration (allowedCountries), sent with every text
     history_table: str = ""  # the archive of replaced and deleted incident items (start handler only)
@@ -71,7 +71,7 @@ def get_settings() -> Settings:
     parts_per_second = _number("SMS_PARTS_PER_SECOND", "1", float)
     ack_timeout = _number("ACK_TIMEOUT_SECONDS", "300", int)
     per_incident = _number("MAX_SMS_PER_INCIDENT", "100", int)
-    per_hour = _number("MAX_SMS_PER_HOUR", "200", int)
+    per_hour = _number("MAX_SMS_PER_HOUR", "1000", int)
     if parts_per_second <= 0:
         raise ConfigurationError(f"SMS_PARTS_PER_SECOND must be positive, got {parts_per_second}")
     return Settings(

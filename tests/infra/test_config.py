@@ -138,10 +138,8 @@ def test_a_bad_country_is_named_in_the_error() -> None:
 def test_sms_limits_have_their_defaults_and_accept_command_line_strings() -> None:
     defaults = load_config({})
     assert (defaults.sms_parts_per_second, defaults.fault_retry_seconds) == (1, 900)
-    assert (defaults.max_sms_per_incident, defaults.max_sms_per_hour) == (
-        41 + 40,
-        200,
-    )  # derived: 10 pages, 10 notices, 21 closing texts, margin
+    # maxSmsPerIncident derived: 10 pages, 10 notices, 21 closing texts, and a margin for automatic answers.
+    assert (defaults.max_sms_per_incident, defaults.max_sms_per_hour) == (41 + 40, 1000)
     config = load_config(
         {"smsPartsPerSecond": "20", "faultRetrySeconds": "3600", "maxSmsPerIncident": "500", "maxSmsPerHour": "50"}
     )

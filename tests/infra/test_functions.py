@@ -258,7 +258,7 @@ def test_sms_limits_reach_every_function_that_sends_sms_with_their_defaults(defa
         "SMS_PARTS_PER_SECOND": "1",
         "FAULT_RETRY_SECONDS": "900",
         "MAX_SMS_PER_INCIDENT": "81",  # derived from reminders and repeat (0 in cdk.json)
-        "MAX_SMS_PER_HOUR": "200",
+        "MAX_SMS_PER_HOUR": "1000",
         "PROTECT_CONFIGURATION_ID": "",
     }
     for handler, function in handler_functions(default_synth).items():
