@@ -163,7 +163,10 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
                     gateway.inbound_topic_arn = topic_arn
                 gateway.on_message(_Phones(scenario, gateway))
                 for failure in scenario.sms_failures:
-                    gateway.fail_next(failure.code, failure.message, to=failure.to, reason=failure.reason, fields=failure.fields)
+                    gateway.fail_next(
+                        failure.code, failure.message, to=failure.to, reason=failure.reason, fields=failure.fields,
+                        after_sms=failure.after_sms,
+                    )  # fmt: skip
                 ops_queue = _subscribe_queue(deployed.outputs["OpsTopicArn"])
                 table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IncidentsTableName"])
                 client = boto3.client("dynamodb", region_name=REGION)

@@ -49,6 +49,7 @@ class SmsFailure:
     message: str = "failed by the scenario"
     reason: str | None = None
     fields: tuple[str, ...] = ()
+    after_sms: int = 0  # fail only once this many texts went to `to` (a reminder, a confirmation, not the page)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         reason = item.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise ScenarioError(f"{where}reason: must be a string (the error's Reason)")
+        after_sms = item.get("after_sms", 0)
+        if not isinstance(after_sms, int) or after_sms < 0:
+            raise ScenarioError(f"{where}after_sms: must be a whole number of texts, 0 or more")
         fields = item.get("fields") or []
         if not isinstance(fields, list) or not all(isinstance(name, str) for name in fields):
             raise ScenarioError(f"{where}fields: must be a list of field names")
@@ -119,6 +123,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
                 message=str(item.get("message", "failed by the scenario")),
                 reason=reason,
                 fields=tuple(fields),
+                after_sms=after_sms,
             )
         )
     writes = []

@@ -147,8 +147,8 @@ class SmsGateway:
         self.inbound: list[InboundSms] = []
         self.other_calls: list[tuple[str, Mapping[str, Any]]] = []
         self._listeners: list[Callable[[SentSms], None]] = []
-        self._failures: list[tuple[dict[str, Any], str | None]] = []
-        self._failing_calls: dict[str, tuple[dict[str, Any], str | None]] = {}
+        self._failures: list[tuple[dict[str, Any], str | None, int]] = []  # error body, number, after how many texts
+        self._failing_calls: dict[str, tuple[dict[str, Any], str | None, int]] = {}
         self._lock = threading.Lock()
         self._timers: list[threading.Thread] = []
         self._closing = threading.Event()
@@ -203,8 +203,11 @@ class SmsGateway:
         *,
         reason: str | None = None,
         fields: tuple[str, ...] = (),
+        after_sms: int = 0,
     ) -> None:
         """Make the next send (to the given number, or any) fail with this service error.
+
+        after_sms: only once that many texts were sent to the number (1: its page went out, the next text fails).
 
         reason and fields are the error's ``Reason`` and ``Fields`` members, as the service sends
         them (for example ``ConflictException`` with ``DESTINATION_PHONE_NUMBER_OPTED_OUT``); both
@@ -224,7 +227,7 @@ class SmsGateway:
                     raise ValueError(f"{code} has no Fields in the service model")
                 body["Fields"] = [{"Name": name, "Message": message} for name in fields]
         with self._lock:
-            self._failures.append((body, to))
+            self._failures.append((body, to, after_sms))
 
     def messages_to(self, number: str) -> list[SentSms]:
         """Messages sent to number, oldest first."""
@@ -345,7 +348,8 @@ class SmsGateway:
             # A scripted failure fails one call: every attempt the SDK makes of it (its own retries)
             failure = self._failing_calls.get(invocation_id) if invocation_id else None
             if failure is None:
-                failure = next((f for f in self._failures if f[1] in (None, to)), None)
+                delivered = sum(1 for sent in self.sent if sent.to == to)
+                failure = next((f for f in self._failures if f[1] in (None, to) and delivered >= f[2]), None)
                 if failure is not None:
                     self._failures.remove(failure)
                     if invocation_id:
