@@ -157,7 +157,7 @@ def _stop_escalation(ctx: _Reply, item: dict[str, Any]) -> None:
     if not token:
         return  # exhausted before the YES: no workflow waits
     sfn = aws_clients.stepfunctions()
-    output = json.dumps({"acknowledged_by": mask(ctx.sender)})
+    output = json.dumps({"outcome": "acknowledged", "acknowledged_by": mask(ctx.sender)})
     key = f"ack_task#{incident_key(item)}"
     ctx.once(key, _completed(sfn.send_task_success, taskToken=token, output=output))
     if ctx.deps.once.done(key):

@@ -22,7 +22,7 @@ from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, expect_sms, run_pa
 from tests.unit.events import sns_event, sns_record
 
 CONFIRMED = "Incident 123 acknowledged. Thank you, it is yours."
-SUCCESS_BY_FIRST = {"taskToken": "token-0", "output": '{"acknowledged_by": "+44********01"}'}
+SUCCESS_BY_FIRST = {"taskToken": "token-0", "output": '{"outcome": "acknowledged", "acknowledged_by": "+44********01"}'}
 
 
 def _inbound(
@@ -208,7 +208,9 @@ def test_courtesy_notices_skip_a_number_a_send_could_not_reach(
     entry = timeline_entry(Event.SMS_FAILED, "2026-01-01T00:00:05.000Z", level=0, phone=FIRST, error="opted out")
     dependencies().incidents.mark_unreachable("123", FIRST, entry)
     sfn_stub.add_response(
-        "send_task_success", {}, expected_params={"taskToken": "token-1", "output": '{"acknowledged_by": "+44********02"}'}
+        "send_task_success",
+        {},
+        expected_params={"taskToken": "token-1", "output": '{"outcome": "acknowledged", "acknowledged_by": "+44********02"}'},
     )
     expect_sms(sms_stub, SECOND, CONFIRMED)  # and nothing to FIRST
     assert _reply(lambda_context, _inbound(inbound_payload, sender=SECOND, body="yes", previous="msg-2")) == ["acknowledged"]
@@ -251,7 +253,9 @@ def test_a_second_yes_is_told_once_who_already_has_it(
     escalated: Aws, sms_stub: Stubber, sfn_stub: Stubber, inbound_payload: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
     sfn_stub.add_response(
-        "send_task_success", {}, expected_params={"taskToken": "token-1", "output": '{"acknowledged_by": "+44********02"}'}
+        "send_task_success",
+        {},
+        expected_params={"taskToken": "token-1", "output": '{"outcome": "acknowledged", "acknowledged_by": "+44********02"}'},
     )
     expect_sms(sms_stub, SECOND, CONFIRMED)
     expect_sms(sms_stub, FIRST, f"Incident 123 was acknowledged by {SECOND}. No action needed.")
@@ -382,7 +386,9 @@ def test_an_auto_responder_on_a_closed_incident_gets_one_answer_and_a_bounded_re
     escalated: Aws, sms_stub: Stubber, sfn_stub: Stubber, inbound_payload: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
     sfn_stub.add_response(
-        "send_task_success", {}, expected_params={"taskToken": "token-1", "output": '{"acknowledged_by": "+44********02"}'}
+        "send_task_success",
+        {},
+        expected_params={"taskToken": "token-1", "output": '{"outcome": "acknowledged", "acknowledged_by": "+44********02"}'},
     )
     expect_sms(sms_stub, SECOND, CONFIRMED)
     expect_sms(sms_stub, FIRST, f"Incident 123 was acknowledged by {SECOND}. No action needed.")
