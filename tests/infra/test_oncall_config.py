@@ -1,0 +1,84 @@
+"""Synth-time check of oncall.yaml: the repository's file loads; a broken copy fails naming the path."""
+
+from pathlib import Path
+
+import pytest
+
+from stacks.config import ConfigError
+from stacks.oncall_config import ONCALL_FILE, OncallConfigError, load_oncall, parse_oncall
+from tests.conftest import REPO_ROOT
+
+
+def test_repository_oncall_yaml_loads_and_round_trips_through_json() -> None:
+    assert ONCALL_FILE == REPO_ROOT / "oncall.yaml"
+    definitions = load_oncall()
+    assert set(definitions.policies) == {"payments", "platform"}
+    assert definitions.policies["payments"].repeat == 1
+    assert definitions.people["alice"].phone == "+447700900001"  # quoted in the file: still a string
+    assert type(definitions).model_validate(definitions.model_dump(mode="json")) == definitions
+    office = definitions.rotations["platform"].layers[-1]
+    assert office.restrictions[0].days == ("mon", "tue", "wed", "thu", "fri")
+
+
+def broken(old: str, new: str) -> str:
+    text = ONCALL_FILE.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "          - rotation: payments-secondary\n",
+            "          - rotation: payments-tertiary\n",
+            "oncall.yaml: policies.payments.levels[1].targets[0].rotation: unknown rotation 'payments-tertiary'",
+        ),
+        (
+            'phone: "+447700900002"',
+            "phone: +447700900002",  # unquoted: YAML reads a number
+            "oncall.yaml: people.bob.phone: must be an E.164 number in quotes",
+        ),
+        (
+            "participants: [carol, dan]",
+            "participants: [carol, dave]",
+            "oncall.yaml: rotations.payments-secondary.layers[0].participants[1]: unknown person 'dave'",
+        ),
+        (
+            "        zone: America/New_York\n        start: 2026-01-01",
+            "        zone: America/Gotham\n        start: 2026-01-01",
+            "oncall.yaml: rotations.payments-secondary.layers[0].zone: unknown time zone 'America/Gotham'",
+        ),
+        (
+            'to: "17:00"',
+            "to: 17:00",  # unquoted: YAML 1.1 reads 1020
+            "oncall.yaml: rotations.platform.layers[1].restrictions[0].to: write times in quotes",
+        ),
+        ("repeat: 1  #", "repeat: often  #", "oncall.yaml: policies.payments.repeat: Input should be a valid integer"),
+        ("people:\n", "people: [\n", "oncall.yaml: line "),
+    ],
+)
+def test_broken_copy_fails_naming_the_path(tmp_path: Path, old: str, new: str, message: str) -> None:
+    copy = tmp_path / "oncall.yaml"
+    copy.write_text(broken(old, new), encoding="utf-8")
+    with pytest.raises(OncallConfigError) as error:
+        load_oncall(copy)
+    assert message in str(error.value)
+    assert all(line.startswith("oncall.yaml: ") for line in str(error.value).splitlines())
+    assert isinstance(error.value, ConfigError)  # caught where app.py catches a bad context value
+
+
+def test_every_error_is_reported_one_per_line() -> None:
+    text = broken("participants: [carol, dan]", "participants: [carol, dave]").replace('"+12025550104"', '"12025550104"')
+    with pytest.raises(OncallConfigError) as error:
+        parse_oncall(text)
+    assert str(error.value).splitlines() == [
+        "oncall.yaml: people.dan.phone: must be an E.164 number in quotes, e.g. '+447700900001', got '12025550104'",
+    ]  # references are checked once the values are good, so the unknown 'dave' shows up on the next run
+
+
+def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
+    with pytest.raises(OncallConfigError, match=r"^missing\.yaml: \(top level\): cannot be read"):
+        load_oncall(tmp_path / "missing.yaml")
+    with pytest.raises(OncallConfigError, match=r"^oncall\.yaml: \(top level\): must be a mapping"):
+        parse_oncall("- alice\n")
