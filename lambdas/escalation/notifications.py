@@ -11,7 +11,7 @@ from .sms import SmsAccountFault, SmsFailed, SmsSender, SmsThrottled
 from .sms_ceiling import SmsCeiling, SmsCeilingReached
 
 COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
-MAX_COURTESY_WAIT_SECONDS = 10.0  # in-function wait for a send slot; past it, send and let the API throttle
+MAX_COURTESY_WAIT_SECONDS = 1.0  # in-function wait for a send slot; past it, send and let the API throttle (a retried reply resends)
 
 
 class Notifier:
