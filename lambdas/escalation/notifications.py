@@ -11,7 +11,7 @@ from .sms import SmsAccountFault, SmsFailed, SmsSender, SmsThrottled
 from .sms_ceiling import SmsCeiling, SmsCeilingReached
 
 COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
-MAX_COURTESY_WAIT_SECONDS = 1.0  # in-function wait for a send slot; past it, send and let the API throttle (a retried reply resends)
+MAX_COURTESY_WAIT_SECONDS = 1.0  # wait for a send slot in the function; past it, send (a throttled reply is retried)
 
 
 class Notifier:
