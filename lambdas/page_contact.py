@@ -59,7 +59,7 @@ def _show_fault(deps: Dependencies, event: dict[str, Any], contact: str, error: 
         entry = timeline_entry(Event.SMS_FAULT, utc_now(), level=level, phone=contact, error=fault)
         deps.incidents.record_fault(event["incident_id"], execution=execution, fault=fault, entries=[entry])
 
-    deps.once.once(f"fault#{execution}#{level}#{int(event.get('attempt', 0))}", show)
+    deps.once.once(f"throttled#{execution}#{level}#{int(event.get('attempt', 0))}", show)
 
 
 def _report_fault(deps: Dependencies, event: dict[str, Any], contact: str, error: Exception) -> None:

@@ -186,3 +186,18 @@ def test_a_lambda_errors_stack_trace_is_not_written_into_the_incident(paged: Aws
     event = {**_failed_event(), "error": {"Error": "SmsThrottled", "Cause": cause}}
     assert mark_unacknowledged.handler(event, lambda_context) == {"outcome": "failed"}
     assert paged.incident("123")["error"] == "SmsThrottled: ThrottlingException: Rate exceeded"
+
+
+def test_a_spend_limit_after_a_throttled_try_is_still_told_to_ops(
+    aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    sms_stub.add_client_error("send_text_message", service_error_code="ThrottlingException", http_status_code=400)
+    with pytest.raises(SmsThrottled):
+        page_contact.handler(page_event(level=0, token="token-a"), lambda_context)
+    assert aws.ops_messages() == []  # throttling alarms by metric
+    _spend_limit(sms_stub)
+    with pytest.raises(SmsAccountFault):
+        page_contact.handler(page_event(level=0, token="token-b"), lambda_context)
+    [envelope] = aws.ops_messages()
+    assert SPEND_LIMIT in envelope["Message"]
+    assert [entry["event"] for entry in aws.incident("123")["timeline"]] == ["created", "sms_fault", "sms_fault"]
