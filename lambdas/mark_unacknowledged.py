@@ -52,6 +52,20 @@ def _fault_text(error: dict[str, Any] | None) -> str:
     return f"{error.get('Error', 'Unknown')}: {cause[:500]}"
 
 
+def _closed_by_this_task(
+    deps: Dependencies, written: dict[str, Any] | None, incident_id: str, *, execution: str, status: Status, metric: str
+) -> dict[str, Any] | None:
+    """The item this task closed with status: just now (counted), or by an earlier try of it; None if a YES came first."""
+    if written is not None:
+        count(metric)
+        return written
+    item = deps.incidents.get(incident_id) or {}
+    if item.get("incident_stat") == status and item.get("execution_arn") == execution:
+        return item  # this task was retried after its write: send what is still owed
+    logger.info("incident closed before this task could close it", extra={"incident_id": incident_id, "status": str(status)})
+    return None
+
+
 def _fail(deps: Dependencies, event: dict[str, Any]) -> dict[str, Any]:
     """Paging stopped by a fault of ours: mark the incident failed with the error, tell ops."""
     incident_id: str = event["incident_id"]
@@ -66,13 +80,9 @@ def _fail(deps: Dependencies, event: dict[str, Any]) -> dict[str, Any]:
         at=at,
         entries=[timeline_entry(Event.FAILED, at, level=level, phone=event["contacts"][level], error=error)],
     )
+    item = _closed_by_this_task(deps, item, incident_id, execution=execution, status=Status.FAILED, metric=INCIDENTS_FAILED)
     if item is None:
-        item = deps.incidents.get(incident_id) or {}
-        if item.get("incident_stat") != Status.FAILED or item.get("execution_arn") != execution:
-            logger.info("incident closed before paging stopped", extra={"incident_id": incident_id})
-            return {"outcome": "closed"}
-    else:
-        count(INCIDENTS_FAILED)
+        return {"outcome": "closed"}
     _tell_ops(
         deps,
         f"ops#failed#{execution}",
@@ -97,14 +107,11 @@ def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
         at=at,
         entries=[*level_outcome(event, at), timeline_entry(Event.EXHAUSTED, at, level=level)],
     )
+    item = _closed_by_this_task(
+        deps, item, incident_id, execution=execution, status=Status.UNACKNOWLEDGED, metric=INCIDENTS_UNACKNOWLEDGED
+    )
     if item is None:
-        # Exhausted by this very task before it was retried, or closed by a YES first.
-        item = deps.incidents.get(incident_id) or {}
-        if item.get("incident_stat") != Status.UNACKNOWLEDGED or item.get("execution_arn") != execution:
-            logger.info("incident closed before the chain was exhausted", extra={"incident_id": incident_id})
-            return {"outcome": "closed"}
-    else:
-        count(INCIDENTS_UNACKNOWLEDGED)
+        return {"outcome": "closed"}
     paged = paged_contacts(item)
     _tell_ops(
         deps, f"ops#exhausted#{execution}", messages.ops_notification(incident_id, str(item.get("description", "")), len(paged))

@@ -49,37 +49,32 @@ def _queue_for_slot(deps: Dependencies, sms: messages.Sms, *, execution: str, le
     return 0.0
 
 
-def _show_fault(deps: Dependencies, event: dict[str, Any], contact: str, error: Exception) -> None:
-    """Show a throttled page on the incident (once per level and attempt): alarmed by metric, not told to ops one by one."""
-    level = int(event["level"])
-    execution: str = event["execution"]
-    fault = str(error)[:500]
+def _show_fault(deps: Dependencies, event: dict[str, Any], contact: str, error: Exception, *, tell_ops: bool) -> None:
+    """Show a fault of ours on the incident, once per kind, level and attempt; the caller re-raises it.
 
-    def show() -> None:
-        entry = timeline_entry(Event.SMS_FAULT, utc_now(), level=level, phone=contact, error=fault)
-        deps.incidents.record_fault(event["incident_id"], execution=execution, fault=fault, entries=[entry])
-
-    deps.once.once(f"throttled#{execution}#{level}#{int(event.get('attempt', 0))}", show)
-
-
-def _report_fault(deps: Dependencies, event: dict[str, Any], contact: str, error: Exception) -> None:
-    """Show a fault of ours on the incident and tell ops, once per level and attempt; the caller re-raises it."""
+    An account fault is also told to ops at once; throttling alarms through its metric instead of one
+    ops message per page.
+    """
     incident_id: str = event["incident_id"]
     level = int(event["level"])
     execution: str = event["execution"]
     fault = str(error)[:500]
-    key = f"fault#{execution}#{level}#{int(event.get('attempt', 0))}"
-    count(SMS_ACCOUNT_FAULT)
-    logger.error("page not sent: fault on our side; retrying", extra={"incident_id": incident_id, "level": level, "error": fault})
+    count(SMS_ACCOUNT_FAULT if tell_ops else SMS_THROTTLED)
+    log = logger.error if tell_ops else logger.warning
+    log(
+        "page not sent: a fault on our side; the state machine retries it",
+        extra={"incident_id": incident_id, "level": level, "error": fault},
+    )
 
-    def show_and_tell() -> None:
+    def show() -> None:
         entry = timeline_entry(Event.SMS_FAULT, utc_now(), level=level, phone=contact, error=fault)
         deps.incidents.record_fault(incident_id, execution=execution, fault=fault, entries=[entry])
-        if deps.settings.ops_topic_arn:
+        if tell_ops and deps.settings.ops_topic_arn:
             subject, body = messages.ops_fault_notification(incident_id, fault)
             aws_clients.sns().publish(TopicArn=deps.settings.ops_topic_arn, Subject=subject, Message=body)
 
-    deps.once.once(key, show_and_tell)
+    kind = "fault" if tell_ops else "throttled"
+    deps.once.once(f"{kind}#{execution}#{level}#{int(event.get('attempt', 0))}", show)
 
 
 def _finish_closed(deps: Dependencies, incident_id: str, *, execution: str, token: str) -> dict[str, Any]:
@@ -144,12 +139,10 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         logger.warning("page not delivered; escalating", extra={"incident_id": incident_id, "level": level, "error": str(error)})
         return {"outcome": "sms_failed"}
     except SmsAccountFault as error:
-        _report_fault(deps, event, contact, error)
+        _show_fault(deps, event, contact, error, tell_ops=True)
         raise
     except SmsThrottled as error:
-        count(SMS_THROTTLED)
-        _show_fault(deps, event, contact, error)
-        logger.warning("page throttled; the state machine retries it", extra={"incident_id": incident_id, "error": str(error)})
+        _show_fault(deps, event, contact, error, tell_ops=False)
         raise
     deps.incidents.record_sent(
         incident_id,

@@ -156,18 +156,6 @@ class IncidentRepository:
         """Append entries to the timeline without changing anything else."""
         self._update(incident_id, sets={}, entries=list(entries))
 
-    def acknowledge(self, incident_id: str, *, by: str, at: str, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """Acknowledge an open or exhausted incident; returns the item as it was, None if it was not."""
-        return self._update(
-            incident_id,
-            sets={"incident_stat": Status.ACKNOWLEDGED.value, "acknowledged_by": by, "acknowledged_at": at, "stat_date": at},
-            entries=entries,
-            condition="incident_stat IN (:open0, :open1, :exhausted, :failed)",
-            condition_values={**_OPEN, ":exhausted": Status.UNACKNOWLEDGED.value, ":failed": Status.FAILED.value},
-            removes=("task_token",),
-            return_old=True,
-        )
-
     def exhaust(self, incident_id: str, *, execution: str, at: str, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
         """Mark the chain exhausted; returns the new item, None when closed or not this execution's."""
         return self._update(
@@ -309,36 +297,6 @@ class MessageLog:
                 "expires_at": self._expires_at(),
             }
         )
-
-    def find(self, message_id: str) -> dict[str, Any] | None:
-        """The outbound message with this id, if still remembered."""
-        item: dict[str, Any] | None = self._table.get_item(Key={"message_id": message_id}).get("Item")
-        return item
-
-    def latest_for(self, contact: str, limit: int = 25) -> list[dict[str, Any]]:
-        """The newest messages sent to contact, newest first."""
-        response = self._table.query(
-            IndexName="by_contact",
-            KeyConditionExpression="contact = :contact",
-            ExpressionAttributeValues={":contact": contact},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        items: list[dict[str, Any]] = response.get("Items", [])
-        return items
-
-    def claim_once(self, key: str) -> bool:
-        """True the first time key is claimed (until its TTL), False afterwards."""
-        try:
-            self._table.put_item(
-                Item={"message_id": key, "expires_at": self._expires_at()},
-                ConditionExpression="attribute_not_exists(message_id)",
-            )
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return False
-            raise
-        return True
 
     def pages_to(self, contact: str, *, limit: int = 200) -> list[dict[str, Any]]:
         """The pages and reminders sent to contact (still remembered), newest first; courtesy texts excluded."""

@@ -248,7 +248,7 @@ def test_the_repository_analysis_sees_reads_and_writes() -> None:
     # The premise of the test above: the walk finds the calls (a broken walk would expect nothing).
     actions = repository_actions()
     assert actions["get"] == {"dynamodb:GetItem"}
-    assert actions["acknowledge"] == {"dynamodb:UpdateItem"}  # through self._update
+    assert actions["acknowledge_by_reply"] == {"dynamodb:UpdateItem"}  # through self._update
     assert actions["mark_unreachable"] == {"dynamodb:UpdateItem"}
 
 

@@ -104,7 +104,9 @@ def open_and_page(
 
 def acknowledge(incident_id: str = "123") -> None:
     """The state change a YES makes (the reply handler's own repository call)."""
-    acknowledged = wiring.dependencies().incidents.acknowledge(incident_id, by=FIRST, at="2026-01-01T00:01:00.000Z", entries=[])
+    acknowledged = wiring.dependencies().incidents.acknowledge_by_reply(
+        incident_id, by=FIRST, at="2026-01-01T00:01:00.000Z", via="inbound-1", entries=[]
+    )
     assert acknowledged is not None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from escalation.repository import IncidentRepository, MessageLog, is_open, paged_contacts
+from escalation.repository import IncidentRepository, is_open, paged_contacts
 from tests.conftest import Aws
 
 FIRST = "+447700900001"
@@ -29,23 +29,6 @@ def test_only_not_acknowledged_and_escalation_are_open() -> None:
     assert is_open({"incident_stat": "escalation"})
     for status in ("acknowledged", "unacknowledged", "invalid", None):
         assert not is_open({"incident_stat": status})
-
-
-def test_latest_for_returns_a_contacts_messages_newest_first(aws: Aws) -> None:
-    log = MessageLog(aws.messages, ttl_days=30)
-    log.record("m-old", incident_id="1", contact=FIRST, level=0, kind="page", at="2026-01-01T00:00:00.000Z")
-    log.record("m-new", incident_id="2", contact=FIRST, level=0, kind="page", at="2026-01-01T00:00:01.000Z")
-    log.record("m-other", incident_id="3", contact=SECOND, level=0, kind="page", at="2026-01-01T00:00:02.000Z")
-    assert [item["message_id"] for item in log.latest_for(FIRST)] == ["m-new", "m-old"]
-    assert log.find("m-old")["incident_id"] == "1"  # type: ignore[index]
-    assert log.find("missing") is None
-
-
-def test_claim_once_is_true_only_the_first_time(aws: Aws) -> None:
-    log = MessageLog(aws.messages, ttl_days=1)
-    assert log.claim_once("help#123#+447700900001")
-    assert not log.claim_once("help#123#+447700900001")
-    assert log.claim_once("help#123#+447700900002")
 
 
 def test_late_writes_of_a_replaced_incident_never_touch_the_fresh_item(paged: Aws, seed_item: dict[str, Any]) -> None:
