@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from escalation import aws_clients, messages
 from escalation.inbound import InboundSms, InvalidInbound, parse_inbound
+from escalation.levels import current_numbers
 from escalation.matching import Inbox, acted_on_by, open_for_reply
 from escalation.messages import Sms
 from escalation.notifications import COURTESY_TTL_SECONDS
@@ -220,7 +221,8 @@ def _decline(ctx: _Reply, item: dict[str, Any]) -> str:
     if ctx.deps.once.done(declined_key):
         return ctx.finish("declined")  # a retry of a NO that already completed the task
     token = item.get("task_token")
-    if is_open(item) and item.get("current_contact") == ctx.sender and token:
+    # Any one of a level's targets (a policy level pages several together) can decline it; the others can still YES.
+    if is_open(item) and ctx.sender in current_numbers(item) and token:
         sfn = aws_clients.stepfunctions()
         try:
             ctx.once(

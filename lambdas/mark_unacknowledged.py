@@ -18,7 +18,7 @@ from escalation.repository import paged_contacts, utc_now
 from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.sms_ceiling import SmsCeilingReached
 from escalation.status import Event, Status
-from escalation.timeline import level_outcome, timeline_entry
+from escalation.timeline import level_outcome, level_who, timeline_entry
 from escalation.wiring import Dependencies, dependencies
 
 
@@ -78,7 +78,7 @@ def _fail(deps: Dependencies, event: dict[str, Any]) -> dict[str, Any]:
         execution=execution,
         error=error,
         at=at,
-        entries=[timeline_entry(Event.FAILED, at, level=level, phone=event["contacts"][level], error=error)],
+        entries=[timeline_entry(Event.FAILED, at, level=level, **level_who(event["contacts"][level]), error=error)],
     )
     item = _closed_by_this_task(deps, item, incident_id, execution=execution, status=Status.FAILED, metric=INCIDENTS_FAILED)
     if item is None:

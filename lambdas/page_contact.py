@@ -16,29 +16,26 @@ acknowledgement window starts when the text goes out.
 import json
 import math
 import time
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
+from escalation.levels import label, numbers_at, parse_policy_level, phone_of
 from escalation.matching import other_open_incident
-from escalation.observability import SMS_ACCOUNT_FAULT, SMS_FAILED, SMS_THROTTLED, count, logger, metrics
+from escalation.observability import NOBODY_ON_CALL, SMS_ACCOUNT_FAULT, SMS_FAILED, SMS_THROTTLED, count, logger, metrics
 from escalation.repository import utc_now
 from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.status import Event, WorkflowError
-from escalation.timeline import level_outcome, timeline_entry
+from escalation.timeline import level_outcome, level_who, timeline_entry
 from escalation.wiring import Dependencies, dependencies
 
 MAX_INLINE_WAIT_SECONDS = 1.0  # a slot this close is waited for in the function; further ones in the state machine
 
 
-def _slot_key(execution: str, level: int, attempt: int) -> str:
-    return f"slot#{execution}#{level}#{attempt}"
-
-
-def _queue_for_slot(deps: Dependencies, sms: messages.Sms, *, execution: str, level: int, attempt: int) -> float:
-    """Seconds this page must wait for its send slot (reserved once per execution, level and attempt)."""
-    key = _slot_key(execution, level, attempt)
+def _queue_for_slot(deps: Dependencies, sms: messages.Sms, key: str) -> float:
+    """Seconds this page must wait for its send slot (reserved once under key: execution, level, attempt, number)."""
     if deps.once.done(key):
         return 0.0  # the slot was reserved by the queued call before this one, and its wait is over
     wait = deps.notifier.seconds_to_slot(sms)
@@ -88,82 +85,195 @@ def _finish_closed(deps: Dependencies, incident_id: str, *, execution: str, toke
     return {"outcome": status}
 
 
+def _resolve_policy_level(deps: Dependencies, event: dict[str, Any], entry: str, at: str) -> list[str] | None:
+    """Who a policy level pages: resolved now the first time (on call now, overrides first), then kept on the item.
+
+    Returns the numbers (empty when nobody is on call), or None when the incident is closed or not this execution's.
+    """
+    from escalation.oncall import resolve_level  # noqa: PLC0415 (pydantic only when paging by policy)
+    from escalation.oncall_store import NoDefinitions, OncallStore  # noqa: PLC0415
+
+    incident_id: str = event["incident_id"]
+    level = int(event["level"])
+    kept = ((deps.incidents.get(incident_id) or {}).get("level_contacts") or {}).get(str(level))
+    if kept is not None:
+        return [str(number) for number in kept]  # a reminder or a retry pages whoever the level first resolved to
+    policy, index = parse_policy_level(entry) or ("", 0)
+    reason = ""
+    people = []
+    if deps.oncall_table is None:
+        reason = "this deployment has no on-call table"
+    else:
+        try:
+            store = OncallStore(deps.oncall_table)
+            definitions = store.definitions()
+            if policy not in definitions.policies or index >= len(definitions.policies[policy].levels):
+                reason = f"policy {policy!r} has no level {index + 1} in the deployed definitions"
+            else:
+                now = datetime.fromisoformat(at.replace("Z", "+00:00"))
+                people = resolve_level(definitions, store.overrides(), policy, index, now)
+                if not people:
+                    reason = "every rotation of the level has a gap at this time"
+        except NoDefinitions as error:
+            reason = str(error)
+    if people:
+        on_call = timeline_entry(Event.ON_CALL, at, level=level, target=label(entry), people=[person.id for person in people])
+    else:
+        on_call = timeline_entry(Event.NOBODY_ON_CALL, at, level=level, target=label(entry), error=reason)
+    return deps.incidents.resolve_level(
+        incident_id, execution=event["execution"], level=level, numbers=[person.phone for person in people], entries=[on_call]
+    )
+
+
+def _nobody_on_call(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], entry: str) -> dict[str, Any]:
+    """A policy level with nobody on call: tell ops (once), then end the level so the chain moves on."""
+    incident_id: str = event["incident_id"]
+    level = int(event["level"])
+    reason = next(
+        (str(e.get("error", "")) for e in reversed(item.get("timeline", [])) if e.get("event") == Event.NOBODY_ON_CALL),
+        "nobody is on call",
+    )
+    count(NOBODY_ON_CALL)
+    logger.error("nobody on call for a policy level; moving on", extra={"incident_id": incident_id, "level": level})
+    if deps.settings.ops_topic_arn:
+        subject, body = messages.ops_nobody_on_call_notification(
+            incident_id, str(item.get("description", "")), label(entry), reason
+        )
+        deps.once.once(
+            f"ops#nobody#{event['execution']}#{level}",
+            lambda: aws_clients.sns().publish(TopicArn=deps.settings.ops_topic_arn, Subject=subject, Message=body),
+        )
+    aws_clients.stepfunctions().send_task_failure(
+        taskToken=event["token"], error=WorkflowError.NOBODY_ON_CALL.value, cause=f"{label(entry)}: {reason}"[:32000]
+    )
+    return {"outcome": "nobody_on_call"}
+
+
+def _texts(deps: Dependencies, item: dict[str, Any], numbers: list[str], *, level: int, attempt: int) -> dict[str, messages.Sms]:
+    """The page (attempt 0) or reminder for each number of the level."""
+    incident_id = str(item["incident_id"])
+    description = str(item.get("description", ""))
+    max_segments = deps.settings.max_sms_segments
+    texts: dict[str, messages.Sms] = {}
+    for number in numbers:
+        # With another incident open for this person, the page asks for `YES <id>`: a bare YES is ambiguous to a reader.
+        other_open = other_open_incident(deps.incidents, deps.message_log, number, incident_id)
+        if attempt == 0:
+            texts[number] = messages.page(
+                incident_id, description, item.get("url"), level=level, max_segments=max_segments, other_open=other_open
+            )
+        else:
+            texts[number] = messages.reminder(incident_id, description, max_segments=max_segments, other_open=other_open)
+    return texts
+
+
+def _send_all(
+    deps: Dependencies, event: dict[str, Any], texts: dict[str, messages.Sms], *, ttl: int
+) -> tuple[int, list[str], list[str]]:
+    """Send each number its text, once per level and attempt; (delivered, message ids sent now, failures of the numbers).
+
+    A fault of ours (throttling, account) on any number is shown and raised after the others are tried:
+    the state machine retries the task, and the retry sends only what is still missing.
+    """
+    incident_id: str = event["incident_id"]
+    level = int(event["level"])
+    attempt = int(event.get("attempt", 0))
+    key = f"{incident_id}#{event['execution']}#{level}#{attempt}"
+    kind, event_kind = ("page", Event.PAGED) if attempt == 0 else ("reminder", Event.REMINDED)
+
+    sent_now: list[str] = []
+
+    def send(number: str) -> None:
+        sms = texts[number]
+        message_id = deps.notifier.send(
+            number, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=ttl, slot_reserved=True
+        )
+        entry = timeline_entry(event_kind, utc_now(), level=level, phone=number, message_id=message_id, segments=sms.segments)
+        deps.incidents.record_sent(incident_id, entry)
+        sent_now.append(message_id)
+
+    def unreachable(number: str, error: SmsFailed) -> None:
+        entry = timeline_entry(Event.SMS_FAILED, utc_now(), level=level, phone=number, error=str(error)[:500])
+        deps.incidents.mark_unreachable(incident_id, number, entry)
+
+    delivered, failures = 0, []
+    fault: tuple[str, SmsAccountFault | SmsThrottled] | None = None
+    for number in texts:
+        try:
+            deps.once.once(f"sent#{key}#{number}", lambda number=number: send(number))  # type: ignore[misc]
+            delivered += 1
+        except SmsFailed as error:
+            failures.append(str(error))
+            deps.once.once(f"unreachable#{key}#{number}", lambda number=number, error=error: unreachable(number, error))  # type: ignore[misc]
+            count(SMS_FAILED)
+        except (SmsAccountFault, SmsThrottled) as error:
+            fault = fault or (number, error)
+    if fault is not None:
+        number, raised = fault
+        _show_fault(deps, event, number, raised, tell_ops=isinstance(raised, SmsAccountFault))
+        raise raised
+    return delivered, sent_now, failures
+
+
 def page_contact(event: dict[str, Any]) -> dict[str, Any]:
-    """Park the task token on the incident, then send the page; the reply handler completes the task."""
+    """Park the task token on the incident, then send the page to each number of the level; replies complete the task."""
     deps = dependencies()
     token: str = event["token"]
     incident_id: str = event["incident_id"]
     level = int(event["level"])
     attempt = int(event.get("attempt", 0))
-    contact: str = event["contacts"][level]
+    entry: str = event["contacts"][level]
     sfn = aws_clients.stepfunctions()
     at = utc_now()
     execution: str = event["execution"]
-    item = deps.incidents.park_token(incident_id, execution=execution, level=level, contact=contact, token=token, at=at)
-    if item is None:
+    phone = phone_of(entry)
+    numbers = [phone] if phone is not None else _resolve_policy_level(deps, event, entry, at)
+    item = None
+    if numbers is not None:
+        item = deps.incidents.park_token(incident_id, execution=execution, level=level, contacts=numbers, token=token, at=at)
+    if item is None or numbers is None:
         return _finish_closed(deps, incident_id, execution=execution, token=token)
     if attempt == 0 and level > 0:  # a new level: record why the last one ended (once, even if this page is retried)
         previous = {"level": level - 1, "contacts": event["contacts"], "error": event.get("error")}
-        entries = [*level_outcome(previous, at), timeline_entry(Event.ESCALATED, at, level=level, phone=contact)]
+        entries = [*level_outcome(previous, at), timeline_entry(Event.ESCALATED, at, level=level, **level_who(entry))]
         deps.incidents.record_escalation(incident_id, level=level, entries=entries)
-    description = str(item.get("description", ""))
-    max_segments = deps.settings.max_sms_segments
-    # With another incident open for this person, the page asks for `YES <id>`: a bare YES is ambiguous to a reader.
-    other_open = other_open_incident(deps.incidents, deps.message_log, contact, incident_id)
-    if attempt == 0:
-        sms = messages.page(
-            incident_id, description, item.get("url"), level=level, max_segments=max_segments, other_open=other_open
-        )
-        kind, event_kind = "page", Event.PAGED
-    else:
-        sms = messages.reminder(incident_id, description, max_segments=max_segments, other_open=other_open)
-        kind, event_kind = "reminder", Event.REMINDED
-    wait = _queue_for_slot(deps, sms, execution=execution, level=level, attempt=attempt)
+    if not numbers:
+        return _nobody_on_call(deps, event, item, entry)
+    texts = _texts(deps, item, numbers, level=level, attempt=attempt)
+    key = f"{incident_id}#{execution}#{level}#{attempt}"
+    wait = max(_queue_for_slot(deps, texts[number], f"slot#{key}#{number}") for number in numbers)
     if wait > 0:
         seconds = math.ceil(wait)
-        deps.incidents.append(incident_id, timeline_entry(Event.QUEUED, at, level=level, phone=contact, wait_seconds=seconds))
+        queued = timeline_entry(Event.QUEUED, at, level=level, **level_who(entry), wait_seconds=seconds)
+        deps.incidents.append(incident_id, queued)
         sfn.send_task_success(taskToken=token, output=json.dumps({"outcome": "queued", "wait_seconds": seconds}))
         logger.info("page queued for a send slot", extra={"incident_id": incident_id, "level": level, "wait_seconds": seconds})
         return {"outcome": "queued", "wait_seconds": seconds}
-    try:
-        message_id = deps.notifier.send(
-            contact, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=deps.settings.ack_timeout_seconds,
-            slot_reserved=True,
-        )  # fmt: skip
-    except SmsFailed as error:
-        deps.incidents.mark_unreachable(
-            incident_id, contact, timeline_entry(Event.SMS_FAILED, utc_now(), level=level, phone=contact, error=str(error)[:500])
-        )
-        count(SMS_FAILED)
-        sfn.send_task_failure(taskToken=token, error=WorkflowError.SMS_FAILED.value, cause=str(error)[:32000])
-        logger.warning("page not delivered; escalating", extra={"incident_id": incident_id, "level": level, "error": str(error)})
+    ttl = int(event.get("timeout") or deps.settings.ack_timeout_seconds)  # a page is moot after its window
+    delivered, message_ids, failures = _send_all(deps, event, texts, ttl=ttl)
+    if not delivered:
+        cause = "; ".join(failures)[:32000]
+        sfn.send_task_failure(taskToken=token, error=WorkflowError.SMS_FAILED.value, cause=cause)
+        logger.warning("page not delivered; escalating", extra={"incident_id": incident_id, "level": level, "error": cause})
         return {"outcome": "sms_failed"}
-    except SmsAccountFault as error:
-        _show_fault(deps, event, contact, error, tell_ops=True)
-        raise
-    except SmsThrottled as error:
-        _show_fault(deps, event, contact, error, tell_ops=False)
-        raise
-    deps.incidents.record_sent(
-        incident_id,
-        timeline_entry(event_kind, utc_now(), level=level, phone=contact, message_id=message_id, segments=sms.segments),
-    )
     if attempt == 0 and level > 0:
-        _tell_previous_contact(deps, item, event["contacts"][level - 1], level - 1)
-    return {"outcome": kind, "message_id": message_id}
+        _tell_previous_level(deps, item, level - 1, numbers)
+    return {"outcome": "page" if attempt == 0 else "reminder", "message_ids": message_ids}
 
 
-def _tell_previous_contact(deps: Dependencies, item: dict[str, Any], previous: str, level: int) -> None:
-    """Tell the contact of the level just left that the next one is paged (after that page: it comes first)."""
+def _tell_previous_level(deps: Dependencies, item: dict[str, Any], level: int, paged_now: list[str]) -> None:
+    """Tell the numbers of the level just left that the next one is paged (after that page: it comes first)."""
     incident_id = str(item["incident_id"])
-    if previous == item.get("current_contact") or previous in item.get("unreachable", []):
-        return  # the same person again (repeat with one contact), or a number that cannot be reached
-    deps.once.once(
-        f"escalated_notice#{item.get('execution_arn', '')}#{level}",
-        lambda: deps.notifier.send_best_effort(
-            previous, messages.escalated_notice(incident_id), incident_id=incident_id, level=level, kind="escalated_notice"
-        ),
-    )
+    unreachable = set(item.get("unreachable", []))
+    for number in numbers_at(item, level):
+        if number in paged_now or number in unreachable:
+            continue  # the same person again (repeat with one contact), or a number that cannot be reached
+        deps.once.once(
+            f"escalated_notice#{item.get('execution_arn', '')}#{level}#{number}",
+            lambda number=number: deps.notifier.send_best_effort(  # type: ignore[misc]
+                number, messages.escalated_notice(incident_id), incident_id=incident_id, level=level, kind="escalated_notice"
+            ),
+        )
 
 
 @metrics.log_metrics

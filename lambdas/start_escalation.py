@@ -1,9 +1,11 @@
 """Stream handler: archives each replaced incident item, validates each new one and starts its escalation workflow."""
 
+from __future__ import annotations
+
 import hashlib
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -13,11 +15,15 @@ from botocore.exceptions import ClientError
 
 from escalation import aws_clients
 from escalation.history import history_archive, is_replacement
-from escalation.incident import InvalidIncident, parse_incident
+from escalation.incident import Incident, InvalidIncident, parse_incident
+from escalation.levels import policy_level
 from escalation.observability import INCIDENTS_INVALID, INCIDENTS_STARTED, count, logger, metrics
 from escalation.repository import utc_now
 from escalation.status import Status
-from escalation.wiring import dependencies
+from escalation.wiring import Dependencies, dependencies
+
+if TYPE_CHECKING:
+    from escalation.oncall import Definitions
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -37,13 +43,41 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
     return f"{prefix}:execution:{machine}:{name}"
 
 
+def _deployed_policies(deps: Dependencies, image: dict[str, Any]) -> Definitions | None:
+    """The deployed on-call definitions, read only for an item that names a policy; None when none are deployed."""
+    if "policy" not in image or deps.oncall_table is None:
+        return None
+    from escalation.oncall_store import NoDefinitions, OncallStore  # noqa: PLC0415 (pydantic only when paging by policy)
+
+    try:
+        return OncallStore(deps.oncall_table).definitions()
+    except NoDefinitions:
+        return None
+
+
+def _chain_of(deps: Dependencies, incident: Incident, definitions: Definitions | None) -> tuple[list[str], list[int]]:
+    """The levels to page, in order, repeats included, and each level's acknowledgement window."""
+    if incident.policy is None or definitions is None:
+        chain = list(incident.contacts) * (deps.settings.repeat + 1)
+        return chain, [deps.settings.ack_timeout_seconds] * len(chain)
+    policy = definitions.policies[incident.policy]
+    levels = [policy_level(incident.policy, index) for index in range(len(policy.levels))]
+    windows = [level.ack_timeout_seconds for level in policy.levels]
+    return levels * (policy.repeat + 1), windows * (policy.repeat + 1)
+
+
 def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
     """Validate one new item and start its escalation; returns what happened."""
     deps = dependencies()
     incident_id = image["incident_id"]["S"]
     at = utc_now()
+    definitions = _deployed_policies(deps, image)
     try:
-        incident = parse_incident(image, allowed_calling_codes=deps.settings.allowed_calling_codes)
+        incident = parse_incident(
+            image,
+            allowed_calling_codes=deps.settings.allowed_calling_codes,
+            policies=None if definitions is None else definitions.policies.keys(),
+        )
     except InvalidIncident as error:
         deps.incidents.mark_invalid(incident_id, str(error), at)
         logger.warning("incident not paged: invalid item", extra={"incident_id": incident_id, "error": str(error)})
@@ -51,11 +85,20 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
         return "invalid"
     name = execution_name(incident.incident_id, stream_record_id)
     arn = execution_arn(deps.settings.state_machine_arn, name)
-    chain = list(incident.contacts) * (deps.settings.repeat + 1)
-    if not deps.incidents.record_started(incident.incident_id, chain, arn, at) and deps.incidents.get(incident_id) is None:
+    chain, windows = _chain_of(deps, incident, definitions)
+    started = deps.incidents.record_started(incident.incident_id, chain, arn, at, policy=incident.policy)
+    if not started and deps.incidents.get(incident_id) is None:
         logger.warning("incident deleted before it could be paged", extra={"incident_id": incident_id})
         return "deleted"
-    workflow_input = {"incident_id": incident.incident_id, "contacts": chain, "level": 0, "attempt": 0, "error": None}
+    workflow_input = {
+        "incident_id": incident.incident_id,
+        "contacts": chain,
+        "ack_timeouts": windows,  # each level's acknowledgement window (a policy sets its own per level)
+        "timeout": windows[0],
+        "level": 0,
+        "attempt": 0,
+        "error": None,
+    }
     try:
         aws_clients.stepfunctions().start_execution(
             stateMachineArn=deps.settings.state_machine_arn, name=name, input=json.dumps(workflow_input)
@@ -65,7 +108,10 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
             raise
         logger.info("stream record redelivered; execution already started", extra={"incident_id": incident_id})
         return "already_started"
-    logger.info("escalation started", extra={"incident_id": incident_id, "execution": name, "contacts": len(incident.contacts)})
+    logger.info(
+        "escalation started",
+        extra={"incident_id": incident_id, "execution": name, "levels": len(chain), "policy": incident.policy},
+    )
     count(INCIDENTS_STARTED)
     return "started"
 

@@ -78,6 +78,7 @@ class EscalationConfig:
     # 0 in the context: derived from reminders and repeat (load_config); this is the value for the defaults.
     max_sms_per_incident: int = legitimate_sms_per_incident(reminders=0, repeat=0) + AUTOMATIC_ANSWERS_MARGIN
     max_sms_per_hour: int = 1000
+    oncall_file: str = "oncall.yaml"  # people, rotations, escalation policies (relative to the app); "" for none
 
     @property
     def allowed_calling_codes(self) -> tuple[str, ...]:
@@ -192,6 +193,7 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         fault_retry_seconds=_int(context, "faultRetrySeconds", 900, 1, 86_400),
         max_sms_per_incident=_int(context, "maxSmsPerIncident", 0, 0, 10_000),
         max_sms_per_hour=_int(context, "maxSmsPerHour", 1000, 1, 100_000),
+        oncall_file=_str(context, "oncallFile") if "oncallFile" in context else "oncall.yaml",
     )
     if config.origination_identity and not _ORIGINATION_IDENTITY.fullmatch(config.origination_identity):
         raise ConfigError(

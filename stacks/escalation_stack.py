@@ -1,6 +1,7 @@
 """The stack: composes storage, functions, workflow, messaging and monitoring, and grants between them."""
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Annotations, ArnFormat, Aws, CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, Stack
@@ -17,6 +18,8 @@ from .config import EscalationConfig
 from .functions import HandlerFunction, lambda_code, powertools_layer
 from .messaging import Messaging
 from .monitoring import Monitoring
+from .oncall import Oncall
+from .oncall_config import check_destinations, load_oncall
 from .storage import Storage, replaced_incident_filters
 from .workflow import EscalationWorkflow
 
@@ -88,6 +91,10 @@ class EscalationStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
         storage = Storage(self, "Storage")
+        definitions = load_oncall(Path(config.oncall_file)) if config.oncall_file else None
+        if definitions is not None:
+            check_destinations(definitions, config.allowed_calling_codes, source=config.oncall_file)
+        self.oncall = Oncall(self, "Oncall", definitions=definitions)
         messaging = Messaging(self, "Messaging", ops_email=config.ops_email)
         protect_configuration = messaging.limit_destinations(config.allowed_countries) if config.allowed_countries else None
         self._check_deployable()
@@ -109,6 +116,7 @@ class EscalationStack(Stack):
             "ALLOWED_COUNTRIES": ",".join(config.allowed_countries),  # empty: any destination
             # The item check compares numbers with these (the protect configuration is the precise guard).
             "ALLOWED_CALLING_CODES": ",".join(config.allowed_calling_codes),
+            "ONCALL_TABLE": self.oncall.table.table_name,  # deployed definitions and overrides (policies)
         }
         # Limits of every function that sends SMS.
         sms_env = {
@@ -150,6 +158,13 @@ class EscalationStack(Stack):
             ack_timeout_seconds=config.ack_timeout_seconds,
             reminders=config.reminders,
             max_levels=MAX_CONTACTS * (config.repeat + 1),
+            longest_policy_seconds=max(
+                (
+                    policy.pass_seconds() * (policy.repeat + 1)
+                    for policy in (definitions.policies.values() if definitions else ())
+                ),
+                default=0,
+            ),
             fault_retry_seconds=config.fault_retry_seconds,
         )
 
@@ -177,6 +192,9 @@ class EscalationStack(Stack):
         for name, actions in INCIDENT_TABLE_ACTIONS.items():
             storage.incidents.grant(getattr(self, name).function, *actions)
         storage.history.grant(self.start.function, "dynamodb:PutItem")  # append-only: nothing may change the archive
+        # Definitions (start: which policies exist; page: who is on call) and overrides: read only.
+        for handler in (self.start, self.page):
+            self.oncall.table.grant(handler.function, "dynamodb:GetItem", "dynamodb:Query")
         self.workflow.state_machine.grant_start_execution(self.start.function)
         for handler in (self.page, self.unacknowledged, self.reply):
             # The message log, the by_contact index, once-only keys and the reply idempotency records.
@@ -213,6 +231,7 @@ class EscalationStack(Stack):
         CfnOutput(self, "InboundSmsTopicArn", value=messaging.inbound_topic.topic_arn, description="Two-way SMS destination")
         CfnOutput(self, "OpsTopicArn", value=messaging.ops_topic.topic_arn, description="Unacknowledged incidents, alarms")
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "OncallTableName", value=self.oncall.table.table_name, description="On-call definitions, overrides")
 
     def _check_deployable(self) -> None:
         """Refuse, at deploy time, a configuration that cannot hear replies; warn about a missing country limit.

@@ -17,6 +17,9 @@ if str(LAMBDA_SOURCE) not in sys.path:  # `cdk synth` runs app.py from the repos
     sys.path.append(str(LAMBDA_SOURCE))
 
 from escalation.oncall import Definitions, format_loc  # noqa: E402
+from escalation.oncall_store import definitions_item  # noqa: E402
+
+__all__ = ["Definitions", "OncallConfigError", "check_destinations", "definitions_item", "load_oncall", "parse_oncall"]
 
 ONCALL_FILE = Path(__file__).resolve().parent.parent / "oncall.yaml"
 
@@ -49,3 +52,17 @@ def load_oncall(path: Path = ONCALL_FILE) -> Definitions:
     except OSError as error:
         raise OncallConfigError(f"{path.name}: (top level): cannot be read ({error.strerror})") from None
     return parse_oncall(text, source=path.name)
+
+
+def check_destinations(definitions: Definitions, allowed_calling_codes: tuple[str, ...], source: str = "oncall.yaml") -> None:
+    """Refuse people whose phones are outside allowedCountries (the start handler refuses such contacts too)."""
+    if not allowed_calling_codes:
+        return
+    codes = ", ".join(f"+{code}" for code in allowed_calling_codes)
+    bad = [
+        f"{source}: people.{person_id}.phone: {person.phone} is outside the countries this deployment may text ({codes})"
+        for person_id, person in definitions.people.items()
+        if not any(person.phone.startswith(f"+{code}") for code in allowed_calling_codes)
+    ]
+    if bad:
+        raise OncallConfigError("\n".join(bad))

@@ -7,8 +7,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-# The ends of a level that are the contact's doing (or silence): never retried, they move the chain.
-CONTACT_OUTCOMES = ["Declined", "SmsFailed"]
+# The ends of a level that are the contact's doing (or silence, or nobody on call): never retried, they move the chain.
+CONTACT_OUTCOMES = ["Declined", "SmsFailed", "NobodyOnCall"]
 RETRY_BACKOFF = 2.0
 
 
@@ -23,11 +23,13 @@ def fault_retry_schedule(fault_retry_seconds: int) -> tuple[int, int]:
     return interval, attempts
 
 
-def _state(level: str = "$.level", attempt: str | int = "$.attempt") -> dict[str, object]:
-    """The workflow's state between tasks: the incident, its chain, the level, the reminder count, why the last level ended."""
+def _state(level: str = "$.level", attempt: str | int = "$.attempt", timeout: str = "$.timeout") -> dict[str, object]:
+    """The workflow's state between tasks: the incident, its chain and windows, the level, reminders, why a level ended."""
     fields: dict[str, object] = {
         "incident_id.$": "$.incident_id",
         "contacts.$": "$.contacts",
+        "ack_timeouts.$": "$.ack_timeouts",  # one per level: a policy level sets its own window
+        "timeout.$": timeout,  # the window of the level being paged
         "level.$": level,
         "error.$": "$.error",  # null until a level ends; page_contact records it when it pages the next level
     }
@@ -52,6 +54,7 @@ class EscalationWorkflow(Construct):
         ack_timeout_seconds: int,
         reminders: int,
         max_levels: int,
+        longest_policy_seconds: int = 0,
         fault_retry_seconds: int = 900,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -68,11 +71,12 @@ class EscalationWorkflow(Construct):
                     "contacts": sfn.JsonPath.list_at("$.contacts"),
                     "level": sfn.JsonPath.number_at("$.level"),
                     "attempt": sfn.JsonPath.number_at("$.attempt"),
+                    "timeout": sfn.JsonPath.number_at("$.timeout"),
                     "error": sfn.JsonPath.object_at("$.error"),
                     "execution": sfn.JsonPath.execution_id,
                 }
             ),
-            task_timeout=sfn.Timeout.duration(Duration.seconds(ack_timeout_seconds)),
+            task_timeout=sfn.Timeout.at("$.timeout"),
             result_path="$.reply",
         )
         # Our faults (throttling, quota, access, identity, a crash, a Lambda timeout) are retried for
@@ -104,7 +108,10 @@ class EscalationWorkflow(Construct):
 
         # No Lambda between a NO and the next page: page_contact records the escalation as it pages.
         escalate = sfn.Pass(
-            self, "Escalate", comment="Move to the next contact.", parameters=_state(level="$.next_level", attempt=0)
+            self,
+            "Escalate",
+            comment="Move to the next level, with its own acknowledgement window.",
+            parameters=_state(level="$.next_level", attempt=0, timeout="States.ArrayGetItem($.ack_timeouts, $.next_level)"),
         )
 
         def close_incident(name: str, comment: str, *, error_path: str, outcome: str | None = None) -> tasks.LambdaInvoke:
@@ -177,7 +184,8 @@ class EscalationWorkflow(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
         )
-        worst_case_seconds = ack_timeout_seconds * (reminders + 1) * max_levels
+        # The longest chain: max_levels contacts at the deployment's window, or a policy's levels (repeats included).
+        worst_case_seconds = max(ack_timeout_seconds * max_levels, longest_policy_seconds) * (reminders + 1)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

@@ -1,5 +1,6 @@
 """The incident item a user writes, checked before anyone is paged."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +25,13 @@ class InvalidIncident(ValueError):
 
 @dataclass(frozen=True)
 class Incident:
-    """A pageable incident: who to page, in order, and what to tell them."""
+    """A pageable incident: who to page, in order (numbers, or an escalation policy), and what to tell them."""
 
     incident_id: str
     description: str
     url: str | None
-    contacts: tuple[str, ...]
+    contacts: tuple[str, ...]  # empty when the incident names a policy
+    policy: str | None = None
 
 
 _TYPE_NAMES = {"S": "string", "N": "number", "L": "list", "M": "map", "BOOL": "boolean", "NULL": "null"}
@@ -96,11 +98,33 @@ def _chain(image: dict[str, Any], allowed_calling_codes: tuple[str, ...] = ()) -
     return tuple(chain)
 
 
-def parse_incident(image: dict[str, Any], *, allowed_calling_codes: tuple[str, ...] = ()) -> Incident:
+def _policy(image: dict[str, Any], policies: Collection[str] | None) -> str | None:
+    """The escalation policy the item names, checked against the deployed ones (None: the item names numbers)."""
+    if "policy" not in image:
+        return None
+    given = [field for field in ("contacts", "first_contact", "second_contact") if field in image]
+    if given:
+        raise InvalidIncident("policy", f"give either policy or {given[0]}, not both")
+    policy = _string(image, "policy", required=True, max_length=64)
+    assert policy is not None
+    policy = policy.strip()
+    if policies is None:
+        raise InvalidIncident("policy", "no on-call definitions are deployed (oncall.yaml); name contacts instead")
+    if policy not in policies:
+        known = ", ".join(sorted(policies)) or "none defined"
+        raise InvalidIncident("policy", f"unknown escalation policy {policy!r} (deployed: {known})")
+    return policy
+
+
+def parse_incident(
+    image: dict[str, Any], *, allowed_calling_codes: tuple[str, ...] = (), policies: Collection[str] | None = None
+) -> Incident:
     """Check a new item (DynamoDB JSON, as in a stream record's NewImage) and return the incident.
 
     allowed_calling_codes ("44", "353"): contacts must be in these countries; an End User Messaging
     protect configuration enforces the same countries precisely (calling codes such as +1 are shared).
+    policies: the escalation policies deployed (oncall.yaml), None when none are; an item may name one
+    in `policy` instead of numbers.
     """
     incident_id = _string(image, "incident_id", required=True, max_length=MAX_INCIDENT_ID_LENGTH)
     status = _string(image, "incident_stat", required=False, max_length=32)
@@ -115,6 +139,6 @@ def parse_incident(image: dict[str, Any], *, allowed_calling_codes: tuple[str, .
         elif not url.startswith(("https://", "http://")):
             raise InvalidIncident("url", f'must start with https:// or http://, or be "{NO_URL}"')
     assert incident_id is not None and description is not None  # required=True guarantees both
-    return Incident(
-        incident_id=incident_id, description=description.strip(), url=url, contacts=_chain(image, allowed_calling_codes)
-    )
+    policy = _policy(image, policies)
+    contacts = () if policy is not None else _chain(image, allowed_calling_codes)
+    return Incident(incident_id=incident_id, description=description.strip(), url=url, contacts=contacts, policy=policy)

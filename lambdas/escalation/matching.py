@@ -13,6 +13,7 @@ numbers are skipped by courtesy texts, never by replies.
 from collections.abc import Mapping
 from typing import Any
 
+from .levels import numbers_up_to
 from .replies import id_key
 from .repository import IncidentRepository, MessageLog
 from .status import Status
@@ -26,8 +27,7 @@ OPEN_FOR_REPLY = frozenset(
 
 def reached_by_chain(item: Mapping[str, Any], contact: str) -> bool:
     """True when the escalation has reached contact's place in the chain (a send to them may have failed later)."""
-    chain: list[str] = list(item.get("escalation_chain", []))
-    return contact in chain[: int(item.get("escalation_level", 0)) + 1]
+    return contact in numbers_up_to(item, int(item.get("escalation_level", 0)))
 
 
 def open_for_reply(item: Mapping[str, Any]) -> bool:

@@ -221,6 +221,18 @@ def ops_fault_notification(incident_id: str, fault: str) -> tuple[str, str]:
     return subject, body
 
 
+def ops_nobody_on_call_notification(incident_id: str, description: str, level: str, reason: str) -> tuple[str, str]:
+    """Subject and body for the ops topic when a policy level resolves to nobody (it is skipped)."""
+    subject = f"Incident {incident_id}: nobody on call for {level}"[:100]
+    body = (
+        f"Incident {incident_id} reached {level}, and nobody is on call there: {reason}\n"
+        f"Description: {description}\n"
+        "The level was skipped and the escalation moved on. Fix the rotation or add an override "
+        "(incidents oncall override ...)."
+    )
+    return subject, body
+
+
 def ops_failed_notification(incident_id: str, description: str, error: str) -> tuple[str, str]:
     """Subject and body for the ops topic when paging stopped because a fault of ours outlasted its retries."""
     subject = f"Incident {incident_id}: paging stopped"[:100]

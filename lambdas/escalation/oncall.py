@@ -230,12 +230,30 @@ class Level(_Model):
     ack_timeout_seconds: int = Field(default=300, ge=1, le=86_400)
 
 
+MAX_TARGETS_PER_POLICY = 10  # as many as a contact chain may list (incident.MAX_CONTACTS): the SMS ceilings assume it
+
+
 class Policy(_Model):
     """Ordered levels; after the last one the policy starts over ``repeat`` times."""
 
     _not_empty = ("levels",)
     levels: tuple[Level, ...]
     repeat: int = Field(default=0, ge=0, le=3)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        targets = sum(len(level.targets) for level in self.levels)
+        if targets > MAX_TARGETS_PER_POLICY:
+            raise PydanticCustomError(
+                "too_many_targets",
+                "has {count} targets over its levels; the limit is {limit} (as for a contact chain)",
+                {"count": targets, "limit": MAX_TARGETS_PER_POLICY},
+            )
+        return self
+
+    def pass_seconds(self) -> int:
+        """How long one pass over the levels lasts when nobody answers (reminders not counted)."""
+        return sum(level.ack_timeout_seconds for level in self.levels)
 
 
 def _ids_from_keys(people: object) -> object:

@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .levels import numbers_up_to
 from .status import OPEN_STATUSES, Event, Status
 from .timeline import timeline_entry
 
@@ -98,19 +99,27 @@ class IncidentRepository:
         )
         return result is not None
 
-    def record_started(self, incident_id: str, contacts: list[str], execution_arn: str, at: str) -> bool:
-        """Record the escalation chain and execution before it starts; False if already recorded."""
+    def record_started(
+        self, incident_id: str, contacts: list[str], execution_arn: str, at: str, *, policy: str | None = None
+    ) -> bool:
+        """Record the escalation chain and execution before it starts; False if already recorded.
+
+        A policy's levels are resolved when paged, into ``level_contacts`` (see escalation.levels).
+        """
+        sets: dict[str, Any] = {
+            "incident_stat": Status.NOT_ACKNOWLEDGED.value,  # optional on a new item; page_contact needs it open
+            "escalation_chain": contacts,
+            "escalation_level": 0,
+            "execution_arn": execution_arn,
+            "stat_date": at,
+            "double_escalation": "no",
+        }
+        if policy is not None:
+            sets["level_contacts"] = {}
         result = self._update(
             incident_id,
-            sets={
-                "incident_stat": Status.NOT_ACKNOWLEDGED.value,  # optional on a new item; page_contact needs it open
-                "escalation_chain": contacts,
-                "escalation_level": 0,
-                "execution_arn": execution_arn,
-                "stat_date": at,
-                "double_escalation": "no",
-            },
-            entries=[timeline_entry(Event.CREATED, at, contacts=len(contacts))],
+            sets=sets,
+            entries=[timeline_entry(Event.CREATED, at, contacts=len(contacts), policy=policy)],
             condition="attribute_exists(incident_id) AND attribute_not_exists(execution_arn)",
             started_only=False,
             removes=("#error",),  # an item fixed after being marked invalid
@@ -119,16 +128,21 @@ class IncidentRepository:
         return result is not None
 
     def park_token(
-        self, incident_id: str, *, execution: str, level: int, contact: str, token: str, at: str
+        self, incident_id: str, *, execution: str, level: int, contacts: list[str], token: str, at: str
     ) -> dict[str, Any] | None:
-        """Store the task token of the page in flight; returns the item, None when closed or not this execution's."""
+        """Store the task token of the page in flight; returns the item, None when closed or not this execution's.
+
+        contacts: the numbers this level pages (one for a contact chain, any number for a policy level;
+        none when nobody is on call).
+        """
         status = Status.NOT_ACKNOWLEDGED if level == 0 else Status.ESCALATION
         return self._update(
             incident_id,
             sets={
                 "task_token": token,
                 "escalation_level": level,
-                "current_contact": contact,
+                "current_contact": contacts[0] if contacts else "",
+                "current_contacts": contacts,
                 "incident_stat": status.value,
                 "stat_date": at,
             },
@@ -136,6 +150,35 @@ class IncidentRepository:
             condition=_IS_OPEN_AND_MINE,
             condition_values={**_OPEN, ":execution": execution},
         )
+
+    def resolve_level(
+        self, incident_id: str, *, execution: str, level: int, numbers: list[str], entries: list[dict[str, Any]]
+    ) -> list[str] | None:
+        """Keep who a policy level pages, the first time it is resolved; returns the kept numbers.
+
+        A retried or concurrent page of the same level gets the numbers resolved first, so a handoff
+        between two tries never splits one level between two people. None when closed or not mine.
+        """
+        try:
+            response = self._table.update_item(
+                Key={"incident_id": incident_id},
+                UpdateExpression="SET level_contacts.#level = if_not_exists(level_contacts.#level, :numbers)",
+                ConditionExpression=f"{_STARTED} AND {_IS_OPEN_AND_MINE} AND attribute_not_exists(level_contacts.#level)",
+                ExpressionAttributeNames={"#level": str(level)},
+                ExpressionAttributeValues={":numbers": numbers, **_OPEN, ":execution": execution},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
+            item = self.get(incident_id) or {}
+            kept = (item.get("level_contacts") or {}).get(str(level))
+            if kept is None or item.get("execution_arn") != execution:
+                return None
+            return [str(number) for number in kept]
+        if entries:
+            self.append(incident_id, *entries)
+        return [str(number) for number in response["Attributes"]["level_contacts"][str(level)]]
 
     def record_escalation(self, incident_id: str, *, level: int, entries: list[dict[str, Any]]) -> bool:
         """Record the move to level once, however often its page is retried; False if already recorded."""
@@ -164,7 +207,7 @@ class IncidentRepository:
             entries=entries,
             condition=_IS_OPEN_AND_MINE,
             condition_values={**_OPEN, ":execution": execution},
-            removes=("task_token", "current_contact"),
+            removes=("task_token", "current_contact", "current_contacts"),
         )
 
     def fail(
@@ -325,6 +368,5 @@ def is_open(item: Mapping[str, Any]) -> bool:
 
 def paged_contacts(item: Mapping[str, Any]) -> list[str]:
     """Everyone paged so far, once each, except numbers a page could not reach."""
-    chain: list[str] = list(item.get("escalation_chain", []))
     unreachable = set(item.get("unreachable", []))
-    return [number for number in dict.fromkeys(chain[: int(item.get("escalation_level", 0)) + 1]) if number not in unreachable]
+    return [number for number in numbers_up_to(item, int(item.get("escalation_level", 0))) if number not in unreachable]

@@ -34,6 +34,7 @@ class Settings:
     allowed_calling_codes: tuple[str, ...] = ()  # allowedCountries as calling codes ("44", "353"); empty: no limit
     protect_configuration_id: str = ""  # the stack's protect configuration (allowedCountries), sent with every text
     history_table: str = ""  # the archive of replaced and deleted incident items (start handler only)
+    oncall_table: str = ""  # deployed on-call definitions and overrides (escalation.oncall_store)
 
 
 def _required(name: str) -> str:
@@ -93,4 +94,5 @@ def get_settings() -> Settings:
         allowed_calling_codes=_calling_codes(os.environ.get("ALLOWED_CALLING_CODES", "")),
         protect_configuration_id=os.environ.get("PROTECT_CONFIGURATION_ID", ""),
         history_table=os.environ.get("HISTORY_TABLE", ""),
+        oncall_table=os.environ.get("ONCALL_TABLE", ""),
     )

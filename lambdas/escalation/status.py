@@ -34,6 +34,8 @@ class Event(StrEnum):
     SMS_FAULT = "sms_fault"  # our side could not send; retried, never the contact's fault
     QUEUED = "queued"  # the page waits for a slot on the number's send rate
     FAILED = "failed"  # paging stopped by a fault on our side
+    ON_CALL = "on_call"  # who a policy level pages, resolved when the level is first paged
+    NOBODY_ON_CALL = "nobody_on_call"  # a policy level resolved to nobody: it is skipped and ops are told
 
 
 class WorkflowError(StrEnum):
@@ -44,3 +46,4 @@ class WorkflowError(StrEnum):
     SMS_THROTTLED = "SmsThrottled"
     SMS_ACCOUNT_FAULT = "SmsAccountFault"
     TIMEOUT = "States.Timeout"
+    NOBODY_ON_CALL = "NobodyOnCall"  # a policy level with nobody on call: the chain moves on

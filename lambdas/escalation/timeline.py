@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from .levels import label, phone_of
 from .phone_numbers import mask
 from .status import Event, WorkflowError
 
@@ -20,17 +21,21 @@ def timeline_entry(event: Event, at: str, *, level: int | None = None, phone: st
 def level_outcome(event: dict[str, Any], at: str) -> list[dict[str, Any]]:
     """The entry for why a workflow level ended: declined, silent, or an error (none when page_contact recorded it)."""
     level = int(event["level"])
-    contact = event["contacts"][level]
+    who = level_who(event["contacts"][level])
     error = event.get("error") or {}
     if not error:
         return []  # the level has not ended (the first page)
     name = error.get("Error", "")
     if name == WorkflowError.DECLINED:
-        return [timeline_entry(Event.DECLINED, at, level=level, phone=contact)]
+        return [timeline_entry(Event.DECLINED, at, level=level, **who)]
     if name == WorkflowError.TIMEOUT:
-        return [timeline_entry(Event.TIMED_OUT, at, level=level, phone=contact)]
-    if name == WorkflowError.SMS_FAILED:
-        return []  # page_contact wrote the sms_failed entry, with the provider's reason
-    return [
-        timeline_entry(Event.SMS_FAILED, at, level=level, phone=contact, error=f"{name}: {str(error.get('Cause', ''))[:500]}")
-    ]
+        return [timeline_entry(Event.TIMED_OUT, at, level=level, **who)]
+    if name in (WorkflowError.SMS_FAILED, WorkflowError.NOBODY_ON_CALL):
+        return []  # page_contact wrote the sms_failed or nobody_on_call entry, with the reason
+    return [timeline_entry(Event.SMS_FAILED, at, level=level, **who, error=f"{name}: {str(error.get('Cause', ''))[:500]}")]
+
+
+def level_who(entry: str) -> dict[str, str]:
+    """Timeline fields naming a chain entry: its number (masked by timeline_entry), or the policy level."""
+    phone = phone_of(entry)
+    return {"phone": phone} if phone is not None else {"target": label(entry)}

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
@@ -25,6 +26,9 @@ class Dependencies:
     notifier: Notifier
     inbound_store: DynamoDBPersistenceLayer  # each inbound SMS is processed once (messages table)
     once: OnceOnly  # once-only keys for side effects (messages table)
+    # The on-call table (escalation.oncall_store reads it); None without one. The store is built by the
+    # callers that page by policy, so the other handlers never load pydantic.
+    oncall_table: Any | None
 
 
 @cache
@@ -46,6 +50,7 @@ def dependencies() -> Dependencies:
             table_name=settings.messages_table, key_attr="message_id", expiry_attr="expires_at"
         ),
         once=OnceOnly(messages, settings.message_ttl_days),
+        oncall_table=resource.Table(settings.oncall_table) if settings.oncall_table else None,
     )
 
 

@@ -59,7 +59,7 @@ def test_a_page_that_goes_out_after_a_fault_clears_the_fault(
     sms_stub.add_response("send_text_message", {"MessageId": "msg-1"})
     assert page_contact.handler(page_event(level=0, token="token-b"), lambda_context) == {
         "outcome": "page",
-        "message_id": "msg-1",
+        "message_ids": ["msg-1"],
     }
     item = aws.incident("123")
     assert "fault" not in item
@@ -157,11 +157,13 @@ def test_the_per_incident_ceiling_stops_a_runaway_page_loop_without_escalating(
 ) -> None:
     monkeypatch.setenv("MAX_SMS_PER_INCIDENT", "2")
     wiring.reset()
-    for message_id in ("msg-1", "msg-2"):
+    # A loop re-running one page sends it once (once-only key per level and attempt); one walking attempts hits the ceiling.
+    for attempt, message_id in enumerate(("msg-1", "msg-2")):
         sms_stub.add_response("send_text_message", {"MessageId": message_id})
-        page_contact.handler(page_event(level=0, token=message_id), lambda_context)
+        page_contact.handler(page_event(level=0, attempt=attempt, token=message_id), lambda_context)
+    page_contact.handler(page_event(level=0, attempt=1, token="again"), lambda_context)  # sent already: nothing new
     with pytest.raises(SmsCeilingReached, match="maxSmsPerIncident"):
-        page_contact.handler(page_event(level=0, token="token-3"), lambda_context)
+        page_contact.handler(page_event(level=0, attempt=2, token="token-3"), lambda_context)
     item = aws.incident("123")
     assert "unreachable" not in item
     assert "maxSmsPerIncident" in item["fault"]

@@ -32,7 +32,7 @@ def test_first_contact_gets_the_sample_page_in_one_segment(
     )
     result = page_contact.handler(page_event(level=0, token="token-0"), lambda_context)
 
-    assert result == {"outcome": "page", "message_id": "msg-1"}
+    assert result == {"outcome": "page", "message_ids": ["msg-1"]}
     item = aws.incident("123")
     assert item["task_token"] == "token-0"
     assert item["current_contact"] == FIRST
@@ -91,7 +91,7 @@ def test_failed_escalation_notice_does_not_fail_the_page(
     sms_stub.add_client_error("send_text_message", service_error_code="ThrottlingException", http_status_code=400)
     assert page_contact.handler(page_event(level=1, token="token-1"), lambda_context) == {
         "outcome": "page",
-        "message_id": "msg-2",
+        "message_ids": ["msg-2"],
     }
     assert aws.incident("123")["timeline"][-1]["event"] == "paged"
 
@@ -113,7 +113,7 @@ def test_reminder_goes_to_the_same_contact_without_the_url(
     body = "REMINDER 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. Reply YES to ack, NO to escalate."
     sms_stub.add_response("send_text_message", {"MessageId": "msg-r"}, expected_params=sms_request(FIRST, body, ttl=PAGE_TTL))
     result = page_contact.handler(page_event(level=0, token="token-0b", attempt=1), lambda_context)
-    assert result == {"outcome": "reminder", "message_id": "msg-r"}
+    assert result == {"outcome": "reminder", "message_ids": ["msg-r"]}
     assert aws.incident("123")["timeline"][-1]["event"] == "reminded"
     assert aws.messages.get_item(Key={"message_id": "msg-r"})["Item"]["kind"] == "reminder"
 
@@ -220,7 +220,7 @@ def test_legacy_pinpoint_api_sends_the_same_page(
             },
         },
     )
-    assert page_contact.handler(page_event(level=0, token="t"), lambda_context) == {"outcome": "page", "message_id": "pp-1"}
+    assert page_contact.handler(page_event(level=0, token="t"), lambda_context) == {"outcome": "page", "message_ids": ["pp-1"]}
     assert aws.messages.get_item(Key={"message_id": "pp-1"})["Item"]["contact"] == FIRST
 
 
@@ -321,5 +321,5 @@ def test_a_page_to_someone_with_another_open_incident_asks_for_yes_with_the_id_i
         "send_text_message", {"MessageId": "msg-456"}, expected_params=sms_request(FIRST, body, "456", ttl=PAGE_TTL)
     )
     result = page_contact.handler(page_event(level=0, token="token-456", incident_id="456"), lambda_context)
-    assert result == {"outcome": "page", "message_id": "msg-456"}
+    assert result == {"outcome": "page", "message_ids": ["msg-456"]}
     assert paged.incident("456")["timeline"][-1]["segments"] == 1  # 144 characters: still one GSM-7 segment

@@ -36,6 +36,8 @@ def test_sample_item_starts_one_execution_with_deterministic_name(
     assert json.loads(described["input"]) == {
         "incident_id": "123",
         "contacts": [FIRST, SECOND],
+        "ack_timeouts": [300, 300],
+        "timeout": 300,
         "level": 0,
         "attempt": 0,
         "error": None,
