@@ -138,6 +138,7 @@ class EscalationStack(Stack):
         self.start = function(
             "StartEscalation", "start_escalation.handler", "Validates new incidents and starts their escalation",
             STATE_MACHINE_ARN=state_machine_arn, REPEAT=str(config.repeat), HISTORY_TABLE=storage.history.table_name,
+            ACK_TIMEOUT_SECONDS=str(config.ack_timeout_seconds),  # each contact level's window (policies set their own)
         )  # fmt: skip
         self.page = function(
             "PageContact", "page_contact.handler", "Pages the contact of the current level",

@@ -60,6 +60,7 @@ def acknowledge_findings(stack: EscalationStack) -> None:
         _ack(
             provider,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "CDK's AwsCustomResource provider (runs only at deploy, to call UpdatePhoneNumber) writes its logs "
-            "with the basic execution role; its permissions to act are limited to that one phone number.",
+            "CDK's AwsCustomResource provider (runs only at deploy, to call UpdatePhoneNumber and to put the on-call "
+            "definitions) writes its logs with the basic execution role; its permissions to act are limited to that "
+            "one phone number and the on-call table.",
         )

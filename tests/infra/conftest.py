@@ -43,7 +43,8 @@ def pinpoint_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def limited_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """A pool wired for two-way elsewhere, a configuration set, destinations limited to two countries, SMS limits."""
+    """A pool wired for two-way elsewhere, a configuration set, destinations limited to two countries, SMS limits,
+    and no on-call definitions."""
     return synthesize(
         tmp_path_factory.mktemp("limited"),
         originationIdentity=POOL_ID,
@@ -54,6 +55,7 @@ def limited_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         faultRetrySeconds="600",
         maxSmsPerIncident="120",
         maxSmsPerHour="90",
+        oncallFile="",  # no schedules (the example oncall.yaml has US numbers, outside the allowed countries)
     )
 
 

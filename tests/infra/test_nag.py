@@ -43,13 +43,14 @@ def test_every_acknowledgment_matches_a_finding(any_synth: Synth) -> None:
 
 
 def test_custom_resource_provider_findings_are_acknowledged_only_when_it_exists(
-    default_synth: Synth, two_way_synth: Synth
+    default_synth: Synth, two_way_synth: Synth, limited_synth: Synth
 ) -> None:
     def provider_acks(synth: Synth) -> list[str]:
         return [rule for path, rule, _ in synth.acknowledgments() if "AWS679f53fac002430cb0da5b7982bd2287" in path]
 
-    assert provider_acks(default_synth) == []
+    assert provider_acks(limited_synth) == []  # no two-way wiring, no on-call definitions: no provider
     assert provider_acks(two_way_synth)
+    assert provider_acks(default_synth)  # it writes the on-call definitions
 
 
 def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:

@@ -49,21 +49,30 @@ def test_page_contact_invokes_the_page_function_and_waits_for_the_task_token(
     assert page["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
 
 
-def test_page_contact_waits_for_the_configured_acknowledgement_window(states: dict[str, dict[str, Any]]) -> None:
-    assert states["Page contact"]["TimeoutSeconds"] == ACK_TIMEOUT_SECONDS
+def test_page_contact_waits_for_the_window_of_its_level(states: dict[str, dict[str, Any]]) -> None:
+    # Each level carries its own window (a policy sets one per level); the start handler fills them in.
+    assert states["Page contact"]["TimeoutSecondsPath"] == "$.timeout"
+    assert "TimeoutSeconds" not in states["Page contact"]
+    assert states["Page contact"]["Parameters"]["Payload"]["timeout.$"] == "$.timeout"
+    assert states["Escalate"]["Parameters"]["timeout.$"] == "States.ArrayGetItem($.ack_timeouts, $.next_level)"
+    for name in ("Count reminder", "Find next level"):
+        assert states[name]["Parameters"]["timeout.$"] == "$.timeout"  # a reminder keeps its level's window
+        assert states[name]["Parameters"]["ack_timeouts.$"] == "$.ack_timeouts"
 
 
-def test_acknowledgement_window_defaults_to_cdk_json(default_synth: Synth) -> None:
-    page = state_machine_definition(default_synth)["States"]["Page contact"]
-    assert page["TimeoutSeconds"] == CDK_JSON_CONTEXT["ackTimeoutSeconds"]
+def test_the_start_handler_gets_the_configured_window(two_way_synth: Synth, default_synth: Synth) -> None:
+    # The contacts' window (ackTimeoutSeconds) is what the start handler puts in each level of a contact chain.
+    for synth, expected in ((two_way_synth, ACK_TIMEOUT_SECONDS), (default_synth, CDK_JSON_CONTEXT["ackTimeoutSeconds"])):
+        start = synth.resources[synth.logical_id(synth.stack.start.function)]
+        assert start["Properties"]["Environment"]["Variables"]["ACK_TIMEOUT_SECONDS"] == str(expected)
 
 
 def test_page_contact_retries_our_faults_for_the_configured_time_without_moving_on(states: dict[str, dict[str, Any]]) -> None:
     *lambda_service, decisive, faults = states["Page contact"]["Retry"]
     # CDK's own retrier of Lambda service errors comes first; it names no error of ours.
     assert all(error.startswith("Lambda.") for retry in lambda_service for error in retry["ErrorEquals"])
-    # A decline, a dead number and silence are decided at once: listed first, never retried.
-    assert decisive == {"ErrorEquals": ["Declined", "SmsFailed", "States.Timeout"], "MaxAttempts": 0}
+    # A decline, a dead number, nobody on call and silence are decided at once: listed first, never retried.
+    assert decisive == {"ErrorEquals": ["Declined", "SmsFailed", "NobodyOnCall", "States.Timeout"], "MaxAttempts": 0}
     # Everything else is ours (throttling, quota, access, identity, a crash): retried with backoff.
     assert faults["ErrorEquals"] == ["States.ALL"]
     assert faults["BackoffRate"] > 1
@@ -86,7 +95,7 @@ def test_a_decline_or_dead_number_escalates_silence_may_remind_and_our_faults_st
     catchers = states["Page contact"]["Catch"]
     assert [(catcher["ErrorEquals"], catcher["Next"], catcher["ResultPath"]) for catcher in catchers] == [
         (["States.Timeout"], "Remind?", "$.error"),
-        (["Declined", "SmsFailed"], "Find next level", "$.error"),
+        (["Declined", "SmsFailed", "NobodyOnCall"], "Find next level", "$.error"),
         (["States.ALL"], "Mark paging failed", "$.fault"),
     ]
     stop = states["Mark paging failed"]
