@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from .executions import (
 from .runtime import DEFAULT_MAX_WORKERS, LocalEndpoint, LocalLambdaRuntime
 from .scenario import Scenario
 from .sms_gateway import SentSms, SmsGateway
-from .synth import STACK_NAME, synthesize
+from .synth import CACHE, STACK_NAME, synthesize
 
 REGION = "eu-west-2"
 # The sandbox deploys as a real user would: a phone number id, with two-way SMS wired at deploy.
@@ -144,7 +146,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
 
     workers: worker processes per function, i.e. how many events of one function run at once.
     """
-    cdk_out = cdk_out or synthesize({**DEFAULT_SETTINGS, **scenario.settings})
+    cdk_out = cdk_out or synthesize({**DEFAULT_SETTINGS, **_oncall_setting(scenario), **scenario.settings})
     saved_env = {key: os.environ.get(key) for key in FAKE_ENV}
     os.environ.update(FAKE_ENV)
     errors: list[str] = []
@@ -170,6 +172,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
                 ops_queue = _subscribe_queue(deployed.outputs["OpsTopicArn"])
                 table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IncidentsTableName"])
                 client = boto3.client("dynamodb", region_name=REGION)
+                _store_overrides(scenario, deployed.outputs["OncallTableName"])
                 started = time.monotonic()
                 start_wall = time.time()
                 client.put_item(TableName=table.name, Item=scenario.incident)
@@ -240,6 +243,34 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
             else:
                 os.environ[key] = value
     return result
+
+
+def _oncall_setting(scenario: Scenario) -> dict[str, str]:
+    """OncallFile for a scenario with its own on-call definitions: written once per content (JSON is YAML)."""
+    if scenario.oncall is None:
+        return {}
+    text = json.dumps(scenario.oncall, sort_keys=True, indent=1)
+    path = CACHE / f"oncall-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return {"oncallFile": str(path)}
+
+
+def _store_overrides(scenario: Scenario, table_name: str) -> None:
+    """Store the scenario's overrides, relative to now (the incident is inserted right after)."""
+    from escalation.oncall_store import OncallStore  # noqa: PLC0415 (lambdas/ is on the path once stacks are imported)
+
+    now = datetime.now(UTC)
+    store = OncallStore(boto3.resource("dynamodb", region_name=REGION).Table(table_name))
+    for override in scenario.overrides:
+        store.add_override(
+            rotation=override.rotation,
+            person=override.person,
+            start=now + timedelta(seconds=override.from_seconds),
+            end=now + timedelta(seconds=override.to_seconds),
+            created_by="scenario",
+        )
 
 
 def _scan(table: Any) -> list[dict[str, Any]]:

@@ -53,6 +53,16 @@ class SmsFailure:
 
 
 @dataclass(frozen=True)
+class OverrideAt:
+    """An on-call override stored after the deploy: `person` covers `rotation` from/to seconds after the incident."""
+
+    rotation: str
+    person: str
+    from_seconds: float
+    to_seconds: float
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One end-to-end run of the deployed system."""
 
@@ -65,6 +75,8 @@ class Scenario:
     expect: dict[str, Any] = field(default_factory=dict)
     sms_failures: list[SmsFailure] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
+    oncall: dict[str, Any] | None = None  # on-call definitions deployed instead of oncall.yaml (same shape)
+    overrides: list[OverrideAt] = field(default_factory=list)
 
 
 def _require(data: dict[str, Any], key: str, kind: type | types.UnionType, where: str) -> Any:
@@ -73,6 +85,18 @@ def _require(data: dict[str, Any], key: str, kind: type | types.UnionType, where
     if not isinstance(data[key], kind):
         raise ScenarioError(f"{where}{key}: must be a {getattr(kind, '__name__', 'number')}")
     return data[key]
+
+
+def _overrides(data: dict[str, Any]) -> list[OverrideAt]:
+    overrides = []
+    for index, item in enumerate(data.get("overrides") or []):
+        where = f"overrides[{index}]."
+        start = float(_require(item, "from_seconds", int | float, where))
+        end = float(_require(item, "to_seconds", int | float, where))
+        if end <= start:
+            raise ScenarioError(f"{where}to_seconds: must be after from_seconds")
+        overrides.append(OverrideAt(_require(item, "rotation", str, where), _require(item, "person", str, where), start, end))
+    return overrides
 
 
 def parse_scenario(data: dict[str, Any]) -> Scenario:
@@ -131,6 +155,10 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         where = f"writes[{index}]."
         after = _require(item, "after_seconds", int | float, where)
         writes.append(Write(after_seconds=float(after), item=_require(item, "item", dict, where)))
+    overrides = _overrides(data)
+    oncall = data.get("oncall")
+    if oncall is not None and not isinstance(oncall, dict):
+        raise ScenarioError("oncall: must be an object shaped like oncall.yaml (people, rotations, policies)")
     limit = data.get("time_limit_seconds", 60)
     if not isinstance(limit, int | float) or limit <= 0:
         raise ScenarioError("time_limit_seconds: must be a positive number")
@@ -144,6 +172,8 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         expect=dict(data.get("expect") or {}),
         sms_failures=failures,
         writes=writes,
+        oncall=oncall,
+        overrides=overrides,
     )
 
 

@@ -18,7 +18,7 @@ from app import build_app
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".sandbox"
 STACK_NAME = "IncidentEscalation"
-_SOURCES = ("app.py", "cdk.json", "stacks", "lambdas")
+_SOURCES = ("app.py", "cdk.json", "oncall.yaml", "stacks", "lambdas")
 
 
 def _source_digest() -> str:
