@@ -20,6 +20,7 @@ SMS_CEILING_REACHED = "SmsCeilingReached"
 SMS_THROTTLED = "SmsThrottled"  # a page throttled despite the send-rate pacing
 INCIDENTS_FAILED = "IncidentsFailed"  # paging stopped by a fault of ours
 REPLIES_RECEIVED = "RepliesReceived"
+ESCALATION_PAGES = "EscalationPages"  # a page sent at a level after the first: the escalation reached the next contact
 # Seconds from the incident's `created` timeline entry to its acknowledgement, by service and by service and Level
 # (LEVEL_DIMENSION: 1 is the first contact's page, 2 the first escalation; repeat passes keep counting up).
 TIME_TO_ACKNOWLEDGE = "TimeToAcknowledge"
