@@ -1,6 +1,6 @@
 """The operations dashboard: what happened to incidents, how fast they were taken, SMS and workflow health, alarms."""
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -71,7 +71,7 @@ class OperationsDashboard(Construct):
                 ],
                 [
                     cloudwatch.AlarmStatusWidget(
-                        title="Alarms (each notifies the ops topic)", alarms=list(alarms), width=24, height=HEIGHT
+                        title="Alarms (each notifies the ops topic)", alarms=self._by_name(alarms), width=24, height=HEIGHT
                     )
                 ],
                 [
@@ -104,6 +104,21 @@ class OperationsDashboard(Construct):
                 ],
             ],
         )
+
+    def _by_name(self, alarms: list[cloudwatch.Alarm]) -> list[cloudwatch.IAlarm]:
+        """The alarms, their ARNs built from their names (Ref) rather than read (GetAtt Arn).
+
+        The same ARN on AWS; the local sandbox deploys the template into moto, which creates no alarms and
+        refuses a GetAtt of one (a Ref of one resolves).
+        """
+        stack = Stack.of(self)
+        shown: list[cloudwatch.IAlarm] = []
+        for alarm in alarms:
+            arn = stack.format_arn(
+                service="cloudwatch", resource="alarm", resource_name=alarm.alarm_name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+            shown.append(cloudwatch.Alarm.from_alarm_arn(self, alarm.node.id, arn))
+        return shown
 
     @staticmethod
     def _graph(title: str, metrics: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:

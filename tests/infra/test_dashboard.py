@@ -122,7 +122,11 @@ def test_failed_and_timed_out_executions_of_the_state_machine_are_shown(default_
 
 
 def test_the_alarm_widget_shows_every_alarm_of_the_stack(any_synth: Synth) -> None:
-    alarms = {f"${{{logical_id}.Arn}}" for logical_id in any_synth.of_type("AWS::CloudWatch::Alarm")}
+    # Built from the alarm's name (Ref), as CloudFormation's GetAtt Arn would give it.
+    alarms = {
+        f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:${{{logical_id}}}"
+        for logical_id in any_synth.of_type("AWS::CloudWatch::Alarm")
+    }
     shown = _widgets(any_synth)["Alarms (each notifies the ops topic)"]["alarms"]
     assert len(alarms) >= 13
     assert sorted(shown) == sorted(alarms)
