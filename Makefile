@@ -6,7 +6,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_DEFAULT_REGION ?= eu-west-2
 
-.PHONY: setup synth test unit infra lint demo sandbox deploy diff clean
+.PHONY: setup synth test unit infra lint demo sandbox deploy diff clean diagrams
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,10 @@ sandbox: setup ## Keep the emulated account up on 127.0.0.1:4566; drive it with 
 lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy app.py stacks lambdas sandbox
+	$(VENV)/bin/mypy app.py stacks lambdas sandbox tools
+
+diagrams: setup ## Redraw the state machine (Mermaid) in docs/state-machine.md and the README from the synthesized app
+	$(PY) -m tools.state_machine_diagram
 
 deploy: setup ## Deploy into the AWS account of your current credentials (add CDK_ARGS="-c key=value ...")
 	$(CDK) deploy $(CDK_ARGS)

@@ -23,7 +23,14 @@ from escalation.levels import current_numbers
 from escalation.matching import Inbox, acted_on_by, open_for_reply
 from escalation.messages import Sms
 from escalation.notifications import COURTESY_TTL_SECONDS
-from escalation.observability import INCIDENTS_ACKNOWLEDGED, REPLIES_RECEIVED, count, logger, metrics
+from escalation.observability import (
+    INCIDENTS_ACKNOWLEDGED,
+    REPLIES_RECEIVED,
+    count,
+    logger,
+    metrics,
+    publish_time_to_acknowledge,
+)
 from escalation.phone_numbers import mask
 from escalation.replies import Intent, Reply, id_key, parse_reply
 from escalation.repository import is_open, paged_contacts, utc_now
@@ -147,9 +154,22 @@ def _take(ctx: _Reply, item: dict[str, Any]) -> dict[str, Any] | None:
         before = ctx.deps.incidents.acknowledge_by_reply(incident_id, by=ctx.sender, at=at, via=ctx.inbound_id, entries=[entry])
         if before is not None:
             count(INCIDENTS_ACKNOWLEDGED)
-            return {**before, "incident_stat": Status.ACKNOWLEDGED.value, "acknowledged_by": ctx.sender}
+            return {**before, "incident_stat": Status.ACKNOWLEDGED.value, "acknowledged_by": ctx.sender, "acknowledged_at": at}
         item = ctx.deps.incidents.get(incident_id) or item  # lost a race: see who has it
     return item if acted_on_by(item, ctx.sender, ctx.inbound_id) else None
+
+
+def _time_to_acknowledge(ctx: _Reply, item: dict[str, Any]) -> None:
+    """Publish how long the incident waited for this acknowledgement: once per incident, however often the reply is retried."""
+    created = [entry["at"] for entry in item.get("timeline", []) if entry.get("event") == Event.CREATED]
+    if not created or "acknowledged_at" not in item:
+        logger.warning("no creation time on the incident; time to acknowledge not published", extra={"id": item["incident_id"]})
+        return
+    level = int(item.get("escalation_level", 0))
+    ctx.once(
+        f"ack_metric#{incident_key(item)}",
+        lambda: publish_time_to_acknowledge(str(created[-1]), str(item["acknowledged_at"]), level),
+    )
 
 
 def _stop_escalation(ctx: _Reply, item: dict[str, Any]) -> None:
@@ -187,6 +207,7 @@ def _acknowledge(ctx: _Reply, inbox: Inbox, item: dict[str, Any]) -> str:
     if taken is None:
         return ctx.finish(_someone_else_has_it(ctx, item))
     incident_id = str(item["incident_id"])
+    _time_to_acknowledge(ctx, taken)
     _stop_escalation(ctx, taken)
     also_open = inbox.open_ids(exclude=(incident_id,))
     ctx.text("confirmation", ctx.sender, messages.acknowledged_confirmation(incident_id, also_open), taken, kind="confirmation")
@@ -202,6 +223,7 @@ def _acknowledge_all(ctx: _Reply, inbox: Inbox) -> str:
     if not taken:
         return ctx.finish(_someone_else_has_it(ctx, targets[0]))
     for item in taken:
+        _time_to_acknowledge(ctx, item)
         _stop_escalation(ctx, item)
     ids = [str(item["incident_id"]) for item in taken]
     confirmation = messages.acknowledged_all_confirmation(ids, inbox.open_ids(exclude=tuple(ids)))

@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .config import EscalationConfig
+from .dashboard import OperationsDashboard
 from .functions import HandlerFunction, lambda_code, powertools_layer
 from .messaging import Messaging
 from .monitoring import Monitoring
@@ -225,6 +226,13 @@ class EscalationStack(Stack):
             },
             stream_function=self.start.function,
         )
+        self.dashboard = OperationsDashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{self.stack_name}-operations",
+            state_machine=self.workflow.state_machine,
+            alarms=self.monitoring.alarms,
+        )
         self.storage = storage
         self.messaging = messaging
         CfnOutput(self, "IncidentsTableName", value=storage.incidents.table_name, description="Write incidents here")
@@ -233,6 +241,7 @@ class EscalationStack(Stack):
         CfnOutput(self, "OpsTopicArn", value=messaging.ops_topic.topic_arn, description="Unacknowledged incidents, alarms")
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "OncallTableName", value=self.oncall.table.table_name, description="On-call definitions, overrides")
+        CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name, description="CloudWatch dashboard")
 
     def _check_deployable(self) -> None:
         """Refuse, at deploy time, a configuration that cannot hear replies; warn about a missing country limit.

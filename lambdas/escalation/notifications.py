@@ -3,7 +3,7 @@
 import time
 
 from .messages import Sms
-from .observability import SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
+from .observability import ESCALATION_PAGES, SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
 from .phone_numbers import mask
 from .repository import MessageLog, utc_now
 from .send_rate import SendRate, now_ms
@@ -47,6 +47,8 @@ class Notifier:
         self._log.record(message_id, incident_id=incident_id, contact=to, level=level, kind=kind, at=utc_now())
         count(SMS_SENT)
         count(SMS_SEGMENTS, sms.segments)
+        if kind == "page" and level > 0:  # reminders and courtesy texts are not escalations
+            count(ESCALATION_PAGES)
         logger.info(
             "sms sent",
             extra={

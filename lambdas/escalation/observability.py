@@ -1,7 +1,9 @@
 """One logger and one metrics sink for every handler (Powertools), and the metric names."""
 
+from datetime import datetime
+
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 SERVICE = "incident-escalation"
 NAMESPACE = "IncidentEscalation"  # stacks/monitoring.py alarms on SMS_FAILED in this namespace
@@ -19,6 +21,11 @@ SMS_THROTTLED = "SmsThrottled"  # a page throttled despite the send-rate pacing
 INCIDENTS_FAILED = "IncidentsFailed"  # paging stopped by a fault of ours
 REPLIES_RECEIVED = "RepliesReceived"
 NOBODY_ON_CALL = "NobodyOnCall"  # a policy level resolved to nobody (a gap in a rotation): alarms
+ESCALATION_PAGES = "EscalationPages"  # a page sent at a level after the first: the escalation reached the next contact
+# Seconds from the incident's `created` timeline entry to its acknowledgement, by service and by service and Level
+# (LEVEL_DIMENSION: 1 is the first contact's page, 2 the first escalation; repeat passes keep counting up).
+TIME_TO_ACKNOWLEDGE = "TimeToAcknowledge"
+LEVEL_DIMENSION = "Level"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -27,3 +34,18 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 def count(name: str, value: int = 1) -> None:
     """Add to a count metric, published when the handler returns."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def publish_time_to_acknowledge(created_at: str, acknowledged_at: str, level: int) -> float:
+    """Print one TimeToAcknowledge record now (not at the handler's return); returns the seconds published.
+
+    created_at, acknowledged_at: ISO-8601 times as the timeline writes them; level: the item's 0-based
+    escalation_level, published 1-based. One record carries two dimension sets, [service] for the whole
+    distribution and [service, Level] per level, so one acknowledgement is one data point in each.
+    """
+    seconds = max(0.0, (datetime.fromisoformat(acknowledged_at) - datetime.fromisoformat(created_at)).total_seconds())
+    record = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    record.add_metric(name=TIME_TO_ACKNOWLEDGE, unit=MetricUnit.Seconds, value=seconds)
+    record.add_dimensions(**{"service": SERVICE, LEVEL_DIMENSION: str(level + 1)})
+    record.flush_metrics()
+    return seconds

@@ -195,9 +195,8 @@ def test_ops_email_is_subscribed_to_the_ops_topic(two_way_synth: Synth) -> None:
 
 def two_way_resources(synth: Synth) -> list[dict[str, Any]]:
     """The custom resources that call UpdatePhoneNumber (the on-call definitions have one of their own)."""
-    return [
-        resource for resource in synth.of_type("Custom::AWS").values() if "updatePhoneNumber" in json.dumps(resource["Properties"])
-    ]
+    resources = synth.of_type("Custom::AWS").values()
+    return [resource for resource in resources if "updatePhoneNumber" in json.dumps(resource["Properties"])]
 
 
 def test_two_way_sms_is_not_configured_by_default(default_synth: Synth, pinpoint_synth: Synth) -> None:

@@ -1,0 +1,1 @@
+"""Repository tooling that runs outside the deployed app (documentation generators)."""
