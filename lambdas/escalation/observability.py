@@ -18,6 +18,7 @@ SMS_CEILING_REACHED = "SmsCeilingReached"
 SMS_THROTTLED = "SmsThrottled"  # a page throttled despite the send-rate pacing
 INCIDENTS_FAILED = "IncidentsFailed"  # paging stopped by a fault of ours
 REPLIES_RECEIVED = "RepliesReceived"
+INCIDENTS_RESOLVED = "IncidentsResolved"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .status import OPEN_STATUSES, Event, Status
+from .status import OPEN_STATUSES, RESOLVABLE_STATUSES, Event, Status
 from .timeline import timeline_entry
 
 
@@ -224,6 +224,27 @@ class IncidentRepository:
             entries=entries,
             condition="incident_stat IN (:open0, :open1, :exhausted, :failed)",
             condition_values={**_OPEN, ":exhausted": Status.UNACKNOWLEDGED.value, ":failed": Status.FAILED.value},
+            return_old=True,
+        )
+
+    def resolve(self, incident_id: str, *, by: str, at: str, via: str, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Mark a started incident resolved (open, acknowledged, exhausted or failed); the old item, None if not resolvable.
+
+        The task token stays until the resolve has completed it (forget_token), like an acknowledgement's.
+        """
+        resolvable = {f":r{index}": status.value for index, status in enumerate(RESOLVABLE_STATUSES)}
+        return self._update(
+            incident_id,
+            sets={
+                "incident_stat": Status.RESOLVED.value,
+                "resolved_by": by,
+                "resolved_at": at,
+                "resolved_via": via,
+                "stat_date": at,
+            },
+            entries=entries,
+            condition=f"incident_stat IN ({', '.join(resolvable)})",
+            condition_values=resolvable,
             return_old=True,
         )
 

@@ -12,9 +12,12 @@ class Status(StrEnum):
     UNACKNOWLEDGED = "unacknowledged"  # every contact declined or stayed silent
     INVALID = "invalid"  # cannot be paged; see the item's `error`
     FAILED = "failed"  # paging stopped by a fault on our side (quota, access, crash); see `error`; ops were told
+    RESOLVED = "resolved"  # final: the problem is over (SMS RESOLVE, the events API, an alarm's OK); see `resolved_by`
 
 
 OPEN_STATUSES = (Status.NOT_ACKNOWLEDGED, Status.ESCALATION)
+# What can still be resolved: open, acknowledged, exhausted or stopped by a fault (not invalid, not resolved).
+RESOLVABLE_STATUSES = (*OPEN_STATUSES, Status.ACKNOWLEDGED, Status.UNACKNOWLEDGED, Status.FAILED)
 
 
 class Event(StrEnum):
@@ -34,6 +37,7 @@ class Event(StrEnum):
     SMS_FAULT = "sms_fault"  # our side could not send; retried, never the contact's fault
     QUEUED = "queued"  # the page waits for a slot on the number's send rate
     FAILED = "failed"  # paging stopped by a fault on our side
+    RESOLVED = "resolved"  # the incident is over; escalation stopped, everyone paged told
 
 
 class WorkflowError(StrEnum):
