@@ -248,6 +248,29 @@ class IncidentRepository:
             return_old=True,
         )
 
+    def record_repeat(self, incident_id: str, *, dedup_key: str, entry: dict[str, Any], cap: int) -> bool:
+        """Count a repeated alert on a started, not yet resolved incident with this dedup key; False if there is none.
+
+        Only the first `cap` repeats go on the timeline (a flapping alert must not fill the item); all are counted.
+        """
+        resolvable = {f":r{index}": status.value for index, status in enumerate(RESOLVABLE_STATUSES)}
+        condition = f"dedup_key = :dedup AND incident_stat IN ({', '.join(resolvable)})"
+        values = {":dedup": dedup_key, ":one": 1, **resolvable}
+        if self._conditional(
+            Key={"incident_id": incident_id},
+            UpdateExpression="SET #t = list_append(if_not_exists(#t, :empty), :entries) ADD alert_count :one",
+            ConditionExpression=f"{condition} AND (attribute_not_exists(alert_count) OR alert_count < :cap)",
+            ExpressionAttributeNames={"#t": "timeline"},
+            ExpressionAttributeValues={**values, ":empty": [], ":entries": [entry], ":cap": cap},
+        ):
+            return True
+        return self._conditional(
+            Key={"incident_id": incident_id},
+            UpdateExpression="ADD alert_count :one",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+
     def forget_token(self, incident_id: str, token: str) -> None:
         """Remove a task token that has been completed (unless a newer one replaced it)."""
         self._conditional(

@@ -38,6 +38,7 @@ class Event(StrEnum):
     QUEUED = "queued"  # the page waits for a slot on the number's send rate
     FAILED = "failed"  # paging stopped by a fault on our side
     RESOLVED = "resolved"  # the incident is over; escalation stopped, everyone paged told
+    ALERT_REPEATED = "alert_repeated"  # the same alert (dedup key) fired again while the incident was open
 
 
 class WorkflowError(StrEnum):
