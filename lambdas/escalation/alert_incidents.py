@@ -38,8 +38,8 @@ from .integrations import Integration
 from .notifications import COURTESY_TTL_SECONDS
 from .observability import INCIDENTS_ACKNOWLEDGED, count, logger
 from .phone_numbers import mask
-from .repository import is_conditional_failure, paged_contacts
-from .resolve import STALE_TOKEN_CODES, incident_key, resolve
+from .repository import is_conditional_failure
+from .resolve import STALE_TOKEN_CODES, contacts_paged, incident_key, resolve
 from .sms import SmsFailed
 from .sms_ceiling import SmsCeilingReached
 from .status import RESOLVABLE_STATUSES, Event, Status
@@ -262,7 +262,7 @@ def acknowledge(deps: Dependencies, incident_id: str, *, by: str, via: str, at: 
         except Exception as error:  # re-raised below; the retry completes it
             failures.append(error)
     notice = messages.acknowledged_notice(incident_id, by)
-    for contact in paged_contacts(before):
+    for contact in contacts_paged(before):
 
         def send(contact: str = contact) -> None:
             try:

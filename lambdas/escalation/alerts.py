@@ -139,10 +139,9 @@ def parse_event(raw: str | bytes) -> AlertEvent:
     payload = body.get("payload")
     summary = source = severity = ""
     timestamp = component = group = class_ = None
-    if action == "trigger" or payload is not None:
-        if not isinstance(payload, dict):
-            errors.append("payload: " + ("is required" if payload is None else "must be an object"))
-            payload = {}
+    if (action == "trigger" or payload is not None) and not isinstance(payload, dict):
+        errors.append("payload: " + ("is required" if payload is None else "must be an object"))
+    elif isinstance(payload, dict):
         required = action == "trigger"
         summary = _string(payload, "summary", "payload.", errors, required=required, limit=MAX_SUMMARY) or ""
         source = _string(payload, "source", "payload.", errors, required=required, limit=MAX_STRING) or ""

@@ -53,6 +53,23 @@ def incident_key(item: dict[str, Any]) -> str:
     return f"{item['incident_id']}#{execution}"
 
 
+def contacts_paged(item: dict[str, Any]) -> list[str]:
+    """Everyone a page or reminder actually went to (the timeline says which levels), once each, minus unreachable numbers.
+
+    An incident resolved before its first page went out (an alert cleared at once) tells nobody.
+    """
+    chain: list[str] = list(item.get("escalation_chain", []))
+    levels = {
+        int(entry["level"])
+        for entry in item.get("timeline", [])
+        if entry.get("event") in (Event.PAGED, Event.REMINDED) and "level" in entry
+    }
+    reached = set(paged_contacts(item))
+    return [
+        number for number in dict.fromkeys(chain[level] for level in sorted(levels) if level < len(chain)) if number in reached
+    ]
+
+
 def _complete_token(token: str) -> None:
     try:
         aws_clients.stepfunctions().send_task_success(taskToken=token, output=RESOLVED_OUTPUT)
@@ -97,7 +114,7 @@ def _finish(deps: Dependencies, item: dict[str, Any], *, by: str) -> None:
         confirmation = messages.resolved_confirmation(incident_id)
         once(f"resolved_confirmation#{key}#{by}", _send(deps, by, confirmation, incident_id, "confirmation"))
     notice = messages.resolved_notice(incident_id, by)  # colleagues see who, as with an acknowledgement
-    for contact in paged_contacts(item):
+    for contact in contacts_paged(item):
         if contact != by:
             once(f"resolved_notice#{key}#{contact}", _send(deps, contact, notice, incident_id, "resolved_notice"))
     if failures:
