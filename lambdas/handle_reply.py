@@ -34,6 +34,7 @@ from escalation.observability import (
 from escalation.phone_numbers import mask
 from escalation.replies import Intent, Reply, id_key, parse_reply
 from escalation.repository import is_open, paged_contacts, utc_now
+from escalation.resolve import Outcome, resolve
 from escalation.sms import SmsFailed
 from escalation.sms_ceiling import SmsCeilingReached
 from escalation.status import Event, Status, WorkflowError
@@ -196,6 +197,8 @@ def _tell_the_others(ctx: _Reply, item: dict[str, Any]) -> None:
 def _someone_else_has_it(ctx: _Reply, item: dict[str, Any]) -> str:
     """A YES or NO about an incident already acknowledged: who has it (once), nothing to its holder."""
     current = ctx.deps.incidents.get(str(item["incident_id"])) or item
+    if current.get("incident_stat") == Status.RESOLVED:
+        return _already_resolved(ctx, current)
     holder = str(current.get("acknowledged_by", ""))
     if holder == ctx.sender:
         return "already_yours"
@@ -256,10 +259,33 @@ def _decline(ctx: _Reply, item: dict[str, Any]) -> str:
             return ctx.finish("declined")
         except _StaleToken:
             pass  # timed out meanwhile: the escalation has already moved past this contact
-    if item.get("incident_stat") == Status.ACKNOWLEDGED:
+    if item.get("incident_stat") in (Status.ACKNOWLEDGED, Status.RESOLVED):
         return ctx.finish(_someone_else_has_it(ctx, item))
     ctx.deps.incidents.mark_double_escalation(incident_id, entries=[])
     return ctx.finish(ctx.answer("already_escalated", messages.already_escalated(incident_id), item))
+
+
+# -- resolve ---------------------------------------------------------------------------------------
+
+
+def _already_resolved(ctx: _Reply, item: dict[str, Any]) -> str:
+    """A reply about a resolved incident: who resolved it (once per number); nothing to its resolver."""
+    holder = str(item.get("resolved_by", ""))
+    if holder == ctx.sender:
+        return "already_yours"
+    return ctx.answer("already_resolved", messages.already_resolved(str(item["incident_id"]), holder), item)
+
+
+def _resolve(ctx: _Reply, item: dict[str, Any]) -> str:
+    """RESOLVE from anyone the incident paged: stop the escalation and tell everyone paged (escalation.resolve)."""
+    ctx.record(item)
+    outcome = resolve(ctx.deps, str(item["incident_id"]), by=ctx.sender, via=ctx.inbound_id, at=utc_now())
+    if outcome == Outcome.RESOLVED:
+        return ctx.finish("resolved")
+    current = ctx.deps.incidents.get(str(item["incident_id"])) or item
+    if outcome == Outcome.ALREADY_RESOLVED:
+        return ctx.finish(_already_resolved(ctx, current))
+    return ctx.finish(ctx.answer("nothing_open", messages.nothing_open(str(item["incident_id"])), current))
 
 
 # -- not understood, nothing open, unknown id ------------------------------------------------------
@@ -270,6 +296,8 @@ def _nothing_open(ctx: _Reply, inbox: Inbox) -> str:
     latest = inbox.latest
     assert latest is not None  # the caller checked the inbox is not empty
     ctx.record(latest)
+    if latest.get("incident_stat") == Status.RESOLVED:
+        return ctx.finish(_already_resolved(ctx, latest))
     holder = str(latest.get("acknowledged_by", "")) if latest.get("incident_stat") == Status.ACKNOWLEDGED else None
     if holder == ctx.sender:
         return ctx.finish("already_yours")  # they have the confirmation; an auto-responder gets nothing more
@@ -312,6 +340,8 @@ def handle_inbound(sms: InboundSms) -> str:
         item = inbox.named(reply.incident_id)
         if item is None:
             return _unknown_incident(ctx, inbox, reply.incident_id)
+    elif reply.intent == Intent.RESOLVE:
+        item = inbox.to_resolve(ctx.inbound_id)  # an acknowledged incident can still be resolved
     else:
         item = inbox.current(ctx.inbound_id)
     logger.info(
@@ -324,6 +354,8 @@ def handle_inbound(sms: InboundSms) -> str:
         return _acknowledge(ctx, inbox, item)
     if reply.intent == Intent.DECLINE:
         return _decline(ctx, item)
+    if reply.intent == Intent.RESOLVE:
+        return _resolve(ctx, item)
     return _help(ctx, inbox, item)
 
 

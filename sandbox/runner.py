@@ -326,7 +326,7 @@ def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[s
     """What the run got wrong compared with the scenario's `expect` block (empty when all is well)."""
     problems = []
     incident = result["incident"]
-    for key in ("incident_stat", "acknowledged_by", "double_escalation", "error"):
+    for key in ("incident_stat", "acknowledged_by", "resolved_by", "double_escalation", "error"):
         if key in expect and incident.get(key) != expect[key]:
             problems.append(f"{key}: expected {expect[key]!r}, got {incident.get(key)!r}")
     if "error_contains" in expect and expect["error_contains"] not in str(incident.get("error", "")):

@@ -14,6 +14,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .alerts import FUNCTION_TIMEOUT_SECONDS as ALERT_EVENTS_TIMEOUT_SECONDS
+from .alerts import Alerts
 from .config import EscalationConfig
 from .dashboard import OperationsDashboard
 from .functions import HandlerFunction, lambda_code, powertools_layer
@@ -235,6 +237,7 @@ class EscalationStack(Stack):
         )
         self.storage = storage
         self.messaging = messaging
+        self._add_alerts(common_env, sms_env, code, layer, state_machine_arn, protect_configuration)
         CfnOutput(self, "IncidentsTableName", value=storage.incidents.table_name, description="Write incidents here")
         CfnOutput(self, "IncidentHistoryTableName", value=storage.history.table_name, description="Replaced, deleted incidents")
         CfnOutput(self, "InboundSmsTopicArn", value=messaging.inbound_topic.topic_arn, description="Two-way SMS destination")
@@ -242,6 +245,29 @@ class EscalationStack(Stack):
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "OncallTableName", value=self.oncall.table.table_name, description="On-call definitions, overrides")
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name, description="CloudWatch dashboard")
+
+    def _add_alerts(  # noqa: PLR0917 - what the alerts function shares with the others
+        self,
+        common_env: dict[str, str],
+        sms_env: dict[str, str],
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        state_machine_arn: str,
+        protect_configuration: smsvoice.CfnProtectConfiguration | None,
+    ) -> None:
+        """The Events API v2 endpoint (stacks/alerts.py) and what its function may touch here."""
+        function = HandlerFunction(
+            self, "AlertEvents", handler="alert_events.handler", description="Events API v2: opens, acknowledges, resolves",
+            code=code, layer=layer, environment={**common_env, **sms_env}, timeout_seconds=ALERT_EVENTS_TIMEOUT_SECONDS,
+        )  # fmt: skip
+        self.alerts = Alerts(self, "Alerts", function=function)
+        # It writes new incidents (PutItem, conditional: never over an open one) and updates them like the reply handler.
+        self.storage.incidents.grant(function.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        self.storage.messages.grant_read_write_data(function.function)
+        self._grant_sms(function.role, protect_configuration)
+        function.role.add_to_policy(iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[state_machine_arn]))
+        CfnOutput(self, "EventsApiUrl", value=self.alerts.url, description="Events API v2: POST events here")
+        CfnOutput(self, "IntegrationsTableName", value=self.alerts.integrations.table_name, description="Routing keys")
 
     def _check_deployable(self) -> None:
         """Refuse, at deploy time, a configuration that cannot hear replies; warn about a missing country limit.

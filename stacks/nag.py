@@ -4,6 +4,7 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import IConstruct
 
+from .alerts import acknowledge_alert_findings
 from .escalation_stack import EscalationStack, sms_send_resources
 
 # The singleton Lambda behind every AwsCustomResource in a stack has this fixed id.
@@ -30,9 +31,10 @@ def _logical_id(stack: Stack, table: dynamodb.Table) -> str:
 def acknowledge_findings(stack: EscalationStack) -> None:
     """Acknowledge, construct by construct, the findings that follow from the design."""
     messages_index = f"AwsSolutions-IAM5[Resource::<{_logical_id(stack, stack.storage.messages)}.Arn>/index/*]"
-    for handler in (stack.start, stack.page, stack.unacknowledged, stack.reply):
+    for handler in (stack.start, stack.page, stack.unacknowledged, stack.reply, stack.alerts.function):
         _ack(handler, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
-    for handler in (stack.page, stack.unacknowledged, stack.reply):
+    acknowledge_alert_findings(stack.alerts, stack.alerts.function.role)
+    for handler in (stack.page, stack.unacknowledged, stack.reply, stack.alerts.function):
         _ack(handler, messages_index, "Replies are matched to the sender's latest page through the by_contact index.")
         if stack.config.sms_api == "v2":
             for resource in sms_send_resources(stack.config):

@@ -7,7 +7,8 @@ numbers are skipped by courtesy texts, never by replies.
 
 - An explicit id is compared case-insensitively, without a leading '#', with those incidents only.
 - A bare keyword acts on the incident of the most recent page or reminder that is still open for the
-  sender: being escalated, exhausted with nobody on it, or stopped by a fault of ours.
+  sender: being escalated, exhausted with nobody on it, or stopped by a fault of ours. A bare RESOLVE
+  also takes an acknowledged incident (the usual order is YES, fix it, RESOLVE).
 """
 
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from typing import Any
 from .levels import numbers_up_to
 from .replies import id_key
 from .repository import IncidentRepository, MessageLog
-from .status import Status
+from .status import RESOLVABLE_STATUSES, Status
 
 MAX_INCIDENTS = 50  # distinct incidents read per reply (newest first); older pages are not matched
 # Being escalated, exhausted with nobody on it, or stopped by a fault of ours: a YES can still take it.
@@ -73,6 +74,18 @@ class Inbox:
     def all_open(self, inbound_message_id: str) -> list[dict[str, Any]]:
         """What YES ALL acts on: every incident open for this number (or taken by this reply)."""
         return [item for item in self.items if self._actionable(item, inbound_message_id)]
+
+    def to_resolve(self, inbound_message_id: str) -> dict[str, Any] | None:
+        """What a bare RESOLVE acts on: the most recent page's incident not yet resolved (or resolved by this reply)."""
+        return next(
+            (
+                item
+                for item in self.items
+                if item.get("incident_stat") in RESOLVABLE_STATUSES
+                or (item.get("incident_stat") == Status.RESOLVED and item.get("resolved_via") == inbound_message_id)
+            ),
+            None,
+        )
 
     def named(self, written: str) -> dict[str, Any] | None:
         """The incident a reply names: the one whose id matches exactly, else the only case-insensitive match."""

@@ -243,3 +243,18 @@ def ops_failed_notification(incident_id: str, description: str, error: str) -> t
         "fix the cause, then write the incident again to page it."
     )
     return subject, body
+
+
+def resolved_confirmation(incident_id: str) -> Sms:
+    """Confirms to the contact who resolved the incident by SMS that it is closed."""
+    return _priced(f"Incident {incident_id} resolved. Thank you. Escalation stopped.")
+
+
+def resolved_notice(incident_id: str, resolved_by: str) -> Sms:
+    """Tells everyone else paged that the incident is resolved (by a person's number or an integration's name)."""
+    return _priced(f"Incident {incident_id} was resolved by {gsm_friendly(resolved_by)[:40]}. No action needed.")
+
+
+def already_resolved(incident_id: str, resolved_by: str) -> Sms:
+    """Answer to a reply about an incident that is already resolved."""
+    return _priced(f"Incident {incident_id} is already resolved by {gsm_friendly(resolved_by)[:40]}. No action needed.")

@@ -26,6 +26,7 @@ ESCALATION_PAGES = "EscalationPages"  # a page sent at a level after the first: 
 # (LEVEL_DIMENSION: 1 is the first contact's page, 2 the first escalation; repeat passes keep counting up).
 TIME_TO_ACKNOWLEDGE = "TimeToAcknowledge"
 LEVEL_DIMENSION = "Level"
+INCIDENTS_RESOLVED = "IncidentsResolved"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

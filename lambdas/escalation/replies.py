@@ -8,6 +8,8 @@ punctuation at the edges of its words, is one of:
     <yes> ALL        acknowledge every incident open for the sender
     <no>             decline            <no> = NO | N | DECLINE
     <no> <id>        decline id
+    RESOLVE          resolve (the problem is over: stop escalating, tell everyone paged)
+    RESOLVE <id>     resolve id
     <service word>   left to End User Messaging (STOP, HELP, ...), alone
 
 Anything else ("No problem, on it", "ok", "yes 123 thanks") is not understood and gets help.
@@ -19,6 +21,7 @@ from enum import StrEnum
 
 YES_WORDS = frozenset({"yes", "y", "ack"})
 NO_WORDS = frozenset({"no", "n", "decline"})
+RESOLVE_WORDS = frozenset({"resolve"})
 ALL_WORD = "all"
 # Keywords End User Messaging SMS answers itself (opt-out, opt-in, help): never ours to answer.
 SERVICE_KEYWORDS = frozenset(
@@ -37,6 +40,7 @@ class Intent(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     ACKNOWLEDGE_ALL = "acknowledge_all"
     DECLINE = "decline"
+    RESOLVE = "resolve"
     SERVICE_KEYWORD = "service_keyword"
     UNKNOWN = "unknown"
 
@@ -77,6 +81,8 @@ def parse_reply(text: str) -> Reply:
         return Reply(Intent.ACKNOWLEDGE, incident_id)
     if keyword in NO_WORDS:
         return Reply(Intent.DECLINE, incident_id)
+    if keyword in RESOLVE_WORDS:
+        return Reply(Intent.RESOLVE, incident_id)
     if keyword in SERVICE_KEYWORDS and incident_id is None:
         return Reply(Intent.SERVICE_KEYWORD)
     return Reply(Intent.UNKNOWN)

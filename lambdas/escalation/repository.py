@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .levels import numbers_up_to
-from .status import OPEN_STATUSES, Event, Status
+from .status import OPEN_STATUSES, RESOLVABLE_STATUSES, Event, Status
 from .timeline import timeline_entry
 
 
@@ -268,6 +268,50 @@ class IncidentRepository:
             condition="incident_stat IN (:open0, :open1, :exhausted, :failed)",
             condition_values={**_OPEN, ":exhausted": Status.UNACKNOWLEDGED.value, ":failed": Status.FAILED.value},
             return_old=True,
+        )
+
+    def resolve(self, incident_id: str, *, by: str, at: str, via: str, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Mark a started incident resolved (open, acknowledged, exhausted or failed); the old item, None if not resolvable.
+
+        The task token stays until the resolve has completed it (forget_token), like an acknowledgement's.
+        """
+        resolvable = {f":r{index}": status.value for index, status in enumerate(RESOLVABLE_STATUSES)}
+        return self._update(
+            incident_id,
+            sets={
+                "incident_stat": Status.RESOLVED.value,
+                "resolved_by": by,
+                "resolved_at": at,
+                "resolved_via": via,
+                "stat_date": at,
+            },
+            entries=entries,
+            condition=f"incident_stat IN ({', '.join(resolvable)})",
+            condition_values=resolvable,
+            return_old=True,
+        )
+
+    def record_repeat(self, incident_id: str, *, dedup_key: str, entry: dict[str, Any], cap: int) -> bool:
+        """Count a repeated alert on a started, not yet resolved incident with this dedup key; False if there is none.
+
+        Only the first `cap` repeats go on the timeline (a flapping alert must not fill the item); all are counted.
+        """
+        resolvable = {f":r{index}": status.value for index, status in enumerate(RESOLVABLE_STATUSES)}
+        condition = f"dedup_key = :dedup AND incident_stat IN ({', '.join(resolvable)})"
+        values = {":dedup": dedup_key, ":one": 1, **resolvable}
+        if self._conditional(
+            Key={"incident_id": incident_id},
+            UpdateExpression="SET #t = list_append(if_not_exists(#t, :empty), :entries) ADD alert_count :one",
+            ConditionExpression=f"{condition} AND (attribute_not_exists(alert_count) OR alert_count < :cap)",
+            ExpressionAttributeNames={"#t": "timeline"},
+            ExpressionAttributeValues={**values, ":empty": [], ":entries": [entry], ":cap": cap},
+        ):
+            return True
+        return self._conditional(
+            Key={"incident_id": incident_id},
+            UpdateExpression="ADD alert_count :one",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
         )
 
     def forget_token(self, incident_id: str, token: str) -> None:

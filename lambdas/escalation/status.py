@@ -12,9 +12,12 @@ class Status(StrEnum):
     UNACKNOWLEDGED = "unacknowledged"  # every contact declined or stayed silent
     INVALID = "invalid"  # cannot be paged; see the item's `error`
     FAILED = "failed"  # paging stopped by a fault on our side (quota, access, crash); see `error`; ops were told
+    RESOLVED = "resolved"  # final: the problem is over (SMS RESOLVE, the events API, an alarm's OK); see `resolved_by`
 
 
 OPEN_STATUSES = (Status.NOT_ACKNOWLEDGED, Status.ESCALATION)
+# What can still be resolved: open, acknowledged, exhausted or stopped by a fault (not invalid, not resolved).
+RESOLVABLE_STATUSES = (*OPEN_STATUSES, Status.ACKNOWLEDGED, Status.UNACKNOWLEDGED, Status.FAILED)
 
 
 class Event(StrEnum):
@@ -36,6 +39,8 @@ class Event(StrEnum):
     FAILED = "failed"  # paging stopped by a fault on our side
     ON_CALL = "on_call"  # who a policy level pages, resolved when the level is first paged
     NOBODY_ON_CALL = "nobody_on_call"  # a policy level resolved to nobody: it is skipped and ops are told
+    RESOLVED = "resolved"  # the incident is over; escalation stopped, everyone paged told
+    ALERT_REPEATED = "alert_repeated"  # the same alert (dedup key) fired again while the incident was open
 
 
 class WorkflowError(StrEnum):

@@ -249,3 +249,10 @@ def test_a_burst_on_a_slow_number_queues_for_send_slots_and_escalates_nobody(sce
     # One message part per second: six pages cannot all go out in the first few seconds.
     assert pages[-1] - pages[0] >= 4.0, pages
     assert not [error for error in result["errors"] if "SmsThrottled" in error]
+
+
+def test_resolve_by_sms_confirms_to_the_resolver_and_tells_the_others_paged(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("resolve_by_sms"))
+    assert _bodies(result, SECOND)[-1] == "Incident 251 resolved. Thank you. Escalation stopped."
+    assert _bodies(result, FIRST)[-1] == f"Incident 251 was resolved by {SECOND}. No action needed."
+    assert "+447700900003" not in {message["to"] for message in result["sms"]}  # escalation stopped before the third

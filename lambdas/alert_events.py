@@ -1,0 +1,119 @@
+"""API Gateway handler: `POST /v2/enqueue`, a PagerDuty Events API v2 compatible endpoint.
+
+Responses are PagerDuty's: 202 `{"status": "success", "message": "Event processed", "dedup_key": ...}`;
+400 `{"status": "invalid event", "message": "Event object is invalid", "errors": ["<field>: <problem>"]}`
+(nothing changed); 429 when the routing key sent more than EVENTS_PER_MINUTE events in the current minute;
+503 when the event could not be completed now (the sender retries, as Alertmanager does on 429 and 5xx).
+An acknowledge or resolve for a dedup key with no incident is accepted and changes nothing, as on PagerDuty.
+"""
+
+import base64
+import json
+import os
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from escalation import aws_clients
+from escalation.alert_incidents import AlertsBusy, acknowledge, incident_for, trigger
+from escalation.alerts import AlertEvent, InvalidEvent, parse_event
+from escalation.integrations import Integration, key_hash, lookup
+from escalation.observability import count, logger, metrics
+from escalation.repository import is_conditional_failure, utc_now
+from escalation.resolve import resolve
+from escalation.wiring import Dependencies, dependencies
+
+DEFAULT_EVENTS_PER_MINUTE = 120  # PagerDuty's documented per-integration-key limit
+
+
+@cache
+def integrations_table() -> Any:
+    """The integrations table (routing keys, dedup and short-id claims, rate counters)."""
+    return aws_clients.dynamodb().Table(os.environ["INTEGRATIONS_TABLE"])
+
+
+def events_per_minute() -> int:
+    """The per-routing-key limit of this deployment."""
+    return int(os.environ.get("EVENTS_PER_MINUTE", DEFAULT_EVENTS_PER_MINUTE))
+
+
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
+def invalid(errors: list[str]) -> dict[str, Any]:
+    """PagerDuty's 400."""
+    return _response(400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors})
+
+
+def within_rate(table: Any, routing_key: str, limit: int, now: float | None = None) -> bool:
+    """Count one event on the key's fixed one-minute window; False once the window holds `limit` events."""
+    now = time.time() if now is None else now
+    window = int(now // 60)
+    try:
+        table.update_item(
+            Key={"pk": f"rate#{key_hash(routing_key)}#{window}"},
+            UpdateExpression="ADD events :one SET expires_at = :expires",
+            ConditionExpression="attribute_not_exists(events) OR events < :limit",
+            ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": (window + 2) * 60},
+        )
+    except ClientError as error:
+        if is_conditional_failure(error):
+            return False
+        raise
+    return True
+
+
+def process(deps: Dependencies, table: Any, integration: Integration, event: AlertEvent, *, via: str) -> dict[str, str]:
+    """Act on one checked event; {outcome, dedup_key, incident_id?}."""
+    at = utc_now()
+    if event.action == "trigger":
+        return trigger(deps, table, integration, event, via=via, at=at)
+    assert event.dedup_key is not None  # parse_event requires it to acknowledge or resolve
+    item = incident_for(deps, table, integration, event.dedup_key)
+    if item is None:
+        return {"outcome": "no_incident", "dedup_key": event.dedup_key}
+    incident_id = str(item["incident_id"])
+    if event.action == "acknowledge":
+        outcome = acknowledge(deps, incident_id, by=integration.name, via=via, at=at)
+    else:
+        outcome = str(resolve(deps, incident_id, by=integration.name, via=via, at=at))
+    return {"outcome": outcome, "dedup_key": event.dedup_key, "incident_id": incident_id}
+
+
+def handle(request: dict[str, Any]) -> dict[str, Any]:
+    """One API Gateway proxy request."""
+    raw: str | bytes = request.get("body") or ""
+    if request.get("isBase64Encoded") and isinstance(raw, str):
+        raw = base64.b64decode(raw)
+    try:
+        event = parse_event(raw)
+    except InvalidEvent as error:
+        logger.info("event rejected", extra={"errors": error.errors})
+        return invalid(error.errors)
+    table = integrations_table()
+    integration = lookup(table, event.routing_key)
+    if integration is None:
+        return invalid(["routing_key: unknown or revoked"])
+    if not within_rate(table, event.routing_key, events_per_minute()):
+        logger.warning("events arriving too fast", extra={"integration": integration.name})
+        return _response(429, {"status": "throttled", "message": "Requests for this routing key are arriving too quickly"})
+    via = str((request.get("requestContext") or {}).get("requestId") or f"event-{time.time_ns()}")
+    try:
+        result = process(dependencies(), table, integration, event, via=via)
+    except AlertsBusy as error:
+        logger.warning("event not processed now; the sender retries", extra={"error": str(error)})
+        return _response(503, {"status": "unavailable", "message": "Try again shortly"})
+    count(f"Alert{event.action.capitalize()}")
+    logger.info("event processed", extra={"integration": integration.name, **result})
+    return _response(202, {"status": "success", "message": "Event processed", "dedup_key": result["dedup_key"]})
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Entry point: API Gateway (REST, proxy integration) `POST /v2/enqueue`."""
+    return handle(event)

@@ -1,0 +1,291 @@
+"""Incidents opened by alerts: dedup keys, short ids, and acknowledging or resolving by dedup key.
+
+Short ids. An incident opened by an alert gets a 4-digit id (`4821`), unique among open incidents, and that
+id IS its `incident_id`. Every text, every reply rule, the timeline and the CLI already speak `incident_id`,
+so `YES 4821` works with no second name to match, and no text can show the wrong one. The price: a short id
+is reused once its incident is closed. Writing a new incident over the old item is the app's ordinary
+"new incident reusing an id" path: the stream archives the old item in IncidentHistory first, the new one
+gets its own execution, and once-only keys carry the execution, so nothing of the old incident is lost or
+acted on twice. An id is taken with a conditional put of a `short#NNNN` claim item (integrations table); the
+claim is free again once the incident it names is closed (resolved or invalid), so nobody has to release it,
+and an incident written by hand with the same id while it is open is never overwritten (the put is
+conditional too).
+
+Dedup. A `dedup#<integration>#<sha256 of the dedup key>` claim names the incident a dedup key opened. While
+that incident is not resolved (being escalated, acknowledged, exhausted or failed, as PagerDuty keeps an
+incident open until it is resolved), a trigger with the key adds one to its `alert_count` and appends an
+`alert_repeated` entry (the first 20 only), and pages nobody. After it is resolved (or invalid, or its id
+was reused), the next trigger opens a new incident and moves the claim with a conditional write naming the
+old incident, so two triggers at the same instant open one incident: one wins the claim, the other counts
+as a repeat. Every accepted trigger counts once; a request the sender retries after a timeout or a 5xx
+counts again, as it would on PagerDuty (which does not deduplicate requests either, only incidents).
+A repeat waits (up to WAIT_FOR_START_SECONDS) for its incident's escalation to start: the app never
+writes to an incident before its execution is recorded, or the stream would take the write for a new one.
+"""
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import aws_clients, messages
+from .alerts import AlertEvent, incident_item, new_dedup_key
+from .integrations import Integration
+from .notifications import COURTESY_TTL_SECONDS
+from .observability import INCIDENTS_ACKNOWLEDGED, count, logger
+from .phone_numbers import mask
+from .repository import is_conditional_failure
+from .resolve import STALE_TOKEN_CODES, contacts_paged, incident_key, resolve
+from .sms import SmsFailed
+from .sms_ceiling import SmsCeilingReached
+from .status import RESOLVABLE_STATUSES, Event, Status
+from .timeline import timeline_entry
+from .wiring import Dependencies
+
+SHORT_ID_DIGITS = 4
+SHORT_ID_ATTEMPTS = 40  # random draws before giving up (503): only near 10,000 open incidents
+STALE_CLAIM_SECONDS = 120  # a claim whose incident never appeared: its opener died
+WAIT_FOR_START_SECONDS = 10.0
+REPEATS_ON_TIMELINE = 20
+OPEN_FOR_DEDUP = frozenset(status.value for status in RESOLVABLE_STATUSES)
+
+
+class AlertsBusy(Exception):
+    """The request could not be completed now (no short id free, a claim in flux); the sender should retry."""
+
+
+def dedup_claim_key(integration: str, dedup_key: str) -> str:
+    """The claim item of a dedup key (hashed: a dedup key may be up to 255 characters of anything)."""
+    return f"dedup#{integration}#{hashlib.sha256(dedup_key.encode()).hexdigest()}"
+
+
+def _is_open_for(item: dict[str, Any] | None, integration: str, dedup_key: str) -> bool:
+    """True while item is the open incident this integration's dedup key opened."""
+    return (
+        item is not None
+        and item.get("dedup_key") == dedup_key
+        and item.get("integration") == integration
+        and item.get("incident_stat") in OPEN_FOR_DEDUP
+    )
+
+
+def _open_incident(deps: Dependencies, claim: dict[str, Any] | None, integration: str, dedup_key: str) -> dict[str, Any] | None:
+    """The open incident a dedup claim names, or None."""
+    if claim is None:
+        return None
+    item = deps.incidents.get(str(claim["incident_id"]))
+    return item if _is_open_for(item, integration, dedup_key) else None
+
+
+def _age_seconds(claimed_at: Any) -> float:
+    return time.time() - float(claimed_at or 0)
+
+
+def _claim_short_id(deps: Dependencies, table: Any, owner: str) -> str:
+    """Take a 4-digit id no open incident has; raises AlertsBusy when none was found."""
+    for _ in range(SHORT_ID_ATTEMPTS):
+        short_id = f"{secrets.randbelow(10**SHORT_ID_DIGITS):0{SHORT_ID_DIGITS}d}"
+        existing = deps.incidents.get(short_id)
+        if existing is not None and existing.get("incident_stat") not in (Status.RESOLVED, Status.INVALID):
+            continue  # open (an alert's, or one written by hand)
+        key = {"pk": f"short#{short_id}"}
+        claim = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        if claim is not None and existing is None and _age_seconds(claim.get("claimed_at")) < STALE_CLAIM_SECONDS:
+            continue  # being opened right now
+        item = {"pk": key["pk"], "owner": owner, "claimed_at": int(time.time())}
+        try:
+            if claim is None:
+                table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            else:
+                table.put_item(
+                    Item=item,
+                    ConditionExpression="#owner = :old",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={":old": claim["owner"]},
+                )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                continue
+            raise
+        return short_id
+    raise AlertsBusy("no free short id")
+
+
+def _release_short_id(table: Any, short_id: str, owner: str) -> None:
+    try:
+        table.delete_item(
+            Key={"pk": f"short#{short_id}"},
+            ConditionExpression="#owner = :me",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":me": owner},
+        )
+    except ClientError as error:
+        if not is_conditional_failure(error):
+            raise
+
+
+def _open(
+    deps: Dependencies,
+    table: Any,
+    integration: Integration,
+    event: AlertEvent,
+    *,
+    dedup_key: str,
+    stale: dict[str, Any] | None,
+    via: str,
+    at: str,
+) -> str | None:
+    """Open a new incident for dedup_key; its id, or None when a concurrent trigger took the dedup key first."""
+    claim_pk = dedup_claim_key(integration.name, dedup_key)
+    short_id = _claim_short_id(deps, table, via)
+    claim = {"pk": claim_pk, "incident_id": short_id, "claimed_at": int(time.time())}
+    try:
+        if stale is None:
+            table.put_item(Item=claim, ConditionExpression="attribute_not_exists(pk)")
+        else:
+            table.put_item(
+                Item=claim, ConditionExpression="incident_id = :old", ExpressionAttributeValues={":old": stale["incident_id"]}
+            )
+    except ClientError as error:
+        _release_short_id(table, short_id, via)
+        if is_conditional_failure(error):
+            return None
+        raise
+    item = incident_item(
+        event,
+        incident_id=short_id,
+        integration=integration.name,
+        contacts=integration.contacts,
+        policy=integration.policy,
+        dedup_key=dedup_key,
+        at=at,
+    )
+    try:
+        aws_clients.dynamodb().Table(deps.settings.incidents_table).put_item(
+            Item=item,
+            ConditionExpression="attribute_not_exists(incident_id) OR incident_stat IN (:resolved, :invalid)",
+            ExpressionAttributeValues={":resolved": Status.RESOLVED.value, ":invalid": Status.INVALID.value},
+        )
+    except ClientError as error:
+        if not is_conditional_failure(error):
+            raise
+        raise AlertsBusy(f"incident {short_id} was written by hand meanwhile") from error  # the claims expire by staleness
+    logger.info("incident opened by an alert", extra={"incident_id": short_id, "integration": integration.name})
+    return short_id
+
+
+def _wait_until_started(deps: Dependencies, incident_id: str, integration: str, dedup_key: str) -> dict[str, Any] | None:
+    """The open incident once its escalation has started (the app never writes to an unstarted one); None if closed."""
+    deadline = time.monotonic() + WAIT_FOR_START_SECONDS
+    while True:
+        item = deps.incidents.get(incident_id)
+        if item is not None and not _is_open_for(item, integration, dedup_key):
+            return None
+        if item is not None and "execution_arn" in item:
+            return item
+        if time.monotonic() >= deadline:
+            if item is None:
+                return None  # the opener died between its claim and its write: the claim is stale
+            raise AlertsBusy(f"incident {incident_id} has not started yet")
+        time.sleep(0.2)
+
+
+def trigger(deps: Dependencies, table: Any, integration: Integration, event: AlertEvent, *, via: str, at: str) -> dict[str, str]:
+    """Open an incident for the event, or count it on the open one with its dedup key: {outcome, dedup_key, incident_id}."""
+    dedup_key = event.dedup_key or new_dedup_key()
+    claim_pk = dedup_claim_key(integration.name, dedup_key)
+    for _ in range(5):
+        claim = table.get_item(Key={"pk": claim_pk}, ConsistentRead=True).get("Item")
+        if claim is not None:
+            incident_id = str(claim["incident_id"])
+            item = _wait_until_started(deps, incident_id, integration.name, dedup_key)
+            if item is not None:
+                entry = timeline_entry(Event.ALERT_REPEATED, at, source=event.source[:128] or None, via=via[:128])
+                if deps.incidents.record_repeat(incident_id, dedup_key=dedup_key, entry=entry, cap=REPEATS_ON_TIMELINE):
+                    return {"outcome": "repeated", "dedup_key": dedup_key, "incident_id": incident_id}
+                continue  # closed meanwhile: look again
+        opened = _open(deps, table, integration, event, dedup_key=dedup_key, stale=claim, via=via, at=at)
+        if opened is not None:
+            return {"outcome": "opened", "dedup_key": dedup_key, "incident_id": opened}
+    raise AlertsBusy("the dedup key kept changing hands")
+
+
+def incident_for(deps: Dependencies, table: Any, integration: Integration, dedup_key: str) -> dict[str, Any] | None:
+    """The latest incident this integration's dedup key opened (open or not), or None."""
+    claim = table.get_item(Key={"pk": dedup_claim_key(integration.name, dedup_key)}, ConsistentRead=True).get("Item")
+    if claim is None:
+        return None
+    item = deps.incidents.get(str(claim["incident_id"]))
+    if item is None or item.get("dedup_key") != dedup_key or item.get("integration") != integration.name:
+        return None
+    return item
+
+
+def _complete(token: str, output: str) -> Callable[[], None]:
+    def action() -> None:
+        try:
+            aws_clients.stepfunctions().send_task_success(taskToken=token, output=output)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in STALE_TOKEN_CODES:
+                raise
+
+    return action
+
+
+def acknowledge(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> str:
+    """Acknowledge for an integration, by the rules a YES follows (repository.acknowledge_by_reply, the same once-only keys).
+
+    Completes the parked task and tells everyone paged who took it; returns acknowledged, already_acknowledged or closed.
+    """
+    entry = timeline_entry(Event.ACKNOWLEDGED, at, by=by, via=via[:128])
+    before = deps.incidents.acknowledge_by_reply(incident_id, by=by, at=at, via=via, entries=[entry])
+    if before is None:
+        item = deps.incidents.get(incident_id) or {}
+        mine = item.get("incident_stat") == Status.ACKNOWLEDGED and item.get("acknowledged_via") == via
+        if not mine:
+            return "already_acknowledged" if item.get("incident_stat") == Status.ACKNOWLEDGED else "closed"
+        before = item  # a retry of this very acknowledgement: finish what is owed
+    else:
+        count(INCIDENTS_ACKNOWLEDGED)
+    failures: list[Exception] = []
+    key = incident_key(before)
+    token = before.get("task_token")
+    if token:
+        output = json.dumps({"outcome": "acknowledged", "acknowledged_by": by})
+        try:
+            deps.once.once(f"ack_task#{key}", _complete(str(token), output))
+            deps.incidents.forget_token(incident_id, str(token))
+        except Exception as error:  # re-raised below; the retry completes it
+            failures.append(error)
+    notice = messages.acknowledged_notice(incident_id, by)
+    for contact in contacts_paged(before):
+
+        def send(contact: str = contact) -> None:
+            try:
+                deps.notifier.send(
+                    contact,
+                    notice,
+                    incident_id=incident_id,
+                    level=0,
+                    kind="acknowledged_notice",
+                    ttl_seconds=COURTESY_TTL_SECONDS,
+                )
+            except (SmsFailed, SmsCeilingReached) as error:
+                logger.warning("notice not deliverable", extra={"to": mask(contact), "error": str(error)})
+
+        try:
+            deps.once.once(f"ack_notice#{key}#{contact}", send)
+        except Exception as error:
+            failures.append(error)
+    if failures:
+        raise failures[0]
+    return "acknowledged"
+
+
+def resolve_alert(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> str:
+    """Resolve for an integration (escalation.resolve); returns what happened."""
+    return str(resolve(deps, incident_id, by=by, via=via, at=at))

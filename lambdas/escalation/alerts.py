@@ -1,0 +1,222 @@
+"""Events API v2 (PagerDuty compatible) and CloudWatch alarm events: parsing and validation, no AWS calls.
+
+A body is checked whole: every problem is reported as `<field>: <problem>` (PagerDuty's `errors` list),
+and nothing is changed when there is one. What is checked follows PagerDuty's Events API v2:
+
+- `routing_key`: 32 characters; `event_action`: trigger, acknowledge or resolve.
+- `dedup_key`: at most 255 characters; required to acknowledge or resolve; a trigger without one gets one.
+- `payload` (trigger): `summary` (1-1024 characters), `source`, `severity` (critical, error, warning, info)
+  required; `timestamp` ISO 8601; `component`, `group`, `class` strings; `custom_details` anything JSON.
+- `links` [{href, text}], `images` [{src, href, alt}], `client`, `client_url`.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .incident import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
+
+ACTIONS = ("trigger", "acknowledge", "resolve")
+SEVERITIES = ("critical", "error", "warning", "info")
+MAX_BODY_BYTES = 512 * 1024  # PagerDuty's own limit on one event
+MAX_SUMMARY = 1024
+MAX_DEDUP_KEY = 255
+MAX_STRING = 1024  # source, component, group, class, client, client_url, a link's href or text
+MAX_LINKS = 20
+
+
+class InvalidEvent(ValueError):
+    """The event cannot be accepted; errors are `<field>: <problem>` strings."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One checked event."""
+
+    routing_key: str
+    action: str
+    dedup_key: str | None
+    summary: str = ""
+    source: str = ""
+    severity: str = ""
+    timestamp: str | None = None
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = None
+    custom_details: Any = None
+    links: tuple[dict[str, str], ...] = field(default_factory=tuple)
+    client: str | None = None
+    client_url: str | None = None
+
+
+def _string(container: dict[str, Any], name: str, where: str, errors: list[str], *, required: bool, limit: int) -> str | None:
+    value = container.get(name)
+    if value is None:
+        if required:
+            errors.append(f"{where}{name}: is required")
+        return None
+    if not isinstance(value, str):
+        errors.append(f"{where}{name}: must be a string")
+        return None
+    if required and not value.strip():
+        errors.append(f"{where}{name}: must not be empty")
+    if len(value) > limit:
+        errors.append(f"{where}{name}: is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def _links(body: dict[str, Any], errors: list[str]) -> tuple[dict[str, str], ...]:
+    raw = body.get("links")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.append("links: must be a list of {href, text}")
+        return ()
+    if len(raw) > MAX_LINKS:
+        errors.append(f"links: has {len(raw)} links; the limit is {MAX_LINKS}")
+    links = []
+    for index, link in enumerate(raw[:MAX_LINKS]):
+        if not isinstance(link, dict):
+            errors.append(f"links[{index}]: must be an object with href")
+            continue
+        href = _string(link, "href", f"links[{index}].", errors, required=True, limit=MAX_STRING)
+        text = _string(link, "text", f"links[{index}].", errors, required=False, limit=MAX_STRING)
+        if href:
+            links.append({"href": href, "text": text or ""})
+    return tuple(links)
+
+
+def _images(body: dict[str, Any], errors: list[str]) -> None:
+    raw = body.get("images")
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        errors.append("images: must be a list of {src, href, alt}")
+        return
+    for index, image in enumerate(raw):
+        if not isinstance(image, dict):
+            errors.append(f"images[{index}]: must be an object with src")
+            continue
+        _string(image, "src", f"images[{index}].", errors, required=True, limit=MAX_STRING)
+        for name in ("href", "alt"):
+            _string(image, name, f"images[{index}].", errors, required=False, limit=MAX_STRING)
+
+
+def _timestamp(payload: dict[str, Any], errors: list[str]) -> str | None:
+    value = _string(payload, "timestamp", "payload.", errors, required=False, limit=64)
+    if value:
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            errors.append(f"payload.timestamp: {value!r} is not an ISO 8601 date and time")
+    return value
+
+
+def parse_event(raw: str | bytes) -> AlertEvent:
+    """Check one request body; raises InvalidEvent listing every problem."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidEvent([f"body: is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}"])
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidEvent([f"body: is not valid JSON ({error})"]) from error
+    if not isinstance(body, dict):
+        raise InvalidEvent(["body: must be a JSON object"])
+    errors: list[str] = []
+    routing_key = _string(body, "routing_key", "", errors, required=True, limit=64)
+    if routing_key is not None and len(routing_key) != 32:
+        errors.append("routing_key: must be 32 characters")
+    action = body.get("event_action")
+    if action not in ACTIONS:
+        errors.append("event_action: " + ("is required" if action is None else f"must be one of {', '.join(ACTIONS)}"))
+    dedup_key = _string(body, "dedup_key", "", errors, required=action in ("acknowledge", "resolve"), limit=MAX_DEDUP_KEY)
+    payload = body.get("payload")
+    summary = source = severity = ""
+    timestamp = component = group = class_ = None
+    if (action == "trigger" or payload is not None) and not isinstance(payload, dict):
+        errors.append("payload: " + ("is required" if payload is None else "must be an object"))
+    elif isinstance(payload, dict):
+        required = action == "trigger"
+        summary = _string(payload, "summary", "payload.", errors, required=required, limit=MAX_SUMMARY) or ""
+        source = _string(payload, "source", "payload.", errors, required=required, limit=MAX_STRING) or ""
+        severity = _string(payload, "severity", "payload.", errors, required=required, limit=16) or ""
+        if severity and severity not in SEVERITIES:
+            errors.append(f"payload.severity: must be one of {', '.join(SEVERITIES)}")
+        timestamp = _timestamp(payload, errors)
+        component = _string(payload, "component", "payload.", errors, required=False, limit=MAX_STRING)
+        group = _string(payload, "group", "payload.", errors, required=False, limit=MAX_STRING)
+        class_ = _string(payload, "class", "payload.", errors, required=False, limit=MAX_STRING)
+    links = _links(body, errors)
+    _images(body, errors)
+    client = _string(body, "client", "", errors, required=False, limit=MAX_STRING)
+    client_url = _string(body, "client_url", "", errors, required=False, limit=MAX_STRING)
+    if errors:
+        raise InvalidEvent(errors)
+    assert routing_key is not None and isinstance(action, str)
+    return AlertEvent(
+        routing_key=routing_key,
+        action=action,
+        dedup_key=dedup_key or None,
+        summary=summary.strip(),
+        source=source,
+        severity=severity,
+        timestamp=timestamp,
+        component=component,
+        group=group,
+        class_=class_,
+        custom_details=(payload or {}).get("custom_details"),
+        links=links,
+        client=client,
+        client_url=client_url,
+    )
+
+
+def new_dedup_key() -> str:
+    """A dedup key for a trigger sent without one (returned to the sender, as PagerDuty does)."""
+    return uuid.uuid4().hex
+
+
+def incident_url(event: AlertEvent) -> str | None:
+    """The incident's `url`: the first link that is a web address short enough for the item."""
+    for link in event.links:
+        href = link["href"].strip()
+        if href.startswith(("https://", "http://")) and len(href) <= MAX_URL_LENGTH:
+            return href
+    return None
+
+
+def incident_item(
+    event: AlertEvent,
+    *,
+    incident_id: str,
+    integration: str,
+    contacts: tuple[str, ...],
+    policy: str | None,
+    dedup_key: str,
+    at: str,
+) -> dict[str, Any]:
+    """The incident item a trigger writes (the shape lambdas/escalation/incident.py checks), plus where it came from."""
+    item: dict[str, Any] = {
+        "incident_id": incident_id,
+        "incident_stat": "not_acknowledged",
+        "double_escalation": "no",
+        "description": event.summary[:MAX_DESCRIPTION_LENGTH],
+        "url": incident_url(event) or "no url",
+        "dedup_key": dedup_key,
+        "integration": integration,
+        "alert_count": 1,
+        "severity": event.severity,
+        "source": event.source[:256],
+        "opened_at": at,
+    }
+    if policy:
+        item["policy"] = policy  # paged by the policy: who is on call is resolved when each level is paged
+    else:
+        item["contacts"] = list(contacts)
+    return item

@@ -1,0 +1,198 @@
+"""Integrations and their routing keys: who may send alerts, and whom their incidents page.
+
+An integration is a name, a contact chain (E.164 numbers) and an optional `policy` (an on-call policy
+name, copied onto its incidents). A routing key is 32 lowercase hex characters, like PagerDuty's; it is
+shown once, when created, and stored only as its SHA-256. Rotating adds a key and leaves the old ones
+working until they are revoked, so a sender can be switched over without a gap.
+
+Items of the integrations table (partition key `pk`):
+
+    integration#<name>   contacts, policy, created_at, keys: {key_id: created_at}
+    key#<sha256 hex>     integration, key_id (the first 8 hex characters of the hash), created_at, revoked_at
+
+Every function takes a boto3 Table resource and returns plain data, for the handlers and the CLI alike.
+"""
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .incident import MAX_CONTACTS
+from .phone_numbers import is_e164
+from .repository import is_conditional_failure, utc_now
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ROUTING_KEY = re.compile(r"^[0-9a-f]{32}$")
+MAX_POLICY_LENGTH = 128
+KEY_ID_LENGTH = 8
+
+
+class IntegrationError(ValueError):
+    """A request about integrations cannot be done; the message names the field and the problem."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Integration:
+    """What a routing key pages."""
+
+    name: str
+    contacts: tuple[str, ...]
+    policy: str | None = None
+
+
+def key_hash(routing_key: str) -> str:
+    """How a routing key is stored: its SHA-256, hex."""
+    return hashlib.sha256(routing_key.encode()).hexdigest()
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise IntegrationError("name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+
+
+def _check_pages(contacts: Sequence[str], policy: str | None) -> tuple[str, ...]:
+    """An integration pages an escalation policy (resolved when each level is paged) or a contact chain, not both."""
+    if policy is not None and contacts:
+        raise IntegrationError("policy", "give either policy or contacts, not both")
+    if policy is not None:
+        if not isinstance(policy, str) or not policy.strip() or len(policy) > MAX_POLICY_LENGTH:
+            raise IntegrationError("policy", f"must be a non-empty name of at most {MAX_POLICY_LENGTH} characters")
+        return ()
+    if not contacts:
+        raise IntegrationError("contacts", "must name at least one phone number, or give a policy")
+    if len(contacts) > MAX_CONTACTS:
+        raise IntegrationError("contacts", f"has {len(contacts)} numbers; the limit is {MAX_CONTACTS}")
+    for index, number in enumerate(contacts):
+        if not is_e164(number):
+            raise IntegrationError(f"contacts[{index}]", f"{number!r} is not an E.164 phone number such as +447700900001")
+    if len(set(contacts)) != len(contacts):
+        raise IntegrationError("contacts", "lists a number more than once")
+    return tuple(contacts)
+
+
+def _new_key(table: Any, name: str, at: str) -> dict[str, str]:
+    """Store a new routing key's hash for name and list it on the integration; returns the key (shown once)."""
+    routing_key = secrets.token_hex(16)
+    hashed = key_hash(routing_key)
+    key_id = hashed[:KEY_ID_LENGTH]
+    table.put_item(
+        Item={"pk": f"key#{hashed}", "integration": name, "key_id": key_id, "created_at": at},
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    try:
+        table.update_item(
+            Key={"pk": f"integration#{name}"},
+            UpdateExpression="SET #keys.#id = :at",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#keys": "keys", "#id": key_id},
+            ExpressionAttributeValues={":at": at},
+        )
+    except ClientError as error:
+        table.delete_item(Key={"pk": f"key#{hashed}"})  # the integration vanished meanwhile: leave no orphan key
+        if is_conditional_failure(error):
+            raise IntegrationError("name", f"no integration {name!r}") from error
+        raise
+    return {"integration": name, "routing_key": routing_key, "key_id": key_id, "created_at": at}
+
+
+def create_integration(table: Any, name: str, *, contacts: Sequence[str], policy: str | None = None) -> dict[str, str]:
+    """Create an integration with its first routing key; returns {integration, routing_key, key_id, created_at}."""
+    _check_name(name)
+    chain = _check_pages(contacts, policy)
+    at = utc_now()
+    item: dict[str, Any] = {"pk": f"integration#{name}", "name": name, "contacts": list(chain), "created_at": at, "keys": {}}
+    if policy is not None:
+        item["policy"] = policy
+    try:
+        table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as error:
+        if is_conditional_failure(error):
+            raise IntegrationError("name", f"an integration {name!r} exists already") from error
+        raise
+    return _new_key(table, name, at)
+
+
+def rotate_key(table: Any, name: str) -> dict[str, str]:
+    """Add a routing key to an integration; the old keys keep working until revoked."""
+    _check_name(name)
+    return _new_key(table, name, utc_now())
+
+
+def revoke_key(table: Any, name: str, key_id: str) -> dict[str, str]:
+    """Revoke one of an integration's keys (by key_id, or the routing key itself); events sent with it get 400."""
+    _check_name(name)
+    integration = table.get_item(Key={"pk": f"integration#{name}"}, ConsistentRead=True).get("Item")
+    if integration is None:
+        raise IntegrationError("name", f"no integration {name!r}")
+    if ROUTING_KEY.match(key_id):
+        key_id = key_hash(key_id)[:KEY_ID_LENGTH]
+    if key_id not in (integration.get("keys") or {}):
+        raise IntegrationError("key_id", f"{name!r} has no key {key_id!r}")
+    response = table.scan(
+        FilterExpression="integration = :name AND key_id = :id",
+        ExpressionAttributeValues={":name": name, ":id": key_id},
+        ConsistentRead=True,
+    )  # rare, operator-driven: a scan of a small table
+    at = utc_now()
+    for item in response.get("Items", []):
+        table.update_item(
+            Key={"pk": item["pk"]},
+            UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
+            ExpressionAttributeValues={":at": at},
+        )
+    table.update_item(
+        Key={"pk": f"integration#{name}"},
+        UpdateExpression="REMOVE #keys.#id",
+        ExpressionAttributeNames={"#keys": "keys", "#id": key_id},
+    )
+    return {"integration": name, "key_id": key_id, "revoked_at": at}
+
+
+def list_integrations(table: Any) -> list[dict[str, Any]]:
+    """Every integration: name, contacts, policy, key ids (never the keys)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "begins_with(pk, :prefix)",
+        "ExpressionAttributeValues": {":prefix": "integration#"},
+    }
+    while True:
+        response = table.scan(**kwargs)
+        items.extend(response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return sorted(
+        (
+            {
+                "name": item["name"],
+                "contacts": list(item.get("contacts", [])),
+                "policy": item.get("policy"),
+                "key_ids": sorted((item.get("keys") or {}).keys()),
+            }
+            for item in items
+        ),
+        key=lambda entry: str(entry["name"]),
+    )
+
+
+def lookup(table: Any, routing_key: str) -> Integration | None:
+    """The integration a routing key belongs to; None for an unknown or revoked key."""
+    if not isinstance(routing_key, str) or not ROUTING_KEY.match(routing_key):
+        return None
+    key_item = table.get_item(Key={"pk": f"key#{key_hash(routing_key)}"}, ConsistentRead=True).get("Item")
+    if key_item is None or "revoked_at" in key_item:
+        return None
+    item = table.get_item(Key={"pk": f"integration#{key_item['integration']}"}, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    return Integration(name=str(item["name"]), contacts=tuple(item.get("contacts", [])), policy=item.get("policy"))

@@ -1,0 +1,143 @@
+"""Resolving an incident: one function for every entry point (an SMS RESOLVE, the events API, an alarm's OK, the CLI).
+
+`resolved` is final. Resolving stops the escalation at once: the parked task token is completed with
+`{"outcome": "resolved"}`, which the state machine's "Queued for a send slot?" choice sends to "Incident
+closed"; a page task that starts later finds the incident closed and ends its wait without paging
+(page_contact parks its token only on an open incident). Everyone paged is told once.
+
+Race safety. The state change is one conditional write that records who resolved (`resolved_by`) and
+through what (`resolved_via`: an inbound message id, an API event id); it returns the item as it was just
+before, so the token completed is the one parked at that instant. A retry of the same resolve (same `via`)
+finds its own write and redoes only the side effects still owed (each has a once-only key); another
+resolve of a resolved incident changes nothing. A YES racing a resolve: whichever write is second fails
+its condition (an acknowledgement needs an open, exhausted or failed incident; a resolve accepts an
+acknowledged one too), so the incident ends `resolved` either way, and a token completed by both is
+completed once (the second gets a stale-token error, which counts as done).
+"""
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import aws_clients, messages
+from .matching import reached_by_chain
+from .notifications import COURTESY_TTL_SECONDS
+from .observability import INCIDENTS_RESOLVED, count, logger
+from .phone_numbers import is_e164, mask
+from .levels import numbers_at
+from .repository import paged_contacts
+from .sms import SmsFailed
+from .sms_ceiling import SmsCeilingReached
+from .status import Event, Status
+from .timeline import timeline_entry
+from .wiring import Dependencies
+
+# A token that timed out or was already completed: the workflow no longer waits on it.
+STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+RESOLVED_OUTPUT = '{"outcome": "resolved"}'
+
+
+class Outcome(StrEnum):
+    """What a resolve did."""
+
+    RESOLVED = "resolved"  # resolved now (or by an earlier try of this same resolve)
+    ALREADY_RESOLVED = "already_resolved"  # someone (or something) else resolved it before
+    NOT_RESOLVABLE = "not_resolvable"  # invalid, or not started yet: nothing to stop
+    NOT_FOUND = "not_found"
+
+
+def incident_key(item: dict[str, Any]) -> str:
+    """The incident id and its execution: a new incident written over an old id gets fresh once-only keys."""
+    execution = str(item.get("execution_arn", "")).rsplit(":", 1)[-1]
+    return f"{item['incident_id']}#{execution}"
+
+
+def contacts_paged(item: dict[str, Any]) -> list[str]:
+    """Everyone a page or reminder actually went to (the timeline says which levels), once each, minus unreachable numbers.
+
+    An incident resolved before its first page went out (an alert cleared at once) tells nobody.
+    """
+    levels = {
+        int(entry["level"])
+        for entry in item.get("timeline", [])
+        if entry.get("event") in (Event.PAGED, Event.REMINDED) and "level" in entry
+    }
+    reached = set(paged_contacts(item))
+    numbers = [number for level in sorted(levels) for number in numbers_at(item, level)]  # a policy level: several
+    return [number for number in dict.fromkeys(numbers) if number in reached]
+
+
+def _complete_token(token: str) -> None:
+    try:
+        aws_clients.stepfunctions().send_task_success(taskToken=token, output=RESOLVED_OUTPUT)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in STALE_TOKEN_CODES:
+            raise
+        logger.info("task token no longer waited on")
+
+
+def _send(deps: Dependencies, to: str, sms: messages.Sms, incident_id: str, kind: str) -> Callable[[], None]:
+    """A courtesy text for a once-only key: a number that can never get it counts as done; our faults raise."""
+
+    def send() -> None:
+        try:
+            deps.notifier.send(to, sms, incident_id=incident_id, level=0, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
+        except (SmsFailed, SmsCeilingReached) as error:
+            extra = {"incident_id": incident_id, "to": mask(to), "error": str(error)}
+            logger.warning("resolve text not deliverable", extra=extra)
+
+    return send
+
+
+def _finish(deps: Dependencies, item: dict[str, Any], *, by: str) -> None:
+    """Stop the escalation and tell everyone paged, each once; raises the first failure after trying them all."""
+    incident_id = str(item["incident_id"])
+    key = incident_key(item)
+    failures: list[Exception] = []
+
+    def once(once_key: str, action: Callable[[], object]) -> None:
+        try:
+            deps.once.once(once_key, action)
+        except Exception as error:  # re-raised below, so the retry redoes it
+            failures.append(error)
+
+    token = item.get("task_token")
+    if token:
+        task_key = f"resolve_task#{key}"
+        once(task_key, lambda: _complete_token(str(token)))
+        if deps.once.done(task_key):
+            deps.incidents.forget_token(incident_id, str(token))
+    if is_e164(by) and reached_by_chain(item, by):
+        confirmation = messages.resolved_confirmation(incident_id)
+        once(f"resolved_confirmation#{key}#{by}", _send(deps, by, confirmation, incident_id, "confirmation"))
+    notice = messages.resolved_notice(incident_id, by)  # colleagues see who, as with an acknowledgement
+    for contact in contacts_paged(item):
+        if contact != by:
+            once(f"resolved_notice#{key}#{contact}", _send(deps, contact, notice, incident_id, "resolved_notice"))
+    if failures:
+        raise failures[0]
+
+
+def resolve(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> Outcome:
+    """Resolve an incident (by: a phone number or an integration's name; via: what carried the request, unique per request).
+
+    Idempotent per `via`; safe against a concurrent YES, a page in flight, and another resolve.
+    """
+    entry = timeline_entry(Event.RESOLVED, at, by=mask(by) if is_e164(by) else by, via=via[:128])
+    before = deps.incidents.resolve(incident_id, by=by, at=at, via=via, entries=[entry])
+    if before is not None:
+        count(INCIDENTS_RESOLVED)
+        logger.info("incident resolved", extra={"incident_id": incident_id, "status_before": before.get("incident_stat")})
+        _finish(deps, before, by=by)
+        return Outcome.RESOLVED
+    current = deps.incidents.get(incident_id)
+    if current is None:
+        return Outcome.NOT_FOUND
+    if current.get("incident_stat") != Status.RESOLVED:
+        return Outcome.NOT_RESOLVABLE
+    if current.get("resolved_via") == via and current.get("resolved_by") == by:
+        _finish(deps, current, by=by)  # a retry of this very resolve: send what is still owed
+        return Outcome.RESOLVED
+    return Outcome.ALREADY_RESOLVED

@@ -1,0 +1,118 @@
+"""Alerts in: the Events API v2 endpoint (`POST /v2/enqueue`), its function and the integrations table.
+
+The table holds routing-key hashes and integrations, the dedup and short-id claims, and the per-key rate
+counters (with a TTL). The API is a REST API (HTTPS only, as every API Gateway endpoint): stage throttling
+caps the whole endpoint, the handler caps each routing key (EVENTS_PER_MINUTE, a DynamoDB counter) and each
+body (512 KB, PagerDuty's limit; API Gateway itself refuses bodies over 10 MB).
+"""
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct
+
+from .functions import HandlerFunction
+
+EVENTS_PER_MINUTE = 120  # per routing key, PagerDuty's documented limit
+STAGE_RATE_PER_SECOND = 50  # the whole endpoint (every key together)
+STAGE_BURST = 100
+FUNCTION_TIMEOUT_SECONDS = 29  # API Gateway's own integration timeout
+
+
+class Alerts(Construct):
+    """The endpoint, its function and its table; the stack grants what the function touches elsewhere."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, function: HandlerFunction) -> None:
+        super().__init__(scope, construct_id)
+        self.function = function
+        self.integrations = dynamodb.Table(
+            self,
+            "Integrations",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expires_at",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+            removal_policy=RemovalPolicy.RETAIN,  # integrations and their key hashes are configuration
+        )
+        function.function.add_environment("INTEGRATIONS_TABLE", self.integrations.table_name)
+        function.function.add_environment("EVENTS_PER_MINUTE", str(EVENTS_PER_MINUTE))
+        self.integrations.grant(
+            function.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        )
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.api = apigateway.RestApi(
+            self,
+            "EventsApi",
+            description="PagerDuty Events API v2 compatible endpoint: POST /v2/enqueue",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            deploy_options=apigateway.StageOptions(
+                stage_name="v2",
+                throttling_rate_limit=STAGE_RATE_PER_SECOND,
+                throttling_burst_limit=STAGE_BURST,
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                tracing_enabled=True,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+        )
+        enqueue = self.api.root.add_resource("enqueue")
+        enqueue.add_method(
+            "POST",
+            apigateway.LambdaIntegration(function.function, timeout=Duration.seconds(FUNCTION_TIMEOUT_SECONDS)),
+            request_validator_options=apigateway.RequestValidatorOptions(validate_request_parameters=True),
+        )
+
+    @property
+    def url(self) -> str:
+        """The endpoint: https://<api>.execute-api.<region>.amazonaws.com/v2/enqueue."""
+        return self.api.url_for_path("/enqueue")
+
+
+def _ack(scope: IConstruct, rule: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))
+
+
+def acknowledge_alert_findings(alerts: Alerts, role: iam.IRole) -> None:
+    """The cdk-nag findings the endpoint accepts on purpose, each with its reason."""
+    api = alerts.api
+    auth = (
+        "The Events API v2 authenticates each event by the routing key in its body, as PagerDuty does (senders such as "
+        "Alertmanager cannot sign requests or fetch tokens); unknown and revoked keys get 400, and each key is rate limited."
+    )
+    _ack(api, "AwsSolutions-APIG4", auth)
+    _ack(api, "AwsSolutions-COG4", auth)
+    _ack(
+        api,
+        "AwsSolutions-APIG3",
+        "No WAF web ACL by default (a fixed monthly cost): the stage is throttled, each routing key is limited in DynamoDB, "
+        "and bodies over 512 KB are refused. Attach a web ACL to the stage if the endpoint must face more.",
+    )
+    _ack(
+        api,
+        "AwsSolutions-APIG2",
+        "The handler validates every field of the body and answers PagerDuty's 400 naming each field; an API Gateway "
+        "model would answer in another shape, which Events API v2 senders do not expect.",
+    )
+    account_role = api.node.try_find_child("CloudWatchRole")
+    if account_role is not None:
+        _ack(
+            account_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-wide logging role; AWS's managed policy is the documented way to let it write stage logs.",
+        )

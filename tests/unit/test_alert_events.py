@@ -1,0 +1,230 @@
+"""POST /v2/enqueue: PagerDuty Events API v2 bodies (Alertmanager's own) in, incidents out.
+
+DynamoDB is moto; Step Functions and SMS go through Stubbers, so every task completion and text is exact.
+The escalation's start is the real repository call the start handler makes (record_started).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import alert_events
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.stub import Stubber
+
+from escalation.alerts import InvalidEvent, parse_event
+from escalation.integrations import create_integration
+from escalation.wiring import dependencies
+from tests.conftest import Aws
+from tests.unit.alerts_support import INTEGRATIONS_TABLE, api_request, create_integrations_table
+from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, run_page, sms_request
+
+
+@pytest.fixture
+def integration(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An integration paging FIRST then SECOND; its routing key."""
+    monkeypatch.setenv("INTEGRATIONS_TABLE", INTEGRATIONS_TABLE)
+    alert_events.integrations_table.cache_clear()
+    table = create_integrations_table()
+    return create_integration(table, "alertmanager", contacts=[FIRST, SECOND])
+
+
+def _body(fixtures_dir: Path, name: str, key: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((fixtures_dir / name).read_text())
+    body["routing_key"] = key
+    return body
+
+
+def _post(context: LambdaContext, body: Any, request_id: str = "req-1") -> tuple[int, dict[str, Any]]:
+    response = alert_events.handler(api_request(body, request_id=request_id), context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def _start(incident_id: str) -> None:
+    """What the start handler does for the new item (the stream is not part of a unit test)."""
+    deps = dependencies()
+    assert deps.incidents.record_started(incident_id, [FIRST, SECOND], EXECUTION_ARN, "2026-01-01T00:00:00.000Z")
+
+
+def _incidents(aws: Aws) -> list[dict[str, Any]]:
+    return aws.incidents.scan(ConsistentRead=True)["Items"]
+
+
+def test_alertmanager_firing_opens_one_incident_with_a_short_id(
+    integration: dict[str, str], aws: Aws, fixtures_dir: Path, lambda_context: LambdaContext
+) -> None:
+    body = _body(fixtures_dir, "alertmanager_firing.json", integration["routing_key"])
+    status, response = _post(lambda_context, body)
+    assert (status, response) == (202, {"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]})
+    (item,) = _incidents(aws)
+    assert len(item["incident_id"]) == 4 and item["incident_id"].isdigit()
+    assert item["description"] == "[FIRING:1] HighRequestLatency (api-server critical)"
+    assert (item["contacts"], item["dedup_key"]) == ([FIRST, SECOND], body["dedup_key"])
+    assert "policy" not in item
+    assert (item["incident_stat"], item["alert_count"], item["url"]) == ("not_acknowledged", 1, "no url")
+
+
+def test_a_repeat_while_open_is_counted_and_pages_nobody_then_resolve_closes_and_the_next_opens_anew(
+    integration: dict[str, str], aws: Aws, sfn_stub: Stubber, fixtures_dir: Path, lambda_context: LambdaContext
+) -> None:
+    firing = _body(fixtures_dir, "alertmanager_firing.json", integration["routing_key"])
+    assert _post(lambda_context, firing)[0] == 202
+    (item,) = _incidents(aws)
+    incident_id = item["incident_id"]
+    _start(incident_id)
+
+    assert _post(lambda_context, firing, "req-2")[0] == 202
+    item = aws.incident(incident_id)
+    assert item["alert_count"] == 2
+    assert [entry["event"] for entry in item["timeline"]] == ["created", "alert_repeated"]
+
+    resolved = _body(fixtures_dir, "alertmanager_resolved.json", integration["routing_key"])
+    assert _post(lambda_context, resolved, "req-3")[0] == 202  # nobody was paged yet: no task, no texts
+    item = aws.incident(incident_id)
+    assert (item["incident_stat"], item["resolved_by"]) == ("resolved", "alertmanager")
+
+    assert _post(lambda_context, firing, "req-4")[0] == 202
+    reopened = [i for i in _incidents(aws) if i["incident_stat"] == "not_acknowledged"]
+    assert len(reopened) == 1 and reopened[0]["alert_count"] == 1
+    assert "execution_arn" not in reopened[0]  # a new incident, for the stream to start (and page)
+
+
+def test_acknowledge_from_the_api_takes_the_incident_and_tells_who_was_paged(
+    integration: dict[str, str], aws: Aws, sms_stub: Stubber, sfn_stub: Stubber, fixtures_dir: Path, lambda_context: LambdaContext
+) -> None:
+    firing = _body(fixtures_dir, "alertmanager_firing.json", integration["routing_key"])
+    _post(lambda_context, firing)
+    (item,) = _incidents(aws)
+    incident_id = item["incident_id"]
+    _start(incident_id)
+    run_page(sms_stub, lambda_context, level=0, token="token-0", message_id="msg-1", incident_id=incident_id)
+
+    sfn_stub.add_response(
+        "send_task_success",
+        {},
+        expected_params={"taskToken": "token-0", "output": '{"outcome": "acknowledged", "acknowledged_by": "alertmanager"}'},
+    )
+    sms_stub.add_response(
+        "send_text_message",
+        {"MessageId": "out-1"},
+        expected_params=sms_request(
+            FIRST, f"Incident {incident_id} was acknowledged by alertmanager. No action needed.", incident_id
+        ),
+    )
+    ack = {"routing_key": integration["routing_key"], "event_action": "acknowledge", "dedup_key": firing["dedup_key"]}
+    assert _post(lambda_context, ack, "req-ack")[0] == 202
+    assert _post(lambda_context, ack, "req-ack-2")[0] == 202  # a second acknowledge changes nothing
+    item = aws.incident(incident_id)
+    assert (item["incident_stat"], item["acknowledged_by"], item["acknowledged_via"]) == (
+        "acknowledged",
+        "alertmanager",
+        "req-ack",
+    )
+    assert "task_token" not in item
+
+
+def test_a_trigger_without_dedup_key_gets_one_back(integration: dict[str, str], aws: Aws, lambda_context: LambdaContext) -> None:
+    body = {
+        "routing_key": integration["routing_key"],
+        "event_action": "trigger",
+        "payload": {"summary": "Disk full", "source": "db-1", "severity": "critical"},
+        "links": [{"href": "https://grafana.example.com/d/disk", "text": "dashboard"}],
+    }
+    status, response = _post(lambda_context, body)
+    assert status == 202 and len(response["dedup_key"]) == 32
+    (item,) = _incidents(aws)
+    assert (item["dedup_key"], item["url"]) == (response["dedup_key"], "https://grafana.example.com/d/disk")
+
+
+def test_bad_events_get_400_naming_each_field_and_change_nothing(
+    integration: dict[str, str], aws: Aws, lambda_context: LambdaContext
+) -> None:
+    body = {
+        "routing_key": integration["routing_key"],
+        "event_action": "trigger",
+        "payload": {"summary": "", "severity": "fatal", "timestamp": "yesterday"},
+        "links": [{"text": "no href"}],
+    }
+    status, response = _post(lambda_context, body)
+    assert status == 400
+    assert response["status"] == "invalid event" and response["message"] == "Event object is invalid"
+    assert response["errors"] == [
+        "payload.summary: must not be empty",
+        "payload.source: is required",
+        "payload.severity: must be one of critical, error, warning, info",
+        "payload.timestamp: 'yesterday' is not an ISO 8601 date and time",
+        "links[0].href: is required",
+    ]
+    assert _post(
+        lambda_context,
+        {**body, "routing_key": "f" * 32, "payload": {"summary": "x", "source": "y", "severity": "info"}, "links": []},
+    )[1]["errors"] == ["routing_key: unknown or revoked"]
+    assert _post(lambda_context, "{not json")[0] == 400
+    assert _incidents(aws) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"routing_key": "k" * 32, "event_action": "resolve"}, "dedup_key: is required"),
+        (
+            {"routing_key": "k" * 32, "event_action": "snooze", "dedup_key": "x"},
+            "event_action: must be one of trigger, acknowledge, resolve",
+        ),
+        ({"routing_key": "short", "event_action": "resolve", "dedup_key": "x"}, "routing_key: must be 32 characters"),
+        ({"routing_key": "k" * 32, "event_action": "trigger"}, "payload: is required"),
+        (
+            {"routing_key": "k" * 32, "event_action": "resolve", "dedup_key": "d" * 256},
+            "dedup_key: is 256 characters long; the limit is 255",
+        ),
+    ],
+)
+def test_the_parser_names_the_field(body: dict[str, Any], error: str) -> None:
+    with pytest.raises(InvalidEvent) as raised:
+        parse_event(json.dumps(body))
+    assert raised.value.errors == [error]
+
+
+def test_a_routing_key_sending_too_fast_gets_429(
+    integration: dict[str, str], aws: Aws, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> None:
+    monkeypatch.setenv("EVENTS_PER_MINUTE", "2")
+    ack = {"routing_key": integration["routing_key"], "event_action": "acknowledge", "dedup_key": "none-open"}
+    statuses = [_post(lambda_context, ack, f"r{index}")[0] for index in range(3)]
+    assert statuses == [202, 202, 429]
+
+
+def test_two_triggers_with_one_dedup_key_at_the_same_instant_open_one_incident(
+    integration: dict[str, str], aws: Aws, fixtures_dir: Path, lambda_context: LambdaContext
+) -> None:
+    firing = _body(fixtures_dir, "alertmanager_firing.json", integration["routing_key"])
+    statuses: list[int] = []
+    barrier = threading.Barrier(2)
+    opened = threading.Event()
+
+    def post(request_id: str) -> None:
+        barrier.wait()
+        statuses.append(_post(lambda_context, firing, request_id)[0])
+        opened.set()
+
+    def start_when_written() -> None:  # the stream's part: start the escalation once the item exists
+        for _ in range(100):
+            items = _incidents(aws)
+            if items:
+                _start(items[0]["incident_id"])
+                return
+            threading.Event().wait(0.05)
+
+    threads = [threading.Thread(target=post, args=(f"req-{n}",)) for n in range(2)]
+    starter = threading.Thread(target=start_when_written)
+    for thread in [*threads, starter]:
+        thread.start()
+    for thread in [*threads, starter]:
+        thread.join(30)
+    assert statuses == [202, 202]
+    (item,) = _incidents(aws)
+    assert item["alert_count"] == 2
