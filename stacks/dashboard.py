@@ -14,10 +14,11 @@ INCIDENT_OUTCOMES = (
     "IncidentsUnacknowledged",
     "IncidentsFailed",
     "IncidentsInvalid",
+    "IncidentsResolved",
 )
 TIME_TO_ACKNOWLEDGE = "TimeToAcknowledge"
 LEVEL_DIMENSION = "Level"
-ESCALATIONS = ("EscalationPages", "RepliesReceived")
+ESCALATIONS = ("EscalationPages", "RepliesReceived", "NobodyOnCall")
 SMS = ("SmsSent", "SmsSegments")
 SMS_TROUBLE = ("SmsFailed", "SmsThrottled", "SmsAccountFault", "SmsCeilingReached")
 PERIOD = Duration.minutes(5)

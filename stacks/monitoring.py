@@ -32,6 +32,12 @@ HANDLER_METRIC_ALARMS = (
         "End User Messaging throttled a page although sends are paced at smsPartsPerSecond: the setting is above the "
         "number's real rate, or something else sends from it; pages are retried, not escalated",
     ),
+    (
+        "NobodyOnCall",
+        "NobodyOnCall",
+        "An escalation policy level had nobody on call (a gap in a rotation, or a policy no longer deployed): the level "
+        "was skipped; fix the rotation in oncall.yaml or add an override (incidents oncall override)",
+    ),
 )
 # A stream record older than this means new incidents are being paged late (retries, throttling, a failing batch).
 MAX_ITERATOR_AGE = Duration.minutes(2)

@@ -22,11 +22,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import aws_clients, messages
+from .levels import numbers_at
 from .matching import reached_by_chain
 from .notifications import COURTESY_TTL_SECONDS
 from .observability import INCIDENTS_RESOLVED, count, logger
 from .phone_numbers import is_e164, mask
-from .levels import numbers_at
 from .repository import paged_contacts
 from .sms import SmsFailed
 from .sms_ceiling import SmsCeilingReached

@@ -83,8 +83,9 @@ def test_incidents_by_outcome_and_sms_show_sums(default_synth: Synth) -> None:
             observability.INCIDENTS_UNACKNOWLEDGED,
             observability.INCIDENTS_FAILED,
             observability.INCIDENTS_INVALID,
+            observability.INCIDENTS_RESOLVED,
         },
-        "Escalations and replies": {observability.ESCALATION_PAGES, observability.REPLIES_RECEIVED},
+        "Escalations and replies": {observability.ESCALATION_PAGES, observability.REPLIES_RECEIVED, observability.NOBODY_ON_CALL},
         "SMS sent": {observability.SMS_SENT, observability.SMS_SEGMENTS},
         "SMS not sent": {
             observability.SMS_FAILED,
@@ -128,5 +129,5 @@ def test_the_alarm_widget_shows_every_alarm_of_the_stack(any_synth: Synth) -> No
         for logical_id in any_synth.of_type("AWS::CloudWatch::Alarm")
     }
     shown = _widgets(any_synth)["Alarms (each notifies the ops topic)"]["alarms"]
-    assert len(alarms) >= 13
+    assert len(alarms) >= 14
     assert sorted(shown) == sorted(alarms)

@@ -45,10 +45,11 @@ def required_environment_variables() -> set[str]:
     return names
 
 
-def test_there_are_exactly_four_functions_by_default(default_synth: Synth, limited_synth: Synth) -> None:
-    # And CDK's AwsCustomResource provider, which writes the on-call definitions at deploy (none without them).
-    default_synth.template.resource_count_is("AWS::Lambda::Function", 5)
-    limited_synth.template.resource_count_is("AWS::Lambda::Function", 4)
+def test_there_are_exactly_five_functions_by_default(default_synth: Synth, limited_synth: Synth) -> None:
+    # The four handlers of the escalation, the events endpoint's, and CDK's AwsCustomResource provider, which writes
+    # the on-call definitions at deploy (none without them).
+    default_synth.template.resource_count_is("AWS::Lambda::Function", 6)
+    limited_synth.template.resource_count_is("AWS::Lambda::Function", 5)
     handler_functions(default_synth)
 
 

@@ -49,7 +49,7 @@ HANDLERS = ("start", "page", "unacknowledged", "reply")
 
 def test_every_alarm_notifies_ops_and_missing_data_is_not_an_alarm(default_synth: Synth) -> None:
     # 2 dead-letter queues, 2 execution outcomes, 3 handler metrics, 4 function error counts, 1 stream backlog.
-    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 13)
+    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 14)
     alarms = default_synth.template.find_resources("AWS::CloudWatch::Alarm")
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [ops_topic(default_synth)], name

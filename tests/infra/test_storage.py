@@ -110,6 +110,6 @@ def test_only_the_start_function_writes_the_history_and_it_can_only_add_to_it(de
             assert not any(resource.startswith(history) for resource in statement["Resource"]), (role_id, statement)
 
 
-def test_stack_has_exactly_the_four_tables(default_synth: Synth) -> None:
-    # Incidents, history, messages, on-call (definitions and overrides).
-    default_synth.template.resource_count_is("AWS::DynamoDB::Table", 4)
+def test_stack_has_exactly_the_five_tables(default_synth: Synth) -> None:
+    # Incidents, history, messages, on-call (definitions and overrides), integrations (routing key hashes).
+    default_synth.template.resource_count_is("AWS::DynamoDB::Table", 5)
