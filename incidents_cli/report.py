@@ -189,7 +189,8 @@ def duration_text(seconds: float | None) -> str:
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
-    return " ".join(part for part in (f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s") if part)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs or not whole else ""]
+    return " ".join(part for part in parts if part)
 
 
 def report_csv(report: Report) -> str:

@@ -133,8 +133,9 @@ def _wait_for_token_definition(queue_url: str) -> str:
 
 
 @pytest.fixture
-def deployed(aws_env: dict[str, str]) -> Iterator[Deployed]:
+def deployed(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     """The stack deployed on moto with the repository's oncall.yaml in its on-call table."""
+    monkeypatch.setenv("COLUMNS", "200")  # tables as wide as a terminal would show them
     with mock_aws(config=MOTO_CONFIG):
         sqs = boto3.client("sqs", region_name=REGION)
         queue_url = sqs.create_queue(QueueName="pages")["QueueUrl"]
