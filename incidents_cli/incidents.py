@@ -133,8 +133,9 @@ def timeline_table(entries: list[dict[str, Any]], *, with_incident: bool = False
     table = Table(show_edge=False, pad_edge=False)
     if with_incident:
         table.add_column("incident")
-    for name in ("at", "event", "level", "who", "detail"):
-        table.add_column(name)
+    table.add_column("at", no_wrap=True)
+    for name in ("event", "level", "who", "detail"):
+        table.add_column(name, no_wrap=name != "detail")
     for entry in entries:
         row = [
             str(entry.get("at", "")),
