@@ -8,10 +8,11 @@ export AWS_DEFAULT_REGION ?= eu-west-2
 
 .PHONY: setup synth test unit infra lint demo sandbox deploy diff clean diagrams
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .  # the incidents CLI (.venv/bin/incidents); its dependencies are pinned above
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -41,7 +42,7 @@ sandbox: setup ## Keep the emulated account up on 127.0.0.1:4566; drive it with 
 lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy app.py stacks lambdas sandbox tools
+	$(VENV)/bin/mypy app.py stacks lambdas sandbox tools incidents_cli
 
 diagrams: setup ## Redraw the state machine (Mermaid) in docs/state-machine.md and the README from the synthesized app
 	$(PY) -m tools.state_machine_diagram

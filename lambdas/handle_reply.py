@@ -9,7 +9,6 @@ which inbound message made it (`acknowledged_via`), so a retry knows the inciden
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -17,10 +16,10 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from escalation import aws_clients, messages
+from escalation import acknowledgement, aws_clients, messages
 from escalation.inbound import InboundSms, InvalidInbound, parse_inbound
 from escalation.levels import current_numbers
-from escalation.matching import Inbox, acted_on_by, open_for_reply
+from escalation.matching import Inbox
 from escalation.messages import Sms
 from escalation.notifications import COURTESY_TTL_SECONDS
 from escalation.observability import (
@@ -41,8 +40,6 @@ from escalation.status import Event, Status, WorkflowError
 from escalation.timeline import timeline_entry
 from escalation.wiring import Dependencies, dependencies
 
-# A token that timed out or was already answered: the workflow has moved on, nothing to complete.
-_STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 CLOSED_REPLIES_KEPT = 5  # reply entries a closed incident's timeline keeps; the rest are only counted
 
 
@@ -125,7 +122,7 @@ def _complete_task(call: Callable[..., object], **kwargs: Any) -> None:
     try:
         call(**kwargs)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _STALE_TOKEN_CODES:
+        if error.response.get("Error", {}).get("Code") in acknowledgement.STALE_TOKEN_CODES:
             raise _StaleToken(str(error)) from error
         raise
 
@@ -147,17 +144,13 @@ def _completed(call: Callable[..., object], **kwargs: Any) -> Callable[[], None]
 
 def _take(ctx: _Reply, item: dict[str, Any]) -> dict[str, Any] | None:
     """Acknowledge item for this reply; the item as it now stands when it is ours, None when someone else has it."""
-    incident_id = str(item["incident_id"])
     ctx.record(item)
-    if open_for_reply(item):
-        at = utc_now()
-        entry = timeline_entry(Event.ACKNOWLEDGED, at, level=int(item.get("escalation_level", 0)), phone=ctx.sender)
-        before = ctx.deps.incidents.acknowledge_by_reply(incident_id, by=ctx.sender, at=at, via=ctx.inbound_id, entries=[entry])
-        if before is not None:
-            count(INCIDENTS_ACKNOWLEDGED)
-            return {**before, "incident_stat": Status.ACKNOWLEDGED.value, "acknowledged_by": ctx.sender, "acknowledged_at": at}
-        item = ctx.deps.incidents.get(incident_id) or item  # lost a race: see who has it
-    return item if acted_on_by(item, ctx.sender, ctx.inbound_id) else None
+    taken = acknowledgement.take(ctx.deps.incidents, item, by=ctx.sender, via=ctx.inbound_id, at=utc_now())
+    if taken is None:
+        return None
+    if taken.now:
+        count(INCIDENTS_ACKNOWLEDGED)
+    return taken.item
 
 
 def _time_to_acknowledge(ctx: _Reply, item: dict[str, Any]) -> None:
@@ -179,9 +172,8 @@ def _stop_escalation(ctx: _Reply, item: dict[str, Any]) -> None:
     if not token:
         return  # exhausted before the YES: no workflow waits
     sfn = aws_clients.stepfunctions()
-    output = json.dumps({"outcome": "acknowledged", "acknowledged_by": mask(ctx.sender)})
     key = f"ack_task#{incident_key(item)}"
-    ctx.once(key, _completed(sfn.send_task_success, taskToken=token, output=output))
+    ctx.once(key, _completed(sfn.send_task_success, taskToken=token, output=acknowledgement.task_output(ctx.sender)))
     if ctx.deps.once.done(key):
         ctx.deps.incidents.forget_token(str(item["incident_id"]), str(token))
 

@@ -375,3 +375,72 @@ def resolve_level(
         if person is not None and person not in people:
             people.append(person)
     return people
+
+
+# --- the schedule over a span: the shifts a calendar shows -----------------------------------------
+
+
+class OnCallShift(_Model):
+    """``person`` (None: nobody) is on call in a rotation from ``start`` to ``end``."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    person: Person | None
+
+
+def _local_instant(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    """A local wall-clock time on day as an instant (a skipped time resolves as in Layer._handoff_at, fold=0)."""
+    return datetime.combine(day, clock).replace(tzinfo=zone)
+
+
+def _layer_changes(layer: Layer, start: datetime, end: datetime) -> set[datetime]:
+    """Every instant in [start, end) at which the layer may put someone else on call (or stop, or start)."""
+    zone = ZoneInfo(layer.zone)
+    changes: set[datetime] = set()
+    index = max(
+        0, (start.astimezone(zone).replace(tzinfo=None) - datetime.combine(layer.start, layer.handoff)) // layer.shift.length - 1
+    )
+    while (at := layer._handoff_at(index)) < end:
+        if at >= start:
+            changes.add(at)
+        index += 1
+    if layer.restrictions:
+        day = start.astimezone(zone).date() - timedelta(days=1)
+        while (first := _local_instant(day, time(0), zone)) < end:
+            for restriction in layer.restrictions:
+                for clock in (restriction.from_, restriction.to):
+                    if start <= (at := _local_instant(day, clock, zone)) < end:
+                        changes.add(at)
+            if start <= first < end:
+                changes.add(first)
+            day += timedelta(days=1)
+    return changes
+
+
+def shifts(
+    definitions: Definitions, overrides: list[Override], rotation: str, start: datetime, end: datetime
+) -> list[OnCallShift]:
+    """Who is on call in ``rotation`` over [start, end), as consecutive shifts (gaps as ``person=None``).
+
+    A pure function of the same inputs as ``on_call``, which decides every instant: the span is cut at each
+    instant anything can change (each layer's handoffs and restriction edges, each override's ends) and
+    neighbouring pieces with the same person are joined. The first and last shifts are clipped to the span.
+    """
+    start, end = _aware(start), _aware(end)
+    if end <= start:
+        return []
+    cuts = {start}
+    for layer in definitions.rotations[rotation].layers:
+        cuts |= _layer_changes(layer, start, end)
+    for override in overrides:
+        if override.rotation == rotation:
+            cuts |= {at.astimezone(UTC) for at in (override.from_, override.to) if start <= at < end}
+    result: list[OnCallShift] = []
+    ordered = sorted(at.astimezone(UTC) for at in cuts)
+    for piece_start, piece_end in zip(ordered, [*ordered[1:], end], strict=True):
+        person = on_call(definitions, overrides, rotation, piece_start)
+        if result and result[-1].person == person:
+            result[-1] = result[-1].model_copy(update={"end": piece_end})
+        else:
+            result.append(OnCallShift(start=piece_start, end=piece_end, person=person))
+    return result

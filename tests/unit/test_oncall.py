@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from escalation.oncall import Definitions, Override, Restriction, format_loc, on_call, resolve_level
+from escalation.oncall import Definitions, Override, Restriction, format_loc, on_call, resolve_level, shifts
 from tests.conftest import REPO_ROOT
 
 LONDON = ZoneInfo("Europe/London")
@@ -535,3 +536,114 @@ def test_daily_handoff_is_at_the_local_time_every_day(zone: str, start: date, ha
     assert who(defs, "r", handoff) == expected
     if day:
         assert who(defs, "r", handoff - timedelta(seconds=1)) == ["alice", "bob", "carol"][(day - 1) % 3]
+
+
+# --- shifts: the schedule over a span ------------------------------------------------------------
+
+
+def spans(found: list[Any]) -> list[tuple[datetime, datetime, str | None]]:
+    return [(shift.start, shift.end, None if shift.person is None else shift.person.id) for shift in found]
+
+
+def test_shifts_of_a_weekly_rotation_are_its_handoffs() -> None:
+    defs = definitions({"r": [layer(["alice", "bob"], {"weeks": 1}, "10:00", "UTC", "2026-01-05")]})
+    found = shifts(defs, [], "r", utc(2026, 1, 7), utc(2026, 1, 21))
+    assert spans(found) == [
+        (utc(2026, 1, 7), utc(2026, 1, 12, 10), "alice"),  # clipped to the span
+        (utc(2026, 1, 12, 10), utc(2026, 1, 19, 10), "bob"),
+        (utc(2026, 1, 19, 10), utc(2026, 1, 21), "alice"),
+    ]
+
+
+def test_shifts_keep_the_local_handoff_across_the_london_spring_change() -> None:
+    defs = definitions({"r": [layer(["alice", "bob"], {"days": 1}, "09:00", "Europe/London", "2026-03-27")]})
+    found = shifts(defs, [], "r", utc(2026, 3, 28, 9), utc(2026, 3, 30, 8))
+    assert spans(found) == [
+        (utc(2026, 3, 28, 9), utc(2026, 3, 29, 8), "bob"),  # 09:00 GMT to 09:00 BST: 23 hours
+        (utc(2026, 3, 29, 8), utc(2026, 3, 30, 8), "alice"),
+    ]
+    assert found[0].end - found[0].start == timedelta(hours=23)
+
+
+def test_shifts_across_the_new_york_autumn_change_last_25_hours() -> None:
+    # 2026-11-01: 02:00 EDT -> 01:00 EST; 08:00 is 12:00 UTC before, 13:00 UTC after.
+    defs = definitions({"r": [layer(["carol", "dan"], {"days": 1}, "08:00", "America/New_York", "2026-10-30")]})
+    found = shifts(defs, [], "r", utc(2026, 10, 31, 12), utc(2026, 11, 2, 13))
+    assert spans(found) == [
+        (utc(2026, 10, 31, 12), utc(2026, 11, 1, 13), "dan"),
+        (utc(2026, 11, 1, 13), utc(2026, 11, 2, 13), "carol"),
+    ]
+
+
+def test_shifts_show_an_override_and_the_gap_before_the_start() -> None:
+    defs = definitions({"r": [layer(["alice", "bob"], {"days": 1}, "09:00", "UTC", "2026-01-01")]})
+    cover = override("r", "dan", utc(2026, 1, 1, 12), utc(2026, 1, 1, 14), created=utc(2025, 12, 1))
+    ignored = override("other", "carol", utc(2026, 1, 1, 10), utc(2026, 1, 1, 11), created=utc(2025, 12, 1))
+    found = shifts(defs, [cover, ignored], "r", utc(2026, 1, 1, 6), utc(2026, 1, 2, 10))
+    assert spans(found) == [
+        (utc(2026, 1, 1, 6), utc(2026, 1, 1, 9), None),
+        (utc(2026, 1, 1, 9), utc(2026, 1, 1, 12), "alice"),
+        (utc(2026, 1, 1, 12), utc(2026, 1, 1, 14), "dan"),
+        (utc(2026, 1, 1, 14), utc(2026, 1, 2, 9), "alice"),
+        (utc(2026, 1, 2, 9), utc(2026, 1, 2, 10), "bob"),
+    ]
+
+
+def test_shifts_follow_restrictions_of_a_higher_layer() -> None:
+    office = {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}
+    defs = definitions(
+        {
+            "r": [
+                layer(["bob"], {"weeks": 1}, "00:00", "Europe/London", "2026-01-01"),
+                layer(["alice"], {"days": 1}, "09:00", "Europe/London", "2026-01-01", restrictions=[office]),
+            ]
+        }
+    )
+    # Friday 2026-01-09 to Monday 2026-01-12 noon (London is on GMT: UTC equals local time).
+    found = shifts(defs, [], "r", utc(2026, 1, 9), utc(2026, 1, 12, 12))
+    assert spans(found) == [
+        (utc(2026, 1, 9), utc(2026, 1, 9, 9), "bob"),
+        (utc(2026, 1, 9, 9), utc(2026, 1, 9, 17), "alice"),
+        (utc(2026, 1, 9, 17), utc(2026, 1, 12, 9), "bob"),  # the weekend joins into one shift
+        (utc(2026, 1, 12, 9), utc(2026, 1, 12, 12), "alice"),
+    ]
+
+
+def test_shifts_of_an_empty_span_are_none() -> None:
+    defs = definitions({"r": [layer(["alice"], {"days": 1}, "09:00", "UTC", "2026-01-01")]})
+    assert shifts(defs, [], "r", utc(2026, 1, 2), utc(2026, 1, 2)) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    unit=st.sampled_from(["hours", "days", "weeks"]),
+    length=st.integers(min_value=1, max_value=3),
+    zone=st.sampled_from(ZONES),
+    start=st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)),
+    handoff=st.times().map(lambda t: t.replace(second=0, microsecond=0)),
+    offset=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
+    probes=st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=1, max_size=8),
+)
+def test_shifts_cover_the_span_without_gaps_and_agree_with_on_call(
+    unit: str, length: int, zone: str, start: date, handoff: time, offset: timedelta, probes: list[float]
+) -> None:
+    office = {"days": ["mon", "wed", "fri"], "from": "08:30", "to": "18:00"}
+    defs = definitions(
+        {
+            "r": [
+                layer(["alice", "bob", "carol"], {unit: length}, handoff.strftime("%H:%M"), zone, start.isoformat()),
+                layer(["dan", "alice"], {"days": 1}, "08:30", "Europe/London", start.isoformat(), restrictions=[office]),
+            ]
+        }
+    )
+    span_start = datetime.combine(start, time(0), tzinfo=UTC) + offset
+    span_end = span_start + timedelta(days=9)
+    found = shifts(defs, [], "r", span_start, span_end)
+    assert found[0].start == span_start and found[-1].end == span_end
+    assert all(a.end == b.start and a.person != b.person for a, b in pairwise(found))
+    for fraction in probes:
+        at = span_start + (span_end - span_start) * fraction
+        if at == span_end:
+            continue
+        shift = next(shift for shift in found if shift.start <= at < shift.end)
+        assert shift.person == on_call(defs, [], "r", at)

@@ -1,0 +1,325 @@
+"""Commands on incidents: create, show, list, ack, tail."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import ClientError
+from rich.table import Table
+
+from escalation import acknowledgement
+from escalation.incident import InvalidIncident, parse_incident
+from escalation.matching import OPEN_FOR_REPLY
+from escalation.oncall_store import NoDefinitions
+from escalation.repository import is_conditional_failure, utc_now
+from escalation.status import Status
+
+from . import context
+from .context import INCIDENTS_TABLE_OUTPUT, Cli, CliError, iso, parse_duration, parse_stored, plain
+from .items import holder, opened_at, scan, shown
+
+TIMELINE_KEYS = ("at", "event", "level", "phone")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the incident commands to the root."""
+    app.command()(create)
+    app.command()(show)
+    app.command("list")(list_incidents)
+    app.command()(ack)
+    app.command()(tail)
+
+
+# -- create ----------------------------------------------------------------------------------------
+
+
+def incident_image(
+    incident_id: str, description: str, url: str | None, contacts: list[str], policy: str | None
+) -> dict[str, Any]:
+    """The new item in DynamoDB JSON: what is checked, and then written, byte for byte."""
+    image: dict[str, Any] = {
+        "incident_id": {"S": incident_id},
+        "incident_stat": {"S": Status.NOT_ACKNOWLEDGED.value},
+        "double_escalation": {"S": "no"},
+        "description": {"S": description},
+    }
+    if url:
+        image["url"] = {"S": url}
+    if contacts:
+        image["contacts"] = {"L": [{"S": contact} for contact in contacts]}
+    if policy:
+        image["policy"] = {"S": policy}
+    return image
+
+
+def _check_policy(cli: Cli, policy: str) -> None:
+    try:
+        policies = cli.oncall().definitions().policies
+    except NoDefinitions:
+        raise CliError(f"--policy {policy}: no on-call definitions are deployed (oncall.yaml)") from None
+    if policy not in policies:
+        known = ", ".join(sorted(policies)) or "none"
+        raise CliError(f"--policy {policy}: unknown escalation policy (deployed: {known})")
+
+
+def create(
+    ctx: typer.Context,
+    incident_id: Annotated[str, typer.Option("--id", help="The incident id (what people reply YES <id> with).")],
+    description: Annotated[str, typer.Option(help="What is wrong; the page carries it.")],
+    url: Annotated[str | None, typer.Option(help="A link for details (https://...).")] = None,
+    contact: Annotated[list[str] | None, typer.Option(help="A phone number to page, in order (repeat the option).")] = None,
+    policy: Annotated[str | None, typer.Option(help="Page by this escalation policy instead of --contact.")] = None,
+    replace: Annotated[bool, typer.Option(help="Write over an open incident with the same id.")] = False,
+) -> None:
+    """Open an incident: checked here by the same rules as the stack, then written to the incidents table."""
+    cli = context.get(ctx)
+    contacts = list(contact or [])
+    if bool(contacts) == bool(policy):
+        raise CliError("give the people to page: --contact NUMBER (repeatable) or --policy NAME, not both")
+    image = incident_image(incident_id, description, url, contacts, policy)
+    if policy:
+        _check_policy(cli, policy)
+    try:
+        parse_incident(image)
+    except InvalidIncident as error:
+        raise CliError(f"refused, nothing written: {error}") from None
+    table = cli.output(INCIDENTS_TABLE_OUTPUT)
+    request: dict[str, Any] = {"TableName": table, "Item": image, "ReturnValues": "ALL_OLD"}
+    if not replace:
+        open_statuses = sorted(OPEN_FOR_REPLY)
+        names = ", ".join(f":open{index}" for index in range(len(open_statuses)))
+        request["ConditionExpression"] = f"attribute_not_exists(incident_id) OR NOT (incident_stat IN ({names}))"
+        request["ExpressionAttributeValues"] = {f":open{index}": {"S": status} for index, status in enumerate(open_statuses)}
+    try:
+        old = cli.client("dynamodb").put_item(**request).get("Attributes") or {}
+    except ClientError as error:
+        if not is_conditional_failure(error):
+            raise
+        current = cli.incidents().get(incident_id) or {}
+        raise CliError(
+            f"incident {incident_id} is open ({current.get('incident_stat', '?')}, {holder(current) or 'not paged yet'}): "
+            "nothing written; pass --replace to write over it (the old item is kept in the history table)"
+        ) from None
+    replaced = old.get("incident_stat", {}).get("S") if old else None
+    result = {"incident_id": incident_id, "table": table, "replaced": bool(old), "replaced_status": replaced}
+
+    def render() -> None:
+        cli.console.print(f"Incident [bold]{incident_id}[/] written to {table}; paging starts within seconds.")
+        if old:
+            cli.console.print(f"It replaced an earlier incident {incident_id} ({replaced}), kept in the history table.")
+
+    cli.emit(result, render)
+
+
+# -- show ------------------------------------------------------------------------------------------
+
+
+def _get(cli: Cli, incident_id: str) -> dict[str, Any]:
+    item = cli.incidents().get(incident_id)
+    if item is None:
+        raise CliError(f"no incident {incident_id!r} in {cli.output(INCIDENTS_TABLE_OUTPUT)}")
+    return item
+
+
+def _detail(entry: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in entry.items() if key not in TIMELINE_KEYS)
+
+
+def timeline_table(entries: list[dict[str, Any]], *, with_incident: bool = False) -> Table:
+    """The timeline as a table: time, event, level, phone (masked), the rest."""
+    table = Table(show_edge=False, pad_edge=False)
+    if with_incident:
+        table.add_column("incident")
+    table.add_column("at", no_wrap=True)
+    for name in ("event", "level", "who", "detail"):
+        table.add_column(name, no_wrap=name != "detail")
+    for entry in entries:
+        row = [
+            str(entry.get("at", "")),
+            str(entry.get("event", "")),
+            str(entry.get("level", "")),
+            str(entry.get("phone") or entry.get("by") or ""),
+            _detail({key: value for key, value in entry.items() if key not in ("by", "incident_id")}),
+        ]
+        table.add_row(*([str(entry.get("incident_id", ""))] if with_incident else []), *row)
+    return table
+
+
+def show(ctx: typer.Context, incident_id: Annotated[str, typer.Argument(help="The incident id.")]) -> None:
+    """An incident: its status, who has it, and its whole timeline."""
+    cli = context.get(ctx)
+    item = plain(_get(cli, incident_id))
+
+    def render() -> None:
+        console = cli.console
+        console.print(f"[bold]Incident {item['incident_id']}[/]  {item.get('incident_stat', 'new')}  {holder(item)}")
+        console.print(f"  {item.get('description', '')}")
+        if item.get("url"):
+            console.print(f"  {item['url']}")
+        chain = [shown(number) for number in dict.fromkeys(item.get("escalation_chain") or [])]
+        if item.get("policy"):
+            console.print(f"  policy: {item['policy']}")
+        if chain:
+            console.print(f"  chain: {' -> '.join(chain)} (level {item.get('escalation_level', 0)})")
+        for key in ("error", "fault"):
+            if item.get(key):
+                console.print(f"  [red]{key}: {item[key]}[/]")
+        console.print(timeline_table(item.get("timeline") or []))
+
+    cli.emit(item, render)
+
+
+# -- list ------------------------------------------------------------------------------------------
+
+
+def list_incidents(
+    ctx: typer.Context,
+    open_only: Annotated[bool, typer.Option("--open", help="Only incidents nobody has acknowledged yet.")] = False,
+    since: Annotated[str | None, typer.Option(help="Only incidents opened in this past span, e.g. 7d, 12h.")] = None,
+) -> None:
+    """Incidents, newest first."""
+    cli = context.get(ctx)
+    cutoff = context.now() - parse_duration(since) if since else None
+    rows = []
+    for item in scan(cli.incidents_table()):
+        opened = opened_at(item)
+        if open_only and item.get("incident_stat") not in OPEN_FOR_REPLY and item.get("incident_stat") is not None:
+            continue
+        if cutoff is not None and opened is not None and opened < cutoff:
+            continue
+        rows.append(
+            {
+                "incident_id": item["incident_id"],
+                "status": item.get("incident_stat", Status.NOT_ACKNOWLEDGED.value),
+                "opened": iso(opened) if opened else None,
+                "who": holder(item),
+                "level": item.get("escalation_level"),
+                "description": item.get("description", ""),
+            }
+        )
+    rows.sort(key=lambda row: row["opened"] or "9999", reverse=True)  # not yet taken up: newest of all
+    rows = plain(rows)
+
+    def render() -> None:
+        table = Table(show_edge=False, pad_edge=False)
+        for name in ("id", "status", "opened", "who", "description"):
+            table.add_column(name, overflow="fold" if name == "description" else "ellipsis")
+        for row in rows:
+            table.add_row(row["incident_id"], row["status"], row["opened"] or "-", row["who"], row["description"][:60])
+        cli.console.print(table if rows else "No incidents.")
+
+    cli.emit(rows, render)
+
+
+# -- ack -------------------------------------------------------------------------------------------
+
+
+def ack(
+    ctx: typer.Context,
+    incident_id: Annotated[str, typer.Argument(help="The incident id.")],
+    as_name: Annotated[
+        str | None, typer.Option("--as", help="Your name, recorded as cli:<name> (default: INCIDENTS_USER or your login).")
+    ] = None,
+) -> None:
+    """Acknowledge an incident as yourself: paging stops. Safe to repeat; if someone got there first, says who."""
+    cli = context.get(ctx)
+    by = f"cli:{(as_name or context.user_name()).strip()}"
+    repository = cli.incidents()
+    item = _get(cli, incident_id)
+    if not item.get("execution_arn") and item.get("incident_stat") in (None, Status.NOT_ACKNOWLEDGED):
+        raise CliError(f"incident {incident_id} has not started paging yet; try again in a few seconds")
+    taken = acknowledgement.take(repository, item, by=by, via=by, at=utc_now())
+    if taken is None:
+        current = repository.get(incident_id) or item
+        status = current.get("incident_stat")
+        if status == Status.ACKNOWLEDGED:
+            other = str(current.get("acknowledged_by", "?"))
+            conflict = {"incident_id": incident_id, "outcome": "already_acknowledged", "acknowledged_by": other}
+            cli.emit(plain(conflict | {"acknowledged_at": current.get("acknowledged_at")}), lambda: None)
+            raise CliError(f"incident {incident_id} was already acknowledged by {other} at {current.get('acknowledged_at')}")
+        raise CliError(f"incident {incident_id} is {status}: there is nothing to acknowledge")
+    stopped = acknowledgement.stop_escalation(cli.client("stepfunctions"), repository, taken.item, by=by)
+    outcome = "acknowledged" if taken.now else "already_yours"
+    result: dict[str, Any] = {
+        "incident_id": incident_id,
+        "outcome": outcome,
+        "acknowledged_by": by,
+        "acknowledged_at": taken.item.get("acknowledged_at"),
+        "escalation_stopped": stopped,
+    }
+
+    def render() -> None:
+        verb = "Acknowledged" if taken.now else "Already acknowledged by you:"
+        stop = "paging stopped." if stopped else "no page was waiting."
+        cli.console.print(f"{verb} incident [bold]{incident_id}[/] as {by}; {stop}")
+
+    cli.emit(plain(result), render)
+
+
+# -- tail ------------------------------------------------------------------------------------------
+
+
+class _Follower:
+    """New timeline entries since the last poll, per incident (a replaced item starts over)."""
+
+    def __init__(self, since: datetime) -> None:
+        self.since = since
+        self.seen: dict[str, tuple[str, int]] = {}
+
+    def new_entries(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        fresh: list[dict[str, Any]] = []
+        for item in items:
+            incident_id = str(item["incident_id"])
+            timeline = item.get("timeline") or []
+            first = str(timeline[0].get("at", "")) if timeline else ""
+            previous = self.seen.get(incident_id)
+            if previous is not None and previous[0] == first:
+                entries = timeline[previous[1] :]
+            else:  # first sight of this incident (or a new one under the same id): only what is recent
+                entries = [entry for entry in timeline if (parse_stored(entry.get("at")) or self.since) >= self.since]
+            self.seen[incident_id] = (first, len(timeline))
+            fresh.extend({"incident_id": incident_id, **entry} for entry in entries)
+        return sorted(fresh, key=lambda entry: str(entry.get("at", "")))
+
+
+def tail_line(entry: dict[str, Any]) -> str:
+    """One followed timeline entry on one line."""
+    level = f"L{entry['level']}" if "level" in entry else "  "
+    who = str(entry.get("phone") or entry.get("by") or "")
+    detail = _detail({key: value for key, value in entry.items() if key not in ("by", "incident_id")})
+    return (
+        f"{entry.get('at', '')}  {entry['incident_id']:<12} {entry.get('event', ''):<13} {level:<3} {who:<16} {detail}".rstrip()
+    )
+
+
+def tail(
+    ctx: typer.Context,
+    incident_id: Annotated[str | None, typer.Argument(help="Follow only this incident.")] = None,
+    since: Annotated[str, typer.Option(help="Show entries from this past span first, e.g. 10m, 1h.")] = "10m",
+    interval: Annotated[float, typer.Option(help="Seconds between polls.", min=0.0)] = 2.0,
+    iterations: Annotated[int, typer.Option(help="Stop after this many polls (0: until Ctrl-C).", min=0)] = 0,
+) -> None:
+    """Follow new timeline events as they happen (polls the table; Ctrl-C stops)."""
+    cli = context.get(ctx)
+    follower = _Follower(context.now() - parse_duration(since))
+    table = cli.incidents_table()
+    if incident_id is not None:
+        _get(cli, incident_id)
+    polls = 0
+    try:
+        while True:
+            items = [cli.incidents().get(incident_id) or {}] if incident_id else list(scan(table))
+            for entry in plain(follower.new_entries([item for item in items if item])):
+                if cli.json:
+                    print(context.dumps(entry), flush=True)
+                else:
+                    cli.console.print(tail_line(entry), highlight=False, soft_wrap=True)
+            polls += 1
+            if iterations and polls >= iterations:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return

@@ -1,0 +1,91 @@
+"""The CLI alone against `make sandbox` over HTTP: open an incident, see it paged, acknowledge it, report on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from incidents_cli.main import app
+from tests.conftest import REGION, REPO_ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox-server")]
+READY = "Emulated AWS account ready"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """`python -m sandbox serve` on a free port, as `make sandbox` runs it; its endpoint URL."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "serve", "--port", str(port), "--set", "ackTimeoutSeconds=60"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 300  # a first synth of a fresh clone takes a while
+        for line in process.stdout:
+            if READY in line:
+                break
+            assert time.monotonic() < deadline, "the sandbox did not come up"
+        else:
+            pytest.fail(f"the sandbox exited with {process.wait()}")
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "COLUMNS": "200"}.items():
+            monkeypatch.setenv(name, value)  # the sandbox accepts any credentials
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_open_watch_acknowledge_and_report_with_the_cli_alone(sandbox: str) -> None:
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, ["--endpoint-url", sandbox, "--region", REGION, "--json", *args])
+        assert result.exit_code == 0, f"{args}: {result.output}{result.stderr}"
+        return result.stdout
+
+    def cli(*args: str) -> Any:
+        return json.loads(run(*args))
+
+    cli("create", "--id", "CLI-1", "--description", "Disk full", "--contact", "+447700900001", "--contact", "+447700900002")
+    deadline = time.monotonic() + 30
+    while "paged" not in [entry["event"] for entry in cli("show", "CLI-1").get("timeline", [])]:
+        assert time.monotonic() < deadline, "the first contact was never paged"
+        time.sleep(0.2)
+    followed = [json.loads(line) for line in run("tail", "CLI-1", "--iterations", "1").splitlines()]
+    assert [entry["event"] for entry in followed] == ["created", "paged"]
+    acked = cli("ack", "CLI-1", "--as", "tester")
+    assert acked["outcome"] == "acknowledged" and acked["escalation_stopped"] is True
+    item = cli("show", "CLI-1")
+    assert item["incident_stat"] == "acknowledged" and item["acknowledged_by"] == "cli:tester"
+    assert [row["incident_id"] for row in cli("list", "--open")] == []
+    report = cli("report", "--since", "1d")
+    (group,) = report["groups"]
+    assert group["incidents"] == 1 and group["acknowledged"] == 1 and group["sms_segments"] == 1
