@@ -55,14 +55,12 @@ def incident_image(
     return image
 
 
-def _check_policy(cli: Cli, policy: str) -> None:
+def _deployed_policies(cli: Cli) -> list[str] | None:
+    """The escalation policies deployed (what the start handler checks `policy` against); None when none are."""
     try:
-        policies = cli.oncall().definitions().policies
+        return sorted(cli.oncall().definitions().policies)
     except NoDefinitions:
-        raise CliError(f"--policy {policy}: no on-call definitions are deployed (oncall.yaml)") from None
-    if policy not in policies:
-        known = ", ".join(sorted(policies)) or "none"
-        raise CliError(f"--policy {policy}: unknown escalation policy (deployed: {known})")
+        return None
 
 
 def create(
@@ -80,10 +78,8 @@ def create(
     if bool(contacts) == bool(policy):
         raise CliError("give the people to page: --contact NUMBER (repeatable) or --policy NAME, not both")
     image = incident_image(incident_id, description, url, contacts, policy)
-    if policy:
-        _check_policy(cli, policy)
     try:
-        parse_incident(image)
+        parse_incident(image, policies=_deployed_policies(cli) if policy else None)
     except InvalidIncident as error:
         raise CliError(f"refused, nothing written: {error}") from None
     table = cli.output(INCIDENTS_TABLE_OUTPUT)

@@ -91,7 +91,7 @@ class Deployed:
         token = self._next_token()
         repository = IncidentRepository(self.incidents)
         assert repository.record_started(incident_id, list(contacts), execution, at)
-        assert repository.park_token(incident_id, execution=execution, level=0, contact=contacts[0], token=token, at=at)
+        assert repository.park_token(incident_id, execution=execution, level=0, contacts=[contacts[0]], token=token, at=at)
         repository.record_sent(incident_id, timeline_entry(Event.PAGED, at, level=0, phone=contacts[0], segments=1))
         return execution
 
