@@ -35,10 +35,21 @@ INCIDENT_TABLE_ACTIONS = {
     "page": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
     "unacknowledged": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
     "reply": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "operator": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
 }
 # Every SDK call gives up after at most ~24 s (lambdas/escalation/aws_clients.py); a function does a few in a row,
 # and the senders may wait a little for a send slot. The reply handler may send a confirmation and up to ten notices.
-FUNCTION_TIMEOUT_SECONDS = {"StartEscalation": 60, "PageContact": 90, "MarkUnacknowledged": 180, "HandleReply": 180}
+# The operator function (the CLI's acknowledge and resolve) sends what a YES or a RESOLVE sends.
+FUNCTION_TIMEOUT_SECONDS = {
+    "StartEscalation": 60,
+    "PageContact": 90,
+    "MarkUnacknowledged": 180,
+    "HandleReply": 180,
+    "Operator": 180,
+}
+# What the operator function does in the messages table: once-only keys (put, get, update, delete), the outbound
+# message log (put), the send rate and the SMS ceilings (update). It never matches replies, so no index.
+OPERATOR_MESSAGES_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 SMS_ARN_PREFIX = "arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:"
 ALLOWED_COUNTRIES_WARNING = "incident-escalation:allowedCountries"
 SHORT_WINDOW_WARNING = "incident-escalation:shortAcknowledgementWindow"
@@ -152,6 +163,12 @@ class EscalationStack(Stack):
             OPS_TOPIC_ARN=messaging.ops_topic.topic_arn, **sms_env,
         )  # fmt: skip
         self.reply = function("HandleReply", "handle_reply.handler", "Acts on YES/NO SMS replies", **sms_env)
+        self.operator = self._operator(
+            function("Operator", "operator_actions.handler", "Acknowledges and resolves for the incidents CLI", **sms_env),
+            storage,
+            state_machine_arn,
+            protect_configuration,
+        )
 
         self.workflow = EscalationWorkflow(
             self,
@@ -268,6 +285,23 @@ class EscalationStack(Stack):
         function.role.add_to_policy(iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[state_machine_arn]))
         CfnOutput(self, "EventsApiUrl", value=self.alerts.url, description="Events API v2: POST events here")
         CfnOutput(self, "IntegrationsTableName", value=self.alerts.integrations.table_name, description="Routing keys")
+
+    def _operator(
+        self,
+        operator: HandlerFunction,
+        storage: Storage,
+        state_machine_arn: str,
+        protect_configuration: smsvoice.CfnProtectConfiguration | None,
+    ) -> HandlerFunction:
+        """The operator function (the CLI's acknowledge and resolve), with what it touches besides the incidents table."""
+        role = operator.role
+        # Message items only (Table.grant would add the indexes): once-only keys, the outbound log, send rate, ceilings.
+        role.add_to_policy(iam.PolicyStatement(actions=list(OPERATOR_MESSAGES_ACTIONS), resources=[storage.messages.table_arn]))
+        self._grant_sms(role, protect_configuration)
+        # Acknowledging and resolving both complete the parked task with success; an operator never declines.
+        role.add_to_policy(iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[state_machine_arn]))
+        CfnOutput(self, "OperatorFunctionName", value=operator.function.function_name, description="The CLI's ack, resolve")
+        return operator
 
     def _check_deployable(self) -> None:
         """Refuse, at deploy time, a configuration that cannot hear replies; warn about a missing country limit.

@@ -31,7 +31,7 @@ def _logical_id(stack: Stack, table: dynamodb.Table) -> str:
 def acknowledge_findings(stack: EscalationStack) -> None:
     """Acknowledge, construct by construct, the findings that follow from the design."""
     messages_index = f"AwsSolutions-IAM5[Resource::<{_logical_id(stack, stack.storage.messages)}.Arn>/index/*]"
-    for handler in (stack.start, stack.page, stack.unacknowledged, stack.reply, stack.alerts.function):
+    for handler in (stack.start, stack.page, stack.unacknowledged, stack.reply, stack.operator, stack.alerts.function):
         _ack(handler, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
     acknowledge_alert_findings(stack.alerts, stack.alerts.function.role)
     for handler in (stack.page, stack.unacknowledged, stack.reply, stack.alerts.function):
@@ -40,6 +40,10 @@ def acknowledge_findings(stack: EscalationStack) -> None:
             for resource in sms_send_resources(stack.config):
                 if "*" in resource:
                     _ack(handler, f"AwsSolutions-IAM5[Resource::{resource}]", SMS_REASON)
+    if stack.config.sms_api == "v2":  # the operator function texts as a YES or a RESOLVE does (no index: no reply matching)
+        for resource in sms_send_resources(stack.config):
+            if "*" in resource:
+                _ack(stack.operator, f"AwsSolutions-IAM5[Resource::{resource}]", SMS_REASON)
     for handler in (stack.page, stack.unacknowledged):  # both tell ops: a fault of ours, an exhausted chain
         _ack(
             handler,

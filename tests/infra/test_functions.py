@@ -1,4 +1,4 @@
-"""The four handler functions, their code asset, the stream mapping and the reply failure destination."""
+"""The five handler functions, their code asset, the stream mapping and the reply failure destination."""
 
 import json
 import re
@@ -19,6 +19,7 @@ HANDLERS = {
     "page_contact.handler",
     "mark_unacknowledged.handler",
     "handle_reply.handler",
+    "operator_actions.handler",
 }
 LAMBDA_DIR = PROJECT / "lambdas"
 LAYER_ARN = re.compile(
@@ -45,11 +46,11 @@ def required_environment_variables() -> set[str]:
     return names
 
 
-def test_there_are_exactly_five_functions_by_default(default_synth: Synth, limited_synth: Synth) -> None:
-    # The four handlers of the escalation, the events endpoint's, and CDK's AwsCustomResource provider, which writes
-    # the on-call definitions at deploy (none without them).
-    default_synth.template.resource_count_is("AWS::Lambda::Function", 6)
-    limited_synth.template.resource_count_is("AWS::Lambda::Function", 5)
+def test_there_are_exactly_seven_functions_by_default(default_synth: Synth, limited_synth: Synth) -> None:
+    # The four handlers of the escalation, the CLI's operator function, the events endpoint's, and CDK's
+    # AwsCustomResource provider, which writes the on-call definitions at deploy (none without them).
+    default_synth.template.resource_count_is("AWS::Lambda::Function", 7)
+    limited_synth.template.resource_count_is("AWS::Lambda::Function", 6)
     handler_functions(default_synth)
 
 
@@ -83,7 +84,7 @@ def test_every_function_has_its_own_role(default_synth: Synth) -> None:
     roles = [function["Role"] for function in handler_functions(default_synth).values()]
     assert all(set(role) == {"Fn::GetAtt"} and role["Fn::GetAtt"][1] == "Arn" for role in roles)
     role_ids = {role["Fn::GetAtt"][0] for role in roles}
-    assert len(role_ids) == 4
+    assert len(role_ids) == len(HANDLERS)
     for role_id in role_ids:
         assume = default_synth.resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert assume == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}]
@@ -98,7 +99,7 @@ def test_every_function_logs_to_its_own_explicit_log_group_with_retention(defaul
         assert group["Type"] == "AWS::Logs::LogGroup"
         assert group["Properties"]["RetentionInDays"] > 0
         groups.add(reference["Ref"])
-    assert len(groups) == 4
+    assert len(groups) == len(HANDLERS)
 
 
 def test_every_function_gets_the_environment_its_settings_require(default_synth: Synth) -> None:
@@ -258,7 +259,12 @@ def test_dead_letter_queues_keep_messages_for_two_weeks_encrypted(default_synth:
 
 
 SMS_LIMITS = ("SMS_PARTS_PER_SECOND", "FAULT_RETRY_SECONDS", "MAX_SMS_PER_INCIDENT", "MAX_SMS_PER_HOUR")
-SMS_SENDING_HANDLERS = {"page_contact.handler", "mark_unacknowledged.handler", "handle_reply.handler"}
+SMS_SENDING_HANDLERS = {
+    "page_contact.handler",
+    "mark_unacknowledged.handler",
+    "handle_reply.handler",
+    "operator_actions.handler",
+}
 
 
 def test_sms_limits_reach_every_function_that_sends_sms_with_their_defaults(default_synth: Synth) -> None:
@@ -301,3 +307,11 @@ def test_pages_carry_the_acknowledgement_window_as_their_time_to_live_and_can_te
     env = handler_functions(default_synth)["page_contact.handler"]["Environment"]["Variables"]
     assert env["ACK_TIMEOUT_SECONDS"] == str(CDK_JSON_CONTEXT["ackTimeoutSeconds"])
     assert env["OPS_TOPIC_ARN"] == {"Ref": default_synth.logical_id(default_synth.stack.messaging.ops_topic)}
+
+
+def test_the_cli_finds_the_operator_function_by_its_output(default_synth: Synth) -> None:
+    synth = default_synth
+    output = synth.raw["Outputs"]["OperatorFunctionName"]
+    assert output["Value"] == {"Ref": synth.logical_id(synth.stack.operator.function)}
+    function = handler_functions(synth)["operator_actions.handler"]
+    assert function["Timeout"] == 180  # room for a token and a notice to each of ten contacts, as the reply handler

@@ -24,8 +24,8 @@ from tests.infra.support import (
 LAMBDAS = PROJECT / "lambdas"
 
 TASK_CALLBACKS = ("states:SendTaskSuccess", "states:SendTaskFailure")
-SMS_SENDERS = ("page", "unacknowledged", "reply")
-ALL_HANDLERS = ("start", "page", "unacknowledged", "reply")
+SMS_SENDERS = ("page", "unacknowledged", "reply", "operator")
+ALL_HANDLERS = ("start", "page", "unacknowledged", "reply", "operator")
 
 
 def statements(synth: Synth, handler: str) -> list[dict[str, Any]]:
@@ -44,6 +44,13 @@ def test_page_and_reply_functions_complete_tasks_of_this_state_machine_only(defa
     granted = statements(default_synth, handler)
     for action in TASK_CALLBACKS:
         assert resources_for(granted, action) == {state_machine_arn(default_synth)}, action
+
+
+def test_the_operator_function_only_completes_tasks_of_this_state_machine_with_success(default_synth: Synth) -> None:
+    # The CLI's acknowledge and resolve stop the escalation as a YES or a RESOLVE does; an operator never declines.
+    granted = statements(default_synth, "operator")
+    assert resources_for(granted, "states:SendTaskSuccess") == {state_machine_arn(default_synth)}
+    assert not actions_of(granted) & {"states:SendTaskFailure", "states:StartExecution", "states:*"}
 
 
 @pytest.mark.parametrize("handler", ["start", "unacknowledged"])
@@ -160,7 +167,7 @@ def test_only_the_page_and_mark_unacknowledged_functions_may_publish_to_the_ops_
     topic = f"${{{synth.logical_id(synth.stack.messaging.ops_topic)}}}"
     for handler in ("page", "unacknowledged"):  # a fault of ours is told at once; so is an exhausted chain
         assert resources_for(statements(synth, handler), "sns:Publish") == {topic}
-    for handler in ("start", "reply"):
+    for handler in ("start", "reply", "operator"):
         assert "sns:Publish" not in actions_of(statements(synth, handler)), handler
 
 
@@ -169,6 +176,7 @@ HANDLER_MODULES = {
     "page": "page_contact",
     "unacknowledged": "mark_unacknowledged",
     "reply": "handle_reply",
+    "operator": "operator_actions",
 }
 BOTO_TABLE_CALLS = {
     "get_item": "dynamodb:GetItem",
@@ -180,7 +188,8 @@ BOTO_TABLE_CALLS = {
     "batch_get_item": "dynamodb:BatchGetItem",
     "batch_write_item": "dynamodb:BatchWriteItem",
 }
-MESSAGE_TABLE_USERS = {"message_log", "notifier", "inbound_store"}  # Dependencies fields backed by the messages table
+MESSAGE_TABLE_USERS = {"message_log", "notifier", "inbound_store", "once"}  # Dependencies fields backed by the messages table
+REPLY_MATCHING = {"message_log"}  # MessageLog.pages_to queries the by_contact index
 WRITE_ANY = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:*", "*"}
 
 
@@ -212,14 +221,41 @@ def repository_actions() -> dict[str, set[str]]:
     return {name: resolve(name) for name in direct}
 
 
+def shared_modules(tree: ast.Module) -> set[str]:
+    """The escalation modules a handler imports (its table access may sit in shared rules such as resolve)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "escalation":
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("escalation."):
+            names.add(str(node.module).removeprefix("escalation."))
+    return {name for name in names if (LAMBDAS / "escalation" / f"{name}.py").exists()}
+
+
 def handler_uses(handler: str) -> tuple[set[str], set[str]]:
-    """(IncidentRepository methods, other Dependencies fields) the handler module calls on its dependencies."""
+    """(IncidentRepository methods, other Dependencies fields) the handler calls on its dependencies.
+
+    Repository calls are read from the handler module and from the escalation modules it imports (on `.incidents`,
+    or on a repository passed in as `incidents`); Dependencies fields from the handler module.
+    """
     tree = ast.parse((LAMBDAS / f"{HANDLER_MODULES[handler]}.py").read_text())
+    repository_methods = set(repository_actions())
+    trees = [tree, *(ast.parse((LAMBDAS / "escalation" / f"{name}.py").read_text()) for name in shared_modules(tree))]
     methods, fields = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "incidents":
-            methods.add(node.attr)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "deps":
+    for module in trees:
+        for node in ast.walk(module):
+            if not isinstance(node, ast.Attribute) or node.attr not in repository_methods:
+                continue
+            target = node.value
+            if (isinstance(target, ast.Attribute) and target.attr == "incidents") or (
+                isinstance(target, ast.Name) and target.id == "incidents"
+            ):
+                methods.add(node.attr)
+    for node in ast.walk(tree):  # deps.<field>, or self.deps.<field> / ctx.deps.<field>
+        if isinstance(node, ast.Attribute) and (
+            (isinstance(node.value, ast.Name) and node.value.id == "deps")
+            or (isinstance(node.value, ast.Attribute) and node.value.attr == "deps")
+        ):
             fields.add(node.attr)
     return methods, fields
 
@@ -274,6 +310,32 @@ def test_only_functions_that_use_the_message_log_may_touch_the_messages_table(de
     _, fields = handler_uses(handler)
     granted = table_actions(default_synth, handler, default_synth.stack.storage.messages)
     if fields & MESSAGE_TABLE_USERS:
-        assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"} <= granted, handler
+        required = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+        required |= {"dynamodb:DeleteItem"} if "once" in fields else set()  # a failed side effect gives its key back
+        required |= {"dynamodb:Query"} if fields & REPLY_MATCHING else set()
+        assert required <= granted, handler
     else:
         assert granted == set(), handler
+
+
+def test_the_operator_function_touches_message_items_only_never_the_reply_index(default_synth: Synth) -> None:
+    # Once-only keys, the outbound log, the send rate and the ceilings are items; it never matches replies.
+    synth = default_synth
+    _, fields = handler_uses("operator")
+    assert not fields & REPLY_MATCHING
+    assert table_actions(synth, "operator", synth.stack.storage.messages) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    messages = f"${{{synth.logical_id(synth.stack.storage.messages)}.Arn}}"
+    resources = {resource for statement in statements(synth, "operator") for resource in statement["Resource"]}
+    assert not {resource for resource in resources if resource.startswith(f"{messages}/")}, "no index, no stream"
+
+
+def test_the_handler_analysis_follows_the_shared_rules_it_calls() -> None:
+    # The operator's own module reads and forgets tokens; acknowledging and resolving happen in escalation modules.
+    methods, fields = handler_uses("operator")
+    assert {"acknowledge_by_reply", "resolve", "get", "forget_token"} <= methods
+    assert {"once", "notifier"} <= fields
