@@ -57,9 +57,9 @@ class Cli:
             self._session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
         return self._session
 
-    def client(self, service: str) -> Any:
-        """A client for service, at --endpoint-url when given."""
-        return self.session.client(service, endpoint_url=self.endpoint_url)
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A client for service, at --endpoint-url when given (kwargs: e.g. a botocore Config)."""
+        return self.session.client(service, endpoint_url=self.endpoint_url, **kwargs)
 
     def outputs(self) -> dict[str, str]:
         """The stack's CloudFormation outputs, by key."""

@@ -1,4 +1,4 @@
-"""Commands on incidents: create, show, list, ack, tail."""
+"""Commands on incidents: create, show, list, ack, resolve, tail."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ import typer
 from botocore.exceptions import ClientError
 from rich.table import Table
 
-from escalation import acknowledgement
 from escalation.incident import InvalidIncident, parse_incident
 from escalation.matching import OPEN_FOR_REPLY
 from escalation.oncall_store import NoDefinitions
-from escalation.repository import is_conditional_failure, utc_now
+from escalation.repository import is_conditional_failure
 from escalation.status import Status
 
-from . import context
+from . import context, operator_function
 from .context import INCIDENTS_TABLE_OUTPUT, Cli, CliError, iso, parse_duration, parse_stored, plain
 from .items import holder, opened_at, scan, shown
 
@@ -30,6 +29,7 @@ def register(app: typer.Typer) -> None:
     app.command()(show)
     app.command("list")(list_incidents)
     app.command()(ack)
+    app.command()(resolve)
     app.command()(tail)
 
 
@@ -210,49 +210,51 @@ def list_incidents(
     cli.emit(rows, render)
 
 
-# -- ack -------------------------------------------------------------------------------------------
+# -- ack, resolve ----------------------------------------------------------------------------------
+
+AS_OPTION = typer.Option("--as", help="Your name, recorded as cli:<name> (default: INCIDENTS_USER or your login).")
 
 
 def ack(
     ctx: typer.Context,
     incident_id: Annotated[str, typer.Argument(help="The incident id.")],
-    as_name: Annotated[
-        str | None, typer.Option("--as", help="Your name, recorded as cli:<name> (default: INCIDENTS_USER or your login).")
-    ] = None,
+    as_name: Annotated[str | None, AS_OPTION] = None,
 ) -> None:
-    """Acknowledge an incident as yourself: paging stops. Safe to repeat; if someone got there first, says who."""
+    """Acknowledge an incident as yourself, as a YES does: paging stops, everyone paged is told. Safe to repeat."""
     cli = context.get(ctx)
-    by = f"cli:{(as_name or context.user_name()).strip()}"
-    repository = cli.incidents()
-    item = _get(cli, incident_id)
-    if not item.get("execution_arn") and item.get("incident_stat") in (None, Status.NOT_ACKNOWLEDGED):
-        raise CliError(f"incident {incident_id} has not started paging yet; try again in a few seconds")
-    taken = acknowledgement.take(repository, item, by=by, via=by, at=utc_now())
-    if taken is None:
-        current = repository.get(incident_id) or item
-        status = current.get("incident_stat")
-        if status == Status.ACKNOWLEDGED:
-            other = str(current.get("acknowledged_by", "?"))
-            conflict = {"incident_id": incident_id, "outcome": "already_acknowledged", "acknowledged_by": other}
-            cli.emit(plain(conflict | {"acknowledged_at": current.get("acknowledged_at")}), lambda: None)
-            raise CliError(f"incident {incident_id} was already acknowledged by {other} at {current.get('acknowledged_at')}")
-        raise CliError(f"incident {incident_id} is {status}: there is nothing to acknowledge")
-    stopped = acknowledgement.stop_escalation(cli.client("stepfunctions"), repository, taken.item, by=by)
-    outcome = "acknowledged" if taken.now else "already_yours"
-    result: dict[str, Any] = {
-        "incident_id": incident_id,
-        "outcome": outcome,
-        "acknowledged_by": by,
-        "acknowledged_at": taken.item.get("acknowledged_at"),
-        "escalation_stopped": stopped,
-    }
+    answer = operator_function.call(cli, "acknowledge", incident_id, operator_function.operator_name(as_name))
 
     def render() -> None:
-        verb = "Acknowledged" if taken.now else "Already acknowledged by you:"
-        stop = "paging stopped." if stopped else "no page was waiting."
-        cli.console.print(f"{verb} incident [bold]{incident_id}[/] as {by}; {stop}")
+        by = answer["acknowledged_by"]
+        if answer["outcome"] == "already_yours":
+            cli.console.print(f"Already acknowledged by you ({by}): incident [bold]{incident_id}[/].")
+            return
+        stop = "paging stopped" if answer["escalation_stopped"] else "no page was waiting"
+        cli.console.print(f"Acknowledged incident [bold]{incident_id}[/] as {by}; {stop}; everyone paged is told.")
 
-    cli.emit(plain(result), render)
+    operator_function.settle(cli, answer, render)
+
+
+def resolve(
+    ctx: typer.Context,
+    incident_id: Annotated[str, typer.Argument(help="The incident id.")],
+    as_name: Annotated[str | None, AS_OPTION] = None,
+) -> None:
+    """Resolve an incident as yourself, as RESOLVE does: final; paging stops, everyone paged is told. Safe to repeat."""
+    cli = context.get(ctx)
+    answer = operator_function.call(cli, "resolve", incident_id, operator_function.operator_name(as_name))
+
+    def render() -> None:
+        by = answer["resolved_by"]
+        if answer["outcome"] == "already_yours":
+            cli.console.print(f"Already resolved by you ({by}): incident [bold]{incident_id}[/].")
+            return
+        cli.console.print(
+            f"Resolved incident [bold]{incident_id}[/] as {by} (it was {answer['status_before']}); "
+            "paging stopped, everyone paged is told."
+        )
+
+    operator_function.settle(cli, answer, render)
 
 
 # -- tail ------------------------------------------------------------------------------------------

@@ -1,8 +1,4 @@
-"""The `incidents` command: root options, the command groups, and errors turned into messages a person can act on.
-
-Commands not built here yet, with a place kept for them: `incidents resolve ID` (closing an incident
-in a `resolved` state) and an `integrations` group (routing keys for alert sources).
-"""
+"""The `incidents` command: root options, the command groups, and errors turned into messages a person can act on."""
 
 from __future__ import annotations
 
@@ -25,7 +21,7 @@ from typer.core import TyperGroup
 from escalation.oncall import format_loc
 from escalation.oncall_store import NoDefinitions
 
-from . import incidents, oncall, report
+from . import incidents, integrations, oncall, report
 from .context import DEFAULT_STACK, Cli, CliError
 
 
@@ -79,7 +75,7 @@ class _Incidents(TyperGroup):
 
 app = typer.Typer(
     cls=_Incidents,
-    help="Open, watch, acknowledge and report on incidents; see who is on call and manage overrides.",
+    help="Open, watch, acknowledge, resolve and report on incidents; on-call and overrides; alert integrations.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -104,3 +100,4 @@ def root(
 incidents.register(app)
 report.register(app)
 app.add_typer(oncall.app, name="oncall")
+app.add_typer(integrations.app, name="integrations")

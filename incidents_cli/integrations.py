@@ -1,0 +1,124 @@
+"""`incidents integrations`: routing keys for alert sources (the Events API v2 endpoint, output EventsApiUrl).
+
+The rules are escalation.integrations', shared with the endpoint's function: a routing key is shown once,
+when created or rotated, and only its SHA-256 is stored (output IntegrationsTableName).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from escalation.integrations import IntegrationError, create_integration, list_integrations, revoke_key, rotate_key
+
+from . import context
+from .context import Cli, CliError
+from .items import shown
+
+INTEGRATIONS_TABLE_OUTPUT = "IntegrationsTableName"
+EVENTS_API_OUTPUT = "EventsApiUrl"
+
+app = typer.Typer(
+    help="Integrations: routing keys with which alert sources (Alertmanager, ...) open and resolve incidents.",
+    no_args_is_help=True,
+)
+
+
+def _refused(error: IntegrationError) -> CliError:
+    return CliError(f"refused, nothing changed: {error}")
+
+
+def _check_policy(cli: Cli, policy: str) -> None:
+    """Incidents naming a policy nobody deployed would be invalid: refuse it now."""
+    deployed = sorted(cli.oncall().definitions().policies)
+    if policy not in deployed:
+        raise CliError(f"--policy: no policy {policy!r} is deployed (deployed: {', '.join(deployed) or 'none'})")
+
+
+def _show_key(cli: Cli, result: dict[str, Any], headline: str) -> None:
+    console = cli.console
+    console.print(headline)
+    console.print(f"  routing key: [bold]{result['routing_key']}[/]  (shown this once: only its hash is stored)")
+    console.print(f"  key id:      {result['key_id']}")
+    console.print(f"  events URL:  {result['events_url']}")
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The integration's name (letters, digits, '.', '_', '-').")],
+    contact: Annotated[list[str] | None, typer.Option(help="A phone number its incidents page, in order (repeat).")] = None,
+    policy: Annotated[str | None, typer.Option(help="Page by this deployed escalation policy instead of --contact.")] = None,
+) -> None:
+    """Create an integration and its first routing key; prints the key (once) and the events URL."""
+    cli = context.get(ctx)
+    contacts = list(contact or [])
+    if bool(contacts) == bool(policy):
+        raise CliError("give whom its incidents page: --contact NUMBER (repeatable) or --policy NAME, not both")
+    if policy:
+        _check_policy(cli, policy)
+    url = cli.output(EVENTS_API_OUTPUT)  # before writing anything: a stack without the endpoint has no use for a key
+    try:
+        created = create_integration(cli.table(INTEGRATIONS_TABLE_OUTPUT), name, contacts=contacts, policy=policy)
+    except IntegrationError as error:
+        raise _refused(error) from None
+    result = {**created, "events_url": url, "contacts": contacts, "policy": policy}
+    cli.emit(result, lambda: _show_key(cli, result, f"Integration [bold]{name}[/] created."))
+
+
+@app.command()
+def rotate(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The integration.")]) -> None:
+    """Add a routing key; the old ones keep working until revoked, so a sender can switch without a gap."""
+    cli = context.get(ctx)
+    url = cli.output(EVENTS_API_OUTPUT)
+    try:
+        rotated = rotate_key(cli.table(INTEGRATIONS_TABLE_OUTPUT), name)
+    except IntegrationError as error:
+        raise _refused(error) from None
+    result = {**rotated, "events_url": url}
+
+    def render() -> None:
+        _show_key(cli, result, f"New routing key for [bold]{name}[/].")
+        cli.console.print(f"The old keys work until revoked: incidents integrations revoke {name} KEY_ID")
+
+    cli.emit(result, render)
+
+
+@app.command()
+def revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The integration.")],
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `incidents integrations list`), or the key itself.")],
+) -> None:
+    """Revoke one routing key: events sent with it are refused (400) from now on."""
+    cli = context.get(ctx)
+    try:
+        revoked = revoke_key(cli.table(INTEGRATIONS_TABLE_OUTPUT), name, key_id)
+    except IntegrationError as error:
+        raise _refused(error) from None
+    cli.emit(
+        revoked, lambda: cli.console.print(f"Key {revoked['key_id']} of [bold]{name}[/] revoked at {revoked['revoked_at']}.")
+    )
+
+
+@app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """Every integration: whom it pages and its key ids (never the keys)."""
+    cli = context.get(ctx)
+    rows = context.plain(list_integrations(cli.table(INTEGRATIONS_TABLE_OUTPUT)))
+
+    def render() -> None:
+        if not rows:
+            cli.console.print("No integrations: create one with incidents integrations create NAME --contact NUMBER")
+            return
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("name", "pages", "key ids"):
+            table.add_column(column)
+        for row in rows:
+            pages = f"policy {row['policy']}" if row["policy"] else " -> ".join(shown(number) for number in row["contacts"])
+            table.add_row(row["name"], pages, ", ".join(row["key_ids"]) or "(none: rotate to add one)")
+        cli.console.print(table)
+
+    cli.emit(rows, render)
