@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -11,6 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 from typer.testing import CliRunner
 
@@ -27,6 +30,8 @@ STACK = "IncidentEscalation"
 FIRST = "+447700900001"
 SECOND = "+447700900002"
 STARTED_AT = "2026-03-01T10:00:00.000Z"
+EVENTS_API_URL = "https://abc123.execute-api.eu-west-2.amazonaws.com/v2/enqueue"
+OPERATOR_FUNCTION = "IncidentEscalation-OperatorFunction-AbC123"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "core": {"reset_boto3_session": False}}
 
 
@@ -48,10 +53,14 @@ def stack_template(*, oncall: bool = True) -> str:
         "Incidents": _table([("incident_id", "HASH")], stream=True),
         "IncidentHistory": _table([("incident_id", "HASH"), (HISTORY_SORT_KEY, "RANGE")]),
     }
+    resources["Integrations"] = _table([("pk", "HASH")])
     outputs: dict[str, Any] = {
         "IncidentsTableName": {"Value": {"Ref": "Incidents"}},
         "IncidentHistoryTableName": {"Value": {"Ref": "IncidentHistory"}},
         "StateMachineArn": {"Value": {"Ref": "StateMachineArn"}},
+        "IntegrationsTableName": {"Value": {"Ref": "Integrations"}},
+        "EventsApiUrl": {"Value": EVENTS_API_URL},
+        "OperatorFunctionName": {"Value": OPERATOR_FUNCTION},
     }
     if oncall:
         resources["Oncall"] = _table([("pk", "HASH"), ("sk", "RANGE")])
@@ -77,6 +86,7 @@ class Deployed:
     state_machine_arn: str
     incidents: Any  # Table resource
     oncall: Any  # Table resource
+    integrations: Any  # Table resource
 
     def cli(self, *args: str, json_output: bool = True) -> Any:
         """Run `incidents` with args (and --json unless told otherwise)."""
@@ -168,4 +178,46 @@ def deployed(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterat
             state_machine_arn=machine,
             incidents=dynamodb.Table(outputs["IncidentsTableName"]),
             oncall=oncall,
+            integrations=dynamodb.Table(outputs["IntegrationsTableName"]),
         )
+
+
+@dataclass
+class LambdaStub:
+    """The Stubber on the CLI's Lambda client, and every Invoke request the CLI made (its payload decoded)."""
+
+    stubber: Stubber
+    requests: list[dict[str, Any]]
+
+    def answer(self, body: Any, *, function_error: str | None = None) -> None:
+        """Queue one Invoke response carrying body; the request must name the operator function, synchronously."""
+        data = json.dumps(body).encode()
+        response: dict[str, Any] = {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(data), len(data))}
+        if function_error:
+            response["FunctionError"] = function_error
+        expected = {"FunctionName": OPERATOR_FUNCTION, "InvocationType": "RequestResponse", "Payload": ANY}
+        self.stubber.add_response("invoke", response, expected_params=expected)
+
+    def fail(self, code: str, message: str = "") -> None:
+        self.stubber.add_client_error("invoke", service_error_code=code, service_message=message)
+
+
+@pytest.fixture
+def lambda_stub(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaStub]:
+    """A Stubber on every Lambda client the CLI makes (moto runs functions only in Docker); other services stay on moto."""
+    client = boto3.client("lambda", region_name=REGION)
+    stub = LambdaStub(Stubber(client), [])
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        stub.requests.append({**params, "Payload": json.loads(params["Payload"])})
+
+    client.meta.events.register("provide-client-params.lambda.Invoke", record)
+    make_client = boto3.session.Session.client
+
+    def session_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        return client if service_name == "lambda" else make_client(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "client", session_client)
+    with stub.stubber:
+        yield stub
+    stub.stubber.assert_no_pending_responses()

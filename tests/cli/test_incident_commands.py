@@ -1,4 +1,4 @@
-"""`incidents create / show / list / ack / tail` against the stack on moto."""
+"""`incidents create / show / list / tail` against the stack on moto (ack and resolve: test_operator_commands.py)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ def create(deployed: Deployed, incident_id: str = "INC-1", *extra: str) -> Any:
     return deployed.cli(
         "create", "--id", incident_id, "--description", "Disk full on db-1", "--contact", FIRST, "--contact", SECOND, *extra
     )
+
+
+def acknowledge_by_sms(deployed: Deployed, incident_id: str) -> None:
+    """Close an incident as a YES from the first contact does (the shared acknowledgement rules)."""
+    repository = IncidentRepository(deployed.incidents)
+    taken = acknowledgement.take(repository, deployed.item(incident_id), by=FIRST, via="inbound-1", at="2026-03-01T10:01:00Z")
+    assert taken is not None and taken.now
 
 
 # -- create ----------------------------------------------------------------------------------------
@@ -92,7 +99,7 @@ def test_create_does_not_replace_an_open_incident_unless_told(deployed: Deployed
 def test_create_over_a_closed_incident_needs_no_flag(deployed: Deployed) -> None:
     ok(create(deployed, "INC-3"))
     deployed.start("INC-3")
-    ok(deployed.cli("ack", "INC-3", "--as", "dana"))
+    acknowledge_by_sms(deployed, "INC-3")
     out = ok(create(deployed, "INC-3"))
     assert out["replaced_status"] == "acknowledged"
 
@@ -129,73 +136,12 @@ def test_list_shows_newest_first_and_filters_open_and_recent(deployed: Deployed)
         ok(create(deployed, incident_id))
     deployed.start("OLD", at="2020-01-01T00:00:00.000Z")
     deployed.start("DONE")
-    ok(deployed.cli("ack", "DONE", "--as", "dana"))
+    acknowledge_by_sms(deployed, "DONE")
     listed = ok(deployed.cli("list"))
     assert [row["incident_id"] for row in listed] == ["NEW", "DONE", "OLD"]  # NEW has not started: newest of all
     assert {row["incident_id"] for row in ok(deployed.cli("list", "--open"))} == {"NEW", "OLD"}
     assert {row["incident_id"] for row in ok(deployed.cli("list", "--since", "1000d"))} == {"NEW", "DONE"}
     assert "'soon' is not a duration" in refused(deployed.cli("list", "--since", "soon"))
-
-
-# -- ack -------------------------------------------------------------------------------------------
-
-
-def test_ack_records_the_cli_user_and_stops_the_escalation(deployed: Deployed) -> None:
-    ok(create(deployed, "INC-5"))
-    execution = deployed.start("INC-5")
-    out = ok(deployed.cli("ack", "INC-5", "--as", "dana"))
-    assert out["outcome"] == "acknowledged" and out["acknowledged_by"] == "cli:dana" and out["escalation_stopped"] is True
-    item = deployed.item("INC-5")
-    assert item["incident_stat"] == "acknowledged"
-    assert item["acknowledged_by"] == "cli:dana"
-    assert "task_token" not in item
-    assert item["timeline"][-1] == {"at": item["acknowledged_at"], "event": "acknowledged", "level": 0, "by": "cli:dana"}
-    assert deployed.execution_status(execution) == "SUCCEEDED"  # the parked page task was completed
-    output = json.loads(deployed.stepfunctions.describe_execution(executionArn=execution)["output"])
-    assert output == {"outcome": "acknowledged", "acknowledged_by": "cli:dana"}
-
-
-def test_ack_twice_is_safe(deployed: Deployed) -> None:
-    ok(create(deployed, "INC-6"))
-    deployed.start("INC-6")
-    ok(deployed.cli("ack", "INC-6", "--as", "dana"))
-    again = ok(deployed.cli("ack", "INC-6", "--as", "dana"))
-    assert again["outcome"] == "already_yours" and again["escalation_stopped"] is False
-    text = ok(deployed.cli("ack", "INC-6", "--as", "dana", json_output=False))
-    assert "Already acknowledged by you" in text
-    assert [entry["event"] for entry in deployed.item("INC-6")["timeline"]].count("acknowledged") == 1
-
-
-def test_ack_after_a_yes_by_sms_says_who_has_it(deployed: Deployed) -> None:
-    ok(create(deployed, "INC-7"))
-    execution = deployed.start("INC-7")
-    repository = IncidentRepository(deployed.incidents)
-    # The reply handler's path: the same shared rules, as the contact's number for their inbound message.
-    taken = acknowledgement.take(repository, deployed.item("INC-7"), by=FIRST, via="inbound-1", at="2026-03-01T10:01:00.000Z")
-    assert taken is not None and taken.now
-    result = deployed.cli("ack", "INC-7", "--as", "dana")
-    assert "incident INC-7 was already acknowledged by +447700900001 at 2026-03-01T10:01:00.000Z" in refused(result)
-    assert json.loads(result.stdout)["outcome"] == "already_acknowledged"
-    assert deployed.item("INC-7")["acknowledged_by"] == FIRST
-    assert deployed.execution_status(execution, settle_s=0.5) == "RUNNING"  # the CLI left the winner's task alone
-
-
-def test_ack_of_an_incident_not_started_or_closed_is_refused(deployed: Deployed) -> None:
-    ok(create(deployed, "INC-8"))
-    assert "has not started paging yet" in refused(deployed.cli("ack", "INC-8"))
-    repository = IncidentRepository(deployed.incidents)
-    deployed.incidents.put_item(Item={"incident_id": "INC-9", "incident_stat": "invalid", "error": "x"})
-    assert "incident INC-9 is invalid: there is nothing to acknowledge" in refused(deployed.cli("ack", "INC-9"))
-    assert repository.get("INC-9")["incident_stat"] == "invalid"
-
-
-def test_ack_of_an_exhausted_incident_takes_it_without_a_workflow(deployed: Deployed) -> None:
-    ok(create(deployed, "INC-10"))
-    execution = deployed.start("INC-10")
-    repository = IncidentRepository(deployed.incidents)
-    assert repository.exhaust("INC-10", execution=execution, at="2026-03-01T10:10:00.000Z", entries=[])
-    out = ok(deployed.cli("ack", "INC-10", "--as", "dana"))
-    assert out["outcome"] == "acknowledged" and out["escalation_stopped"] is False
 
 
 # -- tail ------------------------------------------------------------------------------------------
