@@ -1,0 +1,99 @@
+"""`incidents integrations create / rotate / revoke / list` against the stack's integrations table on moto."""
+
+from __future__ import annotations
+
+import re
+
+from escalation.integrations import key_hash, lookup
+from tests.cli.conftest import EVENTS_API_URL, FIRST, SECOND, Deployed
+from tests.cli.test_incident_commands import ok, refused
+
+ROUTING_KEY = re.compile(r"\b[0-9a-f]{32}\b")
+
+
+def test_create_prints_the_routing_key_once_and_the_events_url(deployed: Deployed) -> None:
+    text = ok(deployed.cli("integrations", "create", "alertmanager", "--contact", FIRST, "--contact", SECOND, json_output=False))
+
+    (routing_key,) = ROUTING_KEY.findall(text)
+    assert EVENTS_API_URL in text and "shown this once" in text
+    integration = lookup(deployed.integrations, routing_key)
+    assert integration is not None
+    assert (integration.name, integration.contacts, integration.policy) == ("alertmanager", (FIRST, SECOND), None)
+    stored = str(deployed.integrations.scan()["Items"])
+    assert routing_key not in stored and key_hash(routing_key) in stored  # only the hash is kept
+
+
+def test_create_with_json_and_a_deployed_policy(deployed: Deployed) -> None:
+    out = ok(deployed.cli("integrations", "create", "payments-alerts", "--policy", "payments"))
+
+    assert set(out) == {"integration", "routing_key", "key_id", "created_at", "events_url", "contacts", "policy"}
+    assert (out["integration"], out["events_url"], out["policy"], out["contacts"]) == (
+        "payments-alerts",
+        EVENTS_API_URL,
+        "payments",
+        [],
+    )
+    assert out["key_id"] == key_hash(out["routing_key"])[:8]
+    integration = lookup(deployed.integrations, out["routing_key"])
+    assert integration is not None and integration.policy == "payments"
+
+
+def test_create_refuses_what_would_page_nobody_or_the_wrong_people(deployed: Deployed) -> None:
+    both = deployed.cli("integrations", "create", "x", "--contact", FIRST, "--policy", "payments")
+    assert "--contact NUMBER (repeatable) or --policy NAME, not both" in refused(both)
+    assert "--contact NUMBER (repeatable) or --policy NAME" in refused(deployed.cli("integrations", "create", "x"))
+    unknown = refused(deployed.cli("integrations", "create", "x", "--policy", "nights"))
+    assert "--policy: no policy 'nights' is deployed (deployed: payments, platform)" in unknown
+    bad = refused(deployed.cli("integrations", "create", "x", "--contact", "07700900001"))
+    assert "refused, nothing changed: contacts[0]: '07700900001' is not an E.164 phone number" in bad
+    assert "refused, nothing changed: name: must be 1-64 letters" in refused(
+        deployed.cli("integrations", "create", "no spaces", "--contact", FIRST)
+    )
+    assert deployed.integrations.scan()["Items"] == []
+
+
+def test_a_name_is_created_once(deployed: Deployed) -> None:
+    ok(deployed.cli("integrations", "create", "alertmanager", "--contact", FIRST))
+    again = refused(deployed.cli("integrations", "create", "alertmanager", "--contact", SECOND))
+    assert "name: an integration 'alertmanager' exists already" in again
+
+
+def test_rotate_adds_a_key_and_revoke_retires_the_old_one(deployed: Deployed) -> None:
+    old = ok(deployed.cli("integrations", "create", "alertmanager", "--contact", FIRST))
+    new = ok(deployed.cli("integrations", "rotate", "alertmanager"))
+    assert new["events_url"] == EVENTS_API_URL and new["routing_key"] != old["routing_key"]
+    assert lookup(deployed.integrations, old["routing_key"]) is not None  # no gap while senders switch
+    assert lookup(deployed.integrations, new["routing_key"]) is not None
+    (listed,) = ok(deployed.cli("integrations", "list"))
+    assert listed == {
+        "name": "alertmanager",
+        "contacts": [FIRST],
+        "policy": None,
+        "key_ids": sorted([old["key_id"], new["key_id"]]),
+    }
+
+    text = ok(deployed.cli("integrations", "revoke", "alertmanager", old["key_id"], json_output=False))
+
+    assert f"Key {old['key_id']} of alertmanager revoked" in text
+    assert lookup(deployed.integrations, old["routing_key"]) is None
+    assert lookup(deployed.integrations, new["routing_key"]) is not None
+    assert ok(deployed.cli("integrations", "list"))[0]["key_ids"] == [new["key_id"]]
+
+
+def test_rotate_and_revoke_name_what_does_not_exist(deployed: Deployed) -> None:
+    assert "name: no integration 'ghost'" in refused(deployed.cli("integrations", "rotate", "ghost"))
+    ok(deployed.cli("integrations", "create", "alertmanager", "--contact", FIRST))
+    assert "key_id: 'alertmanager' has no key 'deadbeef'" in refused(
+        deployed.cli("integrations", "revoke", "alertmanager", "deadbeef")
+    )
+
+
+def test_list_for_a_person_masks_numbers_and_never_shows_keys(deployed: Deployed) -> None:
+    assert "No integrations" in ok(deployed.cli("integrations", "list", json_output=False))
+    created = ok(deployed.cli("integrations", "create", "alertmanager", "--contact", FIRST, "--contact", SECOND))
+    ok(deployed.cli("integrations", "create", "payments-alerts", "--policy", "payments"))
+
+    text = ok(deployed.cli("integrations", "list", json_output=False))
+
+    assert "+44********01 -> +44********02" in text and "policy payments" in text
+    assert created["key_id"] in text and created["routing_key"] not in text
