@@ -1,4 +1,5 @@
-"""The CLI alone against `make sandbox` over HTTP: open an incident, see it paged, acknowledge it, report on it."""
+"""The CLI alone against `make sandbox` over HTTP: open an incident, see it paged, acknowledge and resolve it (through the
+deployed operator function, run locally), report on it, create an integration."""
 
 from __future__ import annotations
 
@@ -89,3 +90,11 @@ def test_open_watch_acknowledge_and_report_with_the_cli_alone(sandbox: str) -> N
     report = cli("report", "--since", "1d")
     (group,) = report["groups"]
     assert group["incidents"] == 1 and group["acknowledged"] == 1 and group["sms_segments"] == 1
+    resolved = cli("resolve", "CLI-1", "--as", "tester")
+    assert resolved["outcome"] == "resolved" and resolved["status_before"] == "acknowledged"
+    item = cli("show", "CLI-1")
+    assert item["incident_stat"] == "resolved" and item["resolved_by"] == "cli:tester"
+    assert [entry["event"] for entry in item["timeline"]][-2:] == ["acknowledged", "resolved"]
+    created = cli("integrations", "create", "alertmanager", "--contact", "+447700900001")
+    assert created["events_url"].endswith("/enqueue") and len(created["routing_key"]) == 32
+    assert [row["name"] for row in cli("integrations", "list")] == ["alertmanager"]
