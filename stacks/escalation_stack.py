@@ -1,6 +1,6 @@
 """The stack: composes storage, functions, workflow, messaging and monitoring, and grants between them."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_smsvoice as smsvoice
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -16,7 +18,7 @@ from constructs import Construct
 
 from .alerts import FUNCTION_TIMEOUT_SECONDS as ALERT_EVENTS_TIMEOUT_SECONDS
 from .alerts import Alerts
-from .config import EscalationConfig
+from .config import HANDOFF_NOTICE_PERIOD_MINUTES, EscalationConfig
 from .dashboard import OperationsDashboard
 from .functions import HandlerFunction, lambda_code, powertools_layer
 from .messaging import Messaging
@@ -38,7 +40,9 @@ INCIDENT_TABLE_ACTIONS = {
 }
 # Every SDK call gives up after at most ~24 s (lambdas/escalation/aws_clients.py); a function does a few in a row,
 # and the senders may wait a little for a send slot. The reply handler may send a confirmation and up to ten notices.
-FUNCTION_TIMEOUT_SECONDS = {"StartEscalation": 60, "PageContact": 90, "MarkUnacknowledged": 180, "HandleReply": 180}
+FUNCTION_TIMEOUT_SECONDS = {
+    "StartEscalation": 60, "PageContact": 90, "MarkUnacknowledged": 180, "HandleReply": 180, "HandoffNotices": 180,
+}  # fmt: skip
 SMS_ARN_PREFIX = "arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:"
 ALLOWED_COUNTRIES_WARNING = "incident-escalation:allowedCountries"
 SHORT_WINDOW_WARNING = "incident-escalation:shortAcknowledgementWindow"
@@ -211,6 +215,10 @@ class EscalationStack(Stack):
         for handler in (self.page, self.unacknowledged):  # a fault of ours is told to ops at once; so is an exhausted chain
             messaging.ops_topic.grant_publish(handler.function)
 
+        self.handoff = (
+            self._handoff_notices(function, storage, protect_configuration, sms_env) if config.handoff_notice_minutes else None
+        )
+
         if config.configure_two_way:
             messaging.configure_two_way(phone_number_id=config.two_way_phone_number_id)
 
@@ -268,6 +276,33 @@ class EscalationStack(Stack):
         function.role.add_to_policy(iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[state_machine_arn]))
         CfnOutput(self, "EventsApiUrl", value=self.alerts.url, description="Events API v2: POST events here")
         CfnOutput(self, "IntegrationsTableName", value=self.alerts.integrations.table_name, description="Routing keys")
+
+    def _handoff_notices(
+        self,
+        function: Callable[..., HandlerFunction],
+        storage: Storage,
+        protect_configuration: smsvoice.CfnProtectConfiguration | None,
+        sms_env: Mapping[str, str],
+    ) -> HandlerFunction:
+        """The function that texts incoming on-call people, run every 15 minutes by EventBridge Scheduler."""
+        handoff: HandlerFunction = function(
+            "HandoffNotices", "handoff_notices.handler", "Texts the incoming on-call person before a shift",
+            HANDOFF_NOTICE_MINUTES=str(self.config.handoff_notice_minutes), **sms_env,
+        )  # fmt: skip
+        self.oncall.table.grant(handoff.function, "dynamodb:GetItem", "dynamodb:Query")
+        storage.messages.grant_read_write_data(handoff.function)  # the message log and once-only keys
+        self._grant_sms(handoff.role, protect_configuration)
+        scheduler.Schedule(
+            self,
+            "HandoffSchedule",
+            description="Handoff notices: texts each person whose on-call shift starts soon (once per shift)",
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(HANDOFF_NOTICE_PERIOD_MINUTES)),
+            # A late run is harmless (each notice has a once-only key); one older than a period is superseded.
+            target=scheduler_targets.LambdaInvoke(
+                handoff.function, retry_attempts=2, max_event_age=Duration.minutes(HANDOFF_NOTICE_PERIOD_MINUTES)
+            ),
+        )
+        return handoff
 
     def _check_deployable(self) -> None:
         """Refuse, at deploy time, a configuration that cannot hear replies; warn about a missing country limit.

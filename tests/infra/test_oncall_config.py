@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from stacks.config import ConfigError
+from stacks.config import ConfigError, load_config
 from stacks.oncall_config import ONCALL_FILE, OncallConfigError, check_destinations, load_oncall, parse_oncall
 from tests.conftest import REPO_ROOT
-from tests.infra.support import CDK_JSON_CONTEXT, PROJECT
+from tests.infra.support import CDK_JSON_CONTEXT, HANDOFF_NOTICE_MINUTES, PROJECT, Synth
 
 
 def test_repository_oncall_yaml_loads_and_round_trips_through_json() -> None:
@@ -117,3 +117,24 @@ def test_people_outside_the_allowed_countries_fail_at_synth() -> None:
         "oncall.yaml: people.dan.phone: +12025550104 is outside the countries this deployment may text (+44)",
     ]
     check_destinations(load_oncall(), ("44", "1"))  # both countries allowed: nothing to refuse
+
+
+def test_handoff_notices_are_a_scheduled_function_only_when_asked_for(default_synth: Synth, two_way_synth: Synth) -> None:
+    assert default_synth.of_type("AWS::Scheduler::Schedule") == {}
+    (schedule,) = two_way_synth.of_type("AWS::Scheduler::Schedule").values()
+    properties = schedule["Properties"]
+    assert properties["ScheduleExpression"] == "rate(15 minutes)"
+    assert properties["State"] == "ENABLED"
+    handoff = two_way_synth.stack.handoff
+    assert handoff is not None
+    assert properties["Target"]["Arn"] == {"Fn::GetAtt": [two_way_synth.logical_id(handoff.function), "Arn"]}
+    assert properties["Target"]["RetryPolicy"] == {"MaximumEventAgeInSeconds": 900, "MaximumRetryAttempts": 2}
+    function = two_way_synth.resources[two_way_synth.logical_id(handoff.function)]["Properties"]
+    assert function["Handler"] == "handoff_notices.handler"
+    assert function["Environment"]["Variables"]["HANDOFF_NOTICE_MINUTES"] == str(HANDOFF_NOTICE_MINUTES)
+
+
+@pytest.mark.parametrize("minutes", ["5", "14", "1441", "x"])
+def test_a_handoff_lead_shorter_than_the_schedule_or_not_a_number_fails(minutes: str) -> None:
+    with pytest.raises(ConfigError, match="handoffNoticeMinutes"):
+        load_config({"handoffNoticeMinutes": minutes})
