@@ -55,6 +55,9 @@ class ConfigError(ValueError):
     """A context value is missing or wrong; the message names the key."""
 
 
+HANDOFF_NOTICE_PERIOD_MINUTES = 15  # lambdas/escalation/handoff.py NOTICE_PERIOD_MINUTES
+
+
 @dataclass(frozen=True)
 class EscalationConfig:
     """Everything a deployment can tune."""
@@ -79,6 +82,7 @@ class EscalationConfig:
     max_sms_per_incident: int = legitimate_sms_per_incident(reminders=0, repeat=0) + AUTOMATIC_ANSWERS_MARGIN
     max_sms_per_hour: int = 1000
     oncall_file: str = "oncall.yaml"  # people, rotations, escalation policies (relative to the app); "" for none
+    handoff_notice_minutes: int = 0  # text the incoming on-call person this long before a shift; 0: off
 
     @property
     def allowed_calling_codes(self) -> tuple[str, ...]:
@@ -194,7 +198,13 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         max_sms_per_incident=_int(context, "maxSmsPerIncident", 0, 0, 10_000),
         max_sms_per_hour=_int(context, "maxSmsPerHour", 1000, 1, 100_000),
         oncall_file=_str(context, "oncallFile") if "oncallFile" in context else "oncall.yaml",
+        handoff_notice_minutes=_int(context, "handoffNoticeMinutes", 0, 0, 1440),
     )
+    if 0 < config.handoff_notice_minutes < HANDOFF_NOTICE_PERIOD_MINUTES:
+        raise ConfigError(
+            f"handoffNoticeMinutes: must be 0 (off) or at least {HANDOFF_NOTICE_PERIOD_MINUTES} (the schedule runs every "
+            f"{HANDOFF_NOTICE_PERIOD_MINUTES} minutes), got {config.handoff_notice_minutes}"
+        )
     if config.origination_identity and not _ORIGINATION_IDENTITY.fullmatch(config.origination_identity):
         raise ConfigError(
             "originationIdentity: must be a phone number (E.164, phone-... or its ARN), a pool (pool-... or its ARN) "

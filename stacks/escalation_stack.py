@@ -1,6 +1,6 @@
 """The stack: composes storage, functions, workflow, messaging and monitoring, and grants between them."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_smsvoice as smsvoice
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -16,7 +18,7 @@ from constructs import Construct
 
 from .alerts import FUNCTION_TIMEOUT_SECONDS as ALERT_EVENTS_TIMEOUT_SECONDS
 from .alerts import Alerts
-from .config import EscalationConfig
+from .config import HANDOFF_NOTICE_PERIOD_MINUTES, EscalationConfig
 from .dashboard import OperationsDashboard
 from .functions import HandlerFunction, lambda_code, powertools_layer
 from .messaging import Messaging
@@ -41,12 +43,9 @@ INCIDENT_TABLE_ACTIONS = {
 # and the senders may wait a little for a send slot. The reply handler may send a confirmation and up to ten notices.
 # The operator function (the CLI's acknowledge and resolve) sends what a YES or a RESOLVE sends.
 FUNCTION_TIMEOUT_SECONDS = {
-    "StartEscalation": 60,
-    "PageContact": 90,
-    "MarkUnacknowledged": 180,
-    "HandleReply": 180,
+    "StartEscalation": 60, "PageContact": 90, "MarkUnacknowledged": 180, "HandleReply": 180, "HandoffNotices": 180,
     "Operator": 180,
-}
+}  # fmt: skip
 # What the operator function does in the messages table: once-only keys (put, get, update, delete), the outbound
 # message log (put), the send rate and the SMS ceilings (update). It never matches replies, so no index.
 OPERATOR_MESSAGES_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -101,7 +100,9 @@ def _resolved(resource: str) -> str:
 class EscalationStack(Stack):
     """Everything one `cdk deploy` creates."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: EscalationConfig, **kwargs: object) -> None:
+    def __init__(  # noqa: PLR0915 - the stack composes every construct and grant in one readable place
+        self, scope: Construct, construct_id: str, *, config: EscalationConfig, **kwargs: object
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
         storage = Storage(self, "Storage")
@@ -228,6 +229,10 @@ class EscalationStack(Stack):
         for handler in (self.page, self.unacknowledged):  # a fault of ours is told to ops at once; so is an exhausted chain
             messaging.ops_topic.grant_publish(handler.function)
 
+        self.handoff = (
+            self._handoff_notices(function, storage, protect_configuration, sms_env) if config.handoff_notice_minutes else None
+        )
+
         if config.configure_two_way:
             messaging.configure_two_way(phone_number_id=config.two_way_phone_number_id)
 
@@ -302,6 +307,33 @@ class EscalationStack(Stack):
         role.add_to_policy(iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[state_machine_arn]))
         CfnOutput(self, "OperatorFunctionName", value=operator.function.function_name, description="The CLI's ack, resolve")
         return operator
+
+    def _handoff_notices(
+        self,
+        function: Callable[..., HandlerFunction],
+        storage: Storage,
+        protect_configuration: smsvoice.CfnProtectConfiguration | None,
+        sms_env: Mapping[str, str],
+    ) -> HandlerFunction:
+        """The function that texts incoming on-call people, run every 15 minutes by EventBridge Scheduler."""
+        handoff: HandlerFunction = function(
+            "HandoffNotices", "handoff_notices.handler", "Texts the incoming on-call person before a shift",
+            HANDOFF_NOTICE_MINUTES=str(self.config.handoff_notice_minutes), **sms_env,
+        )  # fmt: skip
+        self.oncall.table.grant(handoff.function, "dynamodb:GetItem", "dynamodb:Query")
+        storage.messages.grant_read_write_data(handoff.function)  # the message log and once-only keys
+        self._grant_sms(handoff.role, protect_configuration)
+        scheduler.Schedule(
+            self,
+            "HandoffSchedule",
+            description="Handoff notices: texts each person whose on-call shift starts soon (once per shift)",
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(HANDOFF_NOTICE_PERIOD_MINUTES)),
+            # A late run is harmless (each notice has a once-only key); one older than a period is superseded.
+            target=scheduler_targets.LambdaInvoke(
+                handoff.function, retry_attempts=2, max_event_age=Duration.minutes(HANDOFF_NOTICE_PERIOD_MINUTES)
+            ),
+        )
+        return handoff
 
     def _check_deployable(self) -> None:
         """Refuse, at deploy time, a configuration that cannot hear replies; warn about a missing country limit.

@@ -31,10 +31,11 @@ def _logical_id(stack: Stack, table: dynamodb.Table) -> str:
 def acknowledge_findings(stack: EscalationStack) -> None:
     """Acknowledge, construct by construct, the findings that follow from the design."""
     messages_index = f"AwsSolutions-IAM5[Resource::<{_logical_id(stack, stack.storage.messages)}.Arn>/index/*]"
-    for handler in (stack.start, stack.page, stack.unacknowledged, stack.reply, stack.operator, stack.alerts.function):
+    handoff = [stack.handoff] if stack.handoff is not None else []
+    for handler in (stack.start, stack.page, stack.unacknowledged, stack.reply, stack.operator, stack.alerts.function, *handoff):
         _ack(handler, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
     acknowledge_alert_findings(stack.alerts, stack.alerts.function.role)
-    for handler in (stack.page, stack.unacknowledged, stack.reply, stack.alerts.function):
+    for handler in (stack.page, stack.unacknowledged, stack.reply, stack.alerts.function, *handoff):
         _ack(handler, messages_index, "Replies are matched to the sender's latest page through the by_contact index.")
         if stack.config.sms_api == "v2":
             for resource in sms_send_resources(stack.config):
@@ -59,6 +60,14 @@ def acknowledge_findings(stack: EscalationStack) -> None:
             f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
             "CDK's LambdaInvoke grant covers the versions and aliases of the workflow's own functions.",
         )
+    for handler in handoff:
+        function_id = stack.resolve(stack.get_logical_id(handler.function.node.default_child))  # type: ignore[arg-type]
+        for role in (child for child in stack.node.children if child.node.id.startswith("SchedulerRoleForTarget")):
+            _ack(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+                "CDK's scheduler target grant covers the versions and aliases of the handoff function it invokes.",
+            )
     for queue in (stack.stream_dlq, stack.reply_dlq):
         _ack(queue, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue (on-failure destination).")
     provider = stack.node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER)

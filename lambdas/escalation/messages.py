@@ -155,6 +155,11 @@ def acknowledged_all_confirmation(incident_ids: Sequence[str], also_open: Sequen
     return _priced(f"Acknowledged: {_id_list(incident_ids)}. Thank you, they are yours.{_also_open(also_open)}")
 
 
+def handoff_notice(rotation: str, local_start: str, zone: str) -> Sms:
+    """Tells the person about to go on call when their shift starts (handoff notices, off by default)."""
+    return _priced(f"On call: you take over {rotation} at {local_start} ({zone}). No reply needed.")
+
+
 def acknowledged_notice(incident_id: str, acknowledged_by: str) -> Sms:
     """Tells the other contacts paged that someone took the incident."""
     return _priced(f"Incident {incident_id} was acknowledged by {acknowledged_by}. No action needed.")

@@ -35,6 +35,7 @@ class Settings:
     protect_configuration_id: str = ""  # the stack's protect configuration (allowedCountries), sent with every text
     history_table: str = ""  # the archive of replaced and deleted incident items (start handler only)
     oncall_table: str = ""  # deployed on-call definitions and overrides (escalation.oncall_store)
+    handoff_notice_minutes: int = 0  # text the incoming on-call person this long before a shift (0: off)
 
 
 def _required(name: str) -> str:
@@ -95,4 +96,5 @@ def get_settings() -> Settings:
         protect_configuration_id=os.environ.get("PROTECT_CONFIGURATION_ID", ""),
         history_table=os.environ.get("HISTORY_TABLE", ""),
         oncall_table=os.environ.get("ONCALL_TABLE", ""),
+        handoff_notice_minutes=_number("HANDOFF_NOTICE_MINUTES", "0", int),
     )

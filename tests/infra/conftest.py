@@ -6,6 +6,7 @@ from tests.infra.support import (
     ACK_TIMEOUT_SECONDS,
     ALLOWED_COUNTRIES,
     CONFIGURATION_SET,
+    HANDOFF_NOTICE_MINUTES,
     OPS_EMAIL,
     PHONE_NUMBER_ID,
     PINPOINT_APP_ID,
@@ -24,7 +25,7 @@ def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def two_way_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """Two-way wiring by custom resource, an ops email, a short acknowledgement window and reminders."""
+    """Two-way wiring by custom resource, an ops email, a short acknowledgement window, reminders, handoff notices."""
     return synthesize(
         tmp_path_factory.mktemp("two-way"),
         configureTwoWay="true",  # as `-c configureTwoWay=true` passes it
@@ -32,6 +33,7 @@ def two_way_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         opsEmail=OPS_EMAIL,
         ackTimeoutSeconds=str(ACK_TIMEOUT_SECONDS),
         reminders=REMINDERS,
+        handoffNoticeMinutes=str(HANDOFF_NOTICE_MINUTES),
     )
 
 

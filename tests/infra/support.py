@@ -15,6 +15,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((PROJECT / "cdk.json").read_text())["context"]
 ACK_TIMEOUT_SECONDS = 120
 REMINDERS = 2
+HANDOFF_NOTICE_MINUTES = 60
 PHONE_NUMBER_ID = "phone-0123456789abcdef"
 PINPOINT_APP_ID = "0123456789abcdef0123456789abcdef"
 OPS_EMAIL = "oncall-ops@example.com"

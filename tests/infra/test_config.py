@@ -17,7 +17,7 @@ APP_KEYS = {
     "originationIdentity", "smsApi", "pinpointApplicationId", "configurationSet", "ackTimeoutSeconds", "reminders",
     "repeat", "maxSmsSegments", "configureTwoWay", "opsEmail", "powertoolsLayerVersion", "messageTtlDays",
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
-    "maxSmsPerHour", "oncallFile",
+    "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes",
 }  # fmt: skip
 
 

@@ -1,12 +1,17 @@
 """Synth-time check of oncall.yaml: the repository's file loads; a broken copy fails naming the path."""
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from stacks.config import ConfigError
-from stacks.oncall_config import ONCALL_FILE, OncallConfigError, load_oncall, parse_oncall
+from stacks.config import ConfigError, load_config
+from stacks.oncall_config import ONCALL_FILE, OncallConfigError, check_destinations, load_oncall, parse_oncall
 from tests.conftest import REPO_ROOT
+from tests.infra.support import CDK_JSON_CONTEXT, HANDOFF_NOTICE_MINUTES, PROJECT, Synth
 
 
 def test_repository_oncall_yaml_loads_and_round_trips_through_json() -> None:
@@ -82,3 +87,54 @@ def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
         load_oncall(tmp_path / "missing.yaml")
     with pytest.raises(OncallConfigError, match=r"^oncall\.yaml: \(top level\): must be a mapping"):
         parse_oncall("- alice\n")
+
+
+def test_a_deploy_with_a_broken_file_fails_at_synth_naming_the_path(tmp_path: Path) -> None:
+    # What `cdk deploy` runs first: the app, with cdk.json's context and -c oncallFile=... on top.
+    broken = tmp_path / "oncall.yaml"
+    broken.write_text(
+        (REPO_ROOT / "oncall.yaml").read_text().replace("- rotation: payments-secondary", "- rotation: payments-2nd")
+    )
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps({**CDK_JSON_CONTEXT, "oncallFile": str(broken)}),
+        "CDK_OUTDIR": str(tmp_path / "cdk.out"),
+    }
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Invalid configuration: " in result.stderr
+    assert "policies.payments.levels[1].targets[0].rotation: unknown rotation 'payments-2nd'" in result.stderr
+    assert not (tmp_path / "cdk.out" / "manifest.json").exists()
+
+
+def test_people_outside_the_allowed_countries_fail_at_synth() -> None:
+    with pytest.raises(OncallConfigError) as raised:
+        check_destinations(load_oncall(), ("44",))
+    assert str(raised.value).splitlines() == [
+        "oncall.yaml: people.carol.phone: +12025550103 is outside the countries this deployment may text (+44)",
+        "oncall.yaml: people.dan.phone: +12025550104 is outside the countries this deployment may text (+44)",
+    ]
+    check_destinations(load_oncall(), ("44", "1"))  # both countries allowed: nothing to refuse
+
+
+def test_handoff_notices_are_a_scheduled_function_only_when_asked_for(default_synth: Synth, two_way_synth: Synth) -> None:
+    assert default_synth.of_type("AWS::Scheduler::Schedule") == {}
+    (schedule,) = two_way_synth.of_type("AWS::Scheduler::Schedule").values()
+    properties = schedule["Properties"]
+    assert properties["ScheduleExpression"] == "rate(15 minutes)"
+    assert properties["State"] == "ENABLED"
+    handoff = two_way_synth.stack.handoff
+    assert handoff is not None
+    assert properties["Target"]["Arn"] == {"Fn::GetAtt": [two_way_synth.logical_id(handoff.function), "Arn"]}
+    assert properties["Target"]["RetryPolicy"] == {"MaximumEventAgeInSeconds": 900, "MaximumRetryAttempts": 2}
+    function = two_way_synth.resources[two_way_synth.logical_id(handoff.function)]["Properties"]
+    assert function["Handler"] == "handoff_notices.handler"
+    assert function["Environment"]["Variables"]["HANDOFF_NOTICE_MINUTES"] == str(HANDOFF_NOTICE_MINUTES)
+
+
+@pytest.mark.parametrize("minutes", ["5", "14", "1441", "x"])
+def test_a_handoff_lead_shorter_than_the_schedule_or_not_a_number_fails(minutes: str) -> None:
+    with pytest.raises(ConfigError, match="handoffNoticeMinutes"):
+        load_config({"handoffNoticeMinutes": minutes})
