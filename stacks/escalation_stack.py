@@ -24,7 +24,7 @@ from .functions import HandlerFunction, lambda_code, powertools_layer
 from .messaging import Messaging
 from .monitoring import Monitoring
 from .oncall import Oncall
-from .oncall_config import check_destinations, load_oncall
+from .oncall_config import Definitions, check_destinations, load_oncall
 from .storage import Storage, replaced_incident_filters
 from .workflow import EscalationWorkflow
 
@@ -97,18 +97,23 @@ def _resolved(resource: str) -> str:
     )
 
 
+def _oncall_definitions(config: EscalationConfig) -> Definitions | None:
+    """oncall.yaml (oncallFile), checked: a broken file or a person outside allowedCountries fails synth."""
+    if not config.oncall_file:
+        return None
+    definitions = load_oncall(Path(config.oncall_file))
+    check_destinations(definitions, config.allowed_calling_codes, source=config.oncall_file)
+    return definitions
+
+
 class EscalationStack(Stack):
     """Everything one `cdk deploy` creates."""
 
-    def __init__(  # noqa: PLR0915 - the stack composes every construct and grant in one readable place
-        self, scope: Construct, construct_id: str, *, config: EscalationConfig, **kwargs: object
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: EscalationConfig, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
         storage = Storage(self, "Storage")
-        definitions = load_oncall(Path(config.oncall_file)) if config.oncall_file else None
-        if definitions is not None:
-            check_destinations(definitions, config.allowed_calling_codes, source=config.oncall_file)
+        definitions = _oncall_definitions(config)
         self.oncall = Oncall(self, "Oncall", definitions=definitions)
         messaging = Messaging(self, "Messaging", ops_email=config.ops_email)
         protect_configuration = messaging.limit_destinations(config.allowed_countries) if config.allowed_countries else None
