@@ -22,6 +22,7 @@ from escalation.repository import IncidentRepository
 from escalation.status import Event
 from escalation.timeline import timeline_entry
 from incidents_cli.main import app
+from sandbox.executions import drain_executions
 from stacks.oncall_config import load_oncall
 from stacks.storage import HISTORY_SORT_KEY
 from tests.conftest import ACCOUNT_ID, REGION
@@ -180,6 +181,9 @@ def deployed(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterat
             oncall=oncall,
             integrations=dynamodb.Table(outputs["IntegrationsTableName"]),
         )
+        # Executions still waiting for a token would outlive the test in moto's worker threads (and trip the next
+        # test in this process that waits for every execution to finish): stop them and wait for their threads.
+        drain_executions(region_name=REGION)
 
 
 @dataclass
