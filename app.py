@@ -14,7 +14,7 @@ CONTEXT_KEYS = (
     "originationIdentity", "smsApi", "pinpointApplicationId", "configurationSet", "ackTimeoutSeconds", "reminders",
     "repeat", "maxSmsSegments", "configureTwoWay", "opsEmail", "powertoolsLayerVersion", "messageTtlDays", "stackName",
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
-    "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes",
+    "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
 )  # fmt: skip
 
 

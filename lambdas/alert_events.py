@@ -1,4 +1,7 @@
-"""API Gateway handler: `POST /v2/enqueue`, a PagerDuty Events API v2 compatible endpoint.
+"""API Gateway handler: `POST /v2/enqueue`, a PagerDuty Events API v2 compatible endpoint; and CloudWatch alarms.
+
+The same function is the target of the EventBridge rule on CloudWatch alarm state changes
+(escalation.alarm_incidents): ALARM opens or repeats, OK resolves, INSUFFICIENT_DATA changes nothing.
 
 Responses are PagerDuty's: 202 `{"status": "success", "message": "Event processed", "dedup_key": ...}`;
 400 `{"status": "invalid event", "message": "Event object is invalid", "errors": ["<field>: <problem>"]}`
@@ -18,6 +21,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from escalation import aws_clients
+from escalation.alarm_incidents import apply_change
+from escalation.alarms import InvalidAlarmEvent, is_alarm_event, parse_alarm_event
 from escalation.alert_incidents import AlertsBusy, acknowledge, incident_for, trigger
 from escalation.alerts import AlertEvent, InvalidEvent, parse_event
 from escalation.integrations import Integration, key_hash, lookup
@@ -38,6 +43,11 @@ def integrations_table() -> Any:
 def events_per_minute() -> int:
     """The per-routing-key limit of this deployment."""
     return int(os.environ.get("EVENTS_PER_MINUTE", DEFAULT_EVENTS_PER_MINUTE))
+
+
+def alarm_integration() -> str:
+    """The integration an untagged alarm pages ("" for none: untagged alarms are ignored)."""
+    return os.environ.get("ALARM_INTEGRATION", "").strip()
 
 
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -112,8 +122,23 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     return _response(202, {"status": "success", "message": "Event processed", "dedup_key": result["dedup_key"]})
 
 
+def handle_alarm(event: dict[str, Any]) -> dict[str, str]:
+    """One EventBridge `CloudWatch Alarm State Change` event; a malformed one raises (retried, then dead-lettered)."""
+    try:
+        change = parse_alarm_event(event)
+    except InvalidAlarmEvent as error:
+        logger.error("alarm event rejected", extra={"error": str(error), "event_id": event.get("id")})
+        raise
+    result = apply_change(dependencies(), integrations_table(), change, default_integration=alarm_integration())
+    count(f"Alarm{change.state.capitalize().replace('_', '')}")
+    logger.info("alarm state change processed", extra=result)
+    return result
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Entry point: API Gateway (REST, proxy integration) `POST /v2/enqueue`."""
+    """Entry point: API Gateway (REST, proxy integration) `POST /v2/enqueue`, or an EventBridge alarm event."""
+    if is_alarm_event(event):
+        return handle_alarm(event)
     return handle(event)

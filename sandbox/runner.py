@@ -18,7 +18,8 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
-from .deploy import deploy_cdk_out
+from .alerts import AlertsGateway
+from .deploy import DeployedStack, deploy_cdk_out
 from .executions import (
     MOTO_CONFIG,
     ExecutionsStillRunning,
@@ -39,6 +40,7 @@ ORIGINATION_NUMBER = "+447700900999"
 # Scenarios send at a typical long code's rate (10 parts per second) unless they set smsPartsPerSecond themselves:
 # the deployed default (1, a US 10DLC number) would make every scenario about queueing.
 DEFAULT_SETTINGS = {"originationIdentity": PHONE_NUMBER_ID, "configureTwoWay": True, "smsPartsPerSecond": 10}
+DEAD_LETTER_QUEUES = ("StreamFailures", "ReplyFailures", "AlarmEventFailures")
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -134,7 +136,7 @@ def _dead_letters(physical_ids: dict[str, str]) -> list[str]:
     sqs = boto3.client("sqs", region_name=REGION)
     found: list[str] = []
     for logical_id, physical in physical_ids.items():
-        if not (logical_id.startswith(("StreamFailures", "ReplyFailures")) and physical.startswith("https://")):
+        if not (logical_id.startswith(DEAD_LETTER_QUEUES) and physical.startswith("https://")):
             continue
         response = sqs.receive_message(QueueUrl=physical, MaxNumberOfMessages=10)
         found.extend(f"{logical_id}: {message['Body'][:500]}" for message in response.get("Messages", []))
@@ -173,14 +175,15 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
                 table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IncidentsTableName"])
                 client = boto3.client("dynamodb", region_name=REGION)
                 _store_overrides(scenario, deployed.outputs["OncallTableName"])
+                alerts = _Alerts(scenario, deployed, errors)
                 started = time.monotonic()
                 start_wall = time.time()
-                client.put_item(TableName=table.name, Item=scenario.incident)
-                injections = _inject(scenario, topic_arn, table.name, errors)
+                if scenario.incident is not None:
+                    client.put_item(TableName=table.name, Item=scenario.incident)
+                injections = _inject(scenario, topic_arn, table.name, errors) + alerts.schedule()
                 completed = _wait(scenario, gateway, runtime, injections, started, errors)
-                incident_id = next(iter(TypeDeserializer().deserialize({"M": {"id": scenario.incident["incident_id"]}}).values()))
-                item = table.get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item", {})
                 incidents = sorted((_plain(i) for i in _scan(table)), key=lambda i: str(i.get("incident_id")))
+                item = _main_incident(scenario, table, incidents)
                 executions = [
                     {
                         "name": execution["name"],
@@ -206,7 +209,7 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
                 result = {
                     "scenario": scenario.name,
                     "completed": completed,
-                    "incident": _plain(item),
+                    "incident": item,
                     "incidents": incidents,
                     "sms": [
                         {
@@ -230,6 +233,8 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
                     "executions": executions,
                     "ops_notifications": _drain_queue(ops_queue),
                     "invocations": invocations,
+                    "events": alerts.event_results,
+                    "alarms": alerts.alarm_results,
                     "errors": errors,
                 }
             finally:
@@ -243,6 +248,81 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
             else:
                 os.environ[key] = value
     return result
+
+
+def _main_incident(scenario: Scenario, table: Any, incidents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The scenario's incident as it ended; with none (events, alarms), the latest one they opened."""
+    if scenario.incident is None:
+        return max(incidents, key=lambda i: str(i.get("opened_at", "")), default={})
+    incident_id = next(iter(TypeDeserializer().deserialize({"M": {"id": scenario.incident["incident_id"]}}).values()))
+    item: dict[str, Any] = _plain(table.get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item", {}))
+    return item
+
+
+class _Alerts:
+    """The scenario's integrations, endpoint posts and alarm state changes, reaching the deployed alerts function."""
+
+    def __init__(self, scenario: Scenario, deployed: DeployedStack, errors: list[str]) -> None:
+        from escalation.integrations import create_integration  # noqa: PLC0415 (lambdas/ is on the path once stacks are)
+
+        self._scenario = scenario
+        self._errors = errors
+        self.event_results: list[dict[str, Any]] = []
+        self.alarm_results: list[dict[str, Any]] = []
+        self._keys: dict[str, str] = {}
+        self._arns: dict[str, str] = {}
+        self._states: dict[str, str] = {}
+        self._lock = threading.Lock()
+        if not (scenario.events or scenario.alarms or scenario.integrations):
+            return
+        table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IntegrationsTableName"])
+        for name, spec in scenario.integrations.items():
+            created = create_integration(table, name, contacts=spec.get("contacts") or [], policy=spec.get("policy"))
+            self._keys[name] = created["routing_key"]
+        self._gateway = AlertsGateway(deployed.function_name("AlertEvents"), region=REGION)
+        for change in scenario.alarms:
+            if change.alarm_name not in self._arns:
+                self._arns[change.alarm_name] = self._gateway.alarm(change.alarm_name, integration=change.integration)
+                self._states[change.alarm_name] = "OK"
+
+    def _post(self, index: int) -> None:
+        post = self._scenario.events[index]
+        body = dict(post.body)
+        if post.integration is not None and body.get("routing_key") in (None, "ROUTING_KEY"):
+            body["routing_key"] = self._keys[post.integration]
+        status, response = self._gateway.post(json.dumps(body))
+        with self._lock:
+            self.event_results.append({"index": index, "status": status, "response": response})
+
+    def _change(self, index: int) -> None:
+        change = self._scenario.alarms[index]
+        with self._lock:
+            previous = self._states[change.alarm_name]
+            self._states[change.alarm_name] = change.state
+        arn = self._arns[change.alarm_name]
+        event = self._gateway.state_change_event(arn, change.alarm_name, change.state, previous, datetime.now(UTC))
+        reached = self._gateway.deliver(event)
+        with self._lock:
+            self.alarm_results.append(
+                {"index": index, "alarm_name": change.alarm_name, "state": change.state, "delivered_to": len(reached)}
+            )
+
+    def schedule(self) -> list[threading.Thread]:
+        """Start the posts and alarm changes on their schedule; their threads."""
+
+        def later(delay: float, what: str, action: Callable[[int], None], index: int) -> None:
+            time.sleep(delay)
+            try:
+                action(index)
+            except Exception as error:  # reported, not raised: the run goes on
+                self._errors.append(f"{what} failed: {error}")
+
+        plans = [(post.after_seconds, f"events[{i}]", self._post, i) for i, post in enumerate(self._scenario.events)]
+        plans += [(change.after_seconds, f"alarms[{i}]", self._change, i) for i, change in enumerate(self._scenario.alarms)]
+        threads = [threading.Thread(target=later, args=plan, daemon=True, name="sandbox-alerts") for plan in plans]
+        for thread in threads:
+            thread.start()
+        return threads
 
 
 def _oncall_setting(scenario: Scenario) -> dict[str, str]:
@@ -326,11 +406,16 @@ def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[s
     """What the run got wrong compared with the scenario's `expect` block (empty when all is well)."""
     problems = []
     incident = result["incident"]
-    for key in ("incident_stat", "acknowledged_by", "resolved_by", "double_escalation", "error"):
+    for key in ("incident_stat", "acknowledged_by", "resolved_by", "double_escalation", "error", "alert_count"):
         if key in expect and incident.get(key) != expect[key]:
             problems.append(f"{key}: expected {expect[key]!r}, got {incident.get(key)!r}")
     if "error_contains" in expect and expect["error_contains"] not in str(incident.get("error", "")):
         problems.append(f"error: expected to contain {expect['error_contains']!r}, got {incident.get('error')!r}")
+    if "incidents_opened" in expect and len(result["incidents"]) != expect["incidents_opened"]:
+        problems.append(f"incidents: expected {expect['incidents_opened']}, got {len(result['incidents'])}")
+    posted = [entry["status"] for entry in sorted(result.get("events", []), key=lambda entry: entry["index"])]
+    if "event_statuses" in expect and posted != expect["event_statuses"]:
+        problems.append(f"event statuses: expected {expect['event_statuses']}, got {posted}")
     sms = result["sms"]
     if "max_sms" in expect and len(sms) > expect["max_sms"]:
         problems.append(f"sms: expected at most {expect['max_sms']}, got {len(sms)}")

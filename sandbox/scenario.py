@@ -63,12 +63,31 @@ class OverrideAt:
 
 
 @dataclass(frozen=True)
+class EventPost:
+    """A body POSTed to the Events API v2 endpoint `after_seconds` after the start; routing_key from `integration`."""
+
+    after_seconds: float
+    body: dict[str, Any]
+    integration: str | None = None
+
+
+@dataclass(frozen=True)
+class AlarmChangeAt:
+    """A CloudWatch alarm entering `state` `after_seconds` after the start (EventBridge's event to the rule's target)."""
+
+    after_seconds: float
+    alarm_name: str
+    state: str
+    integration: str | None = None  # the alarm's incident-escalation:integration tag; None: untagged
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One end-to-end run of the deployed system."""
 
     name: str
     settings: dict[str, Any]
-    incident: dict[str, Any]
+    incident: dict[str, Any] | None  # None: incidents come from events or alarms only
     phones: dict[str, list[PhoneAction]] = field(default_factory=dict)
     inbound: list[Injection] = field(default_factory=list)
     time_limit_seconds: float = 60.0
@@ -77,6 +96,80 @@ class Scenario:
     writes: list[Write] = field(default_factory=list)
     oncall: dict[str, Any] | None = None  # on-call definitions deployed instead of oncall.yaml (same shape)
     overrides: list[OverrideAt] = field(default_factory=list)
+    integrations: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {contacts} or {policy}
+    events: list[EventPost] = field(default_factory=list)
+    alarms: list[AlarmChangeAt] = field(default_factory=list)
+
+
+ALARM_STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
+REPO_ROOT = SCENARIOS.parent.parent
+
+
+def _integrations(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    raw = data.get("integrations") or {}
+    if not isinstance(raw, dict):
+        raise ScenarioError("integrations: must be an object of name -> {contacts: [...]} or {policy: ...}")
+    for name, spec in raw.items():
+        if not isinstance(spec, dict) or not (isinstance(spec.get("contacts"), list) or isinstance(spec.get("policy"), str)):
+            raise ScenarioError(f"integrations.{name}: must have contacts (a list of numbers) or policy (a name)")
+    return dict(raw)
+
+
+def _integration_ref(item: dict[str, Any], where: str, known: dict[str, dict[str, Any]]) -> str | None:
+    name = item.get("integration")
+    if name is None:
+        return None
+    if not isinstance(name, str) or name not in known:
+        raise ScenarioError(f"{where}integration: {name!r} is not one of the scenario's integrations")
+    return name
+
+
+def _events(data: dict[str, Any], known: dict[str, dict[str, Any]]) -> list[EventPost]:
+    posts = []
+    for index, item in enumerate(data.get("events") or []):
+        where = f"events[{index}]."
+        if not isinstance(item, dict):
+            raise ScenarioError(f"events[{index}]: must be an object")
+        after = float(_require(item, "after_seconds", int | float, where))
+        if "body_file" in item:
+            path = REPO_ROOT / _require(item, "body_file", str, where)
+            try:
+                body = json.loads(path.read_text())
+            except (OSError, ValueError) as error:
+                raise ScenarioError(f"{where}body_file: cannot read {path.name} ({error})") from None
+        else:
+            body = _require(item, "body", dict, where)
+        if not isinstance(body, dict):
+            raise ScenarioError(f"{where}body: must be a JSON object")
+        posts.append(EventPost(after_seconds=after, body=body, integration=_integration_ref(item, where, known)))
+    return posts
+
+
+def _alarms(data: dict[str, Any], known: dict[str, dict[str, Any]]) -> list[AlarmChangeAt]:
+    changes = []
+    for index, item in enumerate(data.get("alarms") or []):
+        where = f"alarms[{index}]."
+        if not isinstance(item, dict):
+            raise ScenarioError(f"alarms[{index}]: must be an object")
+        after = float(_require(item, "after_seconds", int | float, where))
+        state = _require(item, "state", str, where)
+        if state not in ALARM_STATES:
+            raise ScenarioError(f"{where}state: must be one of {', '.join(ALARM_STATES)}")
+        changes.append(
+            AlarmChangeAt(after, _require(item, "alarm_name", str, where), state, _integration_ref(item, where, known))
+        )
+    return changes
+
+
+def _alerts_and_incident(
+    data: dict[str, Any],
+) -> tuple[dict[str, dict[str, Any]], list[EventPost], list[AlarmChangeAt], dict[str, Any] | None]:
+    """Integrations, endpoint posts, alarm changes, and the incident (required unless there are posts or alarms)."""
+    integrations = _integrations(data)
+    events = _events(data, integrations)
+    alarms = _alarms(data, integrations)
+    incident = _require(data, "incident", dict, "") if "incident" in data or not (events or alarms) else None
+    return integrations, events, alarms, incident
 
 
 def _require(data: dict[str, Any], key: str, kind: type | types.UnionType, where: str) -> Any:
@@ -162,10 +255,11 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
     limit = data.get("time_limit_seconds", 60)
     if not isinstance(limit, int | float) or limit <= 0:
         raise ScenarioError("time_limit_seconds: must be a positive number")
+    integrations, events, alarms, incident = _alerts_and_incident(data)
     return Scenario(
         name=_require(data, "name", str, ""),
         settings=dict(data.get("settings") or {}),
-        incident=_require(data, "incident", dict, ""),
+        incident=incident,
         phones=phones,
         inbound=injections,
         time_limit_seconds=float(limit),
@@ -174,6 +268,9 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         writes=writes,
         oncall=oncall,
         overrides=overrides,
+        integrations=integrations,
+        events=events,
+        alarms=alarms,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from .alerts import AlertsGateway, EventsEndpoint
 from .deploy import DeployedStack, deploy_cdk_out
 from .executions import MOTO_CONFIG, drain_executions
 from .runner import DEFAULT_SETTINGS, FAKE_ENV, ORIGINATION_NUMBER, PHONE_NUMBER_ID, REGION
@@ -26,9 +27,16 @@ class Sandbox:
     """The deployed stack on moto, served over HTTP on 127.0.0.1, with the SMS gateway printing texts."""
 
     def __init__(
-        self, *, port: int = 4566, settings: dict[str, Any] | None = None, on_sms: Callable[[SentSms], None] | None = None
+        self,
+        *,
+        port: int = 4566,
+        settings: dict[str, Any] | None = None,
+        on_sms: Callable[[SentSms], None] | None = None,
+        events_port: int | None = None,
     ) -> None:
         self.port = port
+        self.events_port = port + 1 if events_port is None else events_port  # 0: any free port
+        self.events_endpoint: EventsEndpoint | None = None
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
         self._on_sms = on_sms
         self._mock = mock_aws(config=MOTO_CONFIG)
@@ -41,6 +49,12 @@ class Sandbox:
     def endpoint(self) -> str:
         """The URL to pass as --endpoint-url."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def events_url(self) -> str:
+        """Where to POST Events API v2 events (the deployed AlertEvents function behind it)."""
+        assert self.events_endpoint is not None, "the sandbox is not started"
+        return self.events_endpoint.url
 
     def start(self) -> Sandbox:
         """Synthesize, deploy into moto, and start serving."""
@@ -56,10 +70,14 @@ class Sandbox:
         self.runtime.initialize()  # the init phase of each function, as on AWS
         if self._on_sms is not None:
             self.gateway.on_message(self._on_sms)
+        alerts = AlertsGateway(self.deployed.function_name("AlertEvents"), region=REGION)
+        self.events_endpoint = EventsEndpoint(alerts, port=self.events_port).start()
         return self
 
     def stop(self) -> None:
         """Stop serving, drain executions, remove every patch."""
+        if self.events_endpoint is not None:
+            self.events_endpoint.stop()
         drain_executions(10, region_name=REGION)
         if self.runtime is not None:
             self.runtime.uninstall()
@@ -86,6 +104,9 @@ class Sandbox:
                 "Look at the item:",
                 f"  aws --endpoint-url {self.endpoint} --region {REGION} dynamodb get-item --table-name {table} "
                 '--key \'{"incident_id": {"S": "123"}}\'',
+                "",
+                f"Events API v2 endpoint (POST PagerDuty / Alertmanager events): {self.events_url}",
+                f"  routing keys: create an integration in {self.deployed.outputs['IntegrationsTableName']} (README, Alerts)",
                 "",
                 "Texts sent appear below. Ctrl-C stops the sandbox.",
             ]

@@ -6,11 +6,15 @@ caps the whole endpoint, the handler caps each routing key (EVENTS_PER_MINUTE, a
 body (512 KB, PagerDuty's limit; API Gateway itself refuses bodies over 10 MB).
 """
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from .functions import HandlerFunction
@@ -19,6 +23,9 @@ EVENTS_PER_MINUTE = 120  # per routing key, PagerDuty's documented limit
 STAGE_RATE_PER_SECOND = 50  # the whole endpoint (every key together)
 STAGE_BURST = 100
 FUNCTION_TIMEOUT_SECONDS = 29  # API Gateway's own integration timeout
+ALARM_STATES = ("ALARM", "OK")  # INSUFFICIENT_DATA says nothing either way: not delivered (the handler ignores it too)
+ALARM_EVENT_MAX_AGE = Duration.hours(2)  # an alarm change older than this is not worth acting on: it is in the queue
+ALARM_TAGS_RESOURCE = "arn:{partition}:cloudwatch:{region}:{account}:alarm:*"
 
 
 class Alerts(Construct):
@@ -78,6 +85,44 @@ class Alerts(Construct):
             request_validator_options=apigateway.RequestValidatorOptions(validate_request_parameters=True),
         )
 
+    def deliver_alarms(self, *, default_integration: str, own_alarm_prefix: str, dead_letters: sqs.IQueue) -> events.Rule:
+        """CloudWatch alarm state changes of this account and region to the function (escalation.alarm_incidents).
+
+        EventBridge carries every alarm's changes with no per-alarm wiring (no alarm action, no topic per policy);
+        the alarm's tag picks the integration. The stack's own alarms (named `<stack>-...` by CloudFormation)
+        are left out: they tell ops by email, and would otherwise page through the very path they report broken.
+        """
+        function = self.function.function
+        function.add_environment("ALARM_INTEGRATION", default_integration)
+        # Raised by the handler (a tag naming no integration, a claim in flux): retried, then kept.
+        function.configure_async_invoke(
+            retry_attempts=2, max_event_age=ALARM_EVENT_MAX_AGE, on_failure=destinations.SqsDestination(dead_letters)
+        )
+        self.function.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:ListTagsForResource"],
+                resources=[ALARM_TAGS_RESOURCE.format(partition=Aws.PARTITION, region=Aws.REGION, account=Aws.ACCOUNT_ID)],
+            )
+        )
+        return events.Rule(
+            self,
+            "AlarmStateChanges",
+            description="CloudWatch alarm state changes (ALARM, OK) to the alerts function: open, repeat, resolve",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                detail={
+                    "alarmName": [{"anything-but": {"prefix": own_alarm_prefix}}],
+                    "state": {"value": list(ALARM_STATES)},
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    function, dead_letter_queue=dead_letters, retry_attempts=8, max_event_age=ALARM_EVENT_MAX_AGE
+                )
+            ],
+        )
+
     @property
     def url(self) -> str:
         """The endpoint: https://<api>.execute-api.<region>.amazonaws.com/v2/enqueue."""
@@ -91,6 +136,12 @@ def _ack(scope: IConstruct, rule: str, reason: str) -> None:
 def acknowledge_alert_findings(alerts: Alerts, role: iam.IRole) -> None:
     """The cdk-nag findings the endpoint accepts on purpose, each with its reason."""
     api = alerts.api
+    _ack(
+        alerts.function,
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*]",
+        "An alarm's tag names the integration it pages, and any alarm of this account and region may carry it; "
+        "ListTagsForResource only reads tags.",
+    )
     auth = (
         "The Events API v2 authenticates each event by the routing key in its body, as PagerDuty does (senders such as "
         "Alertmanager cannot sign requests or fetch tokens); unknown and revoked keys get 400, and each key is rate limited."

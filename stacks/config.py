@@ -18,6 +18,7 @@ _ORIGINATION_IDENTITY = re.compile(
     rf"|{_ARN_PREFIX}(phone-number/phone-[0-9a-zA-Z]+|pool/pool-[0-9a-zA-Z]+|sender-id/[A-Za-z0-9_-]{{1,11}}/[A-Z]{{2}}))$"
 )
 _CONFIGURATION_SET = re.compile(rf"^([A-Za-z0-9_-]{{1,64}}|{_ARN_PREFIX}configuration-set/[A-Za-z0-9_-]{{1,64}})$")
+_INTEGRATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # lambdas/escalation/integrations.py NAME
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # ISO 3166-1 alpha-2: the officially assigned country codes (the protect configuration blocks every one not allowed).
@@ -83,6 +84,7 @@ class EscalationConfig:
     max_sms_per_hour: int = 1000
     oncall_file: str = "oncall.yaml"  # people, rotations, escalation policies (relative to the app); "" for none
     handoff_notice_minutes: int = 0  # text the incoming on-call person this long before a shift; 0: off
+    alarm_integration: str = ""  # the integration an untagged CloudWatch alarm pages; "" for none (untagged alarms ignored)
 
     @property
     def allowed_calling_codes(self) -> tuple[str, ...]:
@@ -199,11 +201,17 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         max_sms_per_hour=_int(context, "maxSmsPerHour", 1000, 1, 100_000),
         oncall_file=_str(context, "oncallFile") if "oncallFile" in context else "oncall.yaml",
         handoff_notice_minutes=_int(context, "handoffNoticeMinutes", 0, 0, 1440),
+        alarm_integration=_str(context, "alarmIntegration"),
     )
     if 0 < config.handoff_notice_minutes < HANDOFF_NOTICE_PERIOD_MINUTES:
         raise ConfigError(
             f"handoffNoticeMinutes: must be 0 (off) or at least {HANDOFF_NOTICE_PERIOD_MINUTES} (the schedule runs every "
             f"{HANDOFF_NOTICE_PERIOD_MINUTES} minutes), got {config.handoff_notice_minutes}"
+        )
+    if config.alarm_integration and not _INTEGRATION_NAME.fullmatch(config.alarm_integration):
+        raise ConfigError(
+            "alarmIntegration: must be an integration's name (1-64 letters, digits, '.', '_' or '-'), "
+            f"got {config.alarm_integration!r}"
         )
     if config.origination_identity and not _ORIGINATION_IDENTITY.fullmatch(config.origination_identity):
         raise ConfigError(

@@ -212,6 +212,7 @@ class EscalationStack(Stack):
         )
         # Replies: inbound topic -> function; failed async invokes land in a queue, not in the void.
         self.reply_dlq = _dead_letter_queue(self, "ReplyFailures")
+        self.alarm_event_dlq = _dead_letter_queue(self, "AlarmEventFailures")  # alarm changes not applied (stacks/alerts.py)
         self.reply.function.configure_async_invoke(retry_attempts=2, on_failure=destinations.SqsDestination(self.reply_dlq))
         messaging.inbound_topic.add_subscription(subscriptions.LambdaSubscription(self.reply.function))
 
@@ -245,7 +246,11 @@ class EscalationStack(Stack):
             self,
             "Monitoring",
             ops_topic=messaging.ops_topic,
-            dead_letter_queues={"StreamFailures": self.stream_dlq, "ReplyFailures": self.reply_dlq},
+            dead_letter_queues={
+                "StreamFailures": self.stream_dlq,
+                "ReplyFailures": self.reply_dlq,
+                "AlarmEventFailures": self.alarm_event_dlq,
+            },
             state_machine=self.workflow.state_machine,
             functions={
                 "StartEscalation": self.start.function,
@@ -288,6 +293,11 @@ class EscalationStack(Stack):
             code=code, layer=layer, environment={**common_env, **sms_env}, timeout_seconds=ALERT_EVENTS_TIMEOUT_SECONDS,
         )  # fmt: skip
         self.alerts = Alerts(self, "Alerts", function=function)
+        self.alarm_rule = self.alerts.deliver_alarms(
+            default_integration=self.config.alarm_integration,
+            own_alarm_prefix=f"{self.stack_name}-",
+            dead_letters=self.alarm_event_dlq,
+        )
         # It writes new incidents (PutItem, conditional: never over an open one) and updates them like the reply handler.
         self.storage.incidents.grant(function.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         self.storage.messages.grant_read_write_data(function.function)

@@ -178,7 +178,7 @@ def _open(
     return short_id
 
 
-def _wait_until_started(deps: Dependencies, incident_id: str, integration: str, dedup_key: str) -> dict[str, Any] | None:
+def wait_until_started(deps: Dependencies, incident_id: str, integration: str, dedup_key: str) -> dict[str, Any] | None:
     """The open incident once its escalation has started (the app never writes to an unstarted one); None if closed."""
     deadline = time.monotonic() + WAIT_FOR_START_SECONDS
     while True:
@@ -202,7 +202,7 @@ def trigger(deps: Dependencies, table: Any, integration: Integration, event: Ale
         claim = table.get_item(Key={"pk": claim_pk}, ConsistentRead=True).get("Item")
         if claim is not None:
             incident_id = str(claim["incident_id"])
-            item = _wait_until_started(deps, incident_id, integration.name, dedup_key)
+            item = wait_until_started(deps, incident_id, integration.name, dedup_key)
             if item is not None:
                 entry = timeline_entry(Event.ALERT_REPEATED, at, source=event.source[:128] or None, via=via[:128])
                 if deps.incidents.record_repeat(incident_id, dedup_key=dedup_key, entry=entry, cap=REPEATS_ON_TIMELINE):

@@ -45,6 +45,12 @@ def sns() -> Any:
 
 
 @cache
+def cloudwatch() -> Any:
+    """The CloudWatch client (an alarm's tags say which integration it pages)."""
+    return boto3.client("cloudwatch", config=SDK_CONFIG)
+
+
+@cache
 def sms_v2() -> Any:
     """The AWS End User Messaging SMS client (pinpoint-sms-voice-v2)."""
     return boto3.client("pinpoint-sms-voice-v2", config=SMS_SDK_CONFIG)
@@ -58,5 +64,5 @@ def pinpoint() -> Any:
 
 def reset() -> None:
     """Forget every cached client (tests, and the sandbox between runs)."""
-    for factory in (dynamodb, stepfunctions, sns, sms_v2, pinpoint):
+    for factory in (dynamodb, stepfunctions, sns, cloudwatch, sms_v2, pinpoint):
         factory.cache_clear()

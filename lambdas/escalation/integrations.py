@@ -196,3 +196,13 @@ def lookup(table: Any, routing_key: str) -> Integration | None:
     if item is None:
         return None
     return Integration(name=str(item["name"]), contacts=tuple(item.get("contacts", [])), policy=item.get("policy"))
+
+
+def by_name(table: Any, name: str) -> Integration | None:
+    """The integration called name (an alarm names it by tag, not by routing key); None if there is none."""
+    if not isinstance(name, str) or not NAME.match(name):
+        return None
+    item = table.get_item(Key={"pk": f"integration#{name}"}, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    return Integration(name=str(item["name"]), contacts=tuple(item.get("contacts", [])), policy=item.get("policy"))

@@ -14,7 +14,7 @@ import pytest
 from sandbox.__main__ import EXIT_BAD_SCENARIO
 from sandbox.burst import burst_scenario, measure
 from sandbox.runner import DEFAULT_SETTINGS, check_expectations, decline_latency, run_scenario
-from sandbox.scenario import SCENARIOS, bundled_scenarios, load_scenario
+from sandbox.scenario import SCENARIOS, ScenarioError, bundled_scenarios, load_scenario, parse_scenario
 from sandbox.synth import STACK_NAME, synthesize
 from sandbox.transcript import render
 
@@ -256,3 +256,50 @@ def test_resolve_by_sms_confirms_to_the_resolver_and_tells_the_others_paged(scen
     assert _bodies(result, SECOND)[-1] == "Incident 251 resolved. Thank you. Escalation stopped."
     assert _bodies(result, FIRST)[-1] == f"Incident 251 was resolved by {SECOND}. No action needed."
     assert "+447700900003" not in {message["to"] for message in result["sms"]}  # escalation stopped before the third
+
+
+# -- alerts: the events endpoint and CloudWatch alarms ---------------------------------------------
+
+
+def test_an_alarm_that_fires_twice_and_clears_pages_once_and_tells_the_paged_person_once(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("alarm_fires_repeats_clears"))
+    (incident,) = result["incidents"]
+    bodies = _bodies(result, FIRST)
+    assert bodies[0].startswith(f"INCIDENT {incident['incident_id']}: db-cpu-high: Threshold Crossed")
+    assert bodies[1:] == [f"Incident {incident['incident_id']} was resolved by dbteam. No action needed."]
+    assert incident["dedup_key"].endswith(":alarm:db-cpu-high")
+    # INSUFFICIENT_DATA is not even delivered by the rule; the other three changes reach the function.
+    assert [(entry["state"], entry["delivered_to"]) for entry in sorted(result["alarms"], key=lambda e: e["index"])] == [
+        ("ALARM", 1),
+        ("ALARM", 1),
+        ("INSUFFICIENT_DATA", 0),
+        ("OK", 1),
+    ]
+
+
+def test_endpoint_responses_are_in_the_result(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("alertmanager_firing_then_resolved"))
+    responses = [entry["response"] for entry in sorted(result["events"], key=lambda entry: entry["index"])]
+    firing = json.loads((REPO_ROOT / "tests" / "data" / "alertmanager_firing.json").read_text())
+    assert responses == [{"status": "success", "message": "Event processed", "dedup_key": firing["dedup_key"]}] * 2
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        ({"name": "x", "settings": {}}, "incident: is required"),
+        (
+            {"name": "x", "alarms": [{"after_seconds": 0, "alarm_name": "a", "state": "FIRING"}]},
+            "alarms[0].state: must be one of ALARM, OK, INSUFFICIENT_DATA",
+        ),
+        (
+            {"name": "x", "events": [{"after_seconds": 0, "integration": "nope", "body": {}}]},
+            "events[0].integration: 'nope' is not one of the scenario's integrations",
+        ),
+        ({"name": "x", "events": [{"after_seconds": 0}]}, "events[0].body: is required"),
+    ],
+)
+def test_a_bad_alert_scenario_names_the_field(document: dict[str, Any], error: str) -> None:
+    with pytest.raises(ScenarioError) as raised:
+        parse_scenario(document)
+    assert str(raised.value) == error

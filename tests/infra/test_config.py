@@ -17,7 +17,7 @@ APP_KEYS = {
     "originationIdentity", "smsApi", "pinpointApplicationId", "configurationSet", "ackTimeoutSeconds", "reminders",
     "repeat", "maxSmsSegments", "configureTwoWay", "opsEmail", "powertoolsLayerVersion", "messageTtlDays",
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
-    "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes",
+    "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
 }  # fmt: skip
 
 
@@ -55,6 +55,8 @@ APP_KEYS = {
             {"twoWayManagedElsewhere": "true", "configureTwoWay": "true", "originationIdentity": "phone-0123456789abcdef"},
             "twoWayManagedElsewhere",
         ),
+        ({"alarmIntegration": "db team"}, "alarmIntegration"),
+        ({"alarmIntegration": 7}, "alarmIntegration"),
         ({"smsPartsPerSecond": 0}, "smsPartsPerSecond"),
         ({"smsPartsPerSecond": 1001}, "smsPartsPerSecond"),
         ({"smsPartsPerSecond": "fast"}, "smsPartsPerSecond"),

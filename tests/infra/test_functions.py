@@ -237,10 +237,16 @@ def test_failed_reply_invocations_land_in_the_reply_dead_letter_queue(default_sy
             "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [synth.logical_id(synth.stack.reply_dlq), "Arn"]}}},
         },
     )
-    synth.template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
+    # The only other asynchronously invoked function is the alerts one (CloudWatch alarm events, its own queue).
+    configured = sorted(
+        config["Properties"]["FunctionName"]["Ref"] for config in synth.of_type("AWS::Lambda::EventInvokeConfig").values()
+    )
+    assert configured == sorted(
+        [synth.logical_id(synth.stack.reply.function), synth.logical_id(synth.stack.alerts.function.function)]
+    )
 
 
-@pytest.mark.parametrize("queue_attr", ["stream_dlq", "reply_dlq"])
+@pytest.mark.parametrize("queue_attr", ["stream_dlq", "reply_dlq", "alarm_event_dlq"])
 def test_dead_letter_queues_keep_messages_for_two_weeks_encrypted(default_synth: Synth, queue_attr: str) -> None:
     synth = default_synth
     queue = synth.resources[synth.logical_id(getattr(synth.stack, queue_attr))]

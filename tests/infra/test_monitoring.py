@@ -11,7 +11,7 @@ def ops_topic(synth: Synth) -> dict[str, str]:
     return {"Ref": synth.logical_id(synth.stack.messaging.ops_topic)}
 
 
-@pytest.mark.parametrize("queue_attr", ["stream_dlq", "reply_dlq"])
+@pytest.mark.parametrize("queue_attr", ["stream_dlq", "reply_dlq", "alarm_event_dlq"])
 def test_dead_letter_queue_with_a_message_alarms_the_ops_topic(default_synth: Synth, queue_attr: str) -> None:
     synth = default_synth
     queue = synth.logical_id(getattr(synth.stack, queue_attr))
@@ -48,8 +48,9 @@ HANDLERS = ("start", "page", "unacknowledged", "reply")
 
 
 def test_every_alarm_notifies_ops_and_missing_data_is_not_an_alarm(default_synth: Synth) -> None:
-    # 2 dead-letter queues, 2 execution outcomes, 3 handler metrics, 4 function error counts, 1 stream backlog.
-    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 14)
+    # 3 dead-letter queues (stream, replies, alarm events), 2 execution outcomes, 5 handler metrics,
+    # 4 function error counts, 1 stream backlog.
+    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 15)
     alarms = default_synth.template.find_resources("AWS::CloudWatch::Alarm")
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [ops_topic(default_synth)], name

@@ -3,12 +3,15 @@
 import json
 import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
+from escalation.integrations import create_integration
 from sandbox.server import Sandbox, put_item, reply
 from sandbox.sms_gateway import SentSms
 
@@ -33,7 +36,7 @@ def _wait_for(condition: Callable[[], bool], what: str, limit_s: float = 20.0) -
 @pytest.fixture
 def running() -> Iterator[tuple[Sandbox, list[SentSms]]]:
     sent: list[SentSms] = []
-    sandbox = Sandbox(port=_free_port(), settings={"ackTimeoutSeconds": 30}, on_sms=sent.append).start()
+    sandbox = Sandbox(port=_free_port(), settings={"ackTimeoutSeconds": 30}, on_sms=sent.append, events_port=_free_port()).start()
     try:
         yield sandbox, sent
     finally:
@@ -58,6 +61,37 @@ def test_incident_written_over_http_is_paged_and_a_phone_reply_acknowledges_it(
     item = incidents.get_item(Key={"incident_id": "123"})["Item"]
     assert item["acknowledged_by"] == "+447700900001"
     assert "aws --endpoint-url" in sandbox.instructions()
+
+
+def _post(url: str, body: object) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_events_endpoint_serves_alertmanager_through_the_deployed_function(
+    running: tuple[Sandbox, list[SentSms]], fixtures_dir: Path
+) -> None:
+    sandbox, sent = running
+    assert sandbox.events_url in sandbox.instructions()
+    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="eu-west-2")
+    assert sandbox.deployed is not None
+    table = session.resource("dynamodb", endpoint_url=sandbox.endpoint).Table(sandbox.deployed.outputs["IntegrationsTableName"])
+    key = create_integration(table, "alertmanager", contacts=["+447700900001"])["routing_key"]
+    firing = json.loads((fixtures_dir / "alertmanager_firing.json").read_text()) | {"routing_key": key}
+
+    status, body = _post(sandbox.events_url, firing)
+    assert (status, body) == (202, {"status": "success", "message": "Event processed", "dedup_key": firing["dedup_key"]})
+    _wait_for(lambda: len(sent) == 1, "the page")
+    assert sent[0].body.startswith("INCIDENT ") and "HighRequestLatency" in sent[0].body
+
+    status, body = _post(sandbox.events_url, {**firing, "event_action": "snooze"})
+    assert status == 400 and body["errors"] == ["event_action: must be one of trigger, acknowledge, resolve"]
 
 
 def test_reply_without_a_running_sandbox_says_so() -> None:
