@@ -15,6 +15,7 @@ CONTEXT_KEYS = (
     "repeat", "maxSmsSegments", "configureTwoWay", "opsEmail", "powertoolsLayerVersion", "messageTtlDays", "stackName",
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
+    "stormBatchSeconds",
 )  # fmt: skip
 
 

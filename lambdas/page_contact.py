@@ -22,9 +22,20 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
+from escalation.batching import Batches
+from escalation.batching import now_ms as batching_now_ms
 from escalation.levels import label, numbers_at, parse_policy_level, phone_of
 from escalation.matching import other_open_incident
-from escalation.observability import NOBODY_ON_CALL, SMS_ACCOUNT_FAULT, SMS_FAILED, SMS_THROTTLED, count, logger, metrics
+from escalation.observability import (
+    NOBODY_ON_CALL,
+    PAGES_BATCHED,
+    SMS_ACCOUNT_FAULT,
+    SMS_FAILED,
+    SMS_THROTTLED,
+    count,
+    logger,
+    metrics,
+)
 from escalation.repository import utc_now
 from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.status import Event, WorkflowError
@@ -149,22 +160,80 @@ def _nobody_on_call(deps: Dependencies, event: dict[str, Any], item: dict[str, A
     return {"outcome": "nobody_on_call"}
 
 
-def _texts(deps: Dependencies, item: dict[str, Any], numbers: list[str], *, level: int, attempt: int) -> dict[str, messages.Sms]:
-    """The page (attempt 0) or reminder for each number of the level."""
+def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], number: str, *, ttl: int) -> float:
+    """Storm batching (escalation.batching): seconds this page waits for its batch; 0 when it needs no batch now.
+
+    Only a first page (not a reminder) to a number that has another incident open is batched. 0 also when the
+    batch was sent (this page with it) or could not be: the page then goes out on its own.
+    """
+    incident_id: str = event["incident_id"]
+    level, attempt = int(event["level"]), int(event.get("attempt", 0))
+    page_key = f"{incident_id}#{event['execution']}#{level}#{attempt}#{number}"
+    window = deps.settings.storm_batch_seconds
+    if window <= 0 or attempt > 0 or deps.once.done(f"sent#{page_key}"):
+        return 0.0
+    batches = Batches(deps.once.table, window_seconds=window)
+    member: dict[str, Any] = {
+        "page_key": page_key,
+        "incident_id": incident_id,
+        "level": level,
+        "description": str(item.get("description", ""))[:80],
+    }
+    flush_at = batches.join(number, page_key, member)
+    wait = (flush_at - batching_now_ms()) / 1000
+    if wait > MAX_INLINE_WAIT_SECONDS:
+        return wait
+    time.sleep(max(wait, 0.0))
+    members = batches.take(number, flush_at)
+    if not members or len(members) == 1:
+        return 0.0  # sent by another page of the batch, or a batch of one: the ordinary page
+    text = messages.batch_page(
+        [(str(member["incident_id"]), str(member["description"])) for member in members],
+        max_segments=deps.settings.max_sms_segments,
+    )
+    try:
+        message_id = deps.notifier.send(number, text, incident_id=incident_id, level=level, kind="page", ttl_seconds=ttl)
+    except (SmsFailed, SmsThrottled, SmsAccountFault) as error:
+        logger.warning("batched page not sent; each page goes out alone", extra={"incident_id": incident_id, "error": str(error)})
+        return 0.0
+    count(PAGES_BATCHED, len(members))
+    at = utc_now()
+    for index, joined in enumerate(members):
+        member_id = str(joined["incident_id"])
+        if member_id != incident_id:  # the notifier logged it for this incident; a reply must find the others too
+            deps.message_log.record(
+                f"{message_id}#{index}", incident_id=member_id, contact=number, level=int(joined["level"]), kind="page", at=at
+            )
+        entry = timeline_entry(
+            Event.PAGED, at, level=int(joined["level"]), phone=number, message_id=message_id, segments=text.segments,
+            batched=len(members),
+        )  # fmt: skip
+        deps.incidents.record_sent(member_id, entry)
+        deps.once.mark_done(f"sent#{joined['page_key']}")
+    return 0.0
+
+
+def _texts(
+    deps: Dependencies, item: dict[str, Any], numbers: list[str], *, level: int, attempt: int
+) -> tuple[dict[str, messages.Sms], set[str]]:
+    """The page (attempt 0) or reminder for each number of the level, and the numbers with another incident open."""
     incident_id = str(item["incident_id"])
     description = str(item.get("description", ""))
     max_segments = deps.settings.max_sms_segments
     texts: dict[str, messages.Sms] = {}
+    busy: set[str] = set()
     for number in numbers:
         # With another incident open for this person, the page asks for `YES <id>`: a bare YES is ambiguous to a reader.
         other_open = other_open_incident(deps.incidents, deps.message_log, number, incident_id)
+        if other_open:
+            busy.add(number)
         if attempt == 0:
             texts[number] = messages.page(
                 incident_id, description, item.get("url"), level=level, max_segments=max_segments, other_open=other_open
             )
         else:
             texts[number] = messages.reminder(incident_id, description, max_segments=max_segments, other_open=other_open)
-    return texts
+    return texts, busy
 
 
 def _send_all(
@@ -239,9 +308,12 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         deps.incidents.record_escalation(incident_id, level=level, entries=entries)
     if not numbers:
         return _nobody_on_call(deps, event, item, entry)
-    texts = _texts(deps, item, numbers, level=level, attempt=attempt)
+    texts, busy = _texts(deps, item, numbers, level=level, attempt=attempt)
     key = f"{incident_id}#{execution}#{level}#{attempt}"
-    wait = max(_queue_for_slot(deps, texts[number], f"slot#{key}#{number}") for number in numbers)
+    ttl = int(event.get("timeout") or deps.settings.ack_timeout_seconds)  # a page is moot after its window
+    wait = max(_batch(deps, event, item, number, ttl=ttl) for number in busy) if busy else 0.0
+    pending = [number for number in numbers if not deps.once.done(f"sent#{key}#{number}")]  # a batch may have sent them
+    wait = max([wait, *(_queue_for_slot(deps, texts[number], f"slot#{key}#{number}") for number in pending)])
     if wait > 0:
         seconds = math.ceil(wait)
         queued = timeline_entry(Event.QUEUED, at, level=level, **level_who(entry), wait_seconds=seconds)
@@ -249,7 +321,6 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         sfn.send_task_success(taskToken=token, output=json.dumps({"outcome": "queued", "wait_seconds": seconds}))
         logger.info("page queued for a send slot", extra={"incident_id": incident_id, "level": level, "wait_seconds": seconds})
         return {"outcome": "queued", "wait_seconds": seconds}
-    ttl = int(event.get("timeout") or deps.settings.ack_timeout_seconds)  # a page is moot after its window
     delivered, message_ids, failures = _send_all(deps, event, texts, ttl=ttl)
     if not delivered:
         cause = "; ".join(failures)[:32000]

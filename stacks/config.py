@@ -84,6 +84,7 @@ class EscalationConfig:
     max_sms_per_hour: int = 1000
     oncall_file: str = "oncall.yaml"  # people, rotations, escalation policies (relative to the app); "" for none
     handoff_notice_minutes: int = 0  # text the incoming on-call person this long before a shift; 0: off
+    storm_batch_seconds: int = 30  # pages to someone with a page unanswered wait this long to go out in one text; 0: off
     alarm_integration: str = ""  # the integration an untagged CloudWatch alarm pages; "" for none (untagged alarms ignored)
 
     @property
@@ -202,6 +203,7 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         oncall_file=_str(context, "oncallFile") if "oncallFile" in context else "oncall.yaml",
         handoff_notice_minutes=_int(context, "handoffNoticeMinutes", 0, 0, 1440),
         alarm_integration=_str(context, "alarmIntegration"),
+        storm_batch_seconds=_int(context, "stormBatchSeconds", 30, 0, 300),
     )
     if 0 < config.handoff_notice_minutes < HANDOFF_NOTICE_PERIOD_MINUTES:
         raise ConfigError(

@@ -162,7 +162,7 @@ class EscalationStack(Stack):
         )  # fmt: skip
         self.page = function(
             "PageContact", "page_contact.handler", "Pages the contact of the current level",
-            OPS_TOPIC_ARN=messaging.ops_topic.topic_arn, **sms_env,
+            OPS_TOPIC_ARN=messaging.ops_topic.topic_arn, STORM_BATCH_SECONDS=str(config.storm_batch_seconds), **sms_env,
         )  # fmt: skip
         self.unacknowledged = function(
             "MarkUnacknowledged", "mark_unacknowledged.handler", "Closes an incident nobody acknowledged",

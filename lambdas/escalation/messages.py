@@ -115,6 +115,35 @@ def page(incident_id: str, description: str, url: str | None, *, level: int, max
     return _priced(body if body is not None else f"{label}. {instructions}")
 
 
+BATCH_INSTRUCTIONS = "Reply YES ALL or YES <id>."
+
+
+def batch_page(incidents: Sequence[tuple[str, str]], *, max_segments: int) -> Sms:
+    """One text for several pages to one person, e.g. "3 new incidents: 4821 db-cpu, 4822 api-5xx, 4823 +1 more. ...".
+
+    incidents: (id, description), oldest first. Each id is listed with as much of its description as fits
+    the segment budget (down to none); ids that do not fit at all are counted as "+N more".
+    """
+    head = f"{len(incidents)} new incidents: "
+
+    def body(listed: int, keep: int) -> str:
+        parts = []
+        for incident_id, description in incidents[:listed]:
+            words = gsm_friendly(" ".join(description.split()))
+            short = words if len(words) <= keep else words[: max(keep - 1, 0)].rstrip() + ELLIPSIS if keep > 1 else ""
+            parts.append(f"{incident_id} {short}".rstrip())
+        rest = len(incidents) - listed
+        listing = ", ".join(parts) + (f", +{rest} more" if rest else "")
+        return f"{head}{listing}. {BATCH_INSTRUCTIONS}"
+
+    # A few incidents with a readable start of their description beat a bare list of ids; failing that, the ids.
+    with_words = [(listed, keep) for keep in (40, 24, 16, 12) for listed in range(len(incidents), min(len(incidents), 3) - 1, -1)]
+    for listed, keep in [*with_words, *((listed, 0) for listed in range(len(incidents), 0, -1))]:
+        if fits(body(listed, keep), max_segments):
+            return _priced(body(listed, keep))
+    return _priced(f"{len(incidents)} new incidents. {BATCH_INSTRUCTIONS}")
+
+
 def reminder(incident_id: str, description: str, *, max_segments: int, other_open: bool = False) -> Sms:
     """A reminder to the contact already paged; it never carries the URL again."""
     instructions = reply_instructions(incident_id, other_open=other_open)

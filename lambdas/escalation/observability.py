@@ -20,6 +20,7 @@ SMS_CEILING_REACHED = "SmsCeilingReached"
 SMS_THROTTLED = "SmsThrottled"  # a page throttled despite the send-rate pacing
 INCIDENTS_FAILED = "IncidentsFailed"  # paging stopped by a fault of ours
 REPLIES_RECEIVED = "RepliesReceived"
+PAGES_BATCHED = "PagesBatched"  # pages sent together in one text to a person with another page unanswered
 NOBODY_ON_CALL = "NobodyOnCall"  # a policy level resolved to nobody (a gap in a rotation): alarms
 ESCALATION_PAGES = "EscalationPages"  # a page sent at a level after the first: the escalation reached the next contact
 # Seconds from the incident's `created` timeline entry to its acknowledgement, by service and by service and Level

@@ -84,6 +84,17 @@ class OnceOnly:
         )
         return True
 
+    @property
+    def table(self) -> Any:
+        """The messages table the keys live in (storm batches keep their items there too)."""
+        return self._table
+
+    def mark_done(self, key: str) -> None:
+        """Record key as done without running anything: its action was carried out for it (a batched page)."""
+        self._table.put_item(
+            Item={"message_id": key, "once": _DONE, "expires_at": int((datetime.now(UTC) + self._ttl).timestamp())}
+        )
+
     def done(self, key: str) -> bool:
         """True when the side effect under key has been carried out."""
         item = self._table.get_item(Key={"message_id": key}, ConsistentRead=True).get("Item") or {}

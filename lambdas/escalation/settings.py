@@ -36,6 +36,7 @@ class Settings:
     history_table: str = ""  # the archive of replaced and deleted incident items (start handler only)
     oncall_table: str = ""  # deployed on-call definitions and overrides (escalation.oncall_store)
     handoff_notice_minutes: int = 0  # text the incoming on-call person this long before a shift (0: off)
+    storm_batch_seconds: int = 0  # pages to a person with another page unanswered wait this long to go out together
 
 
 def _required(name: str) -> str:
@@ -97,4 +98,5 @@ def get_settings() -> Settings:
         history_table=os.environ.get("HISTORY_TABLE", ""),
         oncall_table=os.environ.get("ONCALL_TABLE", ""),
         handoff_notice_minutes=_number("HANDOFF_NOTICE_MINUTES", "0", int),
+        storm_batch_seconds=_number("STORM_BATCH_SECONDS", "0", int),
     )

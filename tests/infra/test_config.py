@@ -18,6 +18,7 @@ APP_KEYS = {
     "repeat", "maxSmsSegments", "configureTwoWay", "opsEmail", "powertoolsLayerVersion", "messageTtlDays",
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
+    "stormBatchSeconds",
 }  # fmt: skip
 
 

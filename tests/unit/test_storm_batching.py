@@ -1,0 +1,121 @@
+"""Storm batching: a page to someone who already has a page unanswered waits for the person's batch; one text.
+
+Waits are real (a 4-second window), so the test is a few seconds long; SMS and task tokens are Stubbers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import page_contact
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.stub import ANY, Stubber
+
+from escalation import wiring
+from escalation.matching import Inbox
+from escalation.messages import batch_page
+from escalation.repository import IncidentRepository, MessageLog
+from tests.conftest import Aws
+from tests.unit.conftest import EXECUTION_ARN, FIRST, page_event, run_page, sms_request
+
+WINDOW = 4  # long enough that two joins land in one batch on a busy machine
+
+
+@pytest.fixture
+def batching(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> None:
+    monkeypatch.setenv("STORM_BATCH_SECONDS", str(WINDOW))
+    wiring.reset()
+
+
+def _open(aws: Aws, seed_item: dict[str, Any], incident_id: str, description: str) -> str:
+    execution = EXECUTION_ARN.replace("incident-123", f"incident-{incident_id}")
+    aws.put_incident(
+        {
+            **seed_item,
+            "incident_id": {"S": incident_id},
+            "description": {"S": description},
+            "escalation_chain": {"L": [{"S": FIRST}]},
+            "escalation_level": {"N": "0"},
+            "execution_arn": {"S": execution},
+            "stat_date": {"S": "2026-01-01T00:00:00.000Z"},
+            "timeline": {"L": []},
+        }
+    )
+    return execution
+
+
+def _page(incident_id: str, execution: str, token: str, context: LambdaContext) -> dict[str, Any]:
+    result: dict[str, Any] = page_contact.handler(
+        page_event(level=0, token=token, incident_id=incident_id, execution=execution), context
+    )
+    return result
+
+
+def _queued(sfn_stub: Stubber, token: str) -> None:
+    sfn_stub.add_response("send_task_success", {}, expected_params={"taskToken": token, "output": ANY})
+
+
+def test_pages_to_a_busy_person_go_out_together_once_the_batch_closes(
+    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    seed_item: dict[str, Any], lambda_context: LambdaContext,
+) -> None:  # fmt: skip
+    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")  # the first page goes at once
+    runs = {
+        incident: _open(aws, seed_item, incident, f"{name} is failing") for incident, name in (("4821", "db"), ("4822", "api"))
+    }
+    for incident, execution in runs.items():  # both join FIRST's batch and wait for it
+        _queued(sfn_stub, f"t-{incident}")
+        result = page_contact.handler(
+            page_event(level=0, token=f"t-{incident}", incident_id=incident, execution=execution), lambda_context
+        )
+        assert result["outcome"] == "queued" and 0 < result["wait_seconds"] <= WINDOW
+    sfn_stub.assert_no_pending_responses()
+    time.sleep(WINDOW)
+    # The first page to run again sends the whole batch, in one text, and its own page with it.
+    body = batch_page([("4821", "db is failing"), ("4822", "api is failing")], max_segments=1).body
+    assert body == "2 new incidents: 4821 db is failing, 4822 api is failing. Reply YES ALL or YES <id>."
+    sms_stub.add_response(
+        "send_text_message", {"MessageId": "m-batch"}, expected_params=sms_request(FIRST, body, "4821", ttl=300)
+    )
+    first = _page("4821", runs["4821"], "t-4821b", lambda_context)
+    assert first == {"outcome": "page", "message_ids": []}  # sent as the batch, not on its own
+    # The other page finds itself sent and waits for the reply: no text, no token call.
+    second = page_contact.handler(
+        page_event(level=0, token="t-4822b", incident_id="4822", execution=runs["4822"]), lambda_context
+    )
+    assert second == {"outcome": "page", "message_ids": []}
+    sms_stub.assert_no_pending_responses()
+    for incident in runs:
+        [paged] = [entry for entry in aws.incident(incident)["timeline"] if entry["event"] == "paged"]
+        assert (paged["message_id"], paged["batched"], paged["segments"]) == ("m-batch", 2, 1)
+        assert aws.incident(incident)["task_token"] == f"t-{incident}b"  # each waits for its reply, fresh window
+    # A reply from FIRST finds all three incidents paged to them (YES ALL takes them all).
+    inbox = Inbox(IncidentRepository(aws.incidents), MessageLog(aws.messages, 30), FIRST)
+    assert set(inbox.open_ids()) == {"123", "4821", "4822"}
+
+
+def test_a_batch_of_one_is_the_ordinary_page(
+    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    seed_item: dict[str, Any], lambda_context: LambdaContext,
+) -> None:  # fmt: skip
+    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
+    execution = _open(aws, seed_item, "4821", "db is failing")
+    _queued(sfn_stub, "t-1")
+    assert (
+        page_contact.handler(page_event(level=0, token="t-1", incident_id="4821", execution=execution), lambda_context)["outcome"]
+        == "queued"
+    )
+    time.sleep(WINDOW)
+    sms_stub.add_response("send_text_message", {"MessageId": "m-alone"}, expected_params=None)
+    result = _page("4821", execution, "t-2", lambda_context)
+    assert result == {"outcome": "page", "message_ids": ["m-alone"]}
+    [paged] = [entry for entry in aws.incident("4821")["timeline"] if entry["event"] == "paged"]
+    assert "batched" not in paged
+
+
+def test_without_another_page_unanswered_nothing_waits(
+    aws: Aws, batching: None, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    assert run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")["outcome"] == "page"
