@@ -36,6 +36,7 @@ from escalation.observability import (
     logger,
     metrics,
 )
+from escalation.once import SideEffectInProgress
 from escalation.repository import utc_now
 from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.status import Event, WorkflowError
@@ -187,28 +188,46 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
     members = batches.take(number, flush_at)
     if not members or len(members) == 1:
         return 0.0  # sent by another page of the batch, or a batch of one: the ordinary page
+    # Hold each page's once-only key while the text goes: a page of the batch running now waits for it instead of
+    # going out alone; one already going out alone (its key held elsewhere) is left out of the text.
+    held: list[dict[str, Any]] = []
+    for joined in members:
+        try:
+            if deps.once.hold(f"sent#{joined['page_key']}"):
+                held.append(joined)
+        except SideEffectInProgress:
+            continue
+    if len(held) <= 1:
+        for joined in held:
+            deps.once.release(f"sent#{joined['page_key']}")
+        return 0.0
     text = messages.batch_page(
-        [(str(member["incident_id"]), str(member["description"])) for member in members],
+        [(str(joined["incident_id"]), str(joined["description"])) for joined in held],
         max_segments=deps.settings.max_sms_segments,
     )
+    # Every incident of the batch is on record as paged to this number before the text goes: a YES ALL sent the
+    # instant it arrives must find them all (a record without the send is harmless: the pages then go out alone).
+    at = utc_now()
+    for index, joined in enumerate(held):
+        deps.message_log.record(
+            f"batch#{number}#{flush_at}#{index}", incident_id=str(joined["incident_id"]), contact=number,
+            level=int(joined["level"]), kind="page", at=at,
+        )  # fmt: skip
     try:
         message_id = deps.notifier.send(number, text, incident_id=incident_id, level=level, kind="page", ttl_seconds=ttl)
     except (SmsFailed, SmsThrottled, SmsAccountFault) as error:
+        for joined in held:
+            deps.once.release(f"sent#{joined['page_key']}")
         logger.warning("batched page not sent; each page goes out alone", extra={"incident_id": incident_id, "error": str(error)})
         return 0.0
-    count(PAGES_BATCHED, len(members))
-    at = utc_now()
-    for index, joined in enumerate(members):
-        member_id = str(joined["incident_id"])
-        if member_id != incident_id:  # the notifier logged it for this incident; a reply must find the others too
-            deps.message_log.record(
-                f"{message_id}#{index}", incident_id=member_id, contact=number, level=int(joined["level"]), kind="page", at=at
-            )
+    count(PAGES_BATCHED, len(held))
+    sent_at = utc_now()
+    for joined in held:
         entry = timeline_entry(
-            Event.PAGED, at, level=int(joined["level"]), phone=number, message_id=message_id, segments=text.segments,
-            batched=len(members),
+            Event.PAGED, sent_at, level=int(joined["level"]), phone=number, message_id=message_id, segments=text.segments,
+            batched=len(held),
         )  # fmt: skip
-        deps.incidents.record_sent(member_id, entry)
+        deps.incidents.record_sent(str(joined["incident_id"]), entry)
         deps.once.mark_done(f"sent#{joined['page_key']}")
     return 0.0
 

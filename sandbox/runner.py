@@ -411,6 +411,10 @@ def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[s
             problems.append(f"{key}: expected {expect[key]!r}, got {incident.get(key)!r}")
     if "error_contains" in expect and expect["error_contains"] not in str(incident.get("error", "")):
         problems.append(f"error: expected to contain {expect['error_contains']!r}, got {incident.get('error')!r}")
+    if "statuses" in expect:
+        final = {str(item["incident_id"]): item.get("incident_stat") for item in result["incidents"]}
+        if final != expect["statuses"]:
+            problems.append(f"statuses: expected {expect['statuses']}, got {final}")
     if "incidents_opened" in expect and len(result["incidents"]) != expect["incidents_opened"]:
         problems.append(f"incidents: expected {expect['incidents_opened']}, got {len(result['incidents'])}")
     posted = [entry["status"] for entry in sorted(result.get("events", []), key=lambda entry: entry["index"])]

@@ -89,6 +89,17 @@ class OnceOnly:
         """The messages table the keys live in (storm batches keep their items there too)."""
         return self._table
 
+    def hold(self, key: str) -> bool:
+        """Take key's lease for an action done elsewhere (a batched page); False when done already.
+
+        Raises SideEffectInProgress while another invocation holds it. Pair with mark_done or release.
+        """
+        return self._claim(key)
+
+    def release(self, key: str) -> None:
+        """Give back a lease taken with hold: the action did not happen."""
+        self._table.delete_item(Key={"message_id": key})
+
     def mark_done(self, key: str) -> None:
         """Record key as done without running anything: its action was carried out for it (a batched page)."""
         self._table.put_item(

@@ -86,7 +86,7 @@ def test_incidents_by_outcome_and_sms_show_sums(default_synth: Synth) -> None:
             observability.INCIDENTS_RESOLVED,
         },
         "Escalations and replies": {observability.ESCALATION_PAGES, observability.REPLIES_RECEIVED, observability.NOBODY_ON_CALL},
-        "SMS sent": {observability.SMS_SENT, observability.SMS_SEGMENTS},
+        "SMS sent": {observability.SMS_SENT, observability.SMS_SEGMENTS, observability.PAGES_BATCHED},
         "SMS not sent": {
             observability.SMS_FAILED,
             observability.SMS_THROTTLED,

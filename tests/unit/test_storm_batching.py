@@ -119,3 +119,24 @@ def test_without_another_page_unanswered_nothing_waits(
     aws: Aws, batching: None, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
     assert run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")["outcome"] == "page"
+
+
+def test_a_page_already_going_out_alone_is_left_out_of_the_batch(
+    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    seed_item: dict[str, Any], lambda_context: LambdaContext,
+) -> None:  # fmt: skip
+    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
+    runs = {incident: _open(aws, seed_item, incident, f"{incident} is failing") for incident in ("4821", "4822")}
+    for incident, execution in runs.items():
+        _queued(sfn_stub, f"t-{incident}")
+        assert _page(incident, execution, f"t-{incident}", lambda_context)["outcome"] == "queued"
+    time.sleep(WINDOW)
+    # Another invocation of 4822's page holds its once-only key (it is sending that page on its own right now).
+    key = f"sent#4822#{runs['4822']}#0#0#{FIRST}"
+    wiring.dependencies().once.hold(key)
+    sms_stub.add_response("send_text_message", {"MessageId": "m-4821"}, expected_params=None)
+    assert _page("4821", runs["4821"], "t-4821b", lambda_context) == {"outcome": "page", "message_ids": ["m-4821"]}
+    sms_stub.assert_no_pending_responses()  # one text went out: 4821's own page
+    [paged] = [entry for entry in aws.incident("4821")["timeline"] if entry["event"] == "paged"]
+    assert "batched" not in paged  # its ordinary page, not a batch of one
+    assert aws.messages.get_item(Key={"message_id": key})["Item"]["once"] == "pending"  # 4822's own send is untouched
