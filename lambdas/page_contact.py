@@ -37,7 +37,7 @@ from escalation.observability import (
     metrics,
 )
 from escalation.once import SideEffectInProgress
-from escalation.repository import utc_now
+from escalation.repository import is_open, utc_now
 from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.status import Event, WorkflowError
 from escalation.timeline import level_outcome, level_who, timeline_entry
@@ -161,11 +161,13 @@ def _nobody_on_call(deps: Dependencies, event: dict[str, Any], item: dict[str, A
     return {"outcome": "nobody_on_call"}
 
 
-def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], number: str, *, ttl: int) -> float:
+def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], number: str, *, ttl: int, busy: bool) -> float:
     """Storm batching (escalation.batching): seconds this page waits for its batch; 0 when it needs no batch now.
 
-    Only a first page (not a reminder) to a number that has another incident open is batched. 0 also when the
-    batch was sent (this page with it) or could not be: the page then goes out on its own.
+    Only a first page (not a reminder) to a number that has another incident open (busy) joins a batch. A page
+    that joined one goes with it even if the other incident closed meanwhile (the person acknowledged their first
+    page within the window: the rest still arrive as one text). 0 also when the batch was sent (this page with
+    it) or could not be: the page then goes out on its own.
     """
     incident_id: str = event["incident_id"]
     level, attempt = int(event["level"]), int(event.get("attempt", 0))
@@ -174,6 +176,8 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
     if window <= 0 or attempt > 0 or deps.once.done(f"sent#{page_key}"):
         return 0.0
     batches = Batches(deps.once.table, window_seconds=window)
+    if not busy and batches.joined(page_key) is None:
+        return 0.0
     member: dict[str, Any] = {
         "page_key": page_key,
         "incident_id": incident_id,
@@ -193,10 +197,14 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
     held: list[dict[str, Any]] = []
     for joined in members:
         try:
-            if deps.once.hold(f"sent#{joined['page_key']}"):
-                held.append(joined)
+            if not deps.once.hold(f"sent#{joined['page_key']}"):
+                continue
         except SideEffectInProgress:
             continue
+        if joined["incident_id"] == incident_id or is_open(deps.incidents.get(str(joined["incident_id"])) or {}):
+            held.append(joined)
+        else:  # closed during the window (resolved, replaced): not listed; its own task ends without paging
+            deps.once.release(f"sent#{joined['page_key']}")
     if len(held) <= 1:
         for joined in held:
             deps.once.release(f"sent#{joined['page_key']}")
@@ -330,7 +338,7 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
     texts, busy = _texts(deps, item, numbers, level=level, attempt=attempt)
     key = f"{incident_id}#{execution}#{level}#{attempt}"
     ttl = int(event.get("timeout") or deps.settings.ack_timeout_seconds)  # a page is moot after its window
-    wait = max(_batch(deps, event, item, number, ttl=ttl) for number in busy) if busy else 0.0
+    wait = max(_batch(deps, event, item, number, ttl=ttl, busy=number in busy) for number in numbers)
     pending = [number for number in numbers if not deps.once.done(f"sent#{key}#{number}")]  # a batch may have sent them
     wait = max([wait, *(_queue_for_slot(deps, texts[number], f"slot#{key}#{number}") for number in pending)])
     if wait > 0:

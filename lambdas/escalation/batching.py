@@ -48,14 +48,19 @@ class Batches:
     def _expires_at(self) -> int:
         return int((datetime.now(UTC) + self._ttl).timestamp())
 
+    def joined(self, page_key: str) -> int | None:
+        """When the batch this page joined closes (epoch ms); None when it joined none."""
+        mine = self._table.get_item(Key={"message_id": f"batched#{page_key}"}, ConsistentRead=True).get("Item")
+        return int(mine["flush_at"]) if mine else None
+
     def join(self, number: str, page_key: str, member: Mapping[str, Any], *, at_ms: int | None = None) -> int:
         """Add a page to the number's open batch, or open one; returns when the batch closes (epoch ms).
 
         Idempotent per page_key: a retried page gets the batch it joined the first time.
         """
-        mine = self._table.get_item(Key={"message_id": f"batched#{page_key}"}, ConsistentRead=True).get("Item")
-        if mine:
-            return int(mine["flush_at"])
+        earlier = self.joined(page_key)
+        if earlier is not None:
+            return earlier
         key = {"message_id": f"batch#{number}"}
         for _ in range(_ATTEMPTS):
             now = at_ms if at_ms is not None else now_ms()

@@ -140,3 +140,29 @@ def test_a_page_already_going_out_alone_is_left_out_of_the_batch(
     [paged] = [entry for entry in aws.incident("4821")["timeline"] if entry["event"] == "paged"]
     assert "batched" not in paged  # its ordinary page, not a batch of one
     assert aws.messages.get_item(Key={"message_id": key})["Item"]["once"] == "pending"  # 4822's own send is untouched
+
+
+def test_a_batch_still_goes_as_one_text_after_the_first_page_was_acknowledged(
+    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    seed_item: dict[str, Any], lambda_context: LambdaContext,
+) -> None:  # fmt: skip
+    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
+    runs = {incident: _open(aws, seed_item, incident, f"{incident} is failing") for incident in ("4821", "4822", "4823")}
+    for incident, execution in runs.items():
+        _queued(sfn_stub, f"t-{incident}")
+        assert _page(incident, execution, f"t-{incident}", lambda_context)["outcome"] == "queued"
+    # Within the window the person takes their first page, and 4823's alert is resolved.
+    aws.incidents.update_item(
+        Key={"incident_id": "123"}, UpdateExpression="SET incident_stat = :s", ExpressionAttributeValues={":s": "acknowledged"}
+    )
+    aws.incidents.update_item(
+        Key={"incident_id": "4823"}, UpdateExpression="SET incident_stat = :s", ExpressionAttributeValues={":s": "resolved"}
+    )
+    time.sleep(WINDOW)
+    body = batch_page([("4821", "4821 is failing"), ("4822", "4822 is failing")], max_segments=1).body
+    sms_stub.add_response(
+        "send_text_message", {"MessageId": "m-batch"}, expected_params=sms_request(FIRST, body, "4821", ttl=300)
+    )
+    assert _page("4821", runs["4821"], "t-4821b", lambda_context) == {"outcome": "page", "message_ids": []}
+    assert _page("4822", runs["4822"], "t-4822b", lambda_context) == {"outcome": "page", "message_ids": []}
+    sms_stub.assert_no_pending_responses()  # one text for the two still open; nothing about the resolved one
