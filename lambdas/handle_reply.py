@@ -10,6 +10,7 @@ which inbound message made it (`acknowledged_via`), so a retry knows the inciden
 import dataclasses
 import hashlib
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -21,7 +22,6 @@ from escalation.inbound import InboundSms, InvalidInbound, parse_inbound
 from escalation.levels import current_numbers
 from escalation.matching import Inbox
 from escalation.messages import Sms
-from escalation.notifications import COURTESY_TTL_SECONDS
 from escalation.observability import (
     INCIDENTS_ACKNOWLEDGED,
     REPLIES_RECEIVED,
@@ -34,8 +34,6 @@ from escalation.phone_numbers import mask
 from escalation.replies import Intent, Reply, id_key, parse_reply
 from escalation.repository import is_open, paged_contacts, utc_now
 from escalation.resolve import Outcome, resolve
-from escalation.sms import SmsFailed
-from escalation.sms_ceiling import SmsCeilingReached
 from escalation.status import Event, Status, WorkflowError
 from escalation.timeline import timeline_entry
 from escalation.wiring import Dependencies, dependencies
@@ -80,15 +78,7 @@ class _Reply:
 
         Throttling and faults of our account raise: the key is given back and the retry sends it.
         """
-
-        def send() -> None:
-            try:
-                self.deps.notifier.send(to, sms, incident_id=incident_id, level=0, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
-            except (SmsFailed, SmsCeilingReached) as error:  # retrying cannot help: done, not sent
-                extra = {"incident_id": incident_id, "to": mask(to), "error": str(error)}
-                logger.warning("reply text not deliverable", extra=extra)
-
-        return self.once(key, send)
+        return self.once(key, lambda: self.deps.notifier.send_courtesy(to, sms, incident_id=incident_id, kind=kind))
 
     def answer(self, kind: str, sms: Sms, item: dict[str, Any]) -> str:
         """An automatic answer: at most one of each kind per number and incident (no loop with an auto-responder)."""
@@ -127,18 +117,6 @@ def _complete_task(call: Callable[..., object], **kwargs: Any) -> None:
         raise
 
 
-def _completed(call: Callable[..., object], **kwargs: Any) -> Callable[[], None]:
-    """A task completion for a once-only key: a stale token is done as well (nothing left to complete)."""
-
-    def action() -> None:
-        try:
-            _complete_task(call, **kwargs)
-        except _StaleToken:
-            logger.info("task token no longer waited on")
-
-    return action
-
-
 # -- acknowledge -----------------------------------------------------------------------------------
 
 
@@ -173,7 +151,8 @@ def _stop_escalation(ctx: _Reply, item: dict[str, Any]) -> None:
         return  # exhausted before the YES: no workflow waits
     sfn = aws_clients.stepfunctions()
     key = f"ack_task#{incident_key(item)}"
-    ctx.once(key, _completed(sfn.send_task_success, taskToken=token, output=acknowledgement.task_output(ctx.sender)))
+    output = acknowledgement.task_output(ctx.sender)
+    ctx.once(key, partial(acknowledgement.complete_task, sfn.send_task_success, taskToken=token, output=output))
     if ctx.deps.once.done(key):
         ctx.deps.incidents.forget_token(str(item["incident_id"]), str(token))
 

@@ -11,12 +11,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import aws_clients, messages
-from escalation.notifications import COURTESY_TTL_SECONDS
 from escalation.observability import INCIDENTS_FAILED, INCIDENTS_UNACKNOWLEDGED, count, logger, metrics
 from escalation.once import SideEffectInProgress
 from escalation.repository import paged_contacts, utc_now
-from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
-from escalation.sms_ceiling import SmsCeilingReached
+from escalation.sms import SmsAccountFault, SmsThrottled
 from escalation.status import Event, Status
 from escalation.timeline import level_outcome, level_who, timeline_entry
 from escalation.wiring import Dependencies, dependencies
@@ -31,12 +29,7 @@ def _tell_ops(deps: Dependencies, key: str, subject_and_body: tuple[str, str]) -
 
 def _notify(deps: Dependencies, contact: str, sms: messages.Sms, *, incident_id: str, level: int) -> None:
     """Send a closing notice; a number that cannot get texts is skipped, anything else is retried with the task."""
-    try:
-        deps.notifier.send(
-            contact, sms, incident_id=incident_id, level=level, kind="exhausted_notice", ttl_seconds=COURTESY_TTL_SECONDS
-        )
-    except (SmsFailed, SmsCeilingReached) as error:
-        logger.warning("closing notice not sent", extra={"incident_id": incident_id, "error": str(error)})
+    deps.notifier.send_courtesy(contact, sms, incident_id=incident_id, kind="exhausted_notice", level=level)
 
 
 def _fault_text(error: dict[str, Any] | None) -> str:

@@ -23,13 +23,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation import acknowledgement, aws_clients, messages
-from escalation.notifications import COURTESY_TTL_SECONDS
 from escalation.observability import INCIDENTS_ACKNOWLEDGED, count, logger, metrics, publish_time_to_acknowledge
-from escalation.phone_numbers import mask
 from escalation.repository import paged_contacts, utc_now
 from escalation.resolve import Outcome, incident_key, resolve
-from escalation.sms import SmsFailed
-from escalation.sms_ceiling import SmsCeilingReached
 from escalation.status import Event, Status
 from escalation.wiring import Dependencies, dependencies
 
@@ -94,14 +90,7 @@ class _Effects:
 
     def text(self, key: str, to: str, sms: messages.Sms, incident_id: str, kind: str) -> None:
         """A courtesy text; a number that can never get it (opted out, a ceiling reached) counts as done."""
-
-        def send() -> None:
-            try:
-                self.deps.notifier.send(to, sms, incident_id=incident_id, level=0, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
-            except (SmsFailed, SmsCeilingReached) as error:
-                logger.warning("operator text not deliverable", extra={"to": mask(to), "error": str(error)})
-
-        self.once(key, send)
+        self.once(key, lambda: self.deps.notifier.send_courtesy(to, sms, incident_id=incident_id, kind=kind))
 
     def raise_first(self) -> None:
         if self.failures:

@@ -76,13 +76,3 @@ def complete_task(call: Callable[..., object], **kwargs: Any) -> bool:
 def task_output(by: str) -> str:
     """What the acknowledged page task returns to the workflow."""
     return json.dumps({"outcome": "acknowledged", "acknowledged_by": public_name(by)})
-
-
-def stop_escalation(stepfunctions: Any, incidents: IncidentRepository, taken: Mapping[str, Any], *, by: str) -> bool:
-    """Complete the parked task of an incident ``by`` holds, then drop the token; False when no workflow waited."""
-    token = taken.get("task_token")
-    if not token:
-        return False  # exhausted or failed before the acknowledgement, or already completed: no workflow waits
-    completed = complete_task(stepfunctions.send_task_success, taskToken=str(token), output=task_output(by))
-    incidents.forget_token(str(taken["incident_id"]), str(token))
-    return completed

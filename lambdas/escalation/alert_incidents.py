@@ -27,21 +27,18 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from . import aws_clients, messages
+from .acknowledgement import complete_task
 from .alerts import AlertEvent, incident_item, new_dedup_key
 from .integrations import Integration
-from .notifications import COURTESY_TTL_SECONDS
 from .observability import INCIDENTS_ACKNOWLEDGED, count, logger
-from .phone_numbers import mask
 from .repository import is_conditional_failure
-from .resolve import STALE_TOKEN_CODES, contacts_paged, incident_key, resolve
-from .sms import SmsFailed
-from .sms_ceiling import SmsCeilingReached
+from .resolve import contacts_paged, incident_key, resolve
 from .status import RESOLVABLE_STATUSES, Event, Status
 from .timeline import timeline_entry
 from .wiring import Dependencies
@@ -225,17 +222,6 @@ def incident_for(deps: Dependencies, table: Any, integration: Integration, dedup
     return item
 
 
-def _complete(token: str, output: str) -> Callable[[], None]:
-    def action() -> None:
-        try:
-            aws_clients.stepfunctions().send_task_success(taskToken=token, output=output)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in STALE_TOKEN_CODES:
-                raise
-
-    return action
-
-
 def acknowledge(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> str:
     """Acknowledge for an integration, by the rules a YES follows (repository.acknowledge_by_reply, the same once-only keys).
 
@@ -257,26 +243,14 @@ def acknowledge(deps: Dependencies, incident_id: str, *, by: str, via: str, at: 
     if token:
         output = json.dumps({"outcome": "acknowledged", "acknowledged_by": by})
         try:
-            deps.once.once(f"ack_task#{key}", _complete(str(token), output))
+            sfn = aws_clients.stepfunctions()
+            deps.once.once(f"ack_task#{key}", partial(complete_task, sfn.send_task_success, taskToken=str(token), output=output))
             deps.incidents.forget_token(incident_id, str(token))
         except Exception as error:  # re-raised below; the retry completes it
             failures.append(error)
     notice = messages.acknowledged_notice(incident_id, by)
     for contact in contacts_paged(before):
-
-        def send(contact: str = contact) -> None:
-            try:
-                deps.notifier.send(
-                    contact,
-                    notice,
-                    incident_id=incident_id,
-                    level=0,
-                    kind="acknowledged_notice",
-                    ttl_seconds=COURTESY_TTL_SECONDS,
-                )
-            except (SmsFailed, SmsCeilingReached) as error:
-                logger.warning("notice not deliverable", extra={"to": mask(contact), "error": str(error)})
-
+        send = partial(deps.notifier.send_courtesy, contact, notice, incident_id=incident_id, kind="acknowledged_notice")
         try:
             deps.once.once(f"ack_notice#{key}#{contact}", send)
         except Exception as error:

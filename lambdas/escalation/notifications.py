@@ -63,6 +63,21 @@ class Notifier:
         )
         return message_id
 
+    def send_courtesy(self, to: str, sms: Sms, *, incident_id: str, kind: str, level: int = 0) -> str | None:
+        """Send a courtesy text under a once-only key; None when the number can never get it.
+
+        A number opted out or invalid, or a ceiling reached, is logged and counts as done; throttling and faults
+        of our account raise, so the key is given back and a retry sends it.
+        """
+        try:
+            return self.send(to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
+        except (SmsFailed, SmsCeilingReached) as error:  # retrying cannot help: done, not sent
+            logger.warning(
+                "courtesy sms not deliverable",
+                extra={"incident_id": incident_id, "to": mask(to), "kind": kind, "error": str(error)},
+            )
+            return None
+
     def send_best_effort(self, to: str, sms: Sms, *, incident_id: str, level: int, kind: str) -> str | None:
         """Send a courtesy text (notice, confirmation); a failure is logged, never raised."""
         try:

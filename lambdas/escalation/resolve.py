@@ -17,25 +17,20 @@ completed once (the second gets a stale-token error, which counts as done).
 
 from collections.abc import Callable
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from . import aws_clients, messages
+from .acknowledgement import complete_task
 from .levels import numbers_at
 from .matching import reached_by_chain
-from .notifications import COURTESY_TTL_SECONDS
 from .observability import INCIDENTS_RESOLVED, count, logger
 from .phone_numbers import is_e164, mask
 from .repository import paged_contacts
-from .sms import SmsFailed
-from .sms_ceiling import SmsCeilingReached
 from .status import Event, Status
 from .timeline import timeline_entry
 from .wiring import Dependencies
 
-# A token that timed out or was already completed: the workflow no longer waits on it.
-STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 RESOLVED_OUTPUT = '{"outcome": "resolved"}'
 
 
@@ -69,26 +64,9 @@ def contacts_paged(item: dict[str, Any]) -> list[str]:
     return [number for number in dict.fromkeys(numbers) if number in reached]
 
 
-def _complete_token(token: str) -> None:
-    try:
-        aws_clients.stepfunctions().send_task_success(taskToken=token, output=RESOLVED_OUTPUT)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in STALE_TOKEN_CODES:
-            raise
-        logger.info("task token no longer waited on")
-
-
-def _send(deps: Dependencies, to: str, sms: messages.Sms, incident_id: str, kind: str) -> Callable[[], None]:
+def _send(deps: Dependencies, to: str, sms: messages.Sms, incident_id: str, kind: str) -> Callable[[], object]:
     """A courtesy text for a once-only key: a number that can never get it counts as done; our faults raise."""
-
-    def send() -> None:
-        try:
-            deps.notifier.send(to, sms, incident_id=incident_id, level=0, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
-        except (SmsFailed, SmsCeilingReached) as error:
-            extra = {"incident_id": incident_id, "to": mask(to), "error": str(error)}
-            logger.warning("resolve text not deliverable", extra=extra)
-
-    return send
+    return lambda: deps.notifier.send_courtesy(to, sms, incident_id=incident_id, kind=kind)
 
 
 def _finish(deps: Dependencies, item: dict[str, Any], *, by: str) -> None:
@@ -106,7 +84,8 @@ def _finish(deps: Dependencies, item: dict[str, Any], *, by: str) -> None:
     token = item.get("task_token")
     if token:
         task_key = f"resolve_task#{key}"
-        once(task_key, lambda: _complete_token(str(token)))
+        sfn = aws_clients.stepfunctions()
+        once(task_key, partial(complete_task, sfn.send_task_success, taskToken=str(token), output=RESOLVED_OUTPUT))
         if deps.once.done(task_key):
             deps.incidents.forget_token(incident_id, str(token))
     if is_e164(by) and reached_by_chain(item, by):
