@@ -20,6 +20,13 @@ replacement relies on, so a moto upgrade fails there first:
   sandbox's own threads, Step Functions' executions) take the same API lock as calls over HTTP
   (see ``sandbox.runtime.endpoint``): each moto call is atomic, as a DynamoDB conditional write is
   on AWS, while handlers run concurrently between their calls. Lambda invocations do not take it.
+* The two waits that end a task at its ``TimeoutSeconds`` (an acknowledgement window):
+  ``threading`` as seen by ``moto...state.exec.execute_state`` (whose only use is the
+  ``threading.Event()`` a state's timeout waits on) and ``CallbackEndpoint.wait`` (the
+  ``waitForTaskToken`` wait). Both go through ``WINDOWS``: a timeout whose time is up still waits
+  while a scenario holds the windows open (a scripted reply on its way, see ``WindowHolds``), so a
+  scenario's verdict never depends on how fast the machine is. Nothing holds them outside
+  scenarios: ``make sandbox`` times out exactly as moto does.
 
 ``cloudformation_resource_classes(override)`` replaces a sixth, only while ``sandbox.deploy``
 creates a stack: ``moto.cloudformation.parsing.resource_class_from_type``, so that the resource
@@ -45,11 +52,88 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.sns.models import Subscription
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, CallbackOutcome
 
 from .records import Outcome, SandboxError
 
 API_LOCK: Final = threading.RLock()
 """Held while moto handles one API call (not a Lambda invocation), in-process or over HTTP."""
+
+
+class WindowHolds:
+    """Task timeouts that wait for the scenario: a timeout fires once its time is up and nothing holds it.
+
+    A scenario takes a hold when a scripted reply (or write, or post) is triggered and releases it once
+    the reply's effects have settled, so "the YES comes before the window closes" holds on any machine.
+    A task that ends (its token completed) is never held: only a timeout waits.
+    """
+
+    _POLL_S = 0.05  # an Event cannot wake a Condition: a held timeout re-checks its event this often
+
+    def __init__(self) -> None:
+        self._holds = 0
+        self._changed = threading.Condition()
+
+    def acquire(self) -> None:
+        """Hold every timeout that comes due until the matching release()."""
+        with self._changed:
+            self._holds += 1
+
+    def release(self) -> None:
+        """Let timeouts that came due meanwhile fire (when no other hold remains)."""
+        with self._changed:
+            self._holds = max(self._holds - 1, 0)
+            self._changed.notify_all()
+
+    def reset(self) -> None:
+        """Drop every hold (a run that ended, however it ended, holds nothing)."""
+        with self._changed:
+            self._holds = 0
+            self._changed.notify_all()
+
+    @property
+    def held(self) -> int:
+        """How many holds are taken."""
+        with self._changed:
+            return self._holds
+
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        """event.wait(timeout), except that a timeout does not end the wait while a hold is taken."""
+        if threading.Event.wait(event, timeout) or timeout is None:  # the base wait, also for a _HeldEvent
+            return event.is_set()
+        with self._changed:
+            while self._holds and not event.is_set():
+                self._changed.wait(self._POLL_S)
+        return event.is_set()
+
+
+WINDOWS: Final = WindowHolds()
+"""The sandbox's task timeouts (see WindowHolds); scenarios hold them, nothing else does."""
+
+
+class _HeldEvent(threading.Event):
+    """The Event a state's TimeoutSeconds waits on (the task's work sets it when it ends).
+
+    A timeout that comes due while the windows are held does not fire on release: it waits for the
+    task's own work to end. For a waitForTaskToken task that work is the token wait, which WINDOWS
+    also holds and which ends at release with the answer (if one came) or with its own timeout
+    (``States.Timeout``, as the state's would be). Firing here at release instead would race the
+    answer that arrived just before it.
+    """
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if super().wait(timeout) or timeout is None:
+            return self.is_set()
+        if not WINDOWS.held:
+            return False
+        return super().wait(None)
+
+
+class _ThreadingForTimeouts:
+    """What execute_state sees as ``threading``: its only use is ``threading.Event()`` for a state's timeout."""
+
+    Event = _HeldEvent
 
 
 class Target(Protocol):
@@ -94,13 +178,18 @@ def install(target: Target) -> None:
             "LambdaBackend.send_dynamodb_items": LambdaBackend.send_dynamodb_items,
             "Subscription.publish": Subscription.publish,
             "BotocoreStubber.process_request": BotocoreStubber.process_request,
+            "execute_state.threading": vars(execute_state)["threading"],
+            "CallbackEndpoint.wait": CallbackEndpoint.wait,
         }
         _Installed.target = target
+        WINDOWS.reset()
         LambdaFunction.invoke = _function_invoke  # type: ignore[method-assign]
         LambdaSimpleBackend.invoke = _simple_invoke  # type: ignore[method-assign]
         LambdaBackend.send_dynamodb_items = _send_dynamodb_items  # type: ignore[method-assign]
         Subscription.publish = _subscription_publish  # type: ignore[method-assign]
         BotocoreStubber.process_request = _process_request  # type: ignore[method-assign]
+        vars(execute_state)["threading"] = _ThreadingForTimeouts
+        CallbackEndpoint.wait = _callback_wait  # type: ignore[method-assign]
 
 
 def uninstall(target: Target) -> None:
@@ -114,6 +203,9 @@ def uninstall(target: Target) -> None:
         LambdaBackend.send_dynamodb_items = originals["LambdaBackend.send_dynamodb_items"]  # type: ignore[method-assign]
         Subscription.publish = originals["Subscription.publish"]  # type: ignore[method-assign]
         BotocoreStubber.process_request = originals["BotocoreStubber.process_request"]  # type: ignore[method-assign]
+        vars(execute_state)["threading"] = originals["execute_state.threading"]
+        CallbackEndpoint.wait = originals["CallbackEndpoint.wait"]  # type: ignore[method-assign]
+        WINDOWS.reset()
         _Installed.target = None
 
 
@@ -226,3 +318,9 @@ def _process_request(self: BotocoreStubber, request: AWSPreparedRequest) -> Any:
         return original(self, request)
     with API_LOCK:
         return original(self, request)
+
+
+def _callback_wait(self: CallbackEndpoint, timeout: float | None = None) -> CallbackOutcome | None:
+    """CallbackEndpoint.wait: the waitForTaskToken wait, its timeout held by WINDOWS."""
+    WINDOWS.wait(self._notify_event, timeout)
+    return self.get_outcome()

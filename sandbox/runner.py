@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,8 +30,9 @@ from .executions import (
     states_entered,
     wait_for_executions,
 )
+from .moto_patches import WINDOWS
 from .runtime import DEFAULT_MAX_WORKERS, LocalEndpoint, LocalLambdaRuntime
-from .scenario import Scenario
+from .scenario import Scenario, SmsTrigger
 from .sms_gateway import SentSms, SmsGateway
 from .synth import CACHE, STACK_NAME, synthesize
 
@@ -61,38 +64,102 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class _Phones:
-    """Scripted phones: each replies after receiving its n-th message.
+class _Script:
+    """Scripted phones, and the moments the scenario's other actions wait for.
 
+    Each phone replies after receiving its n-th message (or after another phone received its n-th).
     The gateway, like the real service, tells the app only which message was sent last to that phone.
+    A triggered action (a reply, or a write/post/injection `on_sms`) holds the acknowledgement windows
+    (``WINDOWS``) from its trigger until its effects have settled: a window that comes due meanwhile
+    closes only then, so what the scenario asserts never depends on how fast this machine is.
     """
 
-    def __init__(self, scenario: Scenario, gateway: SmsGateway) -> None:
+    def __init__(self, scenario: Scenario, gateway: SmsGateway, runtime: LocalLambdaRuntime) -> None:
         self._scripts = scenario.phones
         self._gateway = gateway
+        self._runtime = runtime
+        self._settle_s = scenario.time_limit_seconds
         self._received: dict[str, int] = defaultdict(int)
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._closed = False
 
     def __call__(self, message: SentSms) -> None:
-        with self._lock:
+        """The gateway's listener: count the text and start the replies it triggers."""
+        with self._changed:
             self._received[message.to] += 1
             count = self._received[message.to]
-        for action in self._scripts.get(message.to, []):
-            if action.on_sms == count:
-                self._gateway.reply_after(action.delay_seconds, message.to, action.reply)
+            self._changed.notify_all()
+        for number, actions in self._scripts.items():
+            for action in actions:
+                if (action.on_sms_to or number) == message.to and action.on_sms == count:
+                    then = None
+                    if action.holds_windows:
+                        WINDOWS.acquire()
+                        then = self.settle_and_release
+                    self._gateway.reply_after(action.delay_seconds, number, action.reply, then=then)
+
+    def settle_and_release(self) -> None:
+        """Wait until the action's effects have run (no invocation queued or running), then release its hold."""
+        try:
+            self._runtime.wait_settled(self._settle_s)
+        finally:
+            WINDOWS.release()
+
+    def close(self) -> None:
+        """Wake every action still waiting for its trigger: the run is over."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def wait_until(self, after_seconds: float, trigger: SmsTrigger | None, started: float) -> bool:
+        """Block until an action's moment; True with the windows held when it is triggered by a text.
+
+        False when the run closed first (the action must not run).
+        """
+        if trigger is None:
+            time.sleep(max(after_seconds - (time.monotonic() - started), 0))
+            return not self._closed
+        with self._changed:
+            self._changed.wait_for(lambda: self._closed or self._received[trigger.to] >= trigger.count)
+            if self._closed:
+                return False
+            WINDOWS.acquire()
+        time.sleep(after_seconds)
+        return True
 
 
-def _inject(scenario: Scenario, topic_arn: str, table_name: str, errors: list[str]) -> list[threading.Thread]:
-    """Publish the scenario's raw inbound payloads, and put its later items, on their schedule."""
-    sns = boto3.client("sns", region_name=REGION)
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
+def _scheduled(
+    script: _Script,
+    started: float,
+    plans: list[tuple[float, SmsTrigger | None, str, Callable[[], object]]],
+    errors: list[str],
+    name: str,
+) -> list[threading.Thread]:
+    """Run each planned action at its moment (seconds after the start, or after a text), each in its thread."""
 
-    def later(delay: float, what: str, action: Callable[[], object]) -> None:
-        time.sleep(delay)
+    def later(after: float, trigger: SmsTrigger | None, what: str, action: Callable[[], object]) -> None:
+        if not script.wait_until(after, trigger, started):
+            return
         try:
             action()
         except Exception as error:  # reported, not raised: the run goes on
             errors.append(f"{what} failed: {error}")
+        finally:
+            if trigger is not None:
+                script.settle_and_release()
+
+    threads = [threading.Thread(target=later, args=plan, daemon=True, name=name) for plan in plans]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _inject(
+    scenario: Scenario, script: _Script, started: float, *, topic_arn: str, table_name: str, errors: list[str]
+) -> list[threading.Thread]:
+    """Publish the scenario's raw inbound payloads, and put its later items, on their schedule."""
+    sns = boto3.client("sns", region_name=REGION)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
 
     def publish(message: str) -> Callable[[], object]:
         return lambda: sns.publish(TopicArn=topic_arn, Message=message)
@@ -100,12 +167,9 @@ def _inject(scenario: Scenario, topic_arn: str, table_name: str, errors: list[st
     def put(item: dict[str, Any]) -> Callable[[], object]:
         return lambda: dynamodb.put_item(TableName=table_name, Item=item)
 
-    plans = [(item.after_seconds, "inbound injection", publish(item.message)) for item in scenario.inbound]
-    plans += [(write.after_seconds, "later write", put(write.item)) for write in scenario.writes]
-    threads = [threading.Thread(target=later, args=plan, daemon=True, name="sandbox-schedule") for plan in plans]
-    for thread in threads:
-        thread.start()
-    return threads
+    plans = [(item.after_seconds, item.on_sms, "inbound injection", publish(item.message)) for item in scenario.inbound]
+    plans += [(write.after_seconds, write.on_sms, "later write", put(write.item)) for write in scenario.writes]
+    return _scheduled(script, started, plans, errors, "sandbox-schedule")
 
 
 def _subscribe_queue(topic_arn: str) -> str:
@@ -149,105 +213,141 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
     workers: worker processes per function, i.e. how many events of one function run at once.
     """
     cdk_out = cdk_out or synthesize({**DEFAULT_SETTINGS, **_oncall_setting(scenario), **scenario.settings})
-    saved_env = {key: os.environ.get(key) for key in FAKE_ENV}
-    os.environ.update(FAKE_ENV)
     errors: list[str] = []
     completed = False
-    try:
-        with mock_aws(config=MOTO_CONFIG), LocalEndpoint() as endpoint:
-            gateway = SmsGateway(origination_numbers={PHONE_NUMBER_ID: ORIGINATION_NUMBER}).install()
-            endpoint.serve_sms(gateway)
-            runtime = LocalLambdaRuntime(endpoint_url=endpoint.url, region_name=REGION, max_workers=workers).install()
+    with _fake_credentials(), mock_aws(config=MOTO_CONFIG), LocalEndpoint() as endpoint:
+        gateway = SmsGateway(origination_numbers={PHONE_NUMBER_ID: ORIGINATION_NUMBER}).install()
+        endpoint.serve_sms(gateway)
+        runtime = LocalLambdaRuntime(endpoint_url=endpoint.url, region_name=REGION, max_workers=workers).install()
+        try:
+            deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
+            runtime.register_all(deployed.functions)
+            runtime.initialize()  # the init phase of each function, as on AWS
+            topic_arn = deployed.outputs["InboundSmsTopicArn"]
+            if not gateway.two_way_channels:  # configureTwoWay=false: wired by hand, as the README says
+                gateway.inbound_topic_arn = topic_arn
+            gateway.on_message(script := _Script(scenario, gateway, runtime))
+            _fail_sends(scenario, gateway)
+            ops_queue = _subscribe_queue(deployed.outputs["OpsTopicArn"])
+            table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IncidentsTableName"])
+            client = boto3.client("dynamodb", region_name=REGION)
+            _store_overrides(scenario, deployed.outputs["OncallTableName"])
+            alerts = _Alerts(scenario, deployed, errors)
+            started = time.monotonic()
+            start_wall = time.time()
+            if scenario.incident is not None:
+                client.put_item(TableName=table.name, Item=scenario.incident)
+            injections = [
+                *_inject(scenario, script, started, topic_arn=topic_arn, table_name=table.name, errors=errors),
+                *alerts.schedule(script, started),
+            ]
             try:
-                deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
-                runtime.register_all(deployed.functions)
-                runtime.initialize()  # the init phase of each function, as on AWS
-                topic_arn = deployed.outputs["InboundSmsTopicArn"]
-                if not gateway.two_way_channels:  # configureTwoWay=false: wired by hand, as the README says
-                    gateway.inbound_topic_arn = topic_arn
-                gateway.on_message(_Phones(scenario, gateway))
-                for failure in scenario.sms_failures:
-                    gateway.fail_next(
-                        failure.code, failure.message, to=failure.to, reason=failure.reason, fields=failure.fields,
-                        after_sms=failure.after_sms,
-                    )  # fmt: skip
-                ops_queue = _subscribe_queue(deployed.outputs["OpsTopicArn"])
-                table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IncidentsTableName"])
-                client = boto3.client("dynamodb", region_name=REGION)
-                _store_overrides(scenario, deployed.outputs["OncallTableName"])
-                alerts = _Alerts(scenario, deployed, errors)
-                started = time.monotonic()
-                start_wall = time.time()
-                if scenario.incident is not None:
-                    client.put_item(TableName=table.name, Item=scenario.incident)
-                injections = _inject(scenario, topic_arn, table.name, errors) + alerts.schedule()
                 completed = _wait(scenario, gateway, runtime, injections, started, errors)
-                incidents = sorted((_plain(i) for i in _scan(table)), key=lambda i: str(i.get("incident_id")))
-                item = _main_incident(scenario, table, incidents)
-                executions = [
-                    {
-                        "name": execution["name"],
-                        "status": execution["status"],
-                        "states_entered": states_entered(execution["executionArn"], region_name=REGION),
-                    }
-                    for execution in list_executions(REGION)
-                ]
-                handlers = {name: local.handler.split(".")[0] for name, local in deployed.functions.items()}
-                invocations = [
-                    {
-                        "t": round(record.started.timestamp() - start_wall, 3),
-                        "handler": handlers.get(record.function_name, record.function_name),
-                        "source": record.source,
-                        "duration": round(record.duration_s, 3),
-                        "result": record.result,
-                        "error": record.error_type,
-                    }
-                    for record in runtime.invocations
-                ]
-                errors.extend(f"{e.function_name} ({e.source}): {e.error_type}: {e.error_message}" for e in runtime.errors)
-                errors.extend(_dead_letters(deployed.physical_ids))
-                result = {
-                    "scenario": scenario.name,
-                    "completed": completed,
-                    "incident": item,
-                    "incidents": incidents,
-                    "sms": [
-                        {
-                            "t": round(message.at.timestamp() - start_wall, 3),
-                            "to": message.to,
-                            "body": message.body,
-                            "segments": message.segments,
-                            "encoding": message.encoding,
-                            "message_id": message.message_id,
-                        }
-                        for message in gateway.sent
-                    ],
-                    "replies": [
-                        {
-                            "t": round(inbound.at.timestamp() - start_wall, 3),
-                            "from": inbound.payload["originationNumber"],
-                            "body": inbound.payload["messageBody"],
-                        }
-                        for inbound in gateway.inbound
-                    ],
-                    "executions": executions,
-                    "ops_notifications": _drain_queue(ops_queue),
-                    "invocations": invocations,
-                    "events": alerts.event_results,
-                    "alarms": alerts.alarm_results,
-                    "errors": errors,
-                }
             finally:
-                drain_executions(10, region_name=REGION)
-                runtime.uninstall()
-                gateway.uninstall()
+                script.close()
+            incidents = sorted((_plain(i) for i in _scan(table)), key=lambda i: str(i.get("incident_id")))
+            item = _main_incident(scenario, table, incidents)
+            executions = _executions()
+            invocations = _invocations(deployed, runtime, start_wall)
+            errors.extend(f"{e.function_name} ({e.source}): {e.error_type}: {e.error_message}" for e in runtime.errors)
+            errors.extend(_dead_letters(deployed.physical_ids))
+            result = {
+                "scenario": scenario.name,
+                "completed": completed,
+                "incident": item,
+                "incidents": incidents,
+                "sms": [
+                    {
+                        "t": round(message.at.timestamp() - start_wall, 3),
+                        "to": message.to,
+                        "body": message.body,
+                        "segments": message.segments,
+                        "encoding": message.encoding,
+                        "message_id": message.message_id,
+                    }
+                    for message in gateway.sent
+                ],
+                "replies": [
+                    {
+                        "t": round(inbound.at.timestamp() - start_wall, 3),
+                        "from": inbound.payload["originationNumber"],
+                        "body": inbound.payload["messageBody"],
+                    }
+                    for inbound in gateway.inbound
+                ],
+                "executions": executions,
+                "ops_notifications": _drain_queue(ops_queue),
+                "invocations": invocations,
+                "events": alerts.event_results,
+                "alarms": alerts.alarm_results,
+                "errors": errors,
+            }
+        finally:
+            _stop(errors)
+            runtime.uninstall()
+            gateway.uninstall()
+    return result
+
+
+@contextmanager
+def _fake_credentials() -> Iterator[None]:
+    """Moto's fake credentials and the sandbox's region in the environment, restored afterwards."""
+    saved_env = {key: os.environ.get(key) for key in FAKE_ENV}
+    os.environ.update(FAKE_ENV)
+    try:
+        yield
     finally:
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return result
+
+
+def _stop(errors: list[str]) -> None:
+    """Stop what still runs (held windows first); what would not stop is reported in errors, never raised."""
+    WINDOWS.reset()
+    try:
+        drain_executions(10, region_name=REGION)
+    except ExecutionsStillRunning as error:
+        errors.append(f"after the run: {error}")
+
+
+def _executions() -> list[dict[str, Any]]:
+    """Every execution: name, status and the states it entered."""
+    return [
+        {
+            "name": execution["name"],
+            "status": execution["status"],
+            "states_entered": states_entered(execution["executionArn"], region_name=REGION),
+        }
+        for execution in list_executions(REGION)
+    ]
+
+
+def _invocations(deployed: DeployedStack, runtime: LocalLambdaRuntime, start_wall: float) -> list[dict[str, Any]]:
+    """Every handler invocation, with its time since the start."""
+    handlers = {name: local.handler.split(".")[0] for name, local in deployed.functions.items()}
+    return [
+        {
+            "t": round(record.started.timestamp() - start_wall, 3),
+            "handler": handlers.get(record.function_name, record.function_name),
+            "source": record.source,
+            "duration": round(record.duration_s, 3),
+            "result": record.result,
+            "error": record.error_type,
+        }
+        for record in runtime.invocations
+    ]
+
+
+def _fail_sends(scenario: Scenario, gateway: SmsGateway) -> None:
+    """Arm the gateway with the scenario's send failures."""
+    for failure in scenario.sms_failures:
+        gateway.fail_next(
+            failure.code, failure.message, to=failure.to, reason=failure.reason, fields=failure.fields,
+            after_sms=failure.after_sms,
+        )  # fmt: skip
 
 
 def _main_incident(scenario: Scenario, table: Any, incidents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -307,22 +407,17 @@ class _Alerts:
                 {"index": index, "alarm_name": change.alarm_name, "state": change.state, "delivered_to": len(reached)}
             )
 
-    def schedule(self) -> list[threading.Thread]:
+    def schedule(self, script: _Script, started: float) -> list[threading.Thread]:
         """Start the posts and alarm changes on their schedule; their threads."""
-
-        def later(delay: float, what: str, action: Callable[[int], None], index: int) -> None:
-            time.sleep(delay)
-            try:
-                action(index)
-            except Exception as error:  # reported, not raised: the run goes on
-                self._errors.append(f"{what} failed: {error}")
-
-        plans = [(post.after_seconds, f"events[{i}]", self._post, i) for i, post in enumerate(self._scenario.events)]
-        plans += [(change.after_seconds, f"alarms[{i}]", self._change, i) for i, change in enumerate(self._scenario.alarms)]
-        threads = [threading.Thread(target=later, args=plan, daemon=True, name="sandbox-alerts") for plan in plans]
-        for thread in threads:
-            thread.start()
-        return threads
+        events, alarms = self._scenario.events, self._scenario.alarms
+        plans: list[tuple[float, SmsTrigger | None, str, Callable[[], object]]] = [
+            (post.after_seconds, post.on_sms, f"events[{i}]", functools.partial(self._post, i)) for i, post in enumerate(events)
+        ]
+        plans += [
+            (change.after_seconds, change.on_sms, f"alarms[{i}]", functools.partial(self._change, i))
+            for i, change in enumerate(alarms)
+        ]
+        return _scheduled(script, started, plans, self._errors, "sandbox-alerts")
 
 
 def _oncall_setting(scenario: Scenario) -> dict[str, str]:

@@ -17,27 +17,45 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True)
 class PhoneAction:
-    """Reply `reply` after the phone has received its `on_sms`-th message."""
+    """Reply `reply` `delay_seconds` after the phone has received its `on_sms`-th message.
+
+    on_sms_to: count another phone's messages instead (reply once that phone got its n-th text), to
+    order replies of two phones without relying on how fast the system answers the first.
+    holds_windows: until the reply's effects have settled, no acknowledgement window closes (the
+    scenario's verdict then never depends on machine speed); false for a reply meant to race a window.
+    """
 
     on_sms: int
     reply: str
     delay_seconds: float = 0.0
+    on_sms_to: str | None = None
+    holds_windows: bool = True
+
+
+@dataclass(frozen=True)
+class SmsTrigger:
+    """The moment `to` has received its `count`-th text (instead of a fixed time after the start)."""
+
+    to: str
+    count: int
 
 
 @dataclass(frozen=True)
 class Injection:
-    """A raw payload published to the inbound topic `after_seconds` after the incident is inserted."""
+    """A raw payload published to the inbound topic `after_seconds` after the incident (or after `on_sms`)."""
 
     after_seconds: float
     message: str
+    on_sms: SmsTrigger | None = None
 
 
 @dataclass(frozen=True)
 class Write:
-    """An item (DynamoDB JSON) put into the incidents table `after_seconds` after the incident."""
+    """An item (DynamoDB JSON) put into the incidents table `after_seconds` after the incident (or after `on_sms`)."""
 
     after_seconds: float
     item: dict[str, Any]
+    on_sms: SmsTrigger | None = None
 
 
 @dataclass(frozen=True)
@@ -64,21 +82,29 @@ class OverrideAt:
 
 @dataclass(frozen=True)
 class EventPost:
-    """A body POSTed to the Events API v2 endpoint `after_seconds` after the start; routing_key from `integration`."""
+    """A body POSTed to the Events API v2 endpoint `after_seconds` after the start (or after `on_sms`).
+
+    routing_key from `integration`.
+    """
 
     after_seconds: float
     body: dict[str, Any]
     integration: str | None = None
+    on_sms: SmsTrigger | None = None
 
 
 @dataclass(frozen=True)
 class AlarmChangeAt:
-    """A CloudWatch alarm entering `state` `after_seconds` after the start (EventBridge's event to the rule's target)."""
+    """A CloudWatch alarm entering `state` `after_seconds` after the start (or after `on_sms`).
+
+    EventBridge's event to the rule's target.
+    """
 
     after_seconds: float
     alarm_name: str
     state: str
     integration: str | None = None  # the alarm's incident-escalation:integration tag; None: untagged
+    on_sms: SmsTrigger | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +156,7 @@ def _events(data: dict[str, Any], known: dict[str, dict[str, Any]]) -> list[Even
         where = f"events[{index}]."
         if not isinstance(item, dict):
             raise ScenarioError(f"events[{index}]: must be an object")
-        after = float(_require(item, "after_seconds", int | float, where))
+        after, trigger = _when(item, where)
         if "body_file" in item:
             path = REPO_ROOT / _require(item, "body_file", str, where)
             try:
@@ -141,7 +167,7 @@ def _events(data: dict[str, Any], known: dict[str, dict[str, Any]]) -> list[Even
             body = _require(item, "body", dict, where)
         if not isinstance(body, dict):
             raise ScenarioError(f"{where}body: must be a JSON object")
-        posts.append(EventPost(after_seconds=after, body=body, integration=_integration_ref(item, where, known)))
+        posts.append(EventPost(after, body, _integration_ref(item, where, known), trigger))
     return posts
 
 
@@ -151,13 +177,12 @@ def _alarms(data: dict[str, Any], known: dict[str, dict[str, Any]]) -> list[Alar
         where = f"alarms[{index}]."
         if not isinstance(item, dict):
             raise ScenarioError(f"alarms[{index}]: must be an object")
-        after = float(_require(item, "after_seconds", int | float, where))
+        after, trigger = _when(item, where)
         state = _require(item, "state", str, where)
         if state not in ALARM_STATES:
             raise ScenarioError(f"{where}state: must be one of {', '.join(ALARM_STATES)}")
-        changes.append(
-            AlarmChangeAt(after, _require(item, "alarm_name", str, where), state, _integration_ref(item, where, known))
-        )
+        name = _require(item, "alarm_name", str, where)
+        changes.append(AlarmChangeAt(after, name, state, _integration_ref(item, where, known), trigger))
     return changes
 
 
@@ -170,6 +195,23 @@ def _alerts_and_incident(
     alarms = _alarms(data, integrations)
     incident = _require(data, "incident", dict, "") if "incident" in data or not (events or alarms) else None
     return integrations, events, alarms, incident
+
+
+def _when(item: dict[str, Any], where: str) -> tuple[float, SmsTrigger | None]:
+    """(after_seconds, on_sms) of a scheduled item: seconds after the start, or after a text reached a phone."""
+    trigger = item.get("on_sms")
+    if trigger is None:
+        return float(_require(item, "after_seconds", int | float, where)), None
+    if not isinstance(trigger, dict):
+        raise ScenarioError(f"{where}on_sms: must be an object {{to, count}}")
+    to = _require(trigger, "to", str, f"{where}on_sms.")
+    count = _require(trigger, "count", int, f"{where}on_sms.")
+    if count < 1:
+        raise ScenarioError(f"{where}on_sms.count: must be 1 or more")
+    after = item.get("after_seconds", 0)
+    if not isinstance(after, int | float) or after < 0:
+        raise ScenarioError(f"{where}after_seconds: must be a non-negative number")
+    return float(after), SmsTrigger(to=to, count=count)
 
 
 def _require(data: dict[str, Any], key: str, kind: type | types.UnionType, where: str) -> Any:
@@ -192,10 +234,8 @@ def _overrides(data: dict[str, Any]) -> list[OverrideAt]:
     return overrides
 
 
-def parse_scenario(data: dict[str, Any]) -> Scenario:
-    """Check a scenario document and build the Scenario."""
-    if not isinstance(data, dict):
-        raise ScenarioError("scenario: must be a JSON object")
+def _phones(data: dict[str, Any]) -> dict[str, list[PhoneAction]]:
+    """The scripted phones: number -> actions."""
     phones: dict[str, list[PhoneAction]] = {}
     for number, actions in (data.get("phones") or {}).items():
         if not isinstance(actions, list):
@@ -211,13 +251,29 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
             delay = action.get("delay_seconds", 0)
             if not isinstance(delay, int | float) or delay < 0:
                 raise ScenarioError(f"{where}delay_seconds: must be a non-negative number")
-            parsed.append(PhoneAction(on_sms=on_sms, reply=_require(action, "reply", str, where), delay_seconds=float(delay)))
+            on_sms_to = action.get("on_sms_to")
+            if on_sms_to is not None and not isinstance(on_sms_to, str):
+                raise ScenarioError(f"{where}on_sms_to: must be a phone number string")
+            holds = action.get("holds_windows", True)
+            if not isinstance(holds, bool):
+                raise ScenarioError(f"{where}holds_windows: must be true or false")
+            parsed.append(
+                PhoneAction(on_sms, _require(action, "reply", str, where), float(delay), on_sms_to=on_sms_to, holds_windows=holds)
+            )
         phones[number] = parsed
+    return phones
+
+
+def parse_scenario(data: dict[str, Any]) -> Scenario:
+    """Check a scenario document and build the Scenario."""
+    if not isinstance(data, dict):
+        raise ScenarioError("scenario: must be a JSON object")
+    phones = _phones(data)
     injections = []
     for index, item in enumerate(data.get("inbound") or []):
         where = f"inbound[{index}]."
-        after = _require(item, "after_seconds", int | float, where)
-        injections.append(Injection(after_seconds=float(after), message=_require(item, "message", str, where)))
+        after, trigger = _when(item, where)
+        injections.append(Injection(after_seconds=after, message=_require(item, "message", str, where), on_sms=trigger))
     failures = []
     for index, item in enumerate(data.get("sms_failures") or []):
         where = f"sms_failures[{index}]."
@@ -246,8 +302,8 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
     writes = []
     for index, item in enumerate(data.get("writes") or []):
         where = f"writes[{index}]."
-        after = _require(item, "after_seconds", int | float, where)
-        writes.append(Write(after_seconds=float(after), item=_require(item, "item", dict, where)))
+        after, trigger = _when(item, where)
+        writes.append(Write(after_seconds=after, item=_require(item, "item", dict, where), on_sms=trigger))
     overrides = _overrides(data)
     oncall = data.get("oncall")
     if oncall is not None and not isinstance(oncall, dict):

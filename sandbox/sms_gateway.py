@@ -280,13 +280,22 @@ class SmsGateway:
             self.inbound.append(inbound)
         return inbound
 
-    def reply_after(self, delay_s: float, from_number: str, body: str) -> threading.Thread:
-        """Reply from a background thread after delay_s (use from on_message listeners)."""
+    def reply_after(
+        self, delay_s: float, from_number: str, body: str, *, then: Callable[[], None] | None = None
+    ) -> threading.Thread:
+        """Reply from a background thread after delay_s (use from on_message listeners).
+
+        then: called in that thread once the reply is published (or skipped because the gateway
+        closed); the reply counts as pending until it returns.
+        """
 
         def send() -> None:
-            if self._closing.wait(delay_s):
-                return
-            self.reply(from_number, body)
+            try:
+                if not self._closing.wait(delay_s):
+                    self.reply(from_number, body)
+            finally:
+                if then is not None:
+                    then()
 
         thread = threading.Thread(target=send, name=f"sandbox-sms-reply-{from_number}", daemon=True)
         with self._lock:

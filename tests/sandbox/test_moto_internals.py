@@ -32,6 +32,11 @@ from moto.sns.models import Subscription
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser import utils as sfn_parser_utils
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
@@ -146,6 +151,19 @@ def test_server_mode_seams() -> None:
     assert issubclass(werkzeug_app.MotoRequestHandler, object)
 
 
+def test_task_timeout_seams() -> None:
+    # a state's timeout waits on threading.Event(), the module's only use of `threading`
+    module_source = inspect.getsource(execute_state)
+    assert module_source.count("threading.") == module_source.count("threading.Event()") == 1
+    timeout_source = inspect.getsource(ExecutionState._evaluate_with_timeout)
+    assert "terminated_event = threading.Event()" in timeout_source
+    assert "terminated_event.wait(timeout_seconds)" in timeout_source
+    # waitForTaskToken waits on the callback endpoint's event, with the same timeout
+    assert params(CallbackEndpoint.wait) == ["self", "timeout"]
+    assert "self._notify_event.wait(timeout=timeout)" in inspect.getsource(CallbackEndpoint.wait)
+    assert "callback_endpoint.wait(" in inspect.getsource(StateTaskServiceCallback._wait_for_task_token_timeout)
+
+
 def test_install_replaces_every_seam_and_uninstall_restores_them() -> None:
     seams = [
         (LambdaFunction, "invoke"),
@@ -153,6 +171,8 @@ def test_install_replaces_every_seam_and_uninstall_restores_them() -> None:
         (LambdaBackend, "send_dynamodb_items"),
         (Subscription, "publish"),
         (BotocoreStubber, "process_request"),
+        (CallbackEndpoint, "wait"),
+        (execute_state, "threading"),
     ]
     before = [getattr(owner, name) for owner, name in seams]
     runtime = LocalLambdaRuntime(endpoint_url="http://127.0.0.1:9")
