@@ -25,8 +25,8 @@ replacement relies on, so a moto upgrade fails there first:
   ``threading.Event()`` a state's timeout waits on) and ``CallbackEndpoint.wait`` (the
   ``waitForTaskToken`` wait). Both go through ``WINDOWS``: a timeout whose time is up still waits
   while a scenario holds the windows open (a scripted reply on its way, see ``WindowHolds``), so a
-  scenario's verdict never depends on how fast the machine is. Nothing holds them outside
-  scenarios: ``make sandbox`` times out exactly as moto does.
+  scenario's verdict never depends on how fast the machine is. Outside scenarios only the
+  runtime's work in flight holds them: in ``make sandbox`` a window runs out once nothing runs.
 
 ``cloudformation_resource_classes(override)`` replaces a sixth, only while ``sandbox.deploy``
 creates a stack: ``moto.cloudformation.parsing.resource_class_from_type``, so that the resource
@@ -62,11 +62,13 @@ API_LOCK: Final = threading.RLock()
 
 
 class WindowHolds:
-    """Task timeouts that wait for the scenario: a timeout fires once its time is up and nothing holds it.
+    """Task timeouts that wait for the work in flight: a timeout fires once its time is up and nothing holds it.
 
-    A scenario takes a hold when a scripted reply (or write, or post) is triggered and releases it once
-    the reply's effects have settled, so "the YES comes before the window closes" holds on any machine.
-    A task that ends (its token completed) is never held: only a timeout waits.
+    Two things hold: every piece of work the local Lambda runtime has queued or running (so a slow
+    cold start or a busy machine never eats an acknowledgement window: windows only run out while
+    the system is idle), and every scripted action of a scenario from its trigger until its effects
+    settled (so "the YES comes before the window closes" holds on any machine). A task that ends
+    (its token completed) is never held: only a timeout waits.
     """
 
     _POLL_S = 0.05  # an Event cannot wake a Condition: a held timeout re-checks its event this often
@@ -75,15 +77,15 @@ class WindowHolds:
         self._holds = 0
         self._changed = threading.Condition()
 
-    def acquire(self) -> None:
+    def acquire(self, count: int = 1) -> None:
         """Hold every timeout that comes due until the matching release()."""
         with self._changed:
-            self._holds += 1
+            self._holds += count
 
-    def release(self) -> None:
+    def release(self, count: int = 1) -> None:
         """Let timeouts that came due meanwhile fire (when no other hold remains)."""
         with self._changed:
-            self._holds = max(self._holds - 1, 0)
+            self._holds = max(self._holds - count, 0)
             self._changed.notify_all()
 
     def reset(self) -> None:

@@ -302,12 +302,14 @@ class LocalLambdaRuntime:
         """Count work queued or running (stream records, async events, invocations)."""
         with self._lock:
             self._pending += count
+        moto_patches.WINDOWS.acquire(count)  # no acknowledgement window runs out while work is in flight
 
     def work_finished(self, count: int) -> None:
         """The counterpart of work_started."""
         with self._lock:
             self._pending -= count
             self._settled.notify_all()
+        moto_patches.WINDOWS.release(count)
 
     def pending(self) -> int:
         """Stream records, async events and invocations queued or running right now."""

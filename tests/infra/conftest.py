@@ -1,4 +1,10 @@
-"""Each configuration is synthesized once per test session (with cdk-nag) and shared by every infra test."""
+"""Each configuration is synthesized once per test run (with cdk-nag) and shared by every infra test.
+
+The tests read the synthesized stack's constructs, which cannot cross processes, so every infra test
+runs on one xdist worker (group "infra"): four synths per run rather than four per worker.
+"""
+
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +21,15 @@ from tests.infra.support import (
     Synth,
     synthesize,
 )
+
+INFRA_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put this folder's tests in one xdist group (``--dist loadgroup``), so the synths are shared."""
+    for item in items:
+        if item.path.is_relative_to(INFRA_TESTS):
+            item.add_marker(pytest.mark.xdist_group("infra"))
 
 
 @pytest.fixture(scope="session")

@@ -539,7 +539,6 @@ def _history_types(execution_arn: str) -> list[str]:
 
 
 def test_end_to_end_on_a_tiny_stack(aws: LocalEndpoint, code_dir: Path) -> None:
-    started = time.monotonic()
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="sandbox-assets")
     s3.put_object(Bucket="sandbox-assets", Key="code.zip", Body=zip_directory(code_dir))
@@ -642,7 +641,6 @@ def test_end_to_end_on_a_tiny_stack(aws: LocalEndpoint, code_dir: Path) -> None:
     assert "PAGES_TABLE" not in os.environ
     assert "sbx_page" not in sys.modules  # never imported by the sandbox's own process
     assert not list(code_dir.rglob("__pycache__"))
-    assert time.monotonic() - started < 20
 
 
 def test_sms_gateway_validates_and_fails_on_request(aws: LocalEndpoint) -> None:

@@ -38,11 +38,20 @@ DEFINITION = {
 
 
 @pytest.fixture
-def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+def runtime() -> Iterator[LocalLambdaRuntime]:
+    """The local Lambda runtime, installed (it installs the seams)."""
+    local = LocalLambdaRuntime(endpoint_url="http://127.0.0.1:9").install()
+    try:
+        yield local
+    finally:
+        local.uninstall()
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch, runtime: LocalLambdaRuntime) -> Iterator[tuple[str, str]]:
     """(state machine ARN, queue URL) on moto with the sandbox's seams installed."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws(config=MOTO_CONFIG):
-        runtime = LocalLambdaRuntime(endpoint_url="http://127.0.0.1:9").install()
         try:
             queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="tokens")["QueueUrl"]
             arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
@@ -53,7 +62,6 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
             yield arn, queue
         finally:
             drain_executions(10, region_name=REGION)
-            runtime.uninstall()
 
 
 def _start(machine: tuple[str, str], name: str) -> str:
@@ -102,6 +110,17 @@ def test_a_timeout_that_came_due_while_held_fires_on_release(machine: tuple[str,
     _token(machine[1])
     threading.Event().wait(2)
     WINDOWS.release()
+    assert _output(execution_arn) == "timed out"
+
+
+def test_work_in_flight_holds_the_window_until_it_ends(machine: tuple[str, str], runtime: LocalLambdaRuntime) -> None:
+    runtime.work_started(1)  # a handler running (a slow cold start, say) while the window comes due
+    execution_arn = _start(machine, "busy")
+    _token(machine[1])
+    threading.Event().wait(2)
+    status = boto3.client("stepfunctions", region_name=REGION).describe_execution(executionArn=execution_arn)["status"]
+    assert status == "RUNNING"
+    runtime.work_finished(1)
     assert _output(execution_arn) == "timed out"
 
 
