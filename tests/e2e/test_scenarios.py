@@ -180,6 +180,22 @@ def test_cli_json_prints_one_json_object() -> None:
     assert result["incident"]["incident_stat"] == "acknowledged"
 
 
+def test_cli_reports_a_run_cut_short_by_its_time_limit_with_what_still_ran(tmp_path: Path) -> None:
+    scenario = json.loads(_scenario("nobody_answers_two_levels").read_text())
+    scenario["settings"]["ackTimeoutSeconds"] = 300  # the execution is still waiting when the limit comes
+    scenario["time_limit_seconds"] = 2
+    path = tmp_path / "cut_short.json"
+    path.write_text(json.dumps(scenario))
+    completed = _sandbox("run", str(path), "--json")
+    assert completed.returncode == 1, completed.stderr[-3000:]  # expectations not met: not a crash
+    assert "Traceback" not in completed.stderr, completed.stderr[-3000:]
+    result = json.loads(completed.stdout)
+    assert result["completed"] is False
+    assert [execution["status"] for execution in result["executions"]] == ["RUNNING"]
+    [limit] = [error for error in result["errors"] if error.startswith("time limit of 2 s reached")]
+    assert "still running" in limit and "Page contact" in limit, limit
+
+
 def test_cli_rejects_a_scenario_with_a_bad_field_naming_it(tmp_path: Path) -> None:
     scenario = json.loads(_scenario("first_contact_acknowledges").read_text())
     scenario["phones"][FIRST][0]["on_sms"] = 0
