@@ -25,7 +25,7 @@ def _free_port() -> int:
         return port
 
 
-def _wait_for(condition: Callable[[], bool], what: str, limit_s: float = 20.0) -> None:
+def _wait_for(condition: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
     deadline = time.monotonic() + limit_s
     while not condition():
         if time.monotonic() > deadline:
