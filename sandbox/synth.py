@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -47,13 +48,18 @@ def synthesize(settings: dict[str, Any]) -> Path:
     outdir = CACHE / f"cdk.out-{key}"
     if (outdir / f"{STACK_NAME}.template.json").exists():
         return outdir
-    staging = CACHE / f"tmp-{key}-{os.getpid()}"
-    try:
-        app = cdk.App(outdir=str(staging), context=context)
-        build_app(app)
-        app.synth()
-        if not outdir.exists():  # another process may have finished the same synth first
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # One synth per configuration, whichever process asks first (test workers share the cache): the others wait.
+    with (CACHE / f"cdk.out-{key}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (outdir / f"{STACK_NAME}.template.json").exists():
+            return outdir
+        staging = CACHE / f"tmp-{key}-{os.getpid()}"
+        try:
+            app = cdk.App(outdir=str(staging), context=context)
+            build_app(app)
+            app.synth()
             staging.rename(outdir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return outdir
