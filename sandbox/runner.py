@@ -207,10 +207,15 @@ def _dead_letters(physical_ids: dict[str, str]) -> list[str]:
     return found
 
 
-def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: int = DEFAULT_MAX_WORKERS) -> dict[str, Any]:
+def run_scenario(
+    scenario: Scenario, *, cdk_out: Path | None = None, workers: int = DEFAULT_MAX_WORKERS, warm: bool = True
+) -> dict[str, Any]:
     """Deploy, insert the incident, play the phones, and report what happened.
 
     workers: worker processes per function, i.e. how many events of one function run at once.
+    warm: start every function's workers before the incident (the transcript's latencies then show the
+    workflow, not cold starts); False starts each on first use, as Lambda does, which costs far less CPU
+    when a function is never called. Either way no window runs out while a cold start is in flight.
     """
     cdk_out = cdk_out or synthesize({**DEFAULT_SETTINGS, **_oncall_setting(scenario), **scenario.settings})
     errors: list[str] = []
@@ -222,7 +227,8 @@ def run_scenario(scenario: Scenario, *, cdk_out: Path | None = None, workers: in
         try:
             deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
             runtime.register_all(deployed.functions)
-            runtime.initialize()  # the init phase of each function, as on AWS
+            if warm:
+                runtime.initialize()  # the init phase of each function, as on AWS
             topic_arn = deployed.outputs["InboundSmsTopicArn"]
             if not gateway.two_way_channels:  # configureTwoWay=false: wired by hand, as the README says
                 gateway.inbound_topic_arn = topic_arn

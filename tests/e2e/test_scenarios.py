@@ -213,7 +213,7 @@ def test_cli_rejects_a_scenario_with_a_bad_field_naming_it(tmp_path: Path) -> No
 def test_incidents_written_at_once_are_all_paged_and_none_escalates() -> None:
     # `python -m sandbox.burst` is the 200-incident version; twenty keep this test short
     count = 20
-    result = run_scenario(burst_scenario(count, time_limit_seconds=120))
+    result = run_scenario(burst_scenario(count, time_limit_seconds=120), warm=False)
     figures = measure(result, count)
     assert result["completed"], result["errors"]
     assert (figures["first_pages"], figures["escalations"], figures["dlq_messages"]) == (count, 0, 0), figures
