@@ -55,6 +55,22 @@ def _priced(body: str) -> Sms:
     return Sms(body=body, segments=segments, encoding=encoding)
 
 
+def shorten(text: str, length: int) -> str:
+    """The text cut to at most length characters plus an ellipsis, at a word boundary where one is near enough.
+
+    A cut inside a word backs off to the previous space when that keeps at least half of what fits, so a
+    page reads "Urgent assistance is..." rather than "Urgent assistance is r..."; one long word is cut hard.
+    """
+    if len(text) <= length:
+        return text
+    kept = text[:length]
+    if not text[length].isspace():
+        boundary = kept.rstrip().rfind(" ")
+        if boundary >= length // 2:
+            kept = kept[:boundary]
+    return kept.rstrip() + ELLIPSIS
+
+
 def _shorten_to_fit(template: str, description: str, max_segments: int, *, min_keep: int = 0) -> str | None:
     """Fill template's {description} with the longest prefix of description that fits (at least min_keep characters)."""
     if fits(template.format(description=description), max_segments):
@@ -63,7 +79,7 @@ def _shorten_to_fit(template: str, description: str, max_segments: int, *, min_k
     best: str | None = None
     while low <= high:  # binary search on the kept length; cost grows with length
         mid = (low + high) // 2
-        candidate = template.format(description=description[:mid].rstrip() + ELLIPSIS)
+        candidate = template.format(description=shorten(description, mid) if mid < len(description) else description)
         if fits(candidate, max_segments):
             best, low = candidate, mid + 1
         else:
@@ -130,7 +146,7 @@ def batch_page(incidents: Sequence[tuple[str, str]], *, max_segments: int) -> Sm
         parts = []
         for incident_id, description in incidents[:listed]:
             words = gsm_friendly(" ".join(description.split()))
-            short = words if len(words) <= keep else words[: max(keep - 1, 0)].rstrip() + ELLIPSIS if keep > 1 else ""
+            short = words if len(words) <= keep else shorten(words, keep - 1) if keep > 1 else ""
             parts.append(f"{incident_id} {short}".rstrip())
         rest = len(incidents) - listed
         listing = ", ".join(parts) + (f", +{rest} more" if rest else "")

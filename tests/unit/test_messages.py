@@ -253,3 +253,12 @@ def test_long_lists_of_open_incidents_are_cut_short() -> None:
 
 def test_an_unknown_id_is_echoed_short() -> None:
     assert "x" * 25 not in messages.unknown_incident("x" * 500, ["1"]).body
+
+
+def test_a_shortened_description_ends_at_a_word_boundary() -> None:
+    sms = messages.page("123", *SAMPLE[1:], level=1, max_segments=1)
+    assert "Urgent assistance is... " in sms.body and sms.segments == 1, sms.body
+    assert messages.shorten("Disk full on db-1", 11) == "Disk full..."  # the cut fell inside "on": back to "full"
+    assert messages.shorten("Disk full on db-1", 12) == "Disk full on..."  # the cut fell between words
+    assert messages.shorten("Supercalifragilistic", 8) == "Supercal..."  # one long word: no boundary to back off to
+    assert messages.shorten("short", 8) == "short"

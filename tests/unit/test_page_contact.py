@@ -68,7 +68,7 @@ def test_second_level_pages_second_contact_as_escalated(
     aws: Aws, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
     body = (  # the label costs 12 characters: the description gives way, not the segment budget
-        "INCIDENT 123 (escalated): Error 111, unit 1 malfunctioned. Urgent assistance is r... "
+        "INCIDENT 123 (escalated): Error 111, unit 1 malfunctioned. Urgent assistance is... "
         "https://example.com/incident/111/overview Reply YES to ack, NO to escalate."
     )
     assert len(body) <= 160
