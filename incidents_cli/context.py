@@ -44,6 +44,7 @@ class Cli:
     endpoint_url: str | None = None
     stack: str = DEFAULT_STACK
     json: bool = False
+    show_numbers: bool = False  # tables print phone numbers in full (JSON always does)
     console: Console = field(default_factory=Console)
     _session: Any = None
     _outputs: dict[str, str] | None = None

@@ -96,7 +96,8 @@ def create(
             raise
         current = cli.incidents().get(incident_id) or {}
         raise CliError(
-            f"incident {incident_id} is open ({current.get('incident_stat', '?')}, {holder(current) or 'not paged yet'}): "
+            f"incident {incident_id} is open ({current.get('incident_stat', '?')}, "
+            f"{holder(current, reveal=cli.show_numbers) or 'not paged yet'}): "
             "nothing written; pass --replace to write over it (the old item is kept in the history table)"
         ) from None
     replaced = old.get("incident_stat", {}).get("S") if old else None
@@ -151,11 +152,12 @@ def show(ctx: typer.Context, incident_id: Annotated[str, typer.Argument(help="Th
 
     def render() -> None:
         console = cli.console
-        console.print(f"[bold]Incident {item['incident_id']}[/]  {item.get('incident_stat', 'new')}  {holder(item)}")
+        who = holder(item, reveal=cli.show_numbers)
+        console.print(f"[bold]Incident {item['incident_id']}[/]  {item.get('incident_stat', 'new')}  {who}")
         console.print(f"  {item.get('description', '')}")
         if item.get("url"):
             console.print(f"  {item['url']}")
-        chain = [shown(number) for number in dict.fromkeys(item.get("escalation_chain") or [])]
+        chain = [shown(number, reveal=cli.show_numbers) for number in dict.fromkeys(item.get("escalation_chain") or [])]
         if item.get("policy"):
             console.print(f"  policy: {item['policy']}")
         if chain:
@@ -180,18 +182,20 @@ def list_incidents(
     cli = context.get(ctx)
     cutoff = context.now() - parse_duration(since) if since else None
     rows = []
+    shown_who: dict[str, str] = {}  # the table's "who": numbers masked unless --show-numbers
     for item in scan(cli.incidents_table()):
         opened = opened_at(item)
         if open_only and item.get("incident_stat") not in OPEN_FOR_REPLY and item.get("incident_stat") is not None:
             continue
         if cutoff is not None and opened is not None and opened < cutoff:
             continue
+        shown_who[str(item["incident_id"])] = holder(item, reveal=cli.show_numbers)
         rows.append(
             {
                 "incident_id": item["incident_id"],
                 "status": item.get("incident_stat", Status.NOT_ACKNOWLEDGED.value),
                 "opened": iso(opened) if opened else None,
-                "who": holder(item),
+                "who": holder(item, reveal=True),  # --json keeps numbers: scripts read them
                 "level": item.get("escalation_level"),
                 "description": item.get("description", ""),
             }
@@ -204,7 +208,8 @@ def list_incidents(
         for name in ("id", "status", "opened", "who", "description"):
             table.add_column(name, overflow="fold" if name == "description" else "ellipsis")
         for row in rows:
-            table.add_row(row["incident_id"], row["status"], row["opened"] or "-", row["who"], row["description"][:60])
+            who = shown_who.get(str(row["incident_id"]), row["who"])
+            table.add_row(row["incident_id"], row["status"], row["opened"] or "-", who, row["description"][:60])
         cli.console.print(table if rows else "No incidents.")
 
     cli.emit(rows, render)

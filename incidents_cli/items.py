@@ -24,18 +24,18 @@ def created_at(item: Mapping[str, Any]) -> datetime | None:
     return parse_stored(entry.get("at")) if entry else None
 
 
-def shown(who: object) -> str:
-    """A phone number masked as the timeline shows it; a CLI user (cli:<name>) as is."""
+def shown(who: object, *, reveal: bool = False) -> str:
+    """A phone number masked as the timeline shows it (in full with reveal); a CLI user (cli:<name>) as is."""
     text = str(who or "")
-    return mask(text) if is_e164(text) else text
+    return mask(text) if is_e164(text) and not reveal else text
 
 
-def holder(item: Mapping[str, Any]) -> str:
-    """Who has the incident (acknowledged), or who is being paged now, as shown to a person."""
+def holder(item: Mapping[str, Any], *, reveal: bool = False) -> str:
+    """Who has the incident (acknowledged), or who is being paged now, as shown to a person (numbers masked)."""
     if item.get("incident_stat") == Status.ACKNOWLEDGED or item.get("acknowledged_by"):
-        return f"acknowledged by {item.get('acknowledged_by', '?')}"
+        return f"acknowledged by {shown(item.get('acknowledged_by', '?'), reveal=reveal)}"
     if item.get("current_contact"):
-        return f"paging {shown(item['current_contact'])}"
+        return f"paging {shown(item['current_contact'], reveal=reveal)}"
     return ""
 
 

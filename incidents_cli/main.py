@@ -92,9 +92,14 @@ def root(
     ] = None,
     stack: Annotated[str, typer.Option(help="The deployed stack whose outputs name the tables.")] = DEFAULT_STACK,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables (every command).")] = False,
+    show_numbers: Annotated[
+        bool, typer.Option("--show-numbers", help="Tables print phone numbers in full (masked by default; --json keeps them).")
+    ] = False,
 ) -> None:
     """Root options shared by every command."""
-    ctx.obj = Cli(profile=profile, region=region, endpoint_url=endpoint_url, stack=stack, json=json_output)
+    ctx.obj = Cli(
+        profile=profile, region=region, endpoint_url=endpoint_url, stack=stack, json=json_output, show_numbers=show_numbers
+    )
 
 
 incidents.register(app)

@@ -144,6 +144,19 @@ def test_list_shows_newest_first_and_filters_open_and_recent(deployed: Deployed)
     assert "'soon' is not a duration" in refused(deployed.cli("list", "--since", "soon"))
 
 
+def test_tables_mask_numbers_unless_asked_and_json_keeps_them(deployed: Deployed) -> None:
+    ok(create(deployed, "MASK"))
+    deployed.start("MASK")
+    acknowledge_by_sms(deployed, "MASK")
+    [row] = ok(deployed.cli("list"))
+    assert row["who"] == f"acknowledged by {FIRST}"  # scripts read --json: numbers in full
+    for command in (("list",), ("show", "MASK")):
+        table = ok(deployed.cli(*command, json_output=False))
+        assert "acknowledged by +44********01" in table and FIRST not in table, table
+        revealed = ok(deployed.cli("--show-numbers", *command, json_output=False))
+        assert f"acknowledged by {FIRST}" in revealed, revealed
+
+
 # -- tail ------------------------------------------------------------------------------------------
 
 
