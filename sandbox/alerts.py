@@ -9,7 +9,9 @@ dead-letter destination as deployed). Alarms are created in moto's CloudWatch so
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -66,9 +68,18 @@ class AlertsGateway:
         self._account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
 
     def post(self, body: str | bytes) -> tuple[int, dict[str, Any]]:
-        """POST a body to the endpoint: (status, response body), as API Gateway's proxy integration answers."""
-        text = body.decode() if isinstance(body, bytes) else body
-        response = self._lambda.invoke(FunctionName=self.function_name, Payload=json.dumps(proxy_event(text)).encode())
+        """POST a body to the endpoint: (status, response body), as API Gateway's proxy integration answers.
+
+        A body that is not UTF-8 reaches the function base64-encoded with ``isBase64Encoded``, as API Gateway
+        passes a body it cannot pass as text; the function decides what to answer.
+        """
+        event = proxy_event(body if isinstance(body, str) else "")
+        if isinstance(body, bytes):
+            try:
+                event["body"] = body.decode("utf-8")
+            except UnicodeDecodeError:
+                event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+        response = self._lambda.invoke(FunctionName=self.function_name, Payload=json.dumps(event).encode())
         payload = json.loads(response["Payload"].read() or b"null")
         if "FunctionError" in response or not isinstance(payload, dict) or "statusCode" not in payload:
             return 502, {"message": "Internal server error"}  # what API Gateway answers for a failed integration
@@ -135,7 +146,11 @@ class EventsEndpoint:
                     outer._answer(self, 404, {"message": f"only POST {ENQUEUE_PATH} is served here"})
                     return
                 length = int(self.headers.get("Content-Length") or 0)
-                status, body = gateway.post(self.rfile.read(length))
+                try:
+                    status, body = gateway.post(self.rfile.read(length))
+                except Exception:  # every request gets an answer, as API Gateway gives one
+                    logging.getLogger(__name__).exception("the events endpoint could not reach the function")
+                    status, body = 502, {"message": "Internal server error"}
                 outer._answer(self, status, body)
 
             def log_message(self, format: str, *args: Any) -> None:

@@ -50,12 +50,13 @@ from botocore.exceptions import ClientError
 from botocore.model import Shape
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudformation.models import cloudformation_backends
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
 
 from sandbox import moto_patches
-from sandbox.records import LocalFunction
+from sandbox.records import LocalFunction, SandboxError
 
 _IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})  # no behaviour to emulate
 Capability = Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -200,6 +201,21 @@ def prepare_template(template: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- deployment ---------------------------------------------------------------------------------
+
+
+def set_output(deployed: DeployedStack, key: str, value: str) -> None:
+    """Change a deployed stack's output, as `describe-stacks` (and so the CLI) reads it.
+
+    For a value only the sandbox knows, such as the local Events API URL (moto cannot resolve the API
+    stage in `url_for_path`, so the template's value reads `.../None/enqueue`).
+    """
+    account = boto3.client("sts", region_name=deployed.region).get_caller_identity()["Account"]
+    stack = cloudformation_backends[account][deployed.region].stacks[deployed.stack_id]
+    output = stack.output_map[key]
+    if output is None:
+        raise SandboxError(f"{deployed.stack_name} has no output {key}")
+    output.value = value
+    deployed.outputs[key] = value
 
 
 def deploy_cdk_out(

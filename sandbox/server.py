@@ -14,7 +14,7 @@ import boto3
 from moto import mock_aws
 
 from .alerts import AlertsGateway, EventsEndpoint
-from .deploy import DeployedStack, deploy_cdk_out
+from .deploy import DeployedStack, deploy_cdk_out, set_output
 from .executions import MOTO_CONFIG, drain_executions
 from .runner import DEFAULT_SETTINGS, FAKE_ENV, ORIGINATION_NUMBER, PHONE_NUMBER_ID, REGION
 from .runtime import LocalEndpoint, LocalLambdaRuntime
@@ -72,6 +72,7 @@ class Sandbox:
             self.gateway.on_message(self._on_sms)
         alerts = AlertsGateway(self.deployed.function_name("AlertEvents"), region=REGION)
         self.events_endpoint = EventsEndpoint(alerts, port=self.events_port).start()
+        set_output(self.deployed, "EventsApiUrl", self.events_url)  # what `incidents integrations create` prints
         return self
 
     def stop(self) -> None:

@@ -221,6 +221,15 @@ def test_cloudformation_resource_class_lookup() -> None:
     assert params(cfn_parsing.parse_and_create_resource)[:2] == ["logical_id", "resource_json"]
 
 
+def test_cloudformation_output_seam() -> None:
+    # set_output changes the parsed Output that describe_stacks reads (Stack.outputs)
+    from moto.cloudformation.models import Stack  # noqa: PLC0415
+
+    assert '"OutputValue": o.value' in inspect.getsource(Stack.outputs.fget)  # type: ignore[attr-defined]
+    assert "self._parsed_outputs[output_logical_id] = new_output" in inspect.getsource(cfn_parsing.OutputMap.__getitem__)
+    assert params(cfn_parsing.Output.__init__) == ["self", "key", "value", "description"]
+
+
 def test_cloudformation_override_is_scoped_to_the_block() -> None:
     original = cfn_parsing.resource_class_from_type
     marker = object()

@@ -93,6 +93,18 @@ def test_the_events_endpoint_serves_alertmanager_through_the_deployed_function(
     status, body = _post(sandbox.events_url, {**firing, "event_action": "snooze"})
     assert status == 400 and body["errors"] == ["event_action: must be one of trigger, acknowledge, resolve"]
 
+    # Not UTF-8: an answer from the function (API Gateway hands it over base64-encoded), never a dropped request.
+    request = urllib.request.Request(sandbox.events_url, data=b'{"routing_key": "\xff\xfe"}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400, refused.value.read()
+
+    # What `incidents integrations create` prints: the stack output is the local endpoint, not `.../None/enqueue`.
+    cloudformation = session.client("cloudformation", endpoint_url=sandbox.endpoint)
+    [stack] = cloudformation.describe_stacks(StackName=sandbox.deployed.stack_name)["Stacks"]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
+    assert outputs["EventsApiUrl"] == sandbox.events_url
+
 
 def test_reply_without_a_running_sandbox_says_so() -> None:
     with pytest.raises(Exception, match=r"Could not connect|is the sandbox running"):
