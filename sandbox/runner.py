@@ -96,12 +96,21 @@ class _Script:
                     if action.holds_windows:
                         WINDOWS.acquire()
                         then = self.settle_and_release
-                    self._gateway.reply_after(action.delay_seconds, number, action.reply, then=then)
+                    self._gateway.reply_after(action.delay_seconds, number, action.reply, before=self.settle, then=then)
+
+    def settle(self) -> None:
+        """Wait until no invocation is queued or running.
+
+        Before a scripted action: the handler that sent the trigger text has recorded it (a phone that
+        answers within a millisecond, faster than any carrier delivers, must not find its page unrecorded).
+        After one: its effects have run.
+        """
+        self._runtime.wait_settled(self._settle_s)
 
     def settle_and_release(self) -> None:
-        """Wait until the action's effects have run (no invocation queued or running), then release its hold."""
+        """Wait until the action's effects have run, then release its hold."""
         try:
-            self._runtime.wait_settled(self._settle_s)
+            self.settle()
         finally:
             WINDOWS.release()
 
@@ -124,6 +133,7 @@ class _Script:
             if self._closed:
                 return False
             WINDOWS.acquire()
+        self.settle()  # the text that triggered it is recorded by its sender first
         time.sleep(after_seconds)
         return True
 

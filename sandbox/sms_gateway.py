@@ -281,16 +281,25 @@ class SmsGateway:
         return inbound
 
     def reply_after(
-        self, delay_s: float, from_number: str, body: str, *, then: Callable[[], None] | None = None
+        self,
+        delay_s: float,
+        from_number: str,
+        body: str,
+        *,
+        before: Callable[[], None] | None = None,
+        then: Callable[[], None] | None = None,
     ) -> threading.Thread:
         """Reply from a background thread after delay_s (use from on_message listeners).
 
-        then: called in that thread once the reply is published (or skipped because the gateway
-        closed); the reply counts as pending until it returns.
+        before: called in that thread first (delay_s counts from its return), e.g. to let the sender
+        finish recording what it sent. then: called once the reply is published (or skipped because the
+        gateway closed). The reply counts as pending until both have returned.
         """
 
         def send() -> None:
             try:
+                if before is not None:
+                    before()
                 if not self._closing.wait(delay_s):
                     self.reply(from_number, body)
             finally:
