@@ -239,12 +239,15 @@ def _decline(ctx: _Reply, item: dict[str, Any]) -> str:
 # -- resolve ---------------------------------------------------------------------------------------
 
 
-def _already_resolved(ctx: _Reply, item: dict[str, Any]) -> str:
-    """A reply about a resolved incident: who resolved it (once per number); nothing to its resolver."""
+def _already_resolved(ctx: _Reply, item: dict[str, Any], open_ids: tuple[str, ...] = ()) -> str:
+    """A reply about a resolved incident: who resolved it, and what else is open (once per number).
+
+    Its resolver gets nothing, unless something else is open for them.
+    """
     holder = str(item.get("resolved_by", ""))
-    if holder == ctx.sender:
+    if holder == ctx.sender and not open_ids:
         return "already_yours"
-    return ctx.answer("already_resolved", messages.already_resolved(str(item["incident_id"]), holder), item)
+    return ctx.answer("already_resolved", messages.already_resolved(str(item["incident_id"]), holder, open_ids), item)
 
 
 def _resolve(ctx: _Reply, item: dict[str, Any]) -> str:
@@ -263,16 +266,21 @@ def _resolve(ctx: _Reply, item: dict[str, Any]) -> str:
 
 
 def _nothing_open(ctx: _Reply, inbox: Inbox) -> str:
-    """Nothing paged to the sender is open: say so once per incident (naming who has their latest one)."""
+    """The incident of the sender's latest page cannot take a bare keyword: say so once, listing what else is open.
+
+    Nothing else happens: a bare keyword never falls through to an older incident.
+    """
     latest = inbox.latest
     assert latest is not None  # the caller checked the inbox is not empty
     ctx.record(latest)
+    others = tuple(inbox.open_ids(exclude=(str(latest["incident_id"]),)))
     if latest.get("incident_stat") == Status.RESOLVED:
-        return ctx.finish(_already_resolved(ctx, latest))
+        return ctx.finish(_already_resolved(ctx, latest, others))
     holder = str(latest.get("acknowledged_by", "")) if latest.get("incident_stat") == Status.ACKNOWLEDGED else None
-    if holder == ctx.sender:
+    if holder == ctx.sender and not others:
         return ctx.finish("already_yours")  # they have the confirmation; an auto-responder gets nothing more
-    return ctx.finish(ctx.answer("nothing_open", messages.nothing_open(str(latest["incident_id"]), holder), latest))
+    sms = messages.nothing_open(str(latest["incident_id"]), holder, others)
+    return ctx.finish(ctx.answer("nothing_open", sms, latest))
 
 
 def _unknown_incident(ctx: _Reply, inbox: Inbox, named: str) -> str:

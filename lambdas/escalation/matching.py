@@ -68,24 +68,30 @@ class Inbox:
         return [str(item["incident_id"]) for item in self.items if open_for_reply(item) and item["incident_id"] not in exclude]
 
     def current(self, inbound_message_id: str) -> dict[str, Any] | None:
-        """What a bare keyword acts on: the most recent page's incident still open (or taken by this reply)."""
-        return next((item for item in self.items if self._actionable(item, inbound_message_id)), None)
+        """What a bare YES or NO acts on: the most recent page's incident, if it can still take it (or this reply took it).
+
+        Never an older one: the person answered the last text they got, and an older incident may be one they
+        have not even read (None: the caller says so and lists what is open).
+        """
+        latest = self.latest
+        return latest if latest is not None and self._actionable(latest, inbound_message_id) else None
 
     def all_open(self, inbound_message_id: str) -> list[dict[str, Any]]:
         """What YES ALL acts on: every incident open for this number (or taken by this reply)."""
         return [item for item in self.items if self._actionable(item, inbound_message_id)]
 
     def to_resolve(self, inbound_message_id: str) -> dict[str, Any] | None:
-        """What a bare RESOLVE acts on: the most recent page's incident not yet resolved (or resolved by this reply)."""
-        return next(
-            (
-                item
-                for item in self.items
-                if item.get("incident_stat") in RESOLVABLE_STATUSES
-                or (item.get("incident_stat") == Status.RESOLVED and item.get("resolved_via") == inbound_message_id)
-            ),
-            None,
-        )
+        """What a bare RESOLVE acts on: the most recent page's incident unless resolved (by anyone but this reply).
+
+        Never an older one: "YES, fix it, RESOLVE" while the alert source resolved it first must not close
+        another, still burning, incident.
+        """
+        latest = self.latest
+        if latest is None:
+            return None
+        resolvable = latest.get("incident_stat") in RESOLVABLE_STATUSES
+        resolved_by_this = latest.get("incident_stat") == Status.RESOLVED and latest.get("resolved_via") == inbound_message_id
+        return latest if resolvable or resolved_by_this else None
 
     def named(self, written: str) -> dict[str, Any] | None:
         """The incident a reply names: the one whose id matches exactly, else the only case-insensitive match."""

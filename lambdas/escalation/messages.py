@@ -243,9 +243,22 @@ def unknown_incident(named: str, open_ids: Sequence[str]) -> Sms:
     )
 
 
-def nothing_open(incident_id: str, acknowledged_by: str | None = None) -> Sms:
-    """Answer to a reply when nothing paged to the sender is still open (incident_id: their latest)."""
+def _open_for_you(open_ids: Sequence[str]) -> str:
+    """ " Open for you: 1, 2. Reply YES <id>." (empty when nothing is open)."""
+    if not open_ids:
+        return ""
+    example = open_ids[0] if len(open_ids) == 1 else "<id>"
+    return f" Open for you: {_id_list(open_ids)}. Reply YES {example}."
+
+
+def nothing_open(incident_id: str, acknowledged_by: str | None = None, open_ids: Sequence[str] = ()) -> Sms:
+    """Answer to a bare keyword when the incident of the sender's latest page cannot take it any more.
+
+    open_ids: the sender's other open incidents; a bare keyword never acts on them, so they are listed.
+    """
     state = f"was acknowledged by {acknowledged_by}" if acknowledged_by else "is closed"
+    if open_ids:
+        return _priced(f"Incident {incident_id} {state}. Nothing done.{_open_for_you(open_ids)}")
     return _priced(f"Nothing is open for you: incident {incident_id} {state}. No action needed.")
 
 
@@ -305,6 +318,11 @@ def resolved_notice(incident_id: str, resolved_by: str) -> Sms:
     return _priced(f"Incident {incident_id} was resolved by {gsm_friendly(resolved_by)[:40]}. No action needed.")
 
 
-def already_resolved(incident_id: str, resolved_by: str) -> Sms:
-    """Answer to a reply about an incident that is already resolved."""
+def already_resolved(incident_id: str, resolved_by: str, open_ids: Sequence[str] = ()) -> Sms:
+    """Answer to a reply about an incident that is already resolved (open_ids: the sender's open ones, listed)."""
+    if open_ids:
+        return _priced(
+            f"Incident {incident_id} is already resolved by {gsm_friendly(resolved_by)[:40]}. Nothing done."
+            f"{_open_for_you(open_ids)}"
+        )
     return _priced(f"Incident {incident_id} is already resolved by {gsm_friendly(resolved_by)[:40]}. No action needed.")

@@ -14,6 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
+from escalation.resolve import Outcome, resolve
 from escalation.status import Event
 from escalation.timeline import timeline_entry
 from escalation.wiring import dependencies
@@ -508,3 +509,35 @@ def test_yes_on_an_incident_stopped_by_our_own_fault_takes_it(
     expect_sms(sms_stub, FIRST, CONFIRMED)
     assert _reply(lambda_context, _inbound(inbound_payload, body="yes 123")) == ["acknowledged"]
     assert paged.incident("123")["incident_stat"] == "acknowledged"
+
+
+def test_a_bare_resolve_after_the_source_resolved_the_latest_closes_nothing_older(
+    paged: Aws,
+    sms_stub: Stubber,
+    sfn_stub: Stubber,
+    seed_item: dict[str, Any],
+    inbound_payload: dict[str, Any],
+    lambda_context: LambdaContext,
+) -> None:
+    # "YES" to the newest page, the alert source resolves that incident, then a bare "RESOLVE": the older
+    # incident, still burning and never acknowledged, stays open; the person is told what is open.
+    _page_incident(paged, sms_stub, seed_item, lambda_context)
+    sfn_stub.add_response("send_task_success", {}, expected_params={**SUCCESS_BY_FIRST, "taskToken": "token-456"})
+    _expect_sms_about(
+        sms_stub, "456", FIRST, "Incident 456 acknowledged. Thank you, it is yours. Also open for you: 123. Reply YES 123."
+    )
+    assert _reply(lambda_context, _inbound(inbound_payload, body="YES", message_id="in-1")) == ["acknowledged"]
+
+    _expect_sms_about(sms_stub, "456", FIRST, "Incident 456 was resolved by alertmanager. No action needed.")
+    assert resolve(dependencies(), "456", by="alertmanager", via="event-1", at="2026-03-01T10:05:00.000Z") == Outcome.RESOLVED
+
+    _expect_sms_about(
+        sms_stub,
+        "456",
+        FIRST,
+        "Incident 456 is already resolved by alertmanager. Nothing done. Open for you: 123. Reply YES 123.",
+    )
+    assert _reply(lambda_context, _inbound(inbound_payload, body="RESOLVE", message_id="in-2")) == ["already_resolved"]
+    assert paged.incident("123")["incident_stat"] == "not_acknowledged"
+    sms_stub.assert_no_pending_responses()
+    sfn_stub.assert_no_pending_responses()

@@ -43,7 +43,7 @@ def test_only_pages_and_reminders_count_newest_first(aws: Aws) -> None:
     assert inbox.current("in-1")["incident_id"] == "1"  # type: ignore[index]
 
 
-def test_closed_incidents_are_not_current_but_an_exhausted_one_is(aws: Aws) -> None:
+def test_a_bare_keyword_acts_on_the_latest_page_only_never_an_older_open_one(aws: Aws) -> None:
     incidents, log = _repos(aws)
     _incident(aws, "old", stat="unacknowledged")
     _incident(aws, "new", stat="acknowledged")
@@ -51,7 +51,22 @@ def test_closed_incidents_are_not_current_but_an_exhausted_one_is(aws: Aws) -> N
     log.record("m2", incident_id="new", contact=FIRST, level=0, kind="page", at="2026-01-01T00:00:02.000Z")
     inbox = Inbox(incidents, log, FIRST)
     assert inbox.latest["incident_id"] == "new"  # type: ignore[index]
-    assert inbox.current("in-1")["incident_id"] == "old"  # type: ignore[index]
+    assert inbox.current("in-1") is None  # "new" is taken: the YES does not fall through to "old"
+    assert inbox.to_resolve("in-1")["incident_id"] == "new"  # type: ignore[index]  # acknowledged: still resolvable
+    assert inbox.open_ids() == ["old"]  # what the answer lists
+    log.record("m3", incident_id="old", contact=FIRST, level=0, kind="reminder", at="2026-01-01T00:00:03.000Z")
+    assert Inbox(incidents, log, FIRST).current("in-1")["incident_id"] == "old"  # type: ignore[index]  # exhausted: takes YES
+
+
+def test_a_bare_resolve_never_falls_through_to_an_older_incident(aws: Aws) -> None:
+    incidents, log = _repos(aws)
+    _incident(aws, "older", stat="not_acknowledged")
+    _incident(aws, "newer", stat="resolved")
+    log.record("m1", incident_id="older", contact=FIRST, level=0, kind="page", at="2026-01-01T00:00:01.000Z")
+    log.record("m2", incident_id="newer", contact=FIRST, level=0, kind="page", at="2026-01-01T00:00:02.000Z")
+    inbox = Inbox(incidents, log, FIRST)
+    assert inbox.to_resolve("in-1") is None  # the source resolved "newer" first: "older" is not closed by mistake
+    assert inbox.current("in-1") is None
 
 
 def test_a_page_of_an_item_since_rewritten_does_not_count_before_the_new_chain_reaches_the_number(aws: Aws) -> None:
