@@ -71,14 +71,19 @@ class _Reply:
 
     def text(self, key: str, to: str, sms: Sms, item: dict[str, Any], kind: str) -> bool:
         """Send one text once per key, incident and number (see send_once)."""
-        return self.send_once(f"{key}#{incident_key(item)}#{to}", to, sms, str(item["incident_id"]), kind)
+        execution = str(item.get("execution_arn", "")) or None
+        return self.send_once(f"{key}#{incident_key(item)}#{to}", to, sms, str(item["incident_id"]), kind, execution)
 
-    def send_once(self, key: str, to: str, sms: Sms, incident_id: str, kind: str) -> bool:
+    def send_once(  # noqa: PLR0917 - the parts of one text
+        self, key: str, to: str, sms: Sms, incident_id: str, kind: str, execution: str | None = None
+    ) -> bool:
         """Send one text under key; a number that can never receive it (opted out, invalid) counts as done.
 
         Throttling and faults of our account raise: the key is given back and the retry sends it.
         """
-        return self.once(key, lambda: self.deps.notifier.send_courtesy(to, sms, incident_id=incident_id, kind=kind))
+        return self.once(
+            key, lambda: self.deps.notifier.send_courtesy(to, sms, incident_id=incident_id, kind=kind, execution=execution)
+        )
 
     def answer(self, kind: str, sms: Sms, item: dict[str, Any]) -> str:
         """An automatic answer: at most one of each kind per number and incident (no loop with an auto-responder)."""

@@ -27,9 +27,9 @@ def _tell_ops(deps: Dependencies, key: str, subject_and_body: tuple[str, str]) -
     deps.once.once(key, lambda: aws_clients.sns().publish(TopicArn=deps.settings.ops_topic_arn, Subject=subject, Message=body))
 
 
-def _notify(deps: Dependencies, contact: str, sms: messages.Sms, *, incident_id: str, level: int) -> None:
+def _notify(deps: Dependencies, contact: str, sms: messages.Sms, *, incident_id: str, level: int, execution: str) -> None:
     """Send a closing notice; a number that cannot get texts is skipped, anything else is retried with the task."""
-    deps.notifier.send_courtesy(contact, sms, incident_id=incident_id, kind="exhausted_notice", level=level)
+    deps.notifier.send_courtesy(contact, sms, incident_id=incident_id, kind="exhausted_notice", level=level, execution=execution)
 
 
 def _fault_text(error: dict[str, Any] | None) -> str:
@@ -115,7 +115,9 @@ def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
         try:
             deps.once.once(
                 f"exhausted_notice#{execution}#{contact}",
-                lambda contact=contact, index=index: _notify(deps, contact, notice, incident_id=incident_id, level=index),  # type: ignore[misc]
+                lambda contact=contact, index=index: _notify(  # type: ignore[misc]
+                    deps, contact, notice, incident_id=incident_id, level=index, execution=execution
+                ),
             )
         except (SmsThrottled, SmsAccountFault, SideEffectInProgress) as error:
             failures.append(error)  # the others are still told; the retried task sends only what is missing

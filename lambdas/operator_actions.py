@@ -88,9 +88,10 @@ class _Effects:
             logger.warning("operator side effect failed; a retry redoes it", extra={"key": key, "error": str(error)})
             self.failures.append(error)
 
-    def text(self, key: str, to: str, sms: messages.Sms, incident_id: str, kind: str) -> None:
-        """A courtesy text; a number that can never get it (opted out, a ceiling reached) counts as done."""
-        self.once(key, lambda: self.deps.notifier.send_courtesy(to, sms, incident_id=incident_id, kind=kind))
+    def text(self, key: str, to: str, sms: messages.Sms, item: dict[str, Any], kind: str) -> None:
+        """A courtesy text about item; a number that can never get it (opted out, a ceiling reached) counts as done."""
+        incident_id, execution = str(item["incident_id"]), str(item.get("execution_arn", "")) or None
+        self.once(key, lambda: self.deps.notifier.send_courtesy(to, sms, incident_id=incident_id, kind=kind, execution=execution))
 
     def raise_first(self) -> None:
         if self.failures:
@@ -123,7 +124,7 @@ def _finish_acknowledgement(deps: Dependencies, item: dict[str, Any], *, by: str
             stopped = completed[0] if completed else True  # else done by an earlier try of this acknowledgement
     notice = messages.acknowledged_notice(incident_id, by)
     for contact in paged_contacts(item):
-        effects.text(f"ack_notice#{key}#{contact}", contact, notice, incident_id, "acknowledged_notice")
+        effects.text(f"ack_notice#{key}#{contact}", contact, notice, item, "acknowledged_notice")
     effects.raise_first()
     return stopped
 

@@ -222,7 +222,9 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
             level=int(joined["level"]), kind="page", at=at,
         )  # fmt: skip
     try:
-        message_id = deps.notifier.send(number, text, incident_id=incident_id, level=level, kind="page", ttl_seconds=ttl)
+        message_id = deps.notifier.send(
+            number, text, incident_id=incident_id, level=level, kind="page", ttl_seconds=ttl, execution=event["execution"]
+        )
     except (SmsFailed, SmsThrottled, SmsAccountFault) as error:
         for joined in held:
             deps.once.release(f"sent#{joined['page_key']}")
@@ -282,8 +284,9 @@ def _send_all(
     def send(number: str) -> None:
         sms = texts[number]
         message_id = deps.notifier.send(
-            number, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=ttl, slot_reserved=True
-        )
+            number, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=ttl, slot_reserved=True,
+            execution=event["execution"],
+        )  # fmt: skip
         entry = timeline_entry(event_kind, utc_now(), level=level, phone=number, message_id=message_id, segments=sms.segments)
         deps.incidents.record_sent(incident_id, entry)
         sent_now.append(message_id)
@@ -369,7 +372,12 @@ def _tell_previous_level(deps: Dependencies, item: dict[str, Any], level: int, p
         deps.once.once(
             f"escalated_notice#{item.get('execution_arn', '')}#{level}#{number}",
             lambda number=number: deps.notifier.send_best_effort(  # type: ignore[misc]
-                number, messages.escalated_notice(incident_id), incident_id=incident_id, level=level, kind="escalated_notice"
+                number,
+                messages.escalated_notice(incident_id),
+                incident_id=incident_id,
+                level=level,
+                kind="escalated_notice",
+                execution=str(item.get("execution_arn", "")) or None,
             ),
         )
 

@@ -244,7 +244,7 @@ def unknown_incident(named: str, open_ids: Sequence[str]) -> Sms:
 
 
 def _open_for_you(open_ids: Sequence[str]) -> str:
-    """ " Open for you: 1, 2. Reply YES <id>." (empty when nothing is open)."""
+    """The suffix listing open ids, e.g. ' Open for you: 1, 2. Reply YES <id>.' (empty when nothing is open)."""
     if not open_ids:
         return ""
     example = open_ids[0] if len(open_ids) == 1 else "<id>"

@@ -32,12 +32,24 @@ class Notifier:
         return max(0.0, (self._rate.reserve(sms.segments) - now_ms()) / 1000)
 
     def send(
-        self, to: str, sms: Sms, *, incident_id: str, level: int, kind: str, ttl_seconds: int, slot_reserved: bool = False
+        self,
+        to: str,
+        sms: Sms,
+        *,
+        incident_id: str,
+        level: int,
+        kind: str,
+        ttl_seconds: int,
+        slot_reserved: bool = False,
+        execution: str | None = None,
     ) -> str:
-        """Send sms to a contact; raises SmsThrottled, SmsFailed or SmsAccountFault (SmsCeilingReached included)."""
+        """Send sms to a contact; raises SmsThrottled, SmsFailed or SmsAccountFault (SmsCeilingReached included).
+
+        execution: the incarnation of the incident the text is about (the per-incident ceiling counts its texts).
+        """
         if self._ceiling is not None:
             try:
-                self._ceiling.take(incident_id)
+                self._ceiling.take(incident_id, execution=execution, to=to, kind=kind)
             except SmsCeilingReached:
                 count(SMS_CEILING_REACHED)
                 raise
@@ -63,14 +75,18 @@ class Notifier:
         )
         return message_id
 
-    def send_courtesy(self, to: str, sms: Sms, *, incident_id: str, kind: str, level: int = 0) -> str | None:
+    def send_courtesy(
+        self, to: str, sms: Sms, *, incident_id: str, kind: str, level: int = 0, execution: str | None = None
+    ) -> str | None:
         """Send a courtesy text under a once-only key; None when the number can never get it.
 
         A number opted out or invalid, or a ceiling reached, is logged and counts as done; throttling and faults
         of our account raise, so the key is given back and a retry sends it.
         """
         try:
-            return self.send(to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
+            return self.send(
+                to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS, execution=execution
+            )
         except (SmsFailed, SmsCeilingReached) as error:  # retrying cannot help: done, not sent
             logger.warning(
                 "courtesy sms not deliverable",
@@ -78,10 +94,14 @@ class Notifier:
             )
             return None
 
-    def send_best_effort(self, to: str, sms: Sms, *, incident_id: str, level: int, kind: str) -> str | None:
+    def send_best_effort(
+        self, to: str, sms: Sms, *, incident_id: str, level: int, kind: str, execution: str | None = None
+    ) -> str | None:
         """Send a courtesy text (notice, confirmation); a failure is logged, never raised."""
         try:
-            return self.send(to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS)
+            return self.send(
+                to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS, execution=execution
+            )
         except (SmsFailed, SmsThrottled, SmsAccountFault) as error:
             logger.warning(
                 "courtesy sms not sent", extra={"incident_id": incident_id, "to": mask(to), "kind": kind, "error": str(error)}

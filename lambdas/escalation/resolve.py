@@ -64,9 +64,10 @@ def contacts_paged(item: dict[str, Any]) -> list[str]:
     return [number for number in dict.fromkeys(numbers) if number in reached]
 
 
-def _send(deps: Dependencies, to: str, sms: messages.Sms, incident_id: str, kind: str) -> Callable[[], object]:
-    """A courtesy text for a once-only key: a number that can never get it counts as done; our faults raise."""
-    return lambda: deps.notifier.send_courtesy(to, sms, incident_id=incident_id, kind=kind)
+def _send(deps: Dependencies, to: str, sms: messages.Sms, item: dict[str, Any], kind: str) -> Callable[[], object]:
+    """A courtesy text about item for a once-only key: a number that can never get it counts as done; our faults raise."""
+    incident_id, execution = str(item["incident_id"]), str(item.get("execution_arn", "")) or None
+    return lambda: deps.notifier.send_courtesy(to, sms, incident_id=incident_id, kind=kind, execution=execution)
 
 
 def _finish(deps: Dependencies, item: dict[str, Any], *, by: str) -> None:
@@ -90,11 +91,11 @@ def _finish(deps: Dependencies, item: dict[str, Any], *, by: str) -> None:
             deps.incidents.forget_token(incident_id, str(token))
     if is_e164(by) and reached_by_chain(item, by):
         confirmation = messages.resolved_confirmation(incident_id)
-        once(f"resolved_confirmation#{key}#{by}", _send(deps, by, confirmation, incident_id, "confirmation"))
+        once(f"resolved_confirmation#{key}#{by}", _send(deps, by, confirmation, item, "confirmation"))
     notice = messages.resolved_notice(incident_id, by)  # colleagues see who, as with an acknowledgement
     for contact in contacts_paged(item):
         if contact != by:
-            once(f"resolved_notice#{key}#{contact}", _send(deps, contact, notice, incident_id, "resolved_notice"))
+            once(f"resolved_notice#{key}#{contact}", _send(deps, contact, notice, item, "resolved_notice"))
     if failures:
         raise failures[0]
 

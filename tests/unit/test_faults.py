@@ -14,7 +14,7 @@ from escalation import wiring
 from escalation.messages import Sms
 from escalation.send_rate import SLOT_KEY, SendRate
 from escalation.sms import SmsAccountFault, SmsThrottled
-from escalation.sms_ceiling import SmsCeilingReached
+from escalation.sms_ceiling import HANDOFF_NOTICES_PER_PERSON_PER_DAY, SmsCeilingReached
 from tests.conftest import Aws
 from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, expect_sms, page_event
 
@@ -203,3 +203,37 @@ def test_a_spend_limit_after_a_throttled_try_is_still_told_to_ops(
     [envelope] = aws.ops_messages()
     assert SPEND_LIMIT in envelope["Message"]
     assert [entry["event"] for entry in aws.incident("123")["timeline"]] == ["created", "sms_fault", "sms_fault"]
+
+
+def test_the_per_incident_ceiling_counts_one_incarnation_so_a_reused_id_starts_from_zero(
+    aws: Aws, sms_stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_SMS_PER_INCIDENT", "1")
+    wiring.reset()
+    notifier = wiring.dependencies().notifier
+    text = Sms(body="x", segments=1, encoding="GSM-7")
+    old, new = EXECUTION_ARN, EXECUTION_ARN.replace("incident-123", "incident-123-again")
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-1"})
+    notifier.send(FIRST, text, incident_id="4821", level=0, kind="page", ttl_seconds=60, execution=old)
+    with pytest.raises(SmsCeilingReached, match="maxSmsPerIncident"):  # the same incarnation: its ceiling holds
+        notifier.send(SECOND, text, incident_id="4821", level=0, kind="page", ttl_seconds=60, execution=old)
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-2"})  # the id reused by a new incident: from zero
+    notifier.send(FIRST, text, incident_id="4821", level=0, kind="page", ttl_seconds=60, execution=new)
+    sms_stub.assert_no_pending_responses()
+
+
+def test_handoff_notices_have_a_daily_ceiling_per_person_not_one_per_rotation(
+    aws: Aws, sms_stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_SMS_PER_INCIDENT", "1")  # a per-incident ceiling no longer applies to handoff notices
+    wiring.reset()
+    notifier = wiring.dependencies().notifier
+    text = Sms(body="On call: you take over", segments=1, encoding="GSM-7")
+    for index in range(HANDOFF_NOTICES_PER_PERSON_PER_DAY):
+        sms_stub.add_response("send_text_message", {"MessageId": f"msg-{index}"})
+        notifier.send(FIRST, text, incident_id="handoff:primary", level=0, kind="handoff_notice", ttl_seconds=60)
+    with pytest.raises(SmsCeilingReached, match="handoff notices today"):
+        notifier.send(FIRST, text, incident_id="handoff:primary", level=0, kind="handoff_notice", ttl_seconds=60)
+    sms_stub.add_response("send_text_message", {"MessageId": "msg-second"})  # another person of the same rotation
+    notifier.send(SECOND, text, incident_id="handoff:primary", level=0, kind="handoff_notice", ttl_seconds=60)
+    sms_stub.assert_no_pending_responses()
