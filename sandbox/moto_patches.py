@@ -117,19 +117,21 @@ WINDOWS: Final = WindowHolds()
 class _HeldEvent(threading.Event):
     """The Event a state's TimeoutSeconds waits on (the task's work sets it when it ends).
 
-    A timeout that comes due while the windows are held does not fire on release: it waits for the
-    task's own work to end. For a waitForTaskToken task that work is the token wait, which WINDOWS
-    also holds and which ends at release with the answer (if one came) or with its own timeout
-    (``States.Timeout``, as the state's would be). Firing here at release instead would race the
-    answer that arrived just before it.
+    Once the state's timeout is due, this wait does not fire by itself: it waits for the task's own work
+    to end. For a waitForTaskToken task (the only kind with a TimeoutSeconds in this app) that work is the
+    token wait, which has the same timeout, is held by WINDOWS, and ends with the answer (if one came) or
+    with its own timeout (``States.Timeout``, as the state's would be). Firing here instead would race the
+    answer that arrived just before it, and would leave that token wait running beside the states that
+    follow (moto's state then times out while its task still runs). A task that never ends is cut off
+    after HUNG_TASK_SECONDS more.
     """
+
+    HUNG_TASK_SECONDS = 600.0
 
     def wait(self, timeout: float | None = None) -> bool:
         if super().wait(timeout) or timeout is None:
             return self.is_set()
-        if not WINDOWS.held:
-            return False
-        return super().wait(None)
+        return super().wait(self.HUNG_TASK_SECONDS)
 
 
 class _ThreadingForTimeouts:
