@@ -263,7 +263,7 @@ def run_scenario(
                 script.close()
             incidents = sorted((_plain(i) for i in _scan(table)), key=lambda i: str(i.get("incident_id")))
             item = _main_incident(scenario, table, incidents)
-            executions = _executions()
+            executions = _executions(errors)
             invocations = _invocations(deployed, runtime, start_wall)
             errors.extend(f"{e.function_name} ({e.source}): {e.error_type}: {e.error_message}" for e in runtime.errors)
             errors.extend(_dead_letters(deployed.physical_ids))
@@ -329,16 +329,17 @@ def _stop(errors: list[str]) -> None:
         errors.append(f"after the run: {error}")
 
 
-def _executions() -> list[dict[str, Any]]:
-    """Every execution: name, status and the states it entered."""
-    return [
-        {
-            "name": execution["name"],
-            "status": execution["status"],
-            "states_entered": states_entered(execution["executionArn"], region_name=REGION),
-        }
-        for execution in list_executions(REGION)
-    ]
+def _executions(errors: list[str]) -> list[dict[str, Any]]:
+    """Every execution: name, status and the states it entered (a history moto cannot serve is an error, not a crash)."""
+    found = []
+    for execution in list_executions(REGION):
+        try:
+            entered = states_entered(execution["executionArn"], region_name=REGION)
+        except Exception as error:  # reported with the result: the run's other findings still print
+            errors.append(f"history of {execution['name']} unreadable: {type(error).__name__}: {error}")
+            entered = []
+        found.append({"name": execution["name"], "status": execution["status"], "states_entered": entered})
+    return found
 
 
 def _invocations(deployed: DeployedStack, runtime: LocalLambdaRuntime, start_wall: float) -> list[dict[str, Any]]:
