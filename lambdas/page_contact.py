@@ -190,8 +190,12 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
         return wait
     time.sleep(max(wait, 0.0))
     members = batches.take(number, flush_at)
-    if not members or len(members) == 1:
-        return 0.0  # sent by another page of the batch, or a batch of one: the ordinary page
+    if members is None:  # another page of the batch took it: wait until it has held the pages, this one included
+        batches.wait_held(number, flush_at)
+        return 0.0  # the send below then finds this page's key held (and waits for the text) or sent, or free
+    if len(members) == 1:
+        batches.mark_held(number, flush_at)
+        return 0.0  # a batch of one: the ordinary page
     # Hold each page's once-only key while the text goes: a page of the batch running now waits for it instead of
     # going out alone; one already going out alone (its key held elsewhere) is left out of the text.
     held: list[dict[str, Any]] = []
@@ -205,6 +209,7 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
             held.append(joined)
         else:  # closed during the window (resolved, replaced): not listed; its own task ends without paging
             deps.once.release(f"sent#{joined['page_key']}")
+    batches.mark_held(number, flush_at)
     if len(held) <= 1:
         for joined in held:
             deps.once.release(f"sent#{joined['page_key']}")

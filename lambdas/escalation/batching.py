@@ -30,6 +30,8 @@ from botocore.exceptions import ClientError
 from .repository import is_conditional_failure
 
 _ATTEMPTS = 5  # conditional-write retries when two pages open a batch at the same instant
+HELD_WAIT_SECONDS = 30.0  # how long a page of a taken batch waits for its taker to hold the pages (a crashed taker)
+_POLL_SECONDS = 0.1
 
 
 def now_ms() -> int:
@@ -92,6 +94,34 @@ class Batches:
             raise RuntimeError(f"could not join a page batch for {page_key} after {_ATTEMPTS} attempts")
         self._table.put_item(Item={"message_id": f"batched#{page_key}", "flush_at": flush_at, "expires_at": self._expires_at()})
         return flush_at
+
+    def mark_held(self, number: str, flush_at: int) -> None:
+        """The taker of the batch closing at flush_at has held (or left out) every page: the others may look now."""
+        try:
+            self._table.update_item(
+                Key={"message_id": f"batch#{number}"},
+                UpdateExpression="SET held = :true",
+                ConditionExpression="flush_at = :flush_at",
+                ExpressionAttributeValues={":true": True, ":flush_at": flush_at},
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise  # else a newer batch replaced it: nobody waits for this one any more
+
+    def wait_held(self, number: str, flush_at: int, *, timeout_s: float = HELD_WAIT_SECONDS) -> bool:
+        """Wait until the taker of the batch closing at flush_at has held its pages; False if it never did in time.
+
+        A page of the batch that wakes as another takes it must not go out alone while the taker is still holding
+        the pages' once-only keys: it waits for that, then finds its key held (and waits for the text) or free.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            item = self._table.get_item(Key={"message_id": f"batch#{number}"}, ConsistentRead=True).get("Item") or {}
+            if item.get("flush_at") != flush_at or item.get("held"):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL_SECONDS)
 
     def take(self, number: str, flush_at: int) -> list[dict[str, Any]] | None:
         """Claim the closed batch that closes at flush_at; its pages, each once; None when someone else took it."""

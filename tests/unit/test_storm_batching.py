@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
 from escalation import wiring
+from escalation.batching import Batches
 from escalation.matching import Inbox
 from escalation.messages import batch_page
 from escalation.repository import IncidentRepository, MessageLog
@@ -166,3 +167,22 @@ def test_a_batch_still_goes_as_one_text_after_the_first_page_was_acknowledged(
     assert _page("4821", runs["4821"], "t-4821b", lambda_context) == {"outcome": "page", "message_ids": []}
     assert _page("4822", runs["4822"], "t-4822b", lambda_context) == {"outcome": "page", "message_ids": []}
     sms_stub.assert_no_pending_responses()  # one text for the two still open; nothing about the resolved one
+
+
+def test_a_page_of_a_taken_batch_waits_until_its_taker_has_held_the_pages(aws: Aws) -> None:
+    # Pages of one batch wake at the same instant: the ones that lose the take must not go out alone
+    # before the taker has held their once-only keys (with four CPU hogs beside the suite, one did).
+    batches = Batches(aws.messages, window_seconds=1)
+    flush_at = batches.join(FIRST, "p1", {"page_key": "p1", "incident_id": "1", "level": 0, "description": "a"}, at_ms=1_000)
+    batches.join(FIRST, "p2", {"page_key": "p2", "incident_id": "2", "level": 0, "description": "b"}, at_ms=1_001)
+    assert [member["page_key"] for member in batches.take(FIRST, flush_at) or []] == ["p1", "p2"]
+    assert batches.take(FIRST, flush_at) is None  # the other page lost the take
+    assert batches.wait_held(FIRST, flush_at, timeout_s=0) is False  # the taker has not held the pages yet
+    batches.mark_held(FIRST, flush_at)
+    assert batches.wait_held(FIRST, flush_at, timeout_s=0) is True
+    # a newer batch for the same person replaces the item: nobody waits for the old one
+    newer = batches.join(FIRST, "p3", {"page_key": "p3", "incident_id": "3", "level": 0, "description": "c"}, at_ms=5_000)
+    assert newer != flush_at
+    assert batches.wait_held(FIRST, flush_at, timeout_s=0) is True
+    batches.mark_held(FIRST, flush_at)  # a late mark for the old batch changes nothing
+    assert batches.wait_held(FIRST, newer, timeout_s=0) is False
