@@ -82,6 +82,93 @@ def test_every_error_is_reported_one_per_line() -> None:
     ]  # references are checked once the values are good, so the unknown 'dave' shows up on the next run
 
 
+AGAIN = "  # again"  # marks the second definition in the cases below
+
+
+def line_of(text: str, line: str) -> int:
+    """The 1-based number of the first line that is line (comments aside)."""
+    return next(number for number, text_line in enumerate(text.splitlines(), 1) if text_line.split("#")[0].rstrip() == line)
+
+
+def again(text: str) -> int:
+    """The 1-based number of the line marked AGAIN."""
+    return next(number for number, line in enumerate(text.splitlines(), 1) if line.endswith(AGAIN))
+
+
+PERSON_AGAIN = f'  alice:{AGAIN}\n    name: Alice Again\n    phone: "+447700900009"\n    zone: Europe/London\n'
+ROTATION_AGAIN = f"  payments-primary:{AGAIN}\n    layers:\n      - name: other\n        participants: [dan]\n"
+ROTATION_AGAIN += '        shift: {days: 1}\n        handoff: "09:00"\n        zone: Europe/London\n        start: 2026-01-05\n'
+POLICY_AGAIN = f"  payments:{AGAIN}\n    levels:\n      - targets:\n          - person: alice\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "first"),
+    [
+        ("\nrotations:\n", f"\n{PERSON_AGAIN}\nrotations:\n", "people.alice", "  alice:"),
+        ("\npolicies:\n", f"\n{ROTATION_AGAIN}\npolicies:\n", "rotations.payments-primary", "  payments-primary:"),
+        (
+            "        ack_timeout_seconds: 900",
+            f"        ack_timeout_seconds: 900\n{POLICY_AGAIN}",
+            "policies.payments",
+            "  payments:",
+        ),
+        # Deeper down, and a whole section: each time the last one would silently win.
+        (
+            "        start: 2026-01-01\n",
+            f"        start: 2026-01-01\n        zone: Europe/London{AGAIN}\n",
+            "rotations.payments-secondary.layers[0].zone",
+            "        zone: America/New_York",
+        ),
+        ("    repeat: 1  #", f"    repeat: 2{AGAIN}\n    repeat: 1  #", "policies.payments.repeat", "    repeat: 1"),
+        ("\npolicies:\n", f"\npeople:{AGAIN}\n{PERSON_AGAIN}\npolicies:\n", "people", "people:"),
+    ],
+)
+def test_a_key_defined_twice_fails_naming_its_path_and_both_lines(old: str, new: str, path: str, first: str) -> None:
+    text = broken(old, new)
+    with pytest.raises(OncallConfigError) as error:
+        parse_oncall(text)
+    lines = sorted((line_of(text, first), again(text)))
+    assert str(error.value).splitlines() == [f"oncall.yaml: {path}: defined twice (lines {lines[0]} and {lines[1]})"]
+
+
+def test_every_key_defined_twice_is_reported_one_per_line(tmp_path: Path) -> None:
+    text = (
+        "people:\n"
+        "  alice: {name: A, phone: '+447700900001', zone: Europe/London}\n"
+        "  alice:\n"
+        "    name: B\n"
+        "    phone: '+447700900002'\n"
+        "    name: C\n"
+        "  alice: {name: D, phone: '+447700900003', zone: Europe/London}\n"
+        "rotations: {}\n"
+        "policies:\n"
+        "  p:\n"
+        "    levels:\n"
+        "      - targets: [{person: alice}]\n"
+        "        targets: [{person: alice}]\n"
+    )
+    copy = tmp_path / "oncall.yaml"
+    copy.write_text(text, encoding="utf-8")
+    with pytest.raises(OncallConfigError) as error:
+        load_oncall(copy)
+    assert str(error.value).splitlines() == [
+        "oncall.yaml: people.alice: defined 3 times (lines 2, 3 and 7)",
+        "oncall.yaml: people.alice.name: defined twice (lines 4 and 6)",
+        "oncall.yaml: policies.p.levels[0].targets: defined twice (lines 12 and 13)",
+    ]
+
+
+def test_an_anchor_merged_into_a_mapping_is_not_a_duplicate() -> None:
+    # YAML's merge key: keys written next to it override the merged ones, which is not defining them twice.
+    text = broken(
+        "  bob:\n    name: Bob Brennan\n",
+        "  bob: &bob\n    name: Bob Brennan\n",
+    ).replace("  carol:\n    name: Carol Castillo\n", "  carol:\n    <<: *bob\n    name: Carol Castillo\n")
+    definitions = parse_oncall(text)
+    assert definitions.people["carol"].name == "Carol Castillo"
+    assert definitions.people["carol"].phone == "+12025550103"
+
+
 def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
     with pytest.raises(OncallConfigError, match=r"^missing\.yaml: \(top level\): cannot be read"):
         load_oncall(tmp_path / "missing.yaml")
