@@ -5,12 +5,14 @@ The same function is the target of the EventBridge rule on CloudWatch alarm stat
 
 Responses are PagerDuty's: 202 `{"status": "success", "message": "Event processed", "dedup_key": ...}`;
 400 `{"status": "invalid event", "message": "Event object is invalid", "errors": ["<field>: <problem>"]}`
-(nothing changed); 429 when the routing key sent more than EVENTS_PER_MINUTE events in the current minute;
+(nothing changed; also for a body that is not UTF-8, over 512,000 bytes or nested over 32 levels deep:
+escalation.alerts); 429 when the routing key sent more than EVENTS_PER_MINUTE events in the current minute;
 503 when the event could not be completed now (the sender retries, as Alertmanager does on 429 and 5xx).
 An acknowledge or resolve for a dedup key with no incident is accepted and changes nothing, as on PagerDuty.
 """
 
 import base64
+import binascii
 import json
 import os
 import time
@@ -97,9 +99,12 @@ def process(deps: Dependencies, table: Any, integration: Integration, event: Ale
 def handle(request: dict[str, Any]) -> dict[str, Any]:
     """One API Gateway proxy request."""
     raw: str | bytes = request.get("body") or ""
-    if request.get("isBase64Encoded") and isinstance(raw, str):
-        raw = base64.b64decode(raw)
     try:
+        if request.get("isBase64Encoded") and isinstance(raw, str):  # API Gateway's way with a body that is not UTF-8
+            try:
+                raw = base64.b64decode(raw, validate=True)
+            except binascii.Error:
+                raise InvalidEvent(["body: is marked base64 but is not"]) from None
         event = parse_event(raw)
     except InvalidEvent as error:
         logger.info("event rejected", extra={"errors": error.errors})

@@ -3,7 +3,8 @@
 The table holds routing-key hashes and integrations, the dedup and short-id claims, and the per-key rate
 counters (with a TTL). The API is a REST API (HTTPS only, as every API Gateway endpoint): stage throttling
 caps the whole endpoint, the handler caps each routing key (EVENTS_PER_MINUTE, a DynamoDB counter) and each
-body (512 KB, PagerDuty's limit; API Gateway itself refuses bodies over 10 MB).
+body (512,000 bytes, where Alertmanager and Grafana cut a PagerDuty event; API Gateway itself refuses
+bodies over 10 MB).
 """
 
 from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Validations
@@ -152,7 +153,7 @@ def acknowledge_alert_findings(alerts: Alerts, role: iam.IRole) -> None:
         api,
         "AwsSolutions-APIG3",
         "No WAF web ACL by default (a fixed monthly cost): the stage is throttled, each routing key is limited in DynamoDB, "
-        "and bodies over 512 KB are refused. Attach a web ACL to the stage if the endpoint must face more.",
+        "and bodies over 512,000 bytes are refused. Attach a web ACL to the stage if the endpoint must face more.",
     )
     _ack(
         api,

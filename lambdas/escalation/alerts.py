@@ -8,9 +8,15 @@ and nothing is changed when there is one. What is checked follows PagerDuty's Ev
 - `payload` (trigger): `summary` (1-1024 characters), `source`, `severity` (critical, error, warning, info)
   required; `timestamp` ISO 8601; `component`, `group`, `class` strings; `custom_details` anything JSON.
 - `links` [{href, text}], `images` [{src, href, alt}], `client`, `client_url`.
+
+The body itself: UTF-8, at most MAX_BODY_BYTES bytes (512,000, where Alertmanager and Grafana cut an event;
+counted in bytes, not characters), and arrays and objects nested at most MAX_NESTING (32) levels deep, the
+body itself being the first. Both limits are checked before the JSON is parsed, so no body can make the
+parser recurse out of the stack.
 """
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +26,9 @@ from .incident import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
-MAX_BODY_BYTES = 512 * 1024  # PagerDuty's own limit on one event
+MAX_BODY_BYTES = 512_000  # bytes of UTF-8; Alertmanager and Grafana send no PagerDuty event larger
+MAX_NESTING = 32  # arrays and objects in one another, the body included: custom_details gets 30 levels
+_STRING_OR_NOISE = re.compile(r'"(?:[^"\\]|\\.)*"|[^"\[\]{}]+', re.DOTALL)  # what cannot nest: strings, other text
 MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
 MAX_STRING = 1024  # source, component, group, class, client, client_url, a link's href or text
@@ -118,13 +126,39 @@ def _timestamp(payload: dict[str, Any], errors: list[str]) -> str | None:
     return value
 
 
-def parse_event(raw: str | bytes) -> AlertEvent:
-    """Check one request body; raises InvalidEvent listing every problem."""
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidEvent([f"body: is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}"])
+def _nesting_exceeds(text: str, limit: int) -> bool:
+    """True when arrays and objects nest more than limit deep (brackets in strings do not count); no recursion."""
+    depth = 0
+    for bracket in _STRING_OR_NOISE.sub("", text):
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif bracket in "]}":  # a stray quote (an unterminated string) is left for the parser to report
+            depth = max(0, depth - 1)
+    return False
+
+
+def _decoded(raw: str | bytes) -> str:
+    """The body as text, within the size and nesting limits; InvalidEvent naming the problem otherwise."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw  # what the sender sent, in bytes
+    if len(data) > MAX_BODY_BYTES:
+        raise InvalidEvent([f"body: is {len(data)} bytes; the limit is {MAX_BODY_BYTES}"])
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidEvent([f"body: is not valid UTF-8 (byte 0x{data[error.start]:02x} at position {error.start})"]) from None
+    if _nesting_exceeds(text, MAX_NESTING):
+        raise InvalidEvent([f"body: nests arrays and objects more than {MAX_NESTING} levels deep; the limit is {MAX_NESTING}"])
+    return text
+
+
+def parse_event(raw: str | bytes) -> AlertEvent:
+    """Check one request body (text, or bytes as API Gateway passes a base64 body); raises InvalidEvent listing every problem."""
+    text = _decoded(raw)
+    try:
+        body = json.loads(text)
+    except ValueError as error:
         raise InvalidEvent([f"body: is not valid JSON ({error})"]) from error
     if not isinstance(body, dict):
         raise InvalidEvent(["body: must be a JSON object"])

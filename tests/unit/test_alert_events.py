@@ -6,6 +6,7 @@ The escalation's start is the real repository call the start handler makes (reco
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation.alerts import InvalidEvent, parse_event
+from escalation.alerts import MAX_BODY_BYTES, MAX_NESTING, InvalidEvent, parse_event
 from escalation.integrations import create_integration
 from escalation.wiring import dependencies
 from tests.conftest import Aws
@@ -228,3 +229,73 @@ def test_two_triggers_with_one_dedup_key_at_the_same_instant_open_one_incident(
     assert statuses == [202, 202]
     (item,) = _incidents(aws)
     assert item["alert_count"] == 2
+
+
+def _nested(depth: int) -> str:
+    """A trigger whose payload.custom_details nests objects so that the whole body is depth levels deep."""
+    details: Any = "x"
+    for _ in range(depth - 2):  # the body and the payload are two levels
+        details = {"deeper": details}
+    payload = {"summary": "disk full", "source": "db-1", "severity": "critical", "custom_details": details}
+    return json.dumps({"routing_key": "k" * 32, "event_action": "trigger", "payload": payload})
+
+
+def test_a_body_nested_deeper_than_the_limit_gets_400_and_never_recurses(
+    integration: dict[str, str], aws: Aws, lambda_context: LambdaContext
+) -> None:
+    assert MAX_NESTING == 32
+    deep = "[" * 100_000 + "]" * 100_000  # 200 kB: within the size limit, far beyond the parser's recursion limit
+    status, response = _post(lambda_context, deep)
+    assert (status, response["errors"]) == (400, ["body: nests arrays and objects more than 32 levels deep; the limit is 32"])
+    # Brackets inside strings are text, not nesting.
+    payload = {"summary": "[{" * 40, "source": "db-1", "severity": "info"}
+    status, response = _post(
+        lambda_context, {"routing_key": integration["routing_key"], "event_action": "trigger", "payload": payload}
+    )
+    assert status == 202, response
+    # At the limit exactly, the event is taken; one level more is not.
+    parse_event(_nested(MAX_NESTING))
+    with pytest.raises(InvalidEvent) as raised:
+        parse_event(_nested(MAX_NESTING + 1))
+    assert raised.value.errors == ["body: nests arrays and objects more than 32 levels deep; the limit is 32"]
+    assert len(_incidents(aws)) == 1  # the trigger with brackets in its summary
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b'{"routing_key": "\xff\xfe"}', "body: is not valid UTF-8 (byte 0xff at position 17)"),
+        # UTF-16 is valid JSON to Python's json.loads(bytes); Events API v2 bodies are UTF-8.
+        ('{"event_action": "resolve"}'.encode("utf-16"), "body: is not valid UTF-8 (byte 0xff at position 0)"),
+    ],
+)
+def test_a_body_that_is_not_utf8_gets_400_naming_the_encoding(
+    integration: dict[str, str], lambda_context: LambdaContext, raw: bytes, error: str
+) -> None:
+    request = api_request("") | {"body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
+    response = alert_events.handler(request, lambda_context)
+    assert (response["statusCode"], json.loads(response["body"])["errors"]) == (400, [error])
+
+
+def test_the_size_limit_counts_bytes_not_characters(integration: dict[str, str], lambda_context: LambdaContext) -> None:
+    assert MAX_BODY_BYTES == 512_000  # what Alertmanager and Grafana cut a PagerDuty event at
+    payload = {"summary": "disk full", "source": "db-1", "severity": "critical", "custom_details": {"log": ""}}
+    event: dict[str, Any] = {"routing_key": integration["routing_key"], "event_action": "trigger", "payload": payload}
+    frame = len(json.dumps(event, ensure_ascii=False).encode())
+    # Two bytes per character: fewer characters than the limit, more bytes.
+    event["payload"]["custom_details"]["log"] = "é" * ((MAX_BODY_BYTES - frame) // 2 + 1)
+    body = json.dumps(event, ensure_ascii=False)
+    assert len(body) < MAX_BODY_BYTES < len(body.encode())
+    status, response = _post(lambda_context, body)
+    assert (status, response["errors"]) == (400, [f"body: is {len(body.encode())} bytes; the limit is {MAX_BODY_BYTES}"])
+    # One character fewer fits: exactly at the limit, or a byte under it, the event is taken.
+    event["payload"]["custom_details"]["log"] = "é" * ((MAX_BODY_BYTES - frame) // 2)
+    body = json.dumps(event, ensure_ascii=False)
+    assert MAX_BODY_BYTES - 1 <= len(body.encode()) <= MAX_BODY_BYTES
+    assert _post(lambda_context, body)[0] == 202
+
+
+def test_a_base64_body_that_does_not_decode_gets_400(integration: dict[str, str], lambda_context: LambdaContext) -> None:
+    request = api_request("") | {"body": "not base64!", "isBase64Encoded": True}
+    response = alert_events.handler(request, lambda_context)
+    assert (response["statusCode"], json.loads(response["body"])["errors"]) == (400, ["body: is marked base64 but is not"])
