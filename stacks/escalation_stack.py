@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_smsvoice as smsvoice
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -108,6 +109,8 @@ def _oncall_definitions(config: EscalationConfig) -> Definitions | None:
 
 class EscalationStack(Stack):
     """Everything one `cdk deploy` creates."""
+
+    handoff_dlq: sqs.Queue | None = None  # handoff runs that failed for good (set when handoff notices are on)
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EscalationConfig, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -242,24 +245,11 @@ class EscalationStack(Stack):
         if config.configure_two_way:
             messaging.configure_two_way(phone_number_id=config.two_way_phone_number_id)
 
-        self.monitoring = Monitoring(
-            self,
-            "Monitoring",
-            ops_topic=messaging.ops_topic,
-            dead_letter_queues={
-                "StreamFailures": self.stream_dlq,
-                "ReplyFailures": self.reply_dlq,
-                "AlarmEventFailures": self.alarm_event_dlq,
-            },
-            state_machine=self.workflow.state_machine,
-            functions={
-                "StartEscalation": self.start.function,
-                "PageContact": self.page.function,
-                "MarkUnacknowledged": self.unacknowledged.function,
-                "HandleReply": self.reply.function,
-            },
-            stream_function=self.start.function,
-        )
+        self.storage = storage
+        self.messaging = messaging
+        self._add_alerts(common_env, sms_env, code, layer, state_machine_arn, protect_configuration)
+
+        self.monitoring = self._monitoring(messaging.ops_topic)
         self.dashboard = OperationsDashboard(
             self,
             "Dashboard",
@@ -267,9 +257,6 @@ class EscalationStack(Stack):
             state_machine=self.workflow.state_machine,
             alarms=self.monitoring.alarms,
         )
-        self.storage = storage
-        self.messaging = messaging
-        self._add_alerts(common_env, sms_env, code, layer, state_machine_arn, protect_configuration)
         CfnOutput(self, "IncidentsTableName", value=storage.incidents.table_name, description="Write incidents here")
         CfnOutput(self, "IncidentHistoryTableName", value=storage.history.table_name, description="Replaced, deleted incidents")
         CfnOutput(self, "InboundSmsTopicArn", value=messaging.inbound_topic.topic_arn, description="Two-way SMS destination")
@@ -277,6 +264,34 @@ class EscalationStack(Stack):
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "OncallTableName", value=self.oncall.table.table_name, description="On-call definitions, overrides")
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name, description="CloudWatch dashboard")
+
+    def _monitoring(self, ops_topic: sns.ITopic) -> Monitoring:
+        """The alarms, to the ops topic."""
+        # Every function of ours alarms on its errors, except those that raise on purpose so that what invoked
+        # them retries (alert events for an alarm change, handoff notices): their dead-letter queues alarm instead.
+        dead_letter_queues: dict[str, sqs.IQueue] = {
+            "StreamFailures": self.stream_dlq,
+            "ReplyFailures": self.reply_dlq,
+            "AlarmEventFailures": self.alarm_event_dlq,
+        }
+        if self.handoff_dlq is not None:
+            dead_letter_queues["HandoffFailures"] = self.handoff_dlq
+        return Monitoring(
+            self,
+            "Monitoring",
+            ops_topic=ops_topic,
+            dead_letter_queues=dead_letter_queues,
+            state_machine=self.workflow.state_machine,
+            functions={
+                "StartEscalation": self.start.function,
+                "PageContact": self.page.function,
+                "MarkUnacknowledged": self.unacknowledged.function,
+                "HandleReply": self.reply.function,
+                "Operator": self.operator.function,
+            },
+            stream_function=self.start.function,
+            events_api=self.alerts.api,
+        )
 
     def _add_alerts(  # noqa: PLR0917 - what the alerts function shares with the others
         self,
@@ -338,6 +353,12 @@ class EscalationStack(Stack):
         self.oncall.table.grant(handoff.function, "dynamodb:GetItem", "dynamodb:Query")
         storage.messages.grant_read_write_data(handoff.function)  # the message log and once-only keys
         self._grant_sms(handoff.role, protect_configuration)
+        # A run that meets a fault of ours (throttling, spend limit) raises: retried twice, then kept, and that alarms.
+        self.handoff_dlq = _dead_letter_queue(self, "HandoffFailures")
+        period = Duration.minutes(HANDOFF_NOTICE_PERIOD_MINUTES)
+        handoff.function.configure_async_invoke(
+            retry_attempts=2, max_event_age=period, on_failure=destinations.SqsDestination(self.handoff_dlq)
+        )
         scheduler.Schedule(
             self,
             "HandoffSchedule",
@@ -345,7 +366,7 @@ class EscalationStack(Stack):
             schedule=scheduler.ScheduleExpression.rate(Duration.minutes(HANDOFF_NOTICE_PERIOD_MINUTES)),
             # A late run is harmless (each notice has a once-only key); one older than a period is superseded.
             target=scheduler_targets.LambdaInvoke(
-                handoff.function, retry_attempts=2, max_event_age=Duration.minutes(HANDOFF_NOTICE_PERIOD_MINUTES)
+                handoff.function, retry_attempts=2, max_event_age=period, dead_letter_queue=self.handoff_dlq
             ),
         )
         return handoff

@@ -1,6 +1,7 @@
 """Alarms that tell ops when something was not delivered or the workflow itself broke."""
 
 from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_lambda as lambda_
@@ -38,13 +39,19 @@ HANDLER_METRIC_ALARMS = (
         "An escalation policy level had nobody on call (a gap in a rotation, or a policy no longer deployed): the level "
         "was skipped; fix the rotation in oncall.yaml or add an override (incidents oncall override)",
     ),
+    (
+        "IncidentsInvalid",
+        "IncidentsInvalid",
+        "An incident item was refused as invalid (no valid contact, a number outside allowedCountries, a policy not "
+        "deployed): nobody was paged for it; the item's error says why (incidents show ID)",
+    ),
 )
 # A stream record older than this means new incidents are being paged late (retries, throttling, a failing batch).
 MAX_ITERATOR_AGE = Duration.minutes(2)
 
 
 class Monitoring(Construct):
-    """Alarms on dead-letter queues, failed executions, function errors, the stream backlog and SMS trouble, to ops."""
+    """Alarms to ops: dead-letter queues, executions, function errors, stream backlog, SMS trouble, invalid incidents, API 5xx."""
 
     def __init__(
         self,
@@ -56,6 +63,7 @@ class Monitoring(Construct):
         state_machine: sfn.IStateMachine,
         functions: dict[str, lambda_.IFunction],
         stream_function: lambda_.IFunction,
+        events_api: apigateway.RestApi,
     ) -> None:
         super().__init__(scope, construct_id)
         action = actions.SnsAction(ops_topic)
@@ -104,6 +112,14 @@ class Monitoring(Construct):
                     f"{name}: an invocation failed (it is retried; see the function's log group)",
                 )
             )
+        self.alarms.append(
+            self._above_zero(
+                "EventsApiServerErrors",
+                events_api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
+                "The Events API v2 endpoint answered 5xx (the function failed or timed out, or was busy: 503): "
+                "the sender retries, but an alert may be late or lost; see the alerts function's log group",
+            )
+        )
         backlog = stream_function.metric(
             "IteratorAge", statistic="Maximum", period=Duration.minutes(1), unit=cloudwatch.Unit.MILLISECONDS
         )

@@ -68,7 +68,8 @@ def acknowledge_findings(stack: EscalationStack) -> None:
                 f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
                 "CDK's scheduler target grant covers the versions and aliases of the handoff function it invokes.",
             )
-    for queue in (stack.stream_dlq, stack.reply_dlq, stack.alarm_event_dlq):
+    handoff_dlq = [stack.handoff_dlq] if stack.handoff_dlq is not None else []
+    for queue in (stack.stream_dlq, stack.reply_dlq, stack.alarm_event_dlq, *handoff_dlq):
         _ack(queue, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue (on-failure destination).")
     provider = stack.node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER)
     if provider is not None:

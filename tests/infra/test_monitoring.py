@@ -1,9 +1,12 @@
 """Alarms tell the ops topic when something was not delivered or the workflow broke."""
 
+from typing import Any
+
 import pytest
 from aws_cdk.assertions import Capture, Match
 
 from escalation import observability
+from stacks.functions import HandlerFunction
 from tests.infra.support import Synth
 
 
@@ -48,9 +51,9 @@ HANDLERS = ("start", "page", "unacknowledged", "reply")
 
 
 def test_every_alarm_notifies_ops_and_missing_data_is_not_an_alarm(default_synth: Synth) -> None:
-    # 3 dead-letter queues (stream, replies, alarm events), 2 execution outcomes, 5 handler metrics,
-    # 4 function error counts, 1 stream backlog.
-    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 15)
+    # 3 dead-letter queues (stream, replies, alarm events), 2 execution outcomes, 6 handler metrics,
+    # 5 function error counts, 1 stream backlog, 1 events API 5XX.
+    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 18)
     alarms = default_synth.template.find_resources("AWS::CloudWatch::Alarm")
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [ops_topic(default_synth)], name
@@ -124,3 +127,126 @@ def test_a_stream_backlog_of_the_start_function_alarms_the_ops_topic(default_syn
         },
     )
     assert 30_000 <= threshold.as_number() <= 600_000  # between half a minute and ten: pages are late, not lost
+
+
+# CDK's own helper functions: the AwsCustomResource provider (on-call definitions, two-way SMS), one per stack.
+CDK_HELPER_FUNCTIONS = ("AWS679f53fac002430cb0da5b7982bd2287",)
+# Ours that raise on purpose so that what invoked them retries: their dead-letter queue alarms, not each error
+# (alert events: an alarm change; handoff notices: a run that could not send). Start and reply have both.
+DEAD_LETTERED = {"AlertEvents", "HandoffNotices"}
+
+
+def our_functions(synth: Synth) -> dict[str, str]:
+    """Logical id -> construct id of every function the stack builds from our handlers."""
+    return {
+        synth.logical_id(construct.function): construct.node.id
+        for construct in synth.stack.node.find_all()
+        if isinstance(construct, HandlerFunction)
+    }
+
+
+def _arn_of(value: Any) -> str | None:
+    """The logical id in {"Fn::GetAtt": [id, "Arn"]}, else None."""
+    if isinstance(value, dict) and list(value) == ["Fn::GetAtt"] and value["Fn::GetAtt"][1] == "Arn":
+        return str(value["Fn::GetAtt"][0])
+    return None
+
+
+def failure_queues(synth: Synth, function: str) -> set[str]:
+    """Queues a function's failed invocations end in: async and stream on-failure, rule and schedule DLQs."""
+    queues: set[str] = set()
+    for resource in synth.resources.values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] in ("AWS::Lambda::EventInvokeConfig", "AWS::Lambda::EventSourceMapping"):
+            if properties["FunctionName"] == {"Ref": function}:
+                queues.add(_arn_of(properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")) or "")
+        elif resource["Type"] == "AWS::Events::Rule":
+            for target in properties.get("Targets", []):
+                if _arn_of(target["Arn"]) == function:
+                    queues.add(_arn_of(target.get("DeadLetterConfig", {}).get("Arn")) or "")
+        elif resource["Type"] == "AWS::Scheduler::Schedule" and _arn_of(properties["Target"]["Arn"]) == function:
+            queues.add(_arn_of(properties["Target"].get("DeadLetterConfig", {}).get("Arn")) or "")
+    return queues - {""}
+
+
+def alarmed(synth: Synth, namespace: str, metric: str, dimension: dict[str, Any]) -> bool:
+    """Whether an alarm on metric (with that one dimension) notifies the ops topic when above zero."""
+    return any(
+        alarm["Properties"].get("Namespace") == namespace
+        and alarm["Properties"].get("MetricName") == metric
+        and alarm["Properties"].get("Dimensions") == [dimension]
+        and alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+        and alarm["Properties"]["Threshold"] == 0
+        and alarm["Properties"]["AlarmActions"] == [ops_topic(synth)]
+        for alarm in synth.of_type("AWS::CloudWatch::Alarm").values()
+    )
+
+
+def test_every_function_of_ours_alarms_on_its_errors_or_on_its_dead_letter_queue(any_synth: Synth) -> None:
+    synth = any_synth
+    ours = our_functions(synth)
+    helpers = [name for name in synth.of_type("AWS::Lambda::Function") if name.startswith(CDK_HELPER_FUNCTIONS)]
+    assert sorted(synth.of_type("AWS::Lambda::Function")) == sorted([*ours, *helpers])  # nothing else: no unwatched function
+    errors_alarmed, dead_letters_alarmed = set(), set()
+    for function, name in ours.items():
+        if alarmed(synth, "AWS/Lambda", "Errors", {"Name": "FunctionName", "Value": {"Ref": function}}):
+            errors_alarmed.add(name)
+        queues = failure_queues(synth, function)
+        dimensions = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}} for queue in queues]
+        if queues and all(alarmed(synth, "AWS/SQS", "ApproximateNumberOfMessagesVisible", dimension) for dimension in dimensions):
+            dead_letters_alarmed.add(name)
+        assert name in errors_alarmed | dead_letters_alarmed, f"{name}: nothing alarms when it fails"
+    assert errors_alarmed == set(ours.values()) - DEAD_LETTERED
+    assert DEAD_LETTERED & set(ours.values()) <= dead_letters_alarmed
+    assert {"StartEscalation", "HandleReply"} <= dead_letters_alarmed  # stream and reply failures are kept and alarm
+
+
+def test_a_handoff_run_that_failed_for_good_lands_in_a_queue_that_alarms(two_way_synth: Synth) -> None:
+    synth = two_way_synth
+    handoff = synth.stack.handoff
+    assert handoff is not None
+    queue = synth.logical_id(synth.stack.handoff_dlq)
+    assert failure_queues(synth, synth.logical_id(handoff.function)) == {queue}  # retried twice, then kept
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"FunctionName": {"Ref": synth.logical_id(handoff.function)}, "MaximumRetryAttempts": 2},
+    )
+    assert alarmed(
+        synth,
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}},
+    )
+
+
+def test_server_errors_of_the_events_api_alarm_the_ops_topic(any_synth: Synth) -> None:
+    synth = any_synth
+    (api,) = synth.of_type("AWS::ApiGateway::RestApi").values()
+    synth.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/ApiGateway",
+            "MetricName": "5XXError",
+            "Dimensions": [{"Name": "ApiName", "Value": api["Properties"]["Name"]}],
+            "Statistic": "Sum",
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0,
+            "AlarmActions": [ops_topic(synth)],
+        },
+    )
+
+
+def test_invalid_incidents_alarm_the_ops_topic(any_synth: Synth) -> None:
+    # Counted by the start handler when an item cannot be paged (nobody was paged for it).
+    any_synth.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": observability.NAMESPACE,
+            "MetricName": observability.INCIDENTS_INVALID,
+            "Dimensions": [{"Name": "service", "Value": observability.SERVICE}],
+            "Statistic": "Sum",
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0,
+            "AlarmActions": [ops_topic(any_synth)],
+        },
+    )
