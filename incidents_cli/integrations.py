@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from escalation.integrations import IntegrationError, create_integration, list_integrations, revoke_key, rotate_key
+from escalation.integrations import IntegrationError, by_name, create_integration, list_integrations, revoke_key, rotate_key
 
 from . import context
 from .context import Cli, CliError
@@ -19,6 +19,7 @@ from .items import shown
 
 INTEGRATIONS_TABLE_OUTPUT = "IntegrationsTableName"
 EVENTS_API_OUTPUT = "EventsApiUrl"
+ALLOWED_CALLING_CODES_OUTPUT = "AllowedCallingCodes"  # allowedCountries as calling codes, "353,44"; "any": no limit
 
 app = typer.Typer(
     help="Integrations: routing keys with which alert sources (Alertmanager, ...) open and resolve incidents.",
@@ -37,6 +38,17 @@ def _check_policy(cli: Cli, policy: str) -> None:
         raise CliError(f"--policy: no policy {policy!r} is deployed (deployed: {', '.join(deployed) or 'none'})")
 
 
+def _allowed_calling_codes(cli: Cli) -> tuple[str, ...]:
+    """The deployment's allowedCountries as calling codes (what its functions check each contact against); () for any."""
+    value = cli.output(ALLOWED_CALLING_CODES_OUTPUT).strip()
+    if value == "any":
+        return ()
+    codes = tuple(code.strip() for code in value.split(","))
+    if not all(code.isdigit() for code in codes):
+        raise CliError(f"stack {cli.stack} output {ALLOWED_CALLING_CODES_OUTPUT} is {value!r}, not calling codes such as 353,44")
+    return codes
+
+
 def _show_key(cli: Cli, result: dict[str, Any], headline: str) -> None:
     console = cli.console
     console.print(headline)
@@ -52,7 +64,10 @@ def create(
     contact: Annotated[list[str] | None, typer.Option(help="A phone number its incidents page, in order (repeat).")] = None,
     policy: Annotated[str | None, typer.Option(help="Page by this deployed escalation policy instead of --contact.")] = None,
 ) -> None:
-    """Create an integration and its first routing key; prints the key (once) and the events URL."""
+    """Create an integration and its first routing key; prints the key (once) and the events URL.
+
+    Numbers outside the deployment's allowedCountries are refused.
+    """
     cli = context.get(ctx)
     contacts = list(contact or [])
     if bool(contacts) == bool(policy):
@@ -60,8 +75,11 @@ def create(
     if policy:
         _check_policy(cli, policy)
     url = cli.output(EVENTS_API_OUTPUT)  # before writing anything: a stack without the endpoint has no use for a key
+    codes = _allowed_calling_codes(cli) if contacts else ()  # a policy's people were checked at deploy
     try:
-        created = create_integration(cli.table(INTEGRATIONS_TABLE_OUTPUT), name, contacts=contacts, policy=policy)
+        created = create_integration(
+            cli.table(INTEGRATIONS_TABLE_OUTPUT), name, contacts=contacts, policy=policy, allowed_calling_codes=codes
+        )
     except IntegrationError as error:
         raise _refused(error) from None
     result = {**created, "events_url": url, "contacts": contacts, "policy": policy}
@@ -70,11 +88,17 @@ def create(
 
 @app.command()
 def rotate(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The integration.")]) -> None:
-    """Add a routing key; the old ones keep working until revoked, so a sender can switch without a gap."""
+    """Add a routing key; the old ones keep working until revoked, so a sender can switch without a gap.
+
+    Refused when the integration pages a number outside the deployment's allowedCountries.
+    """
     cli = context.get(ctx)
     url = cli.output(EVENTS_API_OUTPUT)
+    table = cli.table(INTEGRATIONS_TABLE_OUTPUT)
+    integration = by_name(table, name)
+    codes = _allowed_calling_codes(cli) if integration is not None and integration.contacts else ()
     try:
-        rotated = rotate_key(cli.table(INTEGRATIONS_TABLE_OUTPUT), name)
+        rotated = rotate_key(table, name, allowed_calling_codes=codes)
     except IntegrationError as error:
         raise _refused(error) from None
     result = {**rotated, "events_url": url}

@@ -320,6 +320,13 @@ class EscalationStack(Stack):
         function.role.add_to_policy(iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[state_machine_arn]))
         CfnOutput(self, "EventsApiUrl", value=self.alerts.url, description="Events API v2: POST events here")
         CfnOutput(self, "IntegrationsTableName", value=self.alerts.integrations.table_name, description="Routing keys")
+        # What the functions check each contact against, for the CLI's integration commands ("any": no limit).
+        CfnOutput(
+            self,
+            "AllowedCallingCodes",
+            value=",".join(self.config.allowed_calling_codes) or "any",
+            description="allowedCountries as calling codes",
+        )
 
     def _operator(
         self,

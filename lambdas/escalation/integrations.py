@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .incident import MAX_CONTACTS
-from .phone_numbers import is_e164
+from .phone_numbers import is_e164, outside_countries
 from .repository import is_conditional_failure, utc_now
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -60,7 +60,15 @@ def _check_name(name: str) -> None:
         raise IntegrationError("name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 
 
-def _check_pages(contacts: Sequence[str], policy: str | None) -> tuple[str, ...]:
+def _check_countries(contacts: Sequence[str], allowed_calling_codes: tuple[str, ...]) -> None:
+    """Refuse a chain with a number the deployment may not text (the start handler would refuse its incidents)."""
+    for index, number in enumerate(contacts):
+        problem = outside_countries(number, allowed_calling_codes)
+        if problem:
+            raise IntegrationError(f"contacts[{index}]", problem)
+
+
+def _check_pages(contacts: Sequence[str], policy: str | None, allowed_calling_codes: tuple[str, ...]) -> tuple[str, ...]:
     """An integration pages an escalation policy (resolved when each level is paged) or a contact chain, not both."""
     if policy is not None and contacts:
         raise IntegrationError("policy", "give either policy or contacts, not both")
@@ -77,6 +85,7 @@ def _check_pages(contacts: Sequence[str], policy: str | None) -> tuple[str, ...]
             raise IntegrationError(f"contacts[{index}]", f"{number!r} is not an E.164 phone number such as +447700900001")
     if len(set(contacts)) != len(contacts):
         raise IntegrationError("contacts", "lists a number more than once")
+    _check_countries(contacts, allowed_calling_codes)
     return tuple(contacts)
 
 
@@ -105,10 +114,20 @@ def _new_key(table: Any, name: str, at: str) -> dict[str, str]:
     return {"integration": name, "routing_key": routing_key, "key_id": key_id, "created_at": at}
 
 
-def create_integration(table: Any, name: str, *, contacts: Sequence[str], policy: str | None = None) -> dict[str, str]:
-    """Create an integration with its first routing key; returns {integration, routing_key, key_id, created_at}."""
+def create_integration(
+    table: Any,
+    name: str,
+    *,
+    contacts: Sequence[str],
+    policy: str | None = None,
+    allowed_calling_codes: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """Create an integration with its first routing key; returns {integration, routing_key, key_id, created_at}.
+
+    allowed_calling_codes: the deployment's allowedCountries as calling codes; a contact outside them is refused.
+    """
     _check_name(name)
-    chain = _check_pages(contacts, policy)
+    chain = _check_pages(contacts, policy, allowed_calling_codes)
     at = utc_now()
     item: dict[str, Any] = {"pk": f"integration#{name}", "name": name, "contacts": list(chain), "created_at": at, "keys": {}}
     if policy is not None:
@@ -122,9 +141,18 @@ def create_integration(table: Any, name: str, *, contacts: Sequence[str], policy
     return _new_key(table, name, at)
 
 
-def rotate_key(table: Any, name: str) -> dict[str, str]:
-    """Add a routing key to an integration; the old keys keep working until revoked."""
+def rotate_key(table: Any, name: str, *, allowed_calling_codes: tuple[str, ...] = ()) -> dict[str, str]:
+    """Add a routing key to an integration; the old keys keep working until revoked.
+
+    allowed_calling_codes: as for create_integration; an integration paging a number outside them (created
+    before allowedCountries left its country out) gets no new key, since its incidents would be refused.
+    """
     _check_name(name)
+    if allowed_calling_codes:
+        integration = by_name(table, name)
+        if integration is None:
+            raise IntegrationError("name", f"no integration {name!r}")
+        _check_countries(integration.contacts, allowed_calling_codes)
     return _new_key(table, name, utc_now())
 
 

@@ -33,6 +33,7 @@ SECOND = "+447700900002"
 STARTED_AT = "2026-03-01T10:00:00.000Z"
 EVENTS_API_URL = "https://abc123.execute-api.eu-west-2.amazonaws.com/v2/enqueue"
 OPERATOR_FUNCTION = "IncidentEscalation-OperatorFunction-AbC123"
+ALLOWED_CALLING_CODES = "353,44"  # allowedCountries GB,IE as the stack's output gives them
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "core": {"reset_boto3_session": False}}
 
 
@@ -48,8 +49,8 @@ def _table(keys: list[tuple[str, str]], stream: bool = False) -> dict[str, Any]:
     return {"Type": "AWS::DynamoDB::Table", "Properties": properties}
 
 
-def stack_template(*, oncall: bool = True) -> str:
-    """The deployed stack as the CLI sees it: the tables and the outputs that name them."""
+def stack_template(*, oncall: bool = True, allowed_calling_codes: str | None = ALLOWED_CALLING_CODES) -> str:
+    """The deployed stack as the CLI sees it: the tables and the outputs that name them (None: an output left out)."""
     resources = {
         "Incidents": _table([("incident_id", "HASH")], stream=True),
         "IncidentHistory": _table([("incident_id", "HASH"), (HISTORY_SORT_KEY, "RANGE")]),
@@ -63,6 +64,8 @@ def stack_template(*, oncall: bool = True) -> str:
         "EventsApiUrl": {"Value": EVENTS_API_URL},
         "OperatorFunctionName": {"Value": OPERATOR_FUNCTION},
     }
+    if allowed_calling_codes is not None:
+        outputs["AllowedCallingCodes"] = {"Value": allowed_calling_codes}
     if oncall:
         resources["Oncall"] = _table([("pk", "HASH"), ("sk", "RANGE")])
         outputs["OncallTableName"] = {"Value": {"Ref": "Oncall"}}

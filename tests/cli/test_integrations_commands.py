@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from escalation.integrations import key_hash, lookup
-from tests.cli.conftest import EVENTS_API_URL, FIRST, SECOND, Deployed
+from escalation.integrations import create_integration, key_hash, lookup
+from incidents_cli.main import app
+from tests.cli.conftest import EVENTS_API_URL, FIRST, REGION, SECOND, Deployed, stack_template
 from tests.cli.test_incident_commands import ok, refused
 
 ROUTING_KEY = re.compile(r"\b[0-9a-f]{32}\b")
@@ -97,3 +98,47 @@ def test_list_for_a_person_masks_numbers_and_never_shows_keys(deployed: Deployed
 
     assert "+44********01 -> +44********02" in text and "policy payments" in text
     assert created["key_id"] in text and created["routing_key"] not in text
+
+
+US_NUMBER = "+12025550103"
+OUTSIDE = f"{US_NUMBER} is outside the countries this deployment may text (allowedCountries: calling codes +353, +44)"
+
+
+def test_create_refuses_a_number_outside_the_allowed_countries(deployed: Deployed) -> None:
+    result = deployed.cli("integrations", "create", "alertmanager", "--contact", FIRST, "--contact", US_NUMBER)
+    assert f"refused, nothing changed: contacts[1]: {OUTSIDE}" in refused(result)
+    assert deployed.integrations.scan()["Items"] == []
+    ok(deployed.cli("integrations", "create", "alertmanager", "--contact", "+353851234567", "--contact", FIRST))
+
+
+def test_rotate_refuses_an_integration_that_pages_a_number_outside_the_allowed_countries(deployed: Deployed) -> None:
+    # Created before allowedCountries left out its country: its incidents would be refused, so a new key is too.
+    old = create_integration(deployed.integrations, "legacy", contacts=[FIRST, US_NUMBER])
+    assert f"refused, nothing changed: contacts[1]: {OUTSIDE}" in refused(deployed.cli("integrations", "rotate", "legacy"))
+    (listed,) = ok(deployed.cli("integrations", "list"))
+    assert listed["key_ids"] == [old["key_id"]]
+    ok(deployed.cli("integrations", "create", "by-policy", "--policy", "payments"))
+    assert ok(deployed.cli("integrations", "rotate", "by-policy"))["integration"] == "by-policy"  # no numbers of its own
+
+
+def _stack(deployed: Deployed, name: str, allowed_calling_codes: str | None) -> None:
+    parameters = [{"ParameterKey": "StateMachineArn", "ParameterValue": deployed.state_machine_arn}]
+    template = stack_template(oncall=False, allowed_calling_codes=allowed_calling_codes)
+    deployed.cloudformation.create_stack(StackName=name, TemplateBody=template, Parameters=parameters)
+
+
+def test_a_deployment_without_a_country_limit_takes_any_number(deployed: Deployed) -> None:
+    _stack(deployed, "Anywhere", "any")
+    result = deployed.runner.invoke(
+        app, ["--region", REGION, "--stack", "Anywhere", "--json", "integrations", "create", "us", "--contact", US_NUMBER]
+    )
+    assert ok(result)["contacts"] == [US_NUMBER]
+    assert ok(deployed.runner.invoke(app, ["--region", REGION, "--stack", "Anywhere", "--json", "integrations", "rotate", "us"]))
+
+
+def test_a_stack_that_does_not_say_which_countries_it_may_text_says_to_deploy(deployed: Deployed) -> None:
+    _stack(deployed, "Older", None)
+    result = deployed.runner.invoke(
+        app, ["--region", REGION, "--stack", "Older", "integrations", "create", "x", "--contact", FIRST]
+    )
+    assert "stack Older has no output AllowedCallingCodes" in refused(result)

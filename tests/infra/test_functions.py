@@ -321,3 +321,9 @@ def test_the_cli_finds_the_operator_function_by_its_output(default_synth: Synth)
     assert output["Value"] == {"Ref": synth.logical_id(synth.stack.operator.function)}
     function = handler_functions(synth)["operator_actions.handler"]
     assert function["Timeout"] == 180  # room for a token and a notice to each of ten contacts, as the reply handler
+
+
+def test_the_cli_finds_the_allowed_calling_codes_by_an_output(default_synth: Synth, limited_synth: Synth) -> None:
+    # What the functions check each contact against (ALLOWED_CALLING_CODES), for the CLI's integration commands.
+    assert limited_synth.raw["Outputs"]["AllowedCallingCodes"]["Value"] == "353,44"
+    assert default_synth.raw["Outputs"]["AllowedCallingCodes"]["Value"] == "any"  # allowedCountries empty: no limit
