@@ -237,10 +237,7 @@ def unknown_incident(named: str, open_ids: Sequence[str]) -> Sms:
     named = gsm_friendly(named)[:MAX_NAMED_ID]
     if not open_ids:
         return _priced(f"No incident {named} was paged to you, and nothing is open for you. Nothing done.")
-    example = open_ids[0] if len(open_ids) == 1 else "<id>"
-    return _priced(
-        f"No incident {named} was paged to you. Nothing done. Open for you: {_id_list(open_ids)}. Reply YES {example}."
-    )
+    return _priced(f"No incident {named} was paged to you. Nothing done.{_open_for_you(open_ids)}")
 
 
 def _open_for_you(open_ids: Sequence[str]) -> str:
