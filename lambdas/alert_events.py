@@ -52,6 +52,11 @@ def alarm_integration() -> str:
     return os.environ.get("ALARM_INTEGRATION", "").strip()
 
 
+def repeat_after_seconds() -> int:
+    """How often an alert firing again may escalate an incident nobody is on (repeatAfterSeconds; 0: never)."""
+    return int(os.environ.get("REPEAT_AFTER_SECONDS", "14400"))
+
+
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
@@ -83,7 +88,7 @@ def process(deps: Dependencies, table: Any, integration: Integration, event: Ale
     """Act on one checked event; {outcome, dedup_key, incident_id?}."""
     at = utc_now()
     if event.action == "trigger":
-        return trigger(deps, table, integration, event, via=via, at=at)
+        return trigger(deps, table, integration, event, via=via, at=at, repeat_after=repeat_after_seconds())
     assert event.dedup_key is not None  # parse_event requires it to acknowledge or resolve
     item = incident_for(deps, table, integration, event.dedup_key)
     if item is None:
@@ -134,7 +139,9 @@ def handle_alarm(event: dict[str, Any]) -> dict[str, str]:
     except InvalidAlarmEvent as error:
         logger.error("alarm event rejected", extra={"error": str(error), "event_id": event.get("id")})
         raise
-    result = apply_change(dependencies(), integrations_table(), change, default_integration=alarm_integration())
+    result = apply_change(
+        dependencies(), integrations_table(), change, default_integration=alarm_integration(), repeat_after=repeat_after_seconds()
+    )
     count(f"Alarm{change.state.capitalize().replace('_', '')}")
     logger.info("alarm state change processed", extra=result)
     return result

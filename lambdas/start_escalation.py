@@ -87,9 +87,14 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
     arn = execution_arn(deps.settings.state_machine_arn, name)
     chain, windows = _chain_of(deps, incident, definitions)
     started = deps.incidents.record_started(incident.incident_id, chain, arn, at, policy=incident.policy)
-    if not started and deps.incidents.get(incident_id) is None:
-        logger.warning("incident deleted before it could be paged", extra={"incident_id": incident_id})
-        return "deleted"
+    if not started:
+        current = deps.incidents.get(incident_id)
+        if current is None:
+            logger.warning("incident deleted before it could be paged", extra={"incident_id": incident_id})
+            return "deleted"
+        if current.get("execution_arn") != arn:  # acknowledged or resolved before its start (an alert), or replaced
+            logger.info("incident closed before its escalation started", extra={"incident_id": incident_id})
+            return "closed_before_start"
     workflow_input = {
         "incident_id": incident.incident_id,
         "contacts": chain,
@@ -116,6 +121,53 @@ def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
     return "started"
 
 
+def start_pass(image: dict[str, Any]) -> str:
+    """Start the new pass an alert asked for (escalation.alert_incidents.escalate_again); returns what happened.
+
+    The chain is read afresh (a policy's levels as deployed now); the execution is the one the item names,
+    so a redelivered record starts nothing twice.
+    """
+    deps = dependencies()
+    incident_id = image["incident_id"]["S"]
+    arn = image["execution_arn"]["S"]
+    definitions = _deployed_policies(deps, image)
+    at = utc_now()
+    try:
+        incident = parse_incident(
+            image,
+            allowed_calling_codes=deps.settings.allowed_calling_codes,
+            policies=None if definitions is None else definitions.policies.keys(),
+        )
+    except InvalidIncident as error:  # e.g. its policy was removed since: it cannot be paged again; ops are told
+        deps.incidents.fail(incident_id, execution=arn, error=str(error), at=at, entries=[])
+        logger.error("incident cannot be escalated again", extra={"incident_id": incident_id, "error": str(error)})
+        count(INCIDENTS_INVALID)
+        return "invalid"
+    chain, windows = _chain_of(deps, incident, definitions)
+    if not deps.incidents.record_pass(incident_id, chain, execution=arn):
+        return "closed"  # acknowledged or resolved before this pass started
+    workflow_input = {
+        "incident_id": incident_id,
+        "contacts": chain,
+        "ack_timeouts": windows,
+        "timeout": windows[0],
+        "level": 0,
+        "attempt": 0,
+        "error": None,
+    }
+    try:
+        aws_clients.stepfunctions().start_execution(
+            stateMachineArn=deps.settings.state_machine_arn, name=arn.rsplit(":", 1)[-1], input=json.dumps(workflow_input)
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+        return "already_started"
+    logger.info("escalation started again", extra={"incident_id": incident_id, "levels": len(chain)})
+    count(INCIDENTS_STARTED)
+    return "started_again"
+
+
 def _string_leaf(image: dict[str, Any], name: str) -> str | None:
     """The S value of an attribute of a stream image: what the mapping's filters test (they see leaves only)."""
     attribute = image.get(name)
@@ -138,6 +190,26 @@ def is_new_incident(record: dict[str, Any]) -> bool:
     return record.get("eventName") == "MODIFY" and fresh
 
 
+AGAIN_FROM = (Status.UNACKNOWLEDGED.value, Status.FAILED.value)
+
+
+def is_new_pass(record: dict[str, Any]) -> bool:
+    """A MODIFY that put an exhausted or failed incident back to open under a new execution: escalate it again.
+
+    Only alert_incidents.escalate_again writes that; stacks/escalation_stack.py new_pass_filters says the same.
+    """
+    dynamodb = record.get("dynamodb", {})
+    old, new = dynamodb.get("OldImage") or {}, dynamodb.get("NewImage") or {}
+    execution = _string_leaf(new, "execution_arn")
+    return (
+        record.get("eventName") == "MODIFY"
+        and _string_leaf(old, "incident_stat") in AGAIN_FROM
+        and _string_leaf(new, "incident_stat") == NOT_ACKNOWLEDGED
+        and execution is not None
+        and execution != _string_leaf(old, "execution_arn")
+    )
+
+
 def _record_handler(record: DynamoDBRecord) -> str:
     raw = record.raw_event
     outcomes = []
@@ -154,6 +226,8 @@ def _record_handler(record: DynamoDBRecord) -> str:
     if is_new_incident(raw):  # the mapping's filters say the same; a second guard costs nothing
         dynamodb = raw["dynamodb"]
         outcomes.append(start_incident(dynamodb["NewImage"], str(dynamodb.get("SequenceNumber") or record.event_id)))
+    elif is_new_pass(raw):
+        outcomes.append(start_pass(raw["dynamodb"]["NewImage"]))
     if archive_failure is not None:
         raise archive_failure  # both steps are idempotent: the retry archives once and starts nothing twice
     return "+".join(outcomes) or "ignored"

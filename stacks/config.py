@@ -86,6 +86,8 @@ class EscalationConfig:
     handoff_notice_minutes: int = 0  # text the incoming on-call person this long before a shift; 0: off
     storm_batch_seconds: int = 30  # pages to someone with a page unanswered wait this long to go out in one text; 0: off
     alarm_integration: str = ""  # the integration an untagged CloudWatch alarm pages; "" for none (untagged alarms ignored)
+    # An alert firing again on an incident nobody is on (exhausted, failed) escalates it again at most this often; 0: never.
+    repeat_after_seconds: int = 14_400
 
     @property
     def allowed_calling_codes(self) -> tuple[str, ...]:
@@ -204,6 +206,7 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         handoff_notice_minutes=_int(context, "handoffNoticeMinutes", 0, 0, 1440),
         alarm_integration=_str(context, "alarmIntegration"),
         storm_batch_seconds=_int(context, "stormBatchSeconds", 30, 0, 300),
+        repeat_after_seconds=_int(context, "repeatAfterSeconds", 14_400, 0, 604_800),
     )
     if 0 < config.handoff_notice_minutes < HANDOFF_NOTICE_PERIOD_MINUTES:
         raise ConfigError(

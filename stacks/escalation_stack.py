@@ -210,7 +210,7 @@ class EscalationStack(Stack):
                 max_record_age=Duration.days(1),
                 report_batch_item_failures=True,
                 on_failure=sources.SqsDlq(self.stream_dlq),
-                filters=[*new_incident_filters(), *replaced_incident_filters()],
+                filters=[*new_incident_filters(), *new_pass_filters(), *replaced_incident_filters()],
             )
         )
         # Replies: inbound topic -> function; failed async invokes land in a queue, not in the void.
@@ -308,6 +308,7 @@ class EscalationStack(Stack):
             code=code, layer=layer, environment={**common_env, **sms_env}, timeout_seconds=ALERT_EVENTS_TIMEOUT_SECONDS,
         )  # fmt: skip
         self.alerts = Alerts(self, "Alerts", function=function)
+        function.function.add_environment("REPEAT_AFTER_SECONDS", str(self.config.repeat_after_seconds))
         self.alarm_rule = self.alerts.deliver_alarms(
             default_integration=self.config.alarm_integration,
             own_alarm_prefix=f"{self.stack_name}-",
@@ -452,6 +453,24 @@ def new_incident_filters() -> list[Mapping[str, Any]]:
         lambda_.FilterCriteria.filter(
             {"eventName": modify, "dynamodb": {"NewImage": {**fresh, "incident_stat": {"S": lambda_.FilterRule.not_exists()}}}}
         ),
+    ]
+
+
+def new_pass_filters() -> list[Mapping[str, Any]]:
+    """Stream records of an exhausted or failed incident put back to open by an alert firing again (a new pass).
+
+    (lambdas/start_escalation.py is_new_pass applies the same rule, and checks the execution changed.)
+    """
+    return [
+        lambda_.FilterCriteria.filter(
+            {
+                "eventName": lambda_.FilterRule.is_equal("MODIFY"),
+                "dynamodb": {
+                    "OldImage": {"incident_stat": {"S": lambda_.FilterRule.or_("unacknowledged", "failed")}},
+                    "NewImage": {"incident_stat": {"S": lambda_.FilterRule.is_equal("not_acknowledged")}},
+                },
+            }
+        )
     ]
 
 

@@ -65,16 +65,15 @@ def replaced_incident_filters() -> list[Mapping[str, Any]]:
     lambdas/escalation/history.py is_replacement decides; it accepts nothing these filters reject.
 
     Filters match leaf values only, so attributes are tested through their DynamoDB type ("S").
+    One filter for both (a mapping takes five by default): a REMOVE has no NewImage, and `exists: false`
+    matches a leaf whose parent is missing too.
     """
     had_history = {"stat_date": {"S": lambda_.FilterRule.exists()}}
     return [
         lambda_.FilterCriteria.filter(
             {
-                "eventName": lambda_.FilterRule.is_equal("MODIFY"),
+                "eventName": lambda_.FilterRule.or_("MODIFY", "REMOVE"),
                 "dynamodb": {"OldImage": had_history, "NewImage": {"execution_arn": {"S": lambda_.FilterRule.not_exists()}}},
             }
-        ),
-        lambda_.FilterCriteria.filter(
-            {"eventName": lambda_.FilterRule.is_equal("REMOVE"), "dynamodb": {"OldImage": had_history}},
         ),
     ]

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from . import aws_clients
 from .alarms import INTEGRATION_TAG, AlarmChange, as_trigger
-from .alert_incidents import OPEN_FOR_DEDUP, incident_for, trigger, wait_until_started
+from .alert_incidents import OPEN_FOR_DEDUP, incident_for, trigger
 from .integrations import Integration, by_name
 from .observability import logger
 from .repository import is_conditional_failure, utc_now
@@ -93,13 +93,13 @@ def _resolve_started(deps: Dependencies, table: Any, integration: str, alarm_arn
     if item is None:
         return {"outcome": "no_incident"}
     incident_id = str(item["incident_id"])
-    if item.get("incident_stat") in OPEN_FOR_DEDUP and "execution_arn" not in item:
-        wait_until_started(deps, incident_id, integration, alarm_arn)  # raises AlertsBusy: the retry resolves it
     outcome = resolve(deps, incident_id, by=integration, via=via, at=utc_now())
     return {"outcome": str(outcome), "incident_id": incident_id}
 
 
-def apply_change(deps: Dependencies, table: Any, change: AlarmChange, *, default_integration: str) -> dict[str, str]:
+def apply_change(
+    deps: Dependencies, table: Any, change: AlarmChange, *, default_integration: str, repeat_after: int = 0
+) -> dict[str, str]:
     """Act on one alarm state change: {outcome, alarm, incident_id?}."""
     base = {"alarm": change.alarm_name, "state": change.state, "changed_at": change.changed_at}
     if change.state == "INSUFFICIENT_DATA":
@@ -123,7 +123,7 @@ def apply_change(deps: Dependencies, table: Any, change: AlarmChange, *, default
         current = incident_for(deps, table, integration, change.alarm_arn)
         if current is not None and current.get("incident_stat") not in OPEN_FOR_DEDUP:
             return {**base, "outcome": "already_closed", "incident_id": str(current["incident_id"])}
-    result = trigger(deps, table, integration, as_trigger(change), via=via, at=utc_now())
+    result = trigger(deps, table, integration, as_trigger(change), via=via, at=utc_now(), repeat_after=repeat_after)
     names = {"#i": "integration"}
     values: dict[str, Any] = {":name": integration.name}
     expression = "SET #i = :name"

@@ -33,7 +33,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import aws_clients, messages
-from .acknowledgement import complete_task
+from .acknowledgement import complete_task, public_name
 from .alerts import AlertEvent, incident_item, new_dedup_key
 from .integrations import Integration
 from .observability import INCIDENTS_ACKNOWLEDGED, count, logger
@@ -176,13 +176,16 @@ def _open(
 
 
 def wait_until_started(deps: Dependencies, incident_id: str, integration: str, dedup_key: str) -> dict[str, Any] | None:
-    """The open incident once its escalation has started (the app never writes to an unstarted one); None if closed."""
+    """The open incident once its escalation has started, or once it was acknowledged before its start; None if closed.
+
+    The app never writes to a fresh, unstarted incident (the stream would take the write for a new one).
+    """
     deadline = time.monotonic() + WAIT_FOR_START_SECONDS
     while True:
         item = deps.incidents.get(incident_id)
         if item is not None and not _is_open_for(item, integration, dedup_key):
             return None
-        if item is not None and "execution_arn" in item:
+        if item is not None and ("execution_arn" in item or item.get("incident_stat") == Status.ACKNOWLEDGED):
             return item
         if time.monotonic() >= deadline:
             if item is None:
@@ -191,8 +194,45 @@ def wait_until_started(deps: Dependencies, incident_id: str, integration: str, d
         time.sleep(0.2)
 
 
-def trigger(deps: Dependencies, table: Any, integration: Integration, event: AlertEvent, *, via: str, at: str) -> dict[str, str]:
-    """Open an incident for the event, or count it on the open one with its dedup key: {outcome, dedup_key, incident_id}."""
+def next_pass_execution(item: dict[str, Any]) -> str:
+    """The execution of the pass after item's current one: named after it, so concurrent triggers name the same one."""
+    previous = str(item["execution_arn"])
+    prefix, _, _name = previous.rpartition(":")
+    digest = hashlib.sha256(f"{item['incident_id']}\n{previous}".encode()).hexdigest()[:16]
+    safe = "".join(character if character.isalnum() or character in "-_" else "_" for character in str(item["incident_id"]))
+    return f"{prefix}:incident-{safe[:40]}-{digest}"
+
+
+def escalate_again(deps: Dependencies, item: dict[str, Any], *, via: str, at: str, repeat_after: int) -> bool:
+    """Start a new pass over the chain of an incident nobody is on (exhausted, failed); False when too soon or not so.
+
+    At most one pass per `repeat_after` seconds (from the start of the current pass); 0 never starts one.
+    The new pass is started by the stream handler (start_escalation), which sees the status go back to open.
+    """
+    if (
+        repeat_after <= 0
+        or item.get("incident_stat") not in (Status.UNACKNOWLEDGED, Status.FAILED)
+        or "execution_arn" not in item
+    ):
+        return False
+    execution = next_pass_execution(item)
+    entry = timeline_entry(Event.ESCALATED_AGAIN, at, via=via[:128], passes=int(item.get("passes", 1)) + 1)
+    started = deps.incidents.start_new_pass(
+        item, execution=execution, not_before=int(time.time()) - repeat_after, at=at, entries=[entry]
+    )
+    if started is not None:
+        logger.info("alert fired again with nobody on it: escalating again", extra={"incident_id": item["incident_id"]})
+    return started is not None
+
+
+def trigger(
+    deps: Dependencies, table: Any, integration: Integration, event: AlertEvent, *, via: str, at: str, repeat_after: int = 0
+) -> dict[str, str]:
+    """Open an incident for the event, or act on the one its dedup key opened: {outcome, dedup_key, incident_id}.
+
+    By the status of that incident: being escalated or acknowledged, a repeat (counted); exhausted or failed,
+    escalated again once per `repeat_after` seconds (a repeat in between); resolved or invalid, a new incident.
+    """
     dedup_key = event.dedup_key or new_dedup_key()
     claim_pk = dedup_claim_key(integration.name, dedup_key)
     for _ in range(5):
@@ -200,6 +240,8 @@ def trigger(deps: Dependencies, table: Any, integration: Integration, event: Ale
         if claim is not None:
             incident_id = str(claim["incident_id"])
             item = wait_until_started(deps, incident_id, integration.name, dedup_key)
+            if item is not None and escalate_again(deps, item, via=via, at=at, repeat_after=repeat_after):
+                return {"outcome": "escalated_again", "dedup_key": dedup_key, "incident_id": incident_id}
             if item is not None:
                 entry = timeline_entry(Event.ALERT_REPEATED, at, source=event.source[:128] or None, via=via[:128])
                 if deps.incidents.record_repeat(incident_id, dedup_key=dedup_key, entry=entry, cap=REPEATS_ON_TIMELINE):
@@ -222,26 +264,49 @@ def incident_for(deps: Dependencies, table: Any, integration: Integration, dedup
     return item
 
 
+def _take(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> dict[str, Any] | None:
+    """The acknowledging write, started or not: the item as it was, None when this request did not take it."""
+    for _ in range(3):
+        entry = timeline_entry(Event.ACKNOWLEDGED, at, by=by, via=via[:128])
+        before = deps.incidents.acknowledge_by_reply(incident_id, by=by, at=at, via=via, entries=[entry])
+        if before is not None:
+            return before
+        entry = timeline_entry(Event.ACKNOWLEDGED, at, by=by, via=via[:128], before_start=True)
+        before = deps.incidents.close_before_start(
+            incident_id, status=Status.ACKNOWLEDGED, by=by, at=at, via=via, entries=[entry]
+        )
+        if before is not None:
+            return before
+        current = deps.incidents.get(incident_id)
+        if current is None or "execution_arn" not in current or current.get("incident_stat") not in OPEN_FOR_DEDUP:
+            return None
+        if current.get("incident_stat") == Status.ACKNOWLEDGED:
+            return None  # someone has it
+    return None
+
+
 def acknowledge(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> str:
     """Acknowledge for an integration, by the rules a YES follows (repository.acknowledge_by_reply, the same once-only keys).
 
-    Completes the parked task and tells everyone paged who took it; returns acknowledged, already_acknowledged or closed.
+    Completes the parked task and tells everyone paged who took it; returns acknowledged, already_acknowledged or
+    closed. An incident not started yet is taken where it stands and never paged. An acknowledge of an
+    acknowledged incident, whatever its request id, finishes what the acknowledgement that took it still owes.
     """
-    entry = timeline_entry(Event.ACKNOWLEDGED, at, by=by, via=via[:128])
-    before = deps.incidents.acknowledge_by_reply(incident_id, by=by, at=at, via=via, entries=[entry])
+    before = _take(deps, incident_id, by=by, via=via, at=at)
+    outcome = "acknowledged"
     if before is None:
         item = deps.incidents.get(incident_id) or {}
-        mine = item.get("incident_stat") == Status.ACKNOWLEDGED and item.get("acknowledged_via") == via
-        if not mine:
-            return "already_acknowledged" if item.get("incident_stat") == Status.ACKNOWLEDGED else "closed"
-        before = item  # a retry of this very acknowledgement: finish what is owed
+        if item.get("incident_stat") != Status.ACKNOWLEDGED:
+            return "closed"
+        outcome = "acknowledged" if item.get("acknowledged_via") == via else "already_acknowledged"
+        before, by = item, str(item.get("acknowledged_by", by))  # finish what the taking acknowledgement owes
     else:
         count(INCIDENTS_ACKNOWLEDGED)
     failures: list[Exception] = []
     key = incident_key(before)
     token = before.get("task_token")
     if token:
-        output = json.dumps({"outcome": "acknowledged", "acknowledged_by": by})
+        output = json.dumps({"outcome": "acknowledged", "acknowledged_by": public_name(by)})
         try:
             sfn = aws_clients.stepfunctions()
             deps.once.once(f"ack_task#{key}", partial(complete_task, sfn.send_task_success, taskToken=str(token), output=output))
@@ -249,15 +314,20 @@ def acknowledge(deps: Dependencies, incident_id: str, *, by: str, via: str, at: 
         except Exception as error:  # re-raised below; the retry completes it
             failures.append(error)
     notice = messages.acknowledged_notice(incident_id, by)
+    execution = str(before.get("execution_arn", "")) or None
     for contact in contacts_paged(before):
-        send = partial(deps.notifier.send_courtesy, contact, notice, incident_id=incident_id, kind="acknowledged_notice")
+        if contact == by:
+            continue
+        send = partial(
+            deps.notifier.send_courtesy, contact, notice, incident_id=incident_id, kind="acknowledged_notice", execution=execution
+        )
         try:
             deps.once.once(f"ack_notice#{key}#{contact}", send)
         except Exception as error:
             failures.append(error)
     if failures:
         raise failures[0]
-    return "acknowledged"
+    return outcome
 
 
 def resolve_alert(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> str:

@@ -1,5 +1,6 @@
 """Data access: the incidents table (also the audit log) and the outbound message log."""
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,16 @@ _IS_OPEN = "incident_stat IN (:open0, :open1)"
 # A workflow acts only on the incident it was started for: the item may have been replaced since.
 _IS_OPEN_AND_MINE = _IS_OPEN + " AND execution_arn = :execution"
 _STARTED = "attribute_exists(execution_arn)"
+# Not started, and not taken or resolved before its start: the item a user (or an alert) just wrote.
+_FRESH = (
+    "attribute_exists(incident_id) AND attribute_not_exists(execution_arn)"
+    " AND (attribute_not_exists(incident_stat) OR incident_stat = :fresh)"
+)
+_FRESH_VALUES = {":fresh": Status.NOT_ACKNOWLEDGED.value}
+# Closed before it started (an alert acknowledged or resolved before the stream started its escalation):
+# not fresh, so the stream never starts it, and the app may write to it like a started one.
+_SETTLED = "(attribute_exists(execution_arn) OR incident_stat IN (:settled0, :settled1))"
+_SETTLED_VALUES = {":settled0": Status.ACKNOWLEDGED.value, ":settled1": Status.RESOLVED.value}
 
 
 class IncidentRepository:
@@ -94,7 +105,10 @@ class IncidentRepository:
             incident_id,
             sets={"incident_stat": Status.INVALID.value, "error": error, "stat_date": at},
             entries=[timeline_entry(Event.INVALID, at, error=error)],
-            condition="attribute_exists(incident_id) AND attribute_not_exists(execution_arn)",
+            # any unstarted item (its status may be the broken field) but one closed before its start
+            condition="attribute_exists(incident_id) AND attribute_not_exists(execution_arn)"
+            " AND NOT (incident_stat IN (:settled0, :settled1))",
+            condition_values=_SETTLED_VALUES,
             started_only=False,
         )
         return result is not None
@@ -113,6 +127,7 @@ class IncidentRepository:
             "execution_arn": execution_arn,
             "stat_date": at,
             "double_escalation": "no",
+            "pass_started": int(time.time()),  # when this pass over the chain began (alert_incidents: re-escalation)
         }
         if policy is not None:
             sets["level_contacts"] = {}
@@ -120,10 +135,22 @@ class IncidentRepository:
             incident_id,
             sets=sets,
             entries=[timeline_entry(Event.CREATED, at, contacts=len(contacts), policy=policy)],
-            condition="attribute_exists(incident_id) AND attribute_not_exists(execution_arn)",
+            condition=_FRESH,  # an alert acknowledged or resolved before its start is never paged
+            condition_values=_FRESH_VALUES,
             started_only=False,
             removes=("#error",),  # an item fixed after being marked invalid
             extra_names={"#error": "error"},
+        )
+        return result is not None
+
+    def record_pass(self, incident_id: str, contacts: list[str], *, execution: str) -> bool:
+        """Record the chain of a new pass before it starts; False when the incident moved on (taken, resolved)."""
+        result = self._update(
+            incident_id,
+            sets={"escalation_chain": contacts},
+            entries=[],
+            condition=_IS_OPEN_AND_MINE,
+            condition_values={**_OPEN, ":execution": execution},
         )
         return result is not None
 
@@ -291,20 +318,87 @@ class IncidentRepository:
             return_old=True,
         )
 
+    def close_before_start(
+        self, incident_id: str, *, status: Status, by: str, at: str, via: str, entries: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Acknowledge or resolve an incident whose escalation has not started; the old item, None if it was not fresh.
+
+        The stream then never starts it (record_started needs a fresh item), so nobody is paged. Resolving
+        also takes an incident acknowledged before its start.
+        """
+        prefix = "acknowledged" if status == Status.ACKNOWLEDGED else "resolved"
+        condition, values = _FRESH, dict(_FRESH_VALUES)
+        if status == Status.RESOLVED:
+            condition = condition.replace("incident_stat = :fresh", "incident_stat IN (:fresh, :acked)")
+            values[":acked"] = Status.ACKNOWLEDGED.value
+        return self._update(
+            incident_id,
+            sets={
+                "incident_stat": status.value,
+                f"{prefix}_by": by,
+                f"{prefix}_at": at,
+                f"{prefix}_via": via,
+                "stat_date": at,
+            },
+            entries=entries,
+            condition=condition,
+            condition_values=values,
+            return_old=True,
+            started_only=False,
+        )
+
+    def start_new_pass(
+        self, item: Mapping[str, Any], *, execution: str, not_before: int, at: str, entries: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Escalate an exhausted or failed incident again under a new execution (the stream starts it); None if not now.
+
+        Conditional on the pass it replaces (its execution and status) and on that pass having begun at
+        or before `not_before` (epoch seconds), so concurrent triggers start one pass and a flapping alert
+        at most one per repeatAfterSeconds.
+        """
+        sets: dict[str, Any] = {
+            "execution_arn": execution,
+            "incident_stat": Status.NOT_ACKNOWLEDGED.value,
+            "escalation_level": 0,
+            "double_escalation": "no",
+            "pass_started": int(time.time()),
+            "passes": int(item.get("passes", 1)) + 1,
+            "stat_date": at,
+        }
+        if "level_contacts" in item:
+            sets["level_contacts"] = {}  # who is on call now is paged, not who was
+        result = self._update(
+            str(item["incident_id"]),
+            sets=sets,
+            entries=entries,
+            condition="execution_arn = :previous AND incident_stat IN (:exhausted, :failed) "
+            "AND (attribute_not_exists(pass_started) OR pass_started <= :not_before)",
+            condition_values={
+                ":previous": item["execution_arn"],
+                ":exhausted": Status.UNACKNOWLEDGED.value,
+                ":failed": Status.FAILED.value,
+                ":not_before": not_before,
+            },
+            removes=("escalated_to", "task_token", "current_contact", "current_contacts", "#error", "fault"),
+            extra_names={"#error": "error"},
+        )
+        return result
+
     def record_repeat(self, incident_id: str, *, dedup_key: str, entry: dict[str, Any], cap: int) -> bool:
-        """Count a repeated alert on a started, not yet resolved incident with this dedup key; False if there is none.
+        """Count a repeated alert on a started (or taken before its start), not yet resolved incident; False if there is none.
 
         Only the first `cap` repeats go on the timeline (a flapping alert must not fill the item); all are counted.
         """
         resolvable = {f":r{index}": status.value for index, status in enumerate(RESOLVABLE_STATUSES)}
         condition = f"dedup_key = :dedup AND incident_stat IN ({', '.join(resolvable)})"
-        values = {":dedup": dedup_key, ":one": 1, **resolvable}
+        values = {":dedup": dedup_key, ":one": 1, **resolvable, **_SETTLED_VALUES}
         if self._conditional(
             Key={"incident_id": incident_id},
             UpdateExpression="SET #t = list_append(if_not_exists(#t, :empty), :entries) ADD alert_count :one",
             ConditionExpression=f"{condition} AND (attribute_not_exists(alert_count) OR alert_count < :cap)",
             ExpressionAttributeNames={"#t": "timeline"},
             ExpressionAttributeValues={**values, ":empty": [], ":entries": [entry], ":cap": cap},
+            started=_SETTLED,
         ):
             return True
         return self._conditional(
@@ -312,6 +406,7 @@ class IncidentRepository:
             UpdateExpression="ADD alert_count :one",
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
+            started=_SETTLED,
         )
 
     def forget_token(self, incident_id: str, token: str) -> None:
@@ -348,10 +443,10 @@ class IncidentRepository:
         )
         return False
 
-    def _conditional(self, **kwargs: Any) -> bool:
+    def _conditional(self, *, started: str = _STARTED, **kwargs: Any) -> bool:
         """One raw conditional UpdateItem on a started incident (see _update); False when its condition did not hold."""
         condition = kwargs.get("ConditionExpression")
-        kwargs["ConditionExpression"] = _STARTED + (f" AND ({condition})" if condition else "")
+        kwargs["ConditionExpression"] = started + (f" AND ({condition})" if condition else "")
         try:
             self._table.update_item(**kwargs)
         except ClientError as error:

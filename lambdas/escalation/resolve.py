@@ -27,7 +27,7 @@ from .matching import reached_by_chain
 from .observability import INCIDENTS_RESOLVED, count, logger
 from .phone_numbers import is_e164, mask
 from .repository import paged_contacts
-from .status import Event, Status
+from .status import RESOLVABLE_STATUSES, Event, Status
 from .timeline import timeline_entry
 from .wiring import Dependencies
 
@@ -39,7 +39,7 @@ class Outcome(StrEnum):
 
     RESOLVED = "resolved"  # resolved now (or by an earlier try of this same resolve)
     ALREADY_RESOLVED = "already_resolved"  # someone (or something) else resolved it before
-    NOT_RESOLVABLE = "not_resolvable"  # invalid, or not started yet: nothing to stop
+    NOT_RESOLVABLE = "not_resolvable"  # invalid: nothing to stop
     NOT_FOUND = "not_found"
 
 
@@ -100,13 +100,37 @@ def _finish(deps: Dependencies, item: dict[str, Any], *, by: str) -> None:
         raise failures[0]
 
 
+def _write(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> dict[str, Any] | None:
+    """The resolving write, started or not: the item as it was, None when this request did not resolve it.
+
+    An incident whose escalation has not started yet (an alert resolved 50 ms after it fired) is resolved
+    where it stands and never paged; one starting at this very moment is caught by the second try.
+    """
+    shown = mask(by) if is_e164(by) else by
+    for _ in range(3):
+        entry = timeline_entry(Event.RESOLVED, at, by=shown, via=via[:128])
+        before = deps.incidents.resolve(incident_id, by=by, at=at, via=via, entries=[entry])
+        if before is not None:
+            return before
+        entry = timeline_entry(Event.RESOLVED, at, by=shown, via=via[:128], before_start=True)
+        before = deps.incidents.close_before_start(incident_id, status=Status.RESOLVED, by=by, at=at, via=via, entries=[entry])
+        if before is not None:
+            return before
+        current = deps.incidents.get(incident_id)
+        if current is None or "execution_arn" not in current or current.get("incident_stat") not in RESOLVABLE_STATUSES:
+            return None  # gone, invalid, or closed meanwhile; otherwise it started between the two writes: again
+    return None
+
+
 def resolve(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> Outcome:
     """Resolve an incident (by: a phone number or an integration's name; via: what carried the request, unique per request).
 
-    Idempotent per `via`; safe against a concurrent YES, a page in flight, and another resolve.
+    Safe against a concurrent YES, a page in flight, a start in flight, and another resolve. A resolve of
+    a resolved incident, whatever its request (a sender's retry after a timeout gets a new request id),
+    finishes what the resolve that closed it still owes (its once-only keys make that safe) and changes
+    nothing else.
     """
-    entry = timeline_entry(Event.RESOLVED, at, by=mask(by) if is_e164(by) else by, via=via[:128])
-    before = deps.incidents.resolve(incident_id, by=by, at=at, via=via, entries=[entry])
+    before = _write(deps, incident_id, by=by, via=via, at=at)
     if before is not None:
         count(INCIDENTS_RESOLVED)
         logger.info("incident resolved", extra={"incident_id": incident_id, "status_before": before.get("incident_stat")})
@@ -117,7 +141,7 @@ def resolve(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str)
         return Outcome.NOT_FOUND
     if current.get("incident_stat") != Status.RESOLVED:
         return Outcome.NOT_RESOLVABLE
+    _finish(deps, current, by=str(current.get("resolved_by", by)))  # what the closing resolve still owes, if anything
     if current.get("resolved_via") == via and current.get("resolved_by") == by:
-        _finish(deps, current, by=by)  # a retry of this very resolve: send what is still owed
-        return Outcome.RESOLVED
+        return Outcome.RESOLVED  # a retry of this very resolve
     return Outcome.ALREADY_RESOLVED

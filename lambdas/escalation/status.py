@@ -41,6 +41,7 @@ class Event(StrEnum):
     NOBODY_ON_CALL = "nobody_on_call"  # a policy level resolved to nobody: it is skipped and ops are told
     RESOLVED = "resolved"  # the incident is over; escalation stopped, everyone paged told
     ALERT_REPEATED = "alert_repeated"  # the same alert (dedup key) fired again while the incident was open
+    ESCALATED_AGAIN = "escalated_again"  # the alert fired again with nobody on it: a new pass over the chain
 
 
 class WorkflowError(StrEnum):

@@ -197,8 +197,14 @@ def test_stream_feeds_start_function_with_new_incidents_only(default_synth: Synt
         {"eventName": ["INSERT"]},
         {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {**never_started, "incident_stat": {"S": ["not_acknowledged"]}}}},
         {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {**never_started, "incident_stat": {"S": [{"exists": False}]}}}},
-        {"eventName": ["MODIFY"], "dynamodb": {"OldImage": had_history, "NewImage": never_started}},
-        {"eventName": ["REMOVE"], "dynamodb": {"OldImage": had_history}},
+        {
+            "eventName": ["MODIFY"],
+            "dynamodb": {
+                "OldImage": {"incident_stat": {"S": ["unacknowledged", "failed"]}},
+                "NewImage": {"incident_stat": {"S": ["not_acknowledged"]}},
+            },
+        },
+        {"eventName": ["MODIFY", "REMOVE"], "dynamodb": {"OldImage": had_history, "NewImage": never_started}},
     ]
     assert len(patterns) <= 5  # Lambda's default quota of filters per event source mapping
 

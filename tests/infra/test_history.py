@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture
 from moto.events.models import EventPattern, EventPatternParser
-from start_escalation import is_new_incident
+from start_escalation import is_new_incident, is_new_pass
 
 from escalation.history import is_replacement
 from tests.infra.support import Synth
@@ -26,6 +26,11 @@ USER = {"incident_id": {"S": "123"}, "description": {"S": "Disk full"}, "first_c
 OPEN = {**USER, "incident_stat": {"S": "not_acknowledged"}}
 STARTED = {**OPEN, "execution_arn": EXECUTION, "stat_date": STAT_DATE, "timeline": CREATED}
 MARKED_INVALID = {**OPEN, "incident_stat": {"S": "invalid"}, "stat_date": STAT_DATE, "timeline": INVALID}
+
+RESOLVED, ACKNOWLEDGED = {"S": "resolved"}, {"S": "acknowledged"}
+EXHAUSTED = {**STARTED, "incident_stat": {"S": "unacknowledged"}}
+FAILED = {**STARTED, "incident_stat": {"S": "failed"}}
+NEXT_PASS = {**STARTED, "execution_arn": {"S": EXECUTION["S"] + "-pass2"}}
 
 # name: (eventName, OldImage, NewImage, starts, archives)
 RECORDS: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any] | None, bool, bool]] = {
@@ -46,6 +51,12 @@ RECORDS: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any] | None, bool
     "a started incident deleted": ("REMOVE", STARTED, None, False, True),
     "an invalid item deleted": ("REMOVE", MARKED_INVALID, None, False, True),
     "an unprocessed item deleted": ("REMOVE", OPEN, None, False, False),
+    "an alert resolves an item before its start": ("MODIFY", OPEN, {**OPEN, "incident_stat": RESOLVED}, False, False),
+    "an alert acknowledges an item before its start": ("MODIFY", OPEN, {**OPEN, "incident_stat": ACKNOWLEDGED}, False, False),
+    "the app exhausts the chain": ("MODIFY", STARTED, EXHAUSTED, False, False),
+    "an alert escalates an exhausted incident again": ("MODIFY", EXHAUSTED, NEXT_PASS, True, False),
+    "an alert escalates a failed incident again": ("MODIFY", FAILED, NEXT_PASS, True, False),
+    "a YES after the chain was exhausted": ("MODIFY", EXHAUSTED, {**EXHAUSTED, "incident_stat": ACKNOWLEDGED}, False, False),
 }
 
 
@@ -82,11 +93,11 @@ def test_filters_and_handler_rules_agree(default_synth: Synth, name: str) -> Non
     event_name, old, new, starts, archives = RECORDS[name]
     record = _record(event_name, old, new)
     patterns = _patterns(default_synth)
-    start_patterns, archive_patterns = patterns[:3], patterns[3:]
+    start_patterns, archive_patterns = patterns[:4], patterns[4:]
 
-    assert is_new_incident(record) is starts
+    assert (is_new_incident(record) or is_new_pass(record)) is starts
     assert is_replacement(record) is archives
-    assert _matches(start_patterns, record) is starts  # exactly the records that start an escalation
+    assert _matches(start_patterns, record) is starts  # exactly the records that start an escalation (or a new pass)
     if archives:
         assert _matches(archive_patterns, record)  # nothing to archive is filtered out
     assert _matches(patterns, record) is (starts or archives)  # the app's own writes reach no function

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import page_contact
@@ -103,3 +104,18 @@ def escalated(paged: Aws, sms_stub: Stubber, lambda_context: LambdaContext) -> A
     """...and then escalated to the second contact: token-1 parked, page msg-2 logged."""
     run_page(sms_stub, lambda_context, level=1, token="token-1", message_id="msg-2")
     return paged
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each moto call atomic, as a DynamoDB conditional write is on AWS (moto alone lets two threads interleave in one)."""
+    from moto.core.botocore_stubber import BotocoreStubber  # noqa: PLC0415
+
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)

@@ -190,9 +190,16 @@ def test_a_page_task_that_finds_the_incident_resolved_does_not_page(
     assert paged.incident("123")["incident_stat"] == "resolved"
 
 
-def test_only_started_incidents_can_be_resolved(aws: Aws, seed_item: dict[str, Any]) -> None:
+def test_an_incident_not_started_yet_is_resolved_where_it_stands_and_an_invalid_one_is_not(
+    aws: Aws, seed_item: dict[str, Any]
+) -> None:
     deps = dependencies()
     assert resolve(deps, "missing", by="api", via="e", at=AT) == Outcome.NOT_FOUND
-    aws.put_incident(seed_item)  # written, not started yet: its escalation will start; resolving it now would race that
-    assert resolve(deps, "123", by="api", via="e", at=AT) == Outcome.NOT_RESOLVABLE
-    assert aws.incident("123")["incident_stat"] == "not_acknowledged"
+    aws.put_incident(seed_item)  # written, not started yet: the start handler will find it resolved and page nobody
+    assert resolve(deps, "123", by="api", via="e", at=AT) == Outcome.RESOLVED
+    assert (aws.incident("123")["incident_stat"], aws.incident("123")["resolved_via"]) == ("resolved", "e")
+    assert not deps.incidents.record_started("123", [FIRST], EXECUTION_ARN, AT)
+    assert not deps.incidents.mark_invalid("123", "contacts: bad", AT)  # the late start's check cannot reopen it either
+    aws.put_incident({**seed_item, "incident_id": {"S": "124"}})
+    assert deps.incidents.mark_invalid("124", "contacts: bad", AT)
+    assert resolve(deps, "124", by="api", via="e", at=AT) == Outcome.NOT_RESOLVABLE
