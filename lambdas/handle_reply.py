@@ -195,21 +195,55 @@ def _acknowledge(ctx: _Reply, inbox: Inbox, item: dict[str, Any]) -> str:
 
 
 def _acknowledge_all(ctx: _Reply, inbox: Inbox) -> str:
+    """YES ALL: take every incident open for the sender (however many), confirm at once, then stop and tell.
+
+    The others paged get one digest each (one notice when a single incident paged them), not one text per incident.
+    """
     targets = inbox.all_open(ctx.inbound_id)
     if not targets:
         return _nothing_open(ctx, inbox)
     taken = [item for item in (_take(ctx, target) for target in targets) if item is not None]
     if not taken:
         return ctx.finish(_someone_else_has_it(ctx, targets[0]))
-    for item in taken:
-        _time_to_acknowledge(ctx, item)
-        _stop_escalation(ctx, item)
     ids = [str(item["incident_id"]) for item in taken]
     confirmation = messages.acknowledged_all_confirmation(ids, inbox.open_ids(exclude=tuple(ids)))
     ctx.send_once(f"confirmation_all#{ctx.inbound_id}", ctx.sender, confirmation, ids[0], kind="confirmation")
     for item in taken:
-        _tell_the_others(ctx, item)
+        _time_to_acknowledge(ctx, item)
+        _stop_escalation(ctx, item)
+    _tell_the_others_at_once(ctx, taken)
     return ctx.finish(f"acknowledged_all:{len(ids)}")
+
+
+def _tell_the_others_at_once(ctx: _Reply, taken: list[dict[str, Any]]) -> None:
+    """Who took these incidents, to everyone else they paged: a digest per person, or the notice when only one paged them."""
+    owed: dict[str, list[dict[str, Any]]] = {}
+    for item in taken:
+        for contact in paged_contacts(item):
+            if contact != ctx.sender:
+                owed.setdefault(contact, []).append(item)
+    for contact, items in owed.items():
+        if len(items) == 1:
+            ctx.text("ack_notice", contact, messages.acknowledged_notice(str(items[0]["incident_id"]), ctx.sender), items[0],
+                     kind="acknowledged_notice")  # fmt: skip
+            continue
+        keys = [f"ack_notice#{incident_key(item)}#{contact}" for item in items]
+        pending = [item for item, key in zip(items, keys, strict=True) if not ctx.deps.once.done(key)]
+        if not pending:
+            continue
+        digest = messages.acknowledged_digest([str(item["incident_id"]) for item in pending], ctx.sender)
+
+        def send(
+            to: str = contact, sms: messages.Sms = digest, first: dict[str, Any] = pending[0], done: list[str] = keys
+        ) -> None:
+            ctx.deps.notifier.send_courtesy(
+                to, sms, incident_id=str(first["incident_id"]), kind="acknowledged_notice",
+                execution=str(first.get("execution_arn", "")) or None,
+            )  # fmt: skip
+            for key in done:  # each incident's own notice is then owed no more (an API repeat finishes nothing twice)
+                ctx.deps.once.mark_done(key)
+
+        ctx.once(f"ack_digest#{ctx.inbound_id}#{contact}", send)
 
 
 # -- decline ---------------------------------------------------------------------------------------

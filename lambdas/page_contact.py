@@ -181,6 +181,7 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
     member: dict[str, Any] = {
         "page_key": page_key,
         "incident_id": incident_id,
+        "execution": event["execution"],
         "level": level,
         "description": str(item.get("description", ""))[:80],
     }
@@ -224,7 +225,7 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
     for index, joined in enumerate(held):
         deps.message_log.record(
             f"batch#{number}#{flush_at}#{index}", incident_id=str(joined["incident_id"]), contact=number,
-            level=int(joined["level"]), kind="page", at=at,
+            level=int(joined["level"]), kind="page", at=at, execution=joined.get("execution"),
         )  # fmt: skip
     try:
         message_id = deps.notifier.send(

@@ -35,13 +35,15 @@ MAX_CONTACTS = 10  # the chain cap enforced by the start handler (lambdas/escala
 # and updates items conditionally. Nobody puts (replaces) or deletes an incident: the table is the audit log.
 INCIDENT_TABLE_ACTIONS = {
     "start": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
-    "page": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    # page and reply read every incident paged to a number (escalation.matching.Inbox), 100 per BatchGetItem.
+    "page": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"),
     "unacknowledged": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
-    "reply": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+    "reply": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"),
     "operator": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
 }
 # Every SDK call gives up after at most ~24 s (lambdas/escalation/aws_clients.py); a function does a few in a row,
-# and the senders may wait a little for a send slot. The reply handler may send a confirmation and up to ten notices.
+# and the senders may wait a little for a send slot. The reply handler may send a confirmation and up to ten notices
+# (a YES ALL: one confirmation, then a digest per other person, whatever the number of incidents).
 # The operator function (the CLI's acknowledge and resolve) sends what a YES or a RESOLVE sends.
 FUNCTION_TIMEOUT_SECONDS = {
     "StartEscalation": 60, "PageContact": 90, "MarkUnacknowledged": 180, "HandleReply": 180, "HandoffNotices": 180,

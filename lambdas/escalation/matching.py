@@ -5,6 +5,12 @@ log, courtesy texts excluded) and the number is in the incident's chain up to it
 later failed send to the number (a reminder, a repeat pass) does not take that away: unreachable
 numbers are skipped by courtesy texts, never by replies.
 
+- An incident counts only in the incarnation that paged: each page row names the execution (the pass)
+  that sent it, so a late `YES 4821` about a closed incident never acts on a new one with the same id
+  (rows written before executions were recorded match any incarnation). A new pass over the chain of
+  the same incident (an alert firing again) keeps the earlier passes' executions in `past_executions`.
+- Every page still remembered counts, however many (rows read page after page, incidents 100 per
+  request): YES ALL reaches them all.
 - An explicit id is compared case-insensitively, without a leading '#', with those incidents only.
 - A bare keyword acts on the incident of the most recent page or reminder that is still open for the
   sender: being escalated, exhausted with nobody on it, or stopped by a fault of ours. A bare RESOLVE
@@ -19,7 +25,6 @@ from .replies import id_key
 from .repository import IncidentRepository, MessageLog
 from .status import RESOLVABLE_STATUSES, Status
 
-MAX_INCIDENTS = 50  # distinct incidents read per reply (newest first); older pages are not matched
 # Being escalated, exhausted with nobody on it, or stopped by a fault of ours: a YES can still take it.
 OPEN_FOR_REPLY = frozenset(
     {Status.NOT_ACKNOWLEDGED.value, Status.ESCALATION.value, Status.UNACKNOWLEDGED.value, Status.FAILED.value}
@@ -29,6 +34,14 @@ OPEN_FOR_REPLY = frozenset(
 def reached_by_chain(item: Mapping[str, Any], contact: str) -> bool:
     """True when the escalation has reached contact's place in the chain (a send to them may have failed later)."""
     return contact in numbers_up_to(item, int(item.get("escalation_level", 0)))
+
+
+def same_incarnation(item: Mapping[str, Any], executions: set[str | None]) -> bool:
+    """True when one of the pages (their executions) was about this incarnation of the incident (see above)."""
+    if None in executions:
+        return True  # a row from before executions were recorded
+    mine = {item.get("execution_arn"), *item.get("past_executions", [])}
+    return bool(executions & mine)
 
 
 def open_for_reply(item: Mapping[str, Any]) -> bool:
@@ -50,9 +63,16 @@ class Inbox:
 
     def __init__(self, incidents: IncidentRepository, message_log: MessageLog, sender: str) -> None:
         self.sender = sender
-        ids = list(dict.fromkeys(str(sent["incident_id"]) for sent in message_log.pages_to(sender)))[:MAX_INCIDENTS]
+        executions: dict[str, set[str | None]] = {}
+        for sent in message_log.pages_to(sender):
+            executions.setdefault(str(sent["incident_id"]), set()).add(sent.get("execution"))
+        found = incidents.get_many(list(executions))
         self.items: list[dict[str, Any]] = [
-            item for item in (incidents.get(incident_id) for incident_id in ids) if item and reached_by_chain(item, sender)
+            item
+            for incident_id, paged_by in executions.items()
+            if (item := found.get(incident_id)) is not None
+            and reached_by_chain(item, sender)
+            and same_incarnation(item, paged_by)
         ]
 
     def __bool__(self) -> bool:

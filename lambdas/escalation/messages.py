@@ -210,6 +210,11 @@ def acknowledged_notice(incident_id: str, acknowledged_by: str) -> Sms:
     return _priced(f"Incident {incident_id} was acknowledged by {acknowledged_by}. No action needed.")
 
 
+def acknowledged_digest(incident_ids: Sequence[str], acknowledged_by: str) -> Sms:
+    """Tells another contact paged that someone took several incidents with one YES ALL (one text, not one each)."""
+    return _priced(f"Incidents {_id_list(incident_ids)} were acknowledged by {acknowledged_by}. No action needed.")
+
+
 def already_acknowledged(incident_id: str, acknowledged_by: str) -> Sms:
     """Answer to a reply about an incident someone else already took."""
     return _priced(f"Incident {incident_id} is already acknowledged by {acknowledged_by}.")

@@ -1,6 +1,13 @@
-"""Sending a text to a contact and remembering it, so that replies can be matched."""
+"""Sending a text to a contact and remembering it, so that replies can be matched.
 
-import time
+Send slots (escalation.send_rate): a page's slot is reserved by the page task, which sends at its start
+(`slot_reserved`). Any other text (acknowledged, resolved and escalated notices, confirmations, handoff
+notices, a batched page) takes a slot only if one starts within MAX_COURTESY_WAIT_SECONDS, and waits for
+it; otherwise it goes out at once without reserving one, so the queue never holds a slot nobody uses and
+a page never waits behind notices that already went out. Such a text may be throttled by the service:
+nothing retries it here (the SMS client makes one attempt); send_courtesy raises SmsThrottled so that its
+caller gives back the once-only key and a retry sends it, send_best_effort logs it and drops it.
+"""
 
 from .messages import Sms
 from .observability import ESCALATION_PAGES, SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
@@ -11,7 +18,7 @@ from .sms import SmsAccountFault, SmsFailed, SmsSender, SmsThrottled
 from .sms_ceiling import SmsCeiling, SmsCeilingReached
 
 COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
-MAX_COURTESY_WAIT_SECONDS = 1.0  # wait for a send slot in the function; past it, send (a throttled reply is retried)
+MAX_COURTESY_WAIT_SECONDS = 1.0  # a slot this close is reserved and waited for; past it, send now and reserve none
 
 
 class Notifier:
@@ -26,7 +33,10 @@ class Notifier:
         self._ceiling = ceiling
 
     def seconds_to_slot(self, sms: Sms) -> float:
-        """Reserve a send slot for sms; how long until it starts (0 when it is free now)."""
+        """Reserve the next send slot for sms, however far; how long until it starts (0 when it is free now).
+
+        For a page only: its caller must send it when the slot starts, then with slot_reserved.
+        """
         if self._rate is None:
             return 0.0
         return max(0.0, (self._rate.reserve(sms.segments) - now_ms()) / 1000)
@@ -45,6 +55,8 @@ class Notifier:
     ) -> str:
         """Send sms to a contact; raises SmsThrottled, SmsFailed or SmsAccountFault (SmsCeilingReached included).
 
+        slot_reserved: the caller reserved this text's slot and it has started (a page); otherwise the text
+        takes a slot only if one is free within MAX_COURTESY_WAIT_SECONDS (see the module's docstring).
         execution: the incarnation of the incident the text is about (the per-incident ceiling counts its texts).
         """
         if self._ceiling is not None:
@@ -53,10 +65,19 @@ class Notifier:
             except SmsCeilingReached:
                 count(SMS_CEILING_REACHED)
                 raise
-        if not slot_reserved:
-            time.sleep(min(self.seconds_to_slot(sms), MAX_COURTESY_WAIT_SECONDS))
+        if (
+            not slot_reserved
+            and self._rate is not None
+            and not self._rate.take(sms.segments, max_wait_seconds=MAX_COURTESY_WAIT_SECONDS)
+        ):
+            logger.info(
+                "sms sent without a send slot: the next free one is further than a courtesy text waits",
+                extra={"incident_id": incident_id, "to": mask(to), "kind": kind},
+            )
         message_id = self._sender.send(to, sms.body, incident_id=incident_id, ttl_seconds=ttl_seconds)
-        self._log.record(message_id, incident_id=incident_id, contact=to, level=level, kind=kind, at=utc_now())
+        self._log.record(
+            message_id, incident_id=incident_id, contact=to, level=level, kind=kind, at=utc_now(), execution=execution
+        )
         count(SMS_SENT)
         count(SMS_SEGMENTS, sms.segments)
         if kind == "page" and level > 0:  # reminders and courtesy texts are not escalations

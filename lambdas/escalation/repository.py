@@ -50,6 +50,27 @@ class IncidentRepository:
         item: dict[str, Any] | None = self._table.get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item")
         return item
 
+    def get_many(self, incident_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The items of these ids that exist, read consistently, 100 per request (BatchGetItem's limit)."""
+        table = self._table.name
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(incident_ids), 100):
+            keys = [{"incident_id": incident_id} for incident_id in incident_ids[start : start + 100]]
+            request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(8):
+                response = self._table.meta.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(table, []):  # a resource's client converts types
+                    found[str(item["incident_id"])] = item
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.05 * 2**attempt)  # throttled: back off, as the SDKs advise for unprocessed keys
+            for key in (request.get(table) or {}).get("Keys", []):  # still unprocessed: one by one
+                item_or_none = self.get(str(key["incident_id"]))
+                if item_or_none is not None:
+                    found[str(item_or_none["incident_id"])] = item_or_none
+        return found
+
     def _update(
         self,
         incident_id: str,
@@ -363,6 +384,7 @@ class IncidentRepository:
             "double_escalation": "no",
             "pass_started": int(time.time()),
             "passes": int(item.get("passes", 1)) + 1,
+            "past_executions": [*item.get("past_executions", []), item["execution_arn"]],  # replies to them still count
             "stat_date": at,
         }
         if "level_contacts" in item:
@@ -466,22 +488,28 @@ class MessageLog:
     def _expires_at(self) -> int:
         return int((datetime.now(UTC) + self._ttl).timestamp())
 
-    def record(self, message_id: str, *, incident_id: str, contact: str, level: int, kind: str, at: str) -> None:
-        """Remember an outbound message until its TTL."""
-        self._table.put_item(
-            Item={
-                "message_id": message_id,
-                "incident_id": incident_id,
-                "contact": contact,
-                "level": level,
-                "kind": kind,
-                "sent_at": at,
-                "expires_at": self._expires_at(),
-            }
-        )
+    def record(
+        self, message_id: str, *, incident_id: str, contact: str, level: int, kind: str, at: str, execution: str | None = None
+    ) -> None:
+        """Remember an outbound message until its TTL (execution: the pass of the incident it is about)."""
+        item: dict[str, Any] = {
+            "message_id": message_id,
+            "incident_id": incident_id,
+            "contact": contact,
+            "level": level,
+            "kind": kind,
+            "sent_at": at,
+            "expires_at": self._expires_at(),
+        }
+        if execution:
+            item["execution"] = execution
+        self._table.put_item(Item=item)
 
-    def pages_to(self, contact: str, *, limit: int = 200) -> list[dict[str, Any]]:
-        """The pages and reminders sent to contact (still remembered), newest first; courtesy texts excluded."""
+    def pages_to(self, contact: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """The pages and reminders sent to contact (still remembered), newest first; courtesy texts excluded.
+
+        Every one of them (reading page after page) unless limit says otherwise: YES ALL must reach them all.
+        """
         query: dict[str, Any] = {
             "IndexName": "by_contact",
             "KeyConditionExpression": "contact = :contact",
@@ -491,13 +519,13 @@ class MessageLog:
             "ScanIndexForward": False,
         }
         items: list[dict[str, Any]] = []
-        while len(items) < limit:
+        while limit is None or len(items) < limit:
             response = self._table.query(**query)
             items.extend(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 break
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return items[:limit]
+        return items if limit is None else items[:limit]
 
 
 def is_open(item: Mapping[str, Any]) -> bool:

@@ -193,6 +193,19 @@ REPLY_MATCHING = {"message_log"}  # MessageLog.pages_to queries the by_contact i
 WRITE_ANY = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:*", "*"}
 
 
+def _is_table_client(target: ast.expr) -> bool:
+    """`self._table`, or its low-level client `self._table.meta.client` (BatchGetItem is not on the Table resource)."""
+    if isinstance(target, ast.Attribute) and target.attr == "_table":
+        return True
+    return (
+        isinstance(target, ast.Attribute)
+        and target.attr == "client"
+        and isinstance(target.value, ast.Attribute)
+        and target.value.attr == "meta"
+        and _is_table_client(target.value.value)
+    )
+
+
 def repository_actions() -> dict[str, set[str]]:
     """IncidentRepository method -> the DynamoDB actions it makes, following calls to its own methods."""
     tree = ast.parse((LAMBDAS / "escalation" / "repository.py").read_text())
@@ -206,7 +219,7 @@ def repository_actions() -> dict[str, set[str]]:
         for node in ast.walk(method):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 target = node.func.value
-                if isinstance(target, ast.Attribute) and target.attr == "_table":
+                if _is_table_client(target):
                     assert node.func.attr in BOTO_TABLE_CALLS, f"map {node.func.attr} to its IAM action"
                     direct[method.name].add(BOTO_TABLE_CALLS[node.func.attr])
                 elif isinstance(target, ast.Name) and target.id == "self":
