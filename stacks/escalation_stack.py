@@ -317,7 +317,10 @@ class EscalationStack(Stack):
             dead_letters=self.alarm_event_dlq,
         )
         # It writes new incidents (PutItem, conditional: never over an open one) and updates them like the reply handler.
-        self.storage.incidents.grant(function.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        # BatchGetItem: a new short id is drawn from a sample of ids read together (alert_incidents._draw).
+        self.storage.incidents.grant(
+            function.function, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+        )
         self.storage.messages.grant_read_write_data(function.function)
         self._grant_sms(function.role, protect_configuration)
         function.role.add_to_policy(iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[state_machine_arn]))

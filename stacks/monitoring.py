@@ -46,6 +46,7 @@ HANDLER_METRIC_ALARMS = (
         "deployed): nobody was paged for it; the item's error says why (incidents show ID)",
     ),
 )
+SHORT_ID_POOL_METRIC = "ShortIdPoolUsed"  # lambdas/escalation/alert_incidents.py SHORT_ID_POOL_USED (percent)
 # A stream record older than this means new incidents are being paged late (retries, throttling, a failing batch).
 MAX_ITERATOR_AGE = Duration.minutes(2)
 
@@ -112,6 +113,27 @@ class Monitoring(Construct):
                     f"{name}: an invocation failed (it is retried; see the function's log group)",
                 )
             )
+        pool = cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name=SHORT_ID_POOL_METRIC,
+            dimensions_map=SERVICE_DIMENSION,
+            statistic="Average",
+            period=Duration.hours(1),
+        )
+        self.alarms.append(
+            pool.create_alarm(
+                self,
+                "ShortIdPoolHalfUsed",
+                alarm_description=(
+                    "Half of the 4-digit short ids are held (open incidents, and closed ones resting 7 days): new alert "
+                    "incidents now get 5-digit ids; look for incidents nobody resolves (incidents list)"
+                ),
+                threshold=50,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
         self.alarms.append(
             self._above_zero(
                 "EventsApiServerErrors",

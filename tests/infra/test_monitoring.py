@@ -6,6 +6,7 @@ import pytest
 from aws_cdk.assertions import Capture, Match
 
 from escalation import observability
+from escalation.alert_incidents import SHORT_ID_POOL_USED
 from stacks.functions import HandlerFunction
 from tests.infra.support import Synth
 
@@ -52,8 +53,8 @@ HANDLERS = ("start", "page", "unacknowledged", "reply")
 
 def test_every_alarm_notifies_ops_and_missing_data_is_not_an_alarm(default_synth: Synth) -> None:
     # 3 dead-letter queues (stream, replies, alarm events), 2 execution outcomes, 6 handler metrics,
-    # 5 function error counts, 1 stream backlog, 1 events API 5XX.
-    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 18)
+    # 5 function error counts, 1 stream backlog, 1 events API 5XX, 1 short-id pool half used.
+    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 19)
     alarms = default_synth.template.find_resources("AWS::CloudWatch::Alarm")
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [ops_topic(default_synth)], name
@@ -247,6 +248,22 @@ def test_invalid_incidents_alarm_the_ops_topic(any_synth: Synth) -> None:
             "Statistic": "Sum",
             "ComparisonOperator": "GreaterThanThreshold",
             "Threshold": 0,
+            "AlarmActions": [ops_topic(any_synth)],
+        },
+    )
+
+
+def test_a_half_used_short_id_pool_alarms_the_ops_topic(any_synth: Synth) -> None:
+    # Published by the alerts function at each new alert incident: the share of the 4-digit ids in use (percent).
+    any_synth.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": observability.NAMESPACE,
+            "MetricName": SHORT_ID_POOL_USED,
+            "Dimensions": [{"Name": "service", "Value": observability.SERVICE}],
+            "Statistic": "Average",
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "Threshold": 50,
             "AlarmActions": [ops_topic(any_synth)],
         },
     )
