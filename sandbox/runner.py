@@ -390,6 +390,7 @@ class _Alerts:
         self._arns: dict[str, str] = {}
         self._states: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._answered = [threading.Event() for _ in scenario.events]  # set once each post has its answer (or failed)
         if not (scenario.events or scenario.alarms or scenario.integrations):
             return
         table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IntegrationsTableName"])
@@ -403,13 +404,19 @@ class _Alerts:
                 self._states[change.alarm_name] = "OK"
 
     def _post(self, index: int) -> None:
-        post = self._scenario.events[index]
-        body = dict(post.body)
-        if post.integration is not None and body.get("routing_key") in (None, "ROUTING_KEY"):
-            body["routing_key"] = self._keys[post.integration]
-        status, response = self._gateway.post(json.dumps(body))
-        with self._lock:
-            self.event_results.append({"index": index, "status": status, "response": response})
+        try:
+            post = self._scenario.events[index]
+            if post.after_answer_to is not None:
+                self._answered[post.after_answer_to].wait()
+                time.sleep(post.after_seconds)
+            body = dict(post.body)
+            if post.integration is not None and body.get("routing_key") in (None, "ROUTING_KEY"):
+                body["routing_key"] = self._keys[post.integration]
+            status, response = self._gateway.post(json.dumps(body))
+            with self._lock:
+                self.event_results.append({"index": index, "status": status, "response": response})
+        finally:
+            self._answered[index].set()
 
     def _change(self, index: int) -> None:
         change = self._scenario.alarms[index]
@@ -428,8 +435,10 @@ class _Alerts:
         """Start the posts and alarm changes on their schedule; their threads."""
         events, alarms = self._scenario.events, self._scenario.alarms
         plans: list[tuple[float, SmsTrigger | None, str, Callable[[], object]]] = [
-            (post.after_seconds, post.on_sms, f"events[{i}]", functools.partial(self._post, i)) for i, post in enumerate(events)
-        ]
+            (0 if post.after_answer_to is not None else post.after_seconds, post.on_sms, f"events[{i}]",
+             functools.partial(self._post, i))
+            for i, post in enumerate(events)
+        ]  # fmt: skip
         plans += [
             (change.after_seconds, change.on_sms, f"alarms[{i}]", functools.partial(self._change, i))
             for i, change in enumerate(alarms)

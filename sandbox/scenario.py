@@ -84,13 +84,16 @@ class OverrideAt:
 class EventPost:
     """A body POSTed to the Events API v2 endpoint `after_seconds` after the start (or after `on_sms`).
 
-    routing_key from `integration`.
+    routing_key from `integration`. `after_answer_to`: the index of an earlier post whose answer this one waits
+    for first (then `after_seconds` more), so "resolve 50 ms after the trigger was accepted" does not depend on
+    how fast the machine answers the trigger.
     """
 
     after_seconds: float
     body: dict[str, Any]
     integration: str | None = None
     on_sms: SmsTrigger | None = None
+    after_answer_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,13 @@ def _events(data: dict[str, Any], known: dict[str, dict[str, Any]]) -> list[Even
             body = _require(item, "body", dict, where)
         if not isinstance(body, dict):
             raise ScenarioError(f"{where}body: must be a JSON object")
-        posts.append(EventPost(after, body, _integration_ref(item, where, known), trigger))
+        waits_for = item.get("after_answer_to")
+        if waits_for is not None and (
+            not isinstance(waits_for, int) or isinstance(waits_for, bool) or not 0 <= waits_for < index
+        ):
+            earlier = f"0 to {index - 1}" if index else "the first event has none"
+            raise ScenarioError(f"{where}after_answer_to: must be the index of an earlier event ({earlier})")
+        posts.append(EventPost(after, body, _integration_ref(item, where, known), trigger, waits_for))
     return posts
 
 

@@ -313,6 +313,10 @@ def test_endpoint_responses_are_in_the_result(scenario_run: ScenarioRun) -> None
             "events[0].integration: 'nope' is not one of the scenario's integrations",
         ),
         ({"name": "x", "events": [{"after_seconds": 0}]}, "events[0].body: is required"),
+        (
+            {"name": "x", "events": [{"after_seconds": 0, "body": {}, "after_answer_to": 0}]},
+            "events[0].after_answer_to: must be the index of an earlier event (the first event has none)",
+        ),
     ],
 )
 def test_a_bad_alert_scenario_names_the_field(document: dict[str, Any], error: str) -> None:
