@@ -322,6 +322,19 @@ def _nothing_open(ctx: _Reply, inbox: Inbox) -> str:
     return ctx.finish(ctx.answer("nothing_open", sms, latest))
 
 
+def _which_of_the_batch(ctx: _Reply, inbox: Inbox) -> str:
+    """A bare keyword after a batch text: it acts on none of the batch; ask for YES ALL or YES <id> (once per batch)."""
+    open_ids = set(inbox.open_ids())
+    listed = [incident_id for incident_id in inbox.batch_ids if incident_id in open_ids]
+    if not listed:
+        return _nothing_open(ctx, inbox)
+    latest = inbox.latest
+    assert latest is not None  # the batch's incidents are in the inbox
+    ctx.record(latest)
+    sms = messages.batch_needs_id(listed, [other for other in inbox.open_ids() if other not in listed])
+    return ctx.finish(ctx.answer("batch_needs_id", sms, latest))
+
+
 def _unknown_incident(ctx: _Reply, inbox: Inbox, named: str) -> str:
     """An id that matches no incident paged to the sender: say which are open, do nothing else."""
     context = inbox.current(ctx.inbound_id) or inbox.latest
@@ -366,6 +379,8 @@ def handle_inbound(sms: InboundSms) -> str:
         "reply received",
         extra={"incident_id": item and item["incident_id"], "from": mask(sender), "intent": str(reply.intent)},
     )
+    if item is None and inbox.batch_ids and reply.incident_id is None:
+        return _which_of_the_batch(ctx, inbox)
     if item is None:
         return _nothing_open(ctx, inbox)
     if reply.intent == Intent.ACKNOWLEDGE:

@@ -221,16 +221,18 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
     )
     # Every incident of the batch is on record as paged to this number before the text goes: a YES ALL sent the
     # instant it arrives must find them all (a record without the send is harmless: the pages then go out alone).
-    at = utc_now()
+    # Each row names the batch, so a bare YES after the batch text acts on none of them (escalation.matching).
+    at, batch = utc_now(), f"{number}#{flush_at}"
     for index, joined in enumerate(held):
         deps.message_log.record(
             f"batch#{number}#{flush_at}#{index}", incident_id=str(joined["incident_id"]), contact=number,
-            level=int(joined["level"]), kind="page", at=at, execution=joined.get("execution"),
+            level=int(joined["level"]), kind="page", at=at, execution=joined.get("execution"), batch=batch,
         )  # fmt: skip
     try:
         message_id = deps.notifier.send(
-            number, text, incident_id=incident_id, level=level, kind="page", ttl_seconds=ttl, execution=event["execution"]
-        )
+            number, text, incident_id=incident_id, level=level, kind="page", ttl_seconds=ttl, execution=event["execution"],
+            batch=batch,
+        )  # fmt: skip
     except (SmsFailed, SmsThrottled, SmsAccountFault) as error:
         for joined in held:
             deps.once.release(f"sent#{joined['page_key']}")

@@ -12,9 +12,11 @@ numbers are skipped by courtesy texts, never by replies.
 - Every page still remembered counts, however many (rows read page after page, incidents 100 per
   request): YES ALL reaches them all.
 - An explicit id is compared case-insensitively, without a leading '#', with those incidents only.
-- A bare keyword acts on the incident of the most recent page or reminder that is still open for the
-  sender: being escalated, exhausted with nobody on it, or stopped by a fault of ours. A bare RESOLVE
-  also takes an acknowledged incident (the usual order is YES, fix it, RESOLVE).
+- A bare keyword acts on the incident of the most recent page or reminder, if that one can still take it
+  (being escalated, exhausted with nobody on it, or stopped by a fault of ours; a bare RESOLVE also takes
+  an acknowledged incident: the usual order is YES, fix it, RESOLVE), never on an older one. When the most
+  recent text was a batch listing several incidents, a bare keyword acts on none: the person is asked for
+  YES ALL or YES <id>.
 """
 
 from collections.abc import Mapping
@@ -64,8 +66,11 @@ class Inbox:
     def __init__(self, incidents: IncidentRepository, message_log: MessageLog, sender: str) -> None:
         self.sender = sender
         executions: dict[str, set[str | None]] = {}
-        for sent in message_log.pages_to(sender):
+        rows = message_log.pages_to(sender)
+        for sent in rows:
             executions.setdefault(str(sent["incident_id"]), set()).add(sent.get("execution"))
+        last_batch = rows[0].get("batch") if rows else None
+        batch_ids = [str(row["incident_id"]) for row in rows if last_batch and row.get("batch") == last_batch]
         found = incidents.get_many(list(executions))
         self.items: list[dict[str, Any]] = [
             item
@@ -74,6 +79,9 @@ class Inbox:
             and reached_by_chain(item, sender)
             and same_incarnation(item, paged_by)
         ]
+        known = {str(item["incident_id"]) for item in self.items}
+        # The last text was a batch listing several incidents: a bare keyword acts on none of them.
+        self.batch_ids: list[str] = [incident_id for incident_id in dict.fromkeys(batch_ids) if incident_id in known]
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -94,6 +102,8 @@ class Inbox:
         have not even read (None: the caller says so and lists what is open).
         """
         latest = self.latest
+        if self.batch_ids:
+            return None
         return latest if latest is not None and self._actionable(latest, inbound_message_id) else None
 
     def all_open(self, inbound_message_id: str) -> list[dict[str, Any]]:
@@ -107,7 +117,7 @@ class Inbox:
         another, still burning, incident.
         """
         latest = self.latest
-        if latest is None:
+        if latest is None or self.batch_ids:
             return None
         resolvable = latest.get("incident_stat") in RESOLVABLE_STATUSES
         resolved_by_this = latest.get("incident_stat") == Status.RESOLVED and latest.get("resolved_via") == inbound_message_id

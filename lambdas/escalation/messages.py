@@ -215,6 +215,15 @@ def acknowledged_digest(incident_ids: Sequence[str], acknowledged_by: str) -> Sm
     return _priced(f"Incidents {_id_list(incident_ids)} were acknowledged by {acknowledged_by}. No action needed.")
 
 
+def batch_needs_id(batch_ids: Sequence[str], also_open: Sequence[str] = ()) -> Sms:
+    """Answer to a bare keyword after a batch text: it named several incidents, so nothing was done."""
+    example = batch_ids[0]
+    return _priced(
+        f"Your last text listed {len(batch_ids)} incidents: {_id_list(batch_ids)}. Nothing done. "
+        f"Reply YES ALL, or YES {example} for one.{_also_open(also_open)}"
+    )
+
+
 def already_acknowledged(incident_id: str, acknowledged_by: str) -> Sms:
     """Answer to a reply about an incident someone else already took."""
     return _priced(f"Incident {incident_id} is already acknowledged by {acknowledged_by}.")

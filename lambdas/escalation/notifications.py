@@ -52,12 +52,14 @@ class Notifier:
         ttl_seconds: int,
         slot_reserved: bool = False,
         execution: str | None = None,
+        batch: str | None = None,
     ) -> str:
         """Send sms to a contact; raises SmsThrottled, SmsFailed or SmsAccountFault (SmsCeilingReached included).
 
         slot_reserved: the caller reserved this text's slot and it has started (a page); otherwise the text
         takes a slot only if one is free within MAX_COURTESY_WAIT_SECONDS (see the module's docstring).
         execution: the incarnation of the incident the text is about (the per-incident ceiling counts its texts).
+        batch: the batch a page text lists (its message log rows say so: a bare keyword then acts on none).
         """
         if self._ceiling is not None:
             try:
@@ -76,8 +78,9 @@ class Notifier:
             )
         message_id = self._sender.send(to, sms.body, incident_id=incident_id, ttl_seconds=ttl_seconds)
         self._log.record(
-            message_id, incident_id=incident_id, contact=to, level=level, kind=kind, at=utc_now(), execution=execution
-        )
+            message_id, incident_id=incident_id, contact=to, level=level, kind=kind, at=utc_now(), execution=execution,
+            batch=batch,
+        )  # fmt: skip
         count(SMS_SENT)
         count(SMS_SEGMENTS, sms.segments)
         if kind == "page" and level > 0:  # reminders and courtesy texts are not escalations

@@ -489,9 +489,22 @@ class MessageLog:
         return int((datetime.now(UTC) + self._ttl).timestamp())
 
     def record(
-        self, message_id: str, *, incident_id: str, contact: str, level: int, kind: str, at: str, execution: str | None = None
+        self,
+        message_id: str,
+        *,
+        incident_id: str,
+        contact: str,
+        level: int,
+        kind: str,
+        at: str,
+        execution: str | None = None,
+        batch: str | None = None,
     ) -> None:
-        """Remember an outbound message until its TTL (execution: the pass of the incident it is about)."""
+        """Remember an outbound message until its TTL.
+
+        execution: the pass of the incident it is about; batch: the batch text it was part of (the same value
+        on the row of every incident that text listed).
+        """
         item: dict[str, Any] = {
             "message_id": message_id,
             "incident_id": incident_id,
@@ -503,6 +516,8 @@ class MessageLog:
         }
         if execution:
             item["execution"] = execution
+        if batch:
+            item["batch"] = batch
         self._table.put_item(Item=item)
 
     def pages_to(self, contact: str, *, limit: int | None = None) -> list[dict[str, Any]]:

@@ -100,3 +100,44 @@ def test_a_late_yes_with_a_reused_id_never_acts_on_the_new_incident(
     ]
     item = aws.incident("4821")
     assert (item["incident_stat"], item["task_token"]) == ("not_acknowledged", "token-new")
+
+
+def test_a_bare_yes_after_a_batch_text_acts_on_none_and_asks_which(
+    aws: Aws, sms_stub: Stubber, sfn_stub: Stubber, inbound_payload: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    deps = dependencies()
+    for index, incident_id in enumerate(("4821", "4822", "4823")):
+        execution = f"{EXECUTION_ARN}-{incident_id}"
+        aws.incidents.put_item(Item=_paged_item(incident_id, execution=execution, level=0, token=f"token-{incident_id}"))
+        deps.message_log.record(
+            f"batch#{incident_id}", incident_id=incident_id, contact=FIRST, level=0, kind="page",
+            at=f"2026-01-01T00:00:00.00{index}Z", execution=execution, batch=f"{FIRST}#1",
+        )  # fmt: skip
+    deps.message_log.record(
+        "out-batch", incident_id="4823", contact=FIRST, level=0, kind="page", at="2026-01-01T00:00:01.000Z",
+        execution=f"{EXECUTION_ARN}-4823", batch=f"{FIRST}#1",
+    )  # fmt: skip
+    sms_stub.add_response(
+        "send_text_message",
+        {"MessageId": "out-1"},
+        expected_params=sms_request(
+            FIRST,
+            "Your last text listed 3 incidents: 4823, 4822, 4821. Nothing done. Reply YES ALL, or YES 4823 for one.",
+            "4823",
+        ),
+    )
+    assert _reply(lambda_context, _inbound(inbound_payload, sender=FIRST, body="YES", message_id="in-1")) == ["batch_needs_id"]
+    assert {aws.incident(incident_id)["incident_stat"] for incident_id in ("4821", "4822", "4823")} == {"not_acknowledged"}
+    sms_stub.assert_no_pending_responses()
+
+    # A page on its own after the batch: a bare YES takes that one.
+    aws.incidents.put_item(Item=_paged_item("4824", execution=f"{EXECUTION_ARN}-4824", level=0, token="token-4824"))
+    deps.message_log.record(
+        "out-single", incident_id="4824", contact=FIRST, level=0, kind="page", at="2026-01-01T00:00:02.000Z",
+        execution=f"{EXECUTION_ARN}-4824",
+    )  # fmt: skip
+    sfn_stub.add_response("send_task_success", {})
+    sms_stub.add_response("send_text_message", {"MessageId": "out-2"})
+    assert _reply(lambda_context, _inbound(inbound_payload, sender=FIRST, body="YES", message_id="in-2")) == ["acknowledged"]
+    assert aws.incident("4824")["incident_stat"] == "acknowledged"
+    assert aws.incident("4823")["incident_stat"] == "not_acknowledged"
