@@ -323,3 +323,14 @@ def test_a_bad_alert_scenario_names_the_field(document: dict[str, Any], error: s
     with pytest.raises(ScenarioError) as raised:
         parse_scenario(document)
     assert str(raised.value) == error
+
+
+def test_a_bare_resolve_after_the_source_resolved_the_latest_closes_nothing_else(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("bare_resolve_after_the_source_resolved_the_latest"))
+    by_key = {item["dedup_key"]: item for item in result["incidents"]}
+    older, newer = by_key["db-disk"], by_key["api-5xx"]
+    assert (newer["acknowledged_by"], newer["resolved_by"]) == (FIRST, "monitoring")
+    assert older["resolved_by"] == "monitoring"  # by the source, at the end: the person's bare RESOLVE never touched it
+    answer = _bodies(result, FIRST)[4]
+    assert answer.startswith(f"Incident {newer['incident_id']} is already resolved by monitoring. Nothing done.")
+    assert f"YES {older['incident_id']}" in answer
