@@ -161,10 +161,18 @@ def _nobody_on_call(deps: Dependencies, event: dict[str, Any], item: dict[str, A
     return {"outcome": "nobody_on_call"}
 
 
+def _in_storm(deps: Dependencies, number: str, incident_id: str, *, busy: bool) -> bool:
+    """Count this page as a text to number; True when it should join a batch (a storm, and another incident open)."""
+    storms = deps.notifier.storms
+    in_storm = storms.note(number, incident_id) if storms is not None else True
+    return busy and in_storm
+
+
 def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], number: str, *, ttl: int, busy: bool) -> float:
     """Storm batching (escalation.batching): seconds this page waits for its batch; 0 when it needs no batch now.
 
-    Only a first page (not a reminder) to a number that has another incident open (busy) joins a batch. A page
+    Only a first page (not a reminder) to a number in a storm (escalation.storms: texts coming fast) that has
+    another incident open (busy) joins a batch: an isolated second page goes at once. A page
     that joined one goes with it even if the other incident closed meanwhile (the person acknowledged their first
     page within the window: the rest still arrive as one text). 0 also when the batch was sent (this page with
     it) or could not be: the page then goes out on its own.
@@ -176,7 +184,7 @@ def _batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numb
     if window <= 0 or attempt > 0 or deps.once.done(f"sent#{page_key}"):
         return 0.0
     batches = Batches(deps.once.table, window_seconds=window)
-    if not busy and batches.joined(page_key) is None:
+    if batches.joined(page_key) is None and not _in_storm(deps, number, incident_id, busy=busy):
         return 0.0
     member: dict[str, Any] = {
         "page_key": page_key,

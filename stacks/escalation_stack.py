@@ -150,6 +150,8 @@ class EscalationStack(Stack):
             "MAX_SMS_PER_INCIDENT": str(config.max_sms_per_incident),
             "MAX_SMS_PER_HOUR": str(config.max_sms_per_hour),
             "ACK_TIMEOUT_SECONDS": str(config.ack_timeout_seconds),  # a page's TimeToLive: moot after its window
+            # Storms (escalation.storms): page batches and notice digests, whichever function sends the text.
+            "STORM_BATCH_SECONDS": str(config.storm_batch_seconds),
             # Ref is the ProtectConfigurationId (its primary identifier); pass it as ProtectConfigurationId on each send.
             "PROTECT_CONFIGURATION_ID": protect_configuration.ref if protect_configuration else "",
         }
@@ -167,7 +169,7 @@ class EscalationStack(Stack):
         )  # fmt: skip
         self.page = function(
             "PageContact", "page_contact.handler", "Pages the contact of the current level",
-            OPS_TOPIC_ARN=messaging.ops_topic.topic_arn, STORM_BATCH_SECONDS=str(config.storm_batch_seconds), **sms_env,
+            OPS_TOPIC_ARN=messaging.ops_topic.topic_arn, **sms_env,
         )  # fmt: skip
         self.unacknowledged = function(
             "MarkUnacknowledged", "mark_unacknowledged.handler", "Closes an incident nobody acknowledged",

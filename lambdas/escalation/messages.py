@@ -6,8 +6,9 @@ fits 70 (67 per part). Characters of the GSM-7 extension table take two septets.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -222,6 +223,46 @@ def batch_needs_id(batch_ids: Sequence[str], also_open: Sequence[str] = ()) -> S
         f"Your last text listed {len(batch_ids)} incidents: {_id_list(batch_ids)}. Nothing done. "
         f"Reply YES ALL, or YES {example} for one.{_also_open(also_open)}"
     )
+
+
+# What a storm digest says of each kind of notice it stands for, in this order (escalation.storms).
+DIGEST_LINES = (
+    ("escalated_notice", "moved to the next contact"),
+    ("exhausted_notice", "UNACKNOWLEDGED, escalation stopped"),
+    ("acknowledged_notice", "acknowledged by others"),
+    ("resolved_notice", "resolved"),
+)
+
+
+def _some_ids(incident_ids: Sequence[str], shown: int) -> str:
+    """': 4821, 4822 +58 more' (shown ids at most; nothing when shown is 0)."""
+    if not shown:
+        return ""
+    rest = len(incident_ids) - shown
+    return ": " + ", ".join(incident_ids[:shown]) + (f" +{rest} more" if rest > 0 else "")
+
+
+def storm_digest(members: Sequence[Mapping[str, Any]], max_segments: int) -> Sms:
+    """One text for the notices held in a storm: per kind, how many and which ids, within max_segments.
+
+    Fewer ids are named until it fits (five, three, one, none: then counts only).
+    """
+    by_kind = {
+        kind: list(dict.fromkeys(str(member["incident_id"]) for member in members if member.get("kind") == kind))
+        for kind, _ in DIGEST_LINES
+    }
+    tail = " Reply YES <id> to take one, YES ALL for all." if by_kind["exhausted_notice"] else " No action needed."
+    body = ""
+    for shown in (MAX_LISTED_IDS, 3, 1, 0):
+        lines = [
+            f"{len(ids)} {what}{_some_ids(ids, shown)}."
+            for (kind, what), ids in zip(DIGEST_LINES, by_kind.values(), strict=True)
+            if ids
+        ]
+        body = "Storm update: " + " ".join(lines) + tail
+        if fits(body, max_segments):
+            break
+    return _priced(body)
 
 
 def already_acknowledged(incident_id: str, acknowledged_by: str) -> Sms:

@@ -7,26 +7,43 @@ it; otherwise it goes out at once without reserving one, so the queue never hold
 a page never waits behind notices that already went out. Such a text may be throttled by the service:
 nothing retries it here (the SMS client makes one attempt); send_courtesy raises SmsThrottled so that its
 caller gives back the once-only key and a retry sends it, send_best_effort logs it and drops it.
+
+Storms (escalation.storms): a notice (escalated, unacknowledged, acknowledged, resolved) to a person in a
+storm joins their digest instead of going alone; confirmations and answers are never held.
 """
 
-from .messages import Sms
+import time
+
+from .messages import Sms, storm_digest
 from .observability import ESCALATION_PAGES, SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
 from .phone_numbers import mask
 from .repository import MessageLog, utc_now
 from .send_rate import SendRate, now_ms
 from .sms import SmsAccountFault, SmsFailed, SmsSender, SmsThrottled
 from .sms_ceiling import SmsCeiling, SmsCeilingReached
+from .storms import Storms
+from .storms import now_ms as storm_now_ms
 
 COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
 MAX_COURTESY_WAIT_SECONDS = 1.0  # a slot this close is reserved and waited for; past it, send now and reserve none
+DIGESTED_KINDS = frozenset({"escalated_notice", "exhausted_notice", "acknowledged_notice", "resolved_notice"})
 
 
 class Notifier:
     """Sends SMS through the configured API at the identity's send rate, and logs each MessageId with its incident."""
 
     def __init__(
-        self, sender: SmsSender, message_log: MessageLog, *, send_rate: SendRate | None = None, ceiling: SmsCeiling | None = None
+        self,
+        sender: SmsSender,
+        message_log: MessageLog,
+        *,
+        send_rate: SendRate | None = None,
+        ceiling: SmsCeiling | None = None,
+        storms: Storms | None = None,
+        digest_segments: int = 1,
     ) -> None:
+        self.storms = storms
+        self._digest_segments = digest_segments
         self._sender = sender
         self._log = message_log
         self._rate = send_rate
@@ -105,9 +122,12 @@ class Notifier:
         """Send a courtesy text under a once-only key; None when the number can never get it.
 
         A number opted out or invalid, or a ceiling reached, is logged and counts as done; throttling and faults
-        of our account raise, so the key is given back and a retry sends it.
+        of our account raise, so the key is given back and a retry sends it. A notice in a storm is held for the
+        person's digest (None unless this call sent the digest).
         """
         try:
+            if self._held(to, kind, incident_id=incident_id, execution=execution):
+                return self._send_digest(to, incident_id=incident_id, kind=kind, execution=execution)
             return self.send(
                 to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS, execution=execution
             )
@@ -123,6 +143,8 @@ class Notifier:
     ) -> str | None:
         """Send a courtesy text (notice, confirmation); a failure is logged, never raised."""
         try:
+            if self._held(to, kind, incident_id=incident_id, execution=execution):
+                return self._send_digest(to, incident_id=incident_id, kind=kind, execution=execution)
             return self.send(
                 to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS, execution=execution
             )
@@ -131,3 +153,24 @@ class Notifier:
                 "courtesy sms not sent", extra={"incident_id": incident_id, "to": mask(to), "kind": kind, "error": str(error)}
             )
             return None
+
+    def _held(self, to: str, kind: str, *, incident_id: str, execution: str | None) -> bool:
+        """True when this notice goes to a person in a storm: it is held for their digest, not sent alone."""
+        return self.storms is not None and kind in DIGESTED_KINDS and self.storms.note(to, incident_id)
+
+    def _send_digest(self, to: str, *, incident_id: str, kind: str, execution: str | None) -> str | None:
+        """Add the notice to the person's digest; the notice that opened it waits for it to close and sends it."""
+        assert self.storms is not None
+        key = f"{kind}#{incident_id}#{execution or ''}#{to}"
+        flush_at, opener = self.storms.hold(to, {"key": key, "kind": kind, "incident_id": incident_id})
+        if not opener:
+            logger.info("notice held for a storm digest", extra={"incident_id": incident_id, "to": mask(to), "kind": kind})
+            return None
+        time.sleep(max(0.0, (flush_at - storm_now_ms()) / 1000))
+        members = self.storms.take(to, flush_at, taker=key)
+        if not members:
+            return None  # a later notice found it due first and sends it
+        self.storms.extend(to)
+        digest = storm_digest(members, self._digest_segments)
+        first = str(members[0]["incident_id"])
+        return self.send(to, digest, incident_id=first, level=0, kind="storm_digest", ttl_seconds=COURTESY_TTL_SECONDS)

@@ -14,6 +14,7 @@ from .send_rate import SendRate
 from .settings import Settings, get_settings
 from .sms import sender_for
 from .sms_ceiling import SmsCeiling
+from .storms import Storms
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,12 @@ def dependencies() -> Dependencies:
         incidents=IncidentRepository(resource.Table(settings.incidents_table)),
         message_log=message_log,
         notifier=Notifier(
-            sender_for(settings), message_log, send_rate=SendRate(messages, settings.sms_parts_per_second), ceiling=ceiling
+            sender_for(settings),
+            message_log,
+            send_rate=SendRate(messages, settings.sms_parts_per_second),
+            ceiling=ceiling,
+            storms=Storms(messages, window_seconds=settings.storm_batch_seconds) if settings.storm_batch_seconds else None,
+            digest_segments=settings.max_sms_segments,
         ),
         inbound_store=DynamoDBPersistenceLayer(
             table_name=settings.messages_table, key_attr="message_id", expiry_attr="expires_at"

@@ -18,6 +18,7 @@ from escalation.batching import Batches
 from escalation.matching import Inbox
 from escalation.messages import batch_page
 from escalation.repository import IncidentRepository, MessageLog
+from escalation.storms import STORM_TEXTS, Storms
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, page_event, run_page, sms_request
 
@@ -28,6 +29,12 @@ WINDOW = 4  # long enough that two joins land in one batch on a busy machine
 def batching(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> None:
     monkeypatch.setenv("STORM_BATCH_SECONDS", str(WINDOW))
     wiring.reset()
+
+
+@pytest.fixture
+def storm(batching: None, aws: Aws) -> None:
+    """FIRST is in a storm (texts came fast): pages to them while another is open join a batch."""
+    Storms(aws.messages, window_seconds=WINDOW).extend(FIRST)
 
 
 def _open(aws: Aws, seed_item: dict[str, Any], incident_id: str, description: str) -> str:
@@ -59,7 +66,7 @@ def _queued(sfn_stub: Stubber, token: str) -> None:
 
 
 def test_pages_to_a_busy_person_go_out_together_once_the_batch_closes(
-    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
     seed_item: dict[str, Any], lambda_context: LambdaContext,
 ) -> None:  # fmt: skip
     run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")  # the first page goes at once
@@ -98,7 +105,7 @@ def test_pages_to_a_busy_person_go_out_together_once_the_batch_closes(
 
 
 def test_a_batch_of_one_is_the_ordinary_page(
-    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
     seed_item: dict[str, Any], lambda_context: LambdaContext,
 ) -> None:  # fmt: skip
     run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
@@ -122,8 +129,24 @@ def test_without_another_page_unanswered_nothing_waits(
     assert run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")["outcome"] == "page"
 
 
-def test_a_page_already_going_out_alone_is_left_out_of_the_batch(
+def test_an_isolated_second_page_goes_out_at_once_and_a_third_in_quick_succession_starts_a_storm(
     aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    seed_item: dict[str, Any], lambda_context: LambdaContext,
+) -> None:  # fmt: skip
+    assert STORM_TEXTS == 3
+    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
+    second = _open(aws, seed_item, "4821", "db is failing")
+    sms_stub.add_response("send_text_message", {"MessageId": "m-4821"}, expected_params=None)
+    assert _page("4821", second, "t-4821", lambda_context) == {"outcome": "page", "message_ids": ["m-4821"]}  # not held
+    third = _open(aws, seed_item, "4822", "api is failing")
+    _queued(sfn_stub, "t-4822")
+    result = _page("4822", third, "t-4822", lambda_context)
+    assert result["outcome"] == "queued" and 0 < result["wait_seconds"] <= WINDOW  # the third within the minute: a storm
+    sms_stub.assert_no_pending_responses()
+
+
+def test_a_page_already_going_out_alone_is_left_out_of_the_batch(
+    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
     seed_item: dict[str, Any], lambda_context: LambdaContext,
 ) -> None:  # fmt: skip
     run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
@@ -144,7 +167,7 @@ def test_a_page_already_going_out_alone_is_left_out_of_the_batch(
 
 
 def test_a_batch_still_goes_as_one_text_after_the_first_page_was_acknowledged(
-    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
     seed_item: dict[str, Any], lambda_context: LambdaContext,
 ) -> None:  # fmt: skip
     run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
