@@ -7,8 +7,15 @@ working until they are revoked, so a sender can be switched over without a gap.
 
 Items of the integrations table (partition key `pk`):
 
-    integration#<name>   contacts, policy, created_at, keys: {key_id: created_at}
+    integration#<name>   contacts, policy, created_at, keys: {key_id: created_at}, key_hashes: {key_id: sha256 hex}
     key#<sha256 hex>     integration, key_id (the first 8 hex characters of the hash), created_at, revoked_at
+    integrations         names: the set of every integration's name (listing needs no Scan)
+
+Revocation is immediate whatever the table's size: revoking removes the key id from the integration item
+first, and a key is valid only while its integration item lists it (lookup reads both); the key item is
+then marked revoked by its hash (kept on the integration item), with no Scan. Integrations created before
+`key_hashes` existed fall back to a Scan that reads every page. Listing reads the `integrations` registry
+(the same fallback for a table written before it).
 
 Every function takes a boto3 Table resource and returns plain data, for the handlers and the CLI alike.
 """
@@ -30,6 +37,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ROUTING_KEY = re.compile(r"^[0-9a-f]{32}$")
 MAX_POLICY_LENGTH = 128
 KEY_ID_LENGTH = 8
+REGISTRY = "integrations"  # the item listing every integration's name
 
 
 class IntegrationError(ValueError):
@@ -101,10 +109,10 @@ def _new_key(table: Any, name: str, at: str) -> dict[str, str]:
     try:
         table.update_item(
             Key={"pk": f"integration#{name}"},
-            UpdateExpression="SET #keys.#id = :at",
+            UpdateExpression="SET #keys.#id = :at, #hashes.#id = :hash",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#keys": "keys", "#id": key_id},
-            ExpressionAttributeValues={":at": at},
+            ExpressionAttributeNames={"#keys": "keys", "#hashes": "key_hashes", "#id": key_id},
+            ExpressionAttributeValues={":at": at, ":hash": hashed},
         )
     except ClientError as error:
         table.delete_item(Key={"pk": f"key#{hashed}"})  # the integration vanished meanwhile: leave no orphan key
@@ -129,7 +137,9 @@ def create_integration(
     _check_name(name)
     chain = _check_pages(contacts, policy, allowed_calling_codes)
     at = utc_now()
-    item: dict[str, Any] = {"pk": f"integration#{name}", "name": name, "contacts": list(chain), "created_at": at, "keys": {}}
+    item: dict[str, Any] = {
+        "pk": f"integration#{name}", "name": name, "contacts": list(chain), "created_at": at, "keys": {}, "key_hashes": {},
+    }  # fmt: skip
     if policy is not None:
         item["policy"] = policy
     try:
@@ -138,7 +148,24 @@ def create_integration(
         if is_conditional_failure(error):
             raise IntegrationError("name", f"an integration {name!r} exists already") from error
         raise
+    _register(table, name)
     return _new_key(table, name, at)
+
+
+def _register(table: Any, name: str) -> None:
+    """Add name to the registry; a table written before it gets every existing integration first (one Scan, once)."""
+    names = {name}
+    if table.get_item(Key={"pk": REGISTRY}, ConsistentRead=True).get("Item") is None:
+        existing = _scan_all(
+            table, FilterExpression="begins_with(pk, :prefix)", ExpressionAttributeValues={":prefix": "integration#"}
+        )
+        names |= {str(item["name"]) for item in existing}
+    table.update_item(
+        Key={"pk": REGISTRY},
+        UpdateExpression="ADD #names :names",
+        ExpressionAttributeNames={"#names": "names"},
+        ExpressionAttributeValues={":names": names},
+    )
 
 
 def rotate_key(table: Any, name: str, *, allowed_calling_codes: tuple[str, ...] = ()) -> dict[str, str]:
@@ -166,39 +193,56 @@ def revoke_key(table: Any, name: str, key_id: str) -> dict[str, str]:
         key_id = key_hash(key_id)[:KEY_ID_LENGTH]
     if key_id not in (integration.get("keys") or {}):
         raise IntegrationError("key_id", f"{name!r} has no key {key_id!r}")
-    response = table.scan(
-        FilterExpression="integration = :name AND key_id = :id",
-        ExpressionAttributeValues={":name": name, ":id": key_id},
-        ConsistentRead=True,
-    )  # rare, operator-driven: a scan of a small table
-    at = utc_now()
-    for item in response.get("Items", []):
-        table.update_item(
-            Key={"pk": item["pk"]},
-            UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
-            ExpressionAttributeValues={":at": at},
-        )
-    table.update_item(
+    table.update_item(  # first: from now on lookup refuses the key, whatever happens next
         Key={"pk": f"integration#{name}"},
         UpdateExpression="REMOVE #keys.#id",
         ExpressionAttributeNames={"#keys": "keys", "#id": key_id},
     )
+    hashed = (integration.get("key_hashes") or {}).get(key_id)
+    at = utc_now()
+    for pk in [f"key#{hashed}"] if hashed else _key_items_by_scan(table, name, key_id):
+        try:
+            table.update_item(
+                Key={"pk": pk},
+                UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":at": at},
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise  # else the key item is gone: nothing left to mark
     return {"integration": name, "key_id": key_id, "revoked_at": at}
+
+
+def _scan_all(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item a Scan with these arguments returns, page after page (tables written by older versions only)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        response = table.scan(ConsistentRead=True, **kwargs)
+        items.extend(response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return items
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _key_items_by_scan(table: Any, name: str, key_id: str) -> list[str]:
+    """The key items of an integration created before `key_hashes` (a Scan over every page)."""
+    found = _scan_all(
+        table, FilterExpression="integration = :name AND key_id = :id", ExpressionAttributeValues={":name": name, ":id": key_id}
+    )
+    return [str(item["pk"]) for item in found]
 
 
 def list_integrations(table: Any) -> list[dict[str, Any]]:
     """Every integration: name, contacts, policy, key ids (never the keys)."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "FilterExpression": "begins_with(pk, :prefix)",
-        "ExpressionAttributeValues": {":prefix": "integration#"},
-    }
-    while True:
-        response = table.scan(**kwargs)
-        items.extend(response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            break
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    registry = table.get_item(Key={"pk": REGISTRY}, ConsistentRead=True).get("Item")
+    if registry is None:  # a table written before the registry: read it all once
+        items = _scan_all(
+            table, FilterExpression="begins_with(pk, :prefix)", ExpressionAttributeValues={":prefix": "integration#"}
+        )
+    else:
+        items = [item for item in (table.get_item(Key={"pk": f"integration#{name}"}, ConsistentRead=True).get("Item")
+                                   for name in sorted(registry.get("names", set()))) if item is not None]  # fmt: skip
     return sorted(
         (
             {
@@ -221,8 +265,8 @@ def lookup(table: Any, routing_key: str) -> Integration | None:
     if key_item is None or "revoked_at" in key_item:
         return None
     item = table.get_item(Key={"pk": f"integration#{key_item['integration']}"}, ConsistentRead=True).get("Item")
-    if item is None:
-        return None
+    if item is None or key_item.get("key_id") not in (item.get("keys") or {}):
+        return None  # revoked: its id is gone from the integration even if the key item is not marked yet
     return Integration(name=str(item["name"]), contacts=tuple(item.get("contacts", [])), policy=item.get("policy"))
 
 

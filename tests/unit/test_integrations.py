@@ -81,3 +81,24 @@ def test_names_are_unique_and_only_existing_integrations_rotate(table: Any) -> N
         rotate_key(table, "nope")
     with pytest.raises(IntegrationError, match="has no key"):
         revoke_key(table, "ci", "deadbeef")
+
+
+def test_revocation_holds_and_listing_needs_no_scan_with_a_table_over_one_megabyte(table: Any) -> None:
+    filler = "x" * 1_000
+    with table.batch_writer() as batch:  # claims and counters that never expired: about 1.3 MB
+        for index in range(1_300):
+            prefix = ("dedup#", "short#", "rate#")[index % 3]
+            batch.put_item(Item={"pk": f"{prefix}{index:05d}", "filler": filler})
+    first_page = table.scan()
+    assert "LastEvaluatedKey" in first_page  # one Scan page no longer holds the table
+    created = create_integration(table, "alertmanager", contacts=[FIRST])
+    rotated = rotate_key(table, "alertmanager")
+    scans: list[str] = []
+    table.meta.client.meta.events.register("before-call.dynamodb.Scan", lambda **_: scans.append("scan"))
+
+    revoke_key(table, "alertmanager", created["key_id"])
+    assert lookup(table, created["routing_key"]) is None  # refused on the very next request
+    assert lookup(table, rotated["routing_key"]) == Integration("alertmanager", (FIRST,))
+    [listed] = list_integrations(table)
+    assert (listed["name"], listed["key_ids"]) == ("alertmanager", [rotated["key_id"]])
+    assert scans == []
