@@ -21,6 +21,10 @@ from constructs import Construct, IConstruct
 from .functions import HandlerFunction
 
 EVENTS_PER_MINUTE = 120  # per routing key, PagerDuty's documented limit
+# Item key prefixes of the integrations table the alerts function reads only, and reads and writes
+# (lambdas/escalation/integrations.py, alert_incidents.py, alarm_incidents.py, alert_events.py within_rate).
+READ_PREFIXES = ("key#", "integration#")
+WRITE_PREFIXES = ("dedup#", "short#", "rate#", "alarm#")
 STAGE_RATE_PER_SECOND = 50  # the whole endpoint (every key together)
 STAGE_BURST = 100
 FUNCTION_TIMEOUT_SECONDS = 29  # API Gateway's own integration timeout
@@ -46,9 +50,20 @@ class Alerts(Construct):
         )
         function.function.add_environment("INTEGRATIONS_TABLE", self.integrations.table_name)
         function.function.add_environment("EVENTS_PER_MINUTE", str(EVENTS_PER_MINUTE))
-        self.integrations.grant(
-            function.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
-        )
+        # Least privilege for the internet-facing function: by item key prefix (dynamodb:LeadingKeys). It reads
+        # routing keys and integrations but can never write them (it could mint a key); it writes only its claims
+        # and counters.
+        for actions, prefixes in (
+            (["dynamodb:GetItem"], READ_PREFIXES + WRITE_PREFIXES),
+            (["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], WRITE_PREFIXES),
+        ):
+            function.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=actions,
+                    resources=[self.integrations.table_arn],
+                    conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{prefix}*" for prefix in prefixes]}},
+                )
+            )
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
         )

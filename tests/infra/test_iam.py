@@ -352,3 +352,23 @@ def test_the_handler_analysis_follows_the_shared_rules_it_calls() -> None:
     methods, fields = handler_uses("operator")
     assert {"acknowledge_by_reply", "resolve", "get", "forget_token"} <= methods
     assert {"once", "notifier"} <= fields
+
+
+def test_the_alerts_function_writes_only_its_claims_and_counters_in_the_integrations_table(default_synth: Synth) -> None:
+    synth = default_synth
+    table = synth.logical_id(synth.stack.alerts.integrations)
+    granted = [
+        statement
+        for statement in role_statements(synth, synth.logical_id(synth.stack.alerts.function.role))
+        if any(table in resource for resource in statement["Resource"])
+    ]
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    assert granted
+    for statement in granted:
+        leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]  # every grant is by prefix
+        if writes & set(statement["Action"]):
+            assert sorted(leading) == ["alarm#*", "dedup#*", "rate#*", "short#*"], statement
+        assert not {"dynamodb:Scan", "dynamodb:Query", "dynamodb:*"} & set(statement["Action"])
+    readable = {prefix for statement in granted if "dynamodb:GetItem" in statement["Action"]
+                for prefix in statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]}  # fmt: skip
+    assert {"key#*", "integration#*"} <= readable
