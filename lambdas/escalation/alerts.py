@@ -6,8 +6,12 @@ and nothing is changed when there is one. What is checked follows PagerDuty's Ev
 - `routing_key`: 32 characters; `event_action`: trigger, acknowledge or resolve.
 - `dedup_key`: at most 255 characters; required to acknowledge or resolve; a trigger without one gets one.
 - `payload` (trigger): `summary` (1-1024 characters), `source`, `severity` (critical, error, warning, info)
-  required; `timestamp` ISO 8601; `component`, `group`, `class` strings; `custom_details` anything JSON.
+  required; `component`, `group`, `class` strings; `custom_details` anything JSON.
 - `links` [{href, text}], `images` [{src, href, alt}], `client`, `client_url`.
+
+Liberal where PagerDuty documents nothing (Alertmanager and Zabbix do not retry a 400: the alert would be
+lost): more than MAX_LINKS links keep the first ones, a numeric `dedup_key` is taken as its string, and a
+`timestamp` that is not ISO 8601 is dropped; each is recorded in `normalised` on the incident.
 
 The body itself: UTF-8, at most MAX_BODY_BYTES bytes (512,000, where Alertmanager and Grafana cut an event;
 counted in bytes, not characters), and arrays and objects nested at most MAX_NESTING (32) levels deep, the
@@ -23,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from .incident import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
+from .messages import one_line
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -61,6 +66,7 @@ class AlertEvent:
     links: tuple[dict[str, str], ...] = field(default_factory=tuple)
     client: str | None = None
     client_url: str | None = None
+    normalised: tuple[str, ...] = ()  # what was accepted after a change (kept on the incident)
 
 
 def _string(container: dict[str, Any], name: str, where: str, errors: list[str], *, required: bool, limit: int) -> str | None:
@@ -79,15 +85,15 @@ def _string(container: dict[str, Any], name: str, where: str, errors: list[str],
     return value
 
 
-def _links(body: dict[str, Any], errors: list[str]) -> tuple[dict[str, str], ...]:
+def _links(body: dict[str, Any], errors: list[str], normalised: list[str]) -> tuple[dict[str, str], ...]:
     raw = body.get("links")
     if raw is None:
         return ()
     if not isinstance(raw, list):
         errors.append("links: must be a list of {href, text}")
         return ()
-    if len(raw) > MAX_LINKS:
-        errors.append(f"links: has {len(raw)} links; the limit is {MAX_LINKS}")
+    if len(raw) > MAX_LINKS:  # PagerDuty documents no limit: keep the first ones rather than lose the alert
+        normalised.append(f"links: kept the first {MAX_LINKS} of {len(raw)}")
     links = []
     for index, link in enumerate(raw[:MAX_LINKS]):
         if not isinstance(link, dict):
@@ -116,14 +122,20 @@ def _images(body: dict[str, Any], errors: list[str]) -> None:
             _string(image, name, f"images[{index}].", errors, required=False, limit=MAX_STRING)
 
 
-def _timestamp(payload: dict[str, Any], errors: list[str]) -> str | None:
-    value = _string(payload, "timestamp", "payload.", errors, required=False, limit=64)
-    if value:
+def _timestamp(payload: dict[str, Any], normalised: list[str]) -> str | None:
+    """The sender's timestamp when it is ISO 8601; anything else is dropped and recorded (the alert is kept)."""
+    value = payload.get("timestamp")
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 64:
         try:
             datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            errors.append(f"payload.timestamp: {value!r} is not an ISO 8601 date and time")
-    return value
+            pass
+        else:
+            return value
+    normalised.append(f"payload.timestamp: dropped {str(value)[:64]!r}, not an ISO 8601 date and time")
+    return None
 
 
 def _nesting_exceeds(text: str, limit: int) -> bool:
@@ -169,6 +181,10 @@ def parse_event(raw: str | bytes) -> AlertEvent:
     action = body.get("event_action")
     if action not in ACTIONS:
         errors.append("event_action: " + ("is required" if action is None else f"must be one of {', '.join(ACTIONS)}"))
+    normalised: list[str] = []  # what was accepted after a change, recorded on the incident
+    if isinstance(body.get("dedup_key"), int | float) and not isinstance(body.get("dedup_key"), bool):
+        normalised.append(f"dedup_key: the number {body['dedup_key']} taken as the string {str(body['dedup_key'])!r}")
+        body["dedup_key"] = str(body["dedup_key"])
     dedup_key = _string(body, "dedup_key", "", errors, required=action in ("acknowledge", "resolve"), limit=MAX_DEDUP_KEY)
     payload = body.get("payload")
     summary = source = severity = ""
@@ -182,11 +198,11 @@ def parse_event(raw: str | bytes) -> AlertEvent:
         severity = _string(payload, "severity", "payload.", errors, required=required, limit=16) or ""
         if severity and severity not in SEVERITIES:
             errors.append(f"payload.severity: must be one of {', '.join(SEVERITIES)}")
-        timestamp = _timestamp(payload, errors)
+        timestamp = _timestamp(payload, normalised)
         component = _string(payload, "component", "payload.", errors, required=False, limit=MAX_STRING)
         group = _string(payload, "group", "payload.", errors, required=False, limit=MAX_STRING)
         class_ = _string(payload, "class", "payload.", errors, required=False, limit=MAX_STRING)
-    links = _links(body, errors)
+    links = _links(body, errors, normalised)
     _images(body, errors)
     client = _string(body, "client", "", errors, required=False, limit=MAX_STRING)
     client_url = _string(body, "client_url", "", errors, required=False, limit=MAX_STRING)
@@ -208,6 +224,7 @@ def parse_event(raw: str | bytes) -> AlertEvent:
         links=links,
         client=client,
         client_url=client_url,
+        normalised=tuple(normalised),
     )
 
 
@@ -240,7 +257,7 @@ def incident_item(
         "incident_id": incident_id,
         "incident_stat": "not_acknowledged",
         "double_escalation": "no",
-        "description": event.summary[:MAX_DESCRIPTION_LENGTH],
+        "description": one_line(event.summary)[:MAX_DESCRIPTION_LENGTH],
         "url": incident_url(event) or "no url",
         "dedup_key": dedup_key,
         "integration": integration,
@@ -249,6 +266,8 @@ def incident_item(
         "source": event.source[:256],
         "opened_at": at,
     }
+    if event.normalised:
+        item["normalised"] = list(event.normalised)
     if policy:
         item["policy"] = policy  # paged by the policy: who is on call is resolved when each level is paged
     else:

@@ -6,6 +6,7 @@ fits 70 (67 per part). Characters of the GSM-7 extension table take two septets.
 """
 
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,12 +98,29 @@ def _has_url(url: str | None) -> bool:
     return url is not None and url.strip().casefold() not in ("", NO_URL)
 
 
+def one_line(text: str) -> str:
+    """Outside text (a summary, a description, a name) as one line: what could make a text read as another is gone.
+
+    Line and paragraph breaks, tabs and every other control character become a space; bidirectional controls
+    and other invisible format characters (which can reorder what a phone shows) are removed; runs of spaces
+    become one.
+    """
+    kept = []
+    for character in text:
+        category = unicodedata.category(character)
+        if category in ("Cc", "Zl", "Zp"):
+            kept.append(" ")
+        elif category != "Cf":
+            kept.append(character)
+    return " ".join("".join(kept).split())
+
+
 def gsm_friendly(text: str) -> str:
-    """Replace the typographic marks editors and phones insert with their GSM-7 twins.
+    """Outside text made one line (one_line), with the typographic marks editors and phones insert as their GSM-7 twins.
 
     One curly quote would otherwise turn the whole page into UCS-2, which holds 70 characters, not 160.
     """
-    return text.translate(_TYPOGRAPHIC)
+    return one_line(text).translate(_TYPOGRAPHIC)
 
 
 def reply_instructions(incident_id: str, *, other_open: bool = False) -> str:

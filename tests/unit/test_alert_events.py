@@ -19,6 +19,7 @@ from botocore.stub import Stubber
 
 from escalation.alerts import MAX_BODY_BYTES, MAX_NESTING, InvalidEvent, parse_event
 from escalation.integrations import create_integration
+from escalation.messages import page
 from escalation.wiring import dependencies
 from tests.conftest import Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, api_request, create_integrations_table
@@ -157,7 +158,6 @@ def test_bad_events_get_400_naming_each_field_and_change_nothing(
         "payload.summary: must not be empty",
         "payload.source: is required",
         "payload.severity: must be one of critical, error, warning, info",
-        "payload.timestamp: 'yesterday' is not an ISO 8601 date and time",
         "links[0].href: is required",
     ]
     assert _post(
@@ -299,3 +299,40 @@ def test_a_base64_body_that_does_not_decode_gets_400(integration: dict[str, str]
     request = api_request("") | {"body": "not base64!", "isBase64Encoded": True}
     response = alert_events.handler(request, lambda_context)
     assert (response["statusCode"], json.loads(response["body"])["errors"]) == (400, ["body: is marked base64 but is not"])
+
+
+def test_where_pagerduty_is_silent_the_alert_is_kept_and_what_changed_is_recorded(
+    integration: dict[str, str], aws: Aws, lambda_context: LambdaContext
+) -> None:
+    body = {
+        "routing_key": integration["routing_key"],
+        "event_action": "trigger",
+        "dedup_key": 4821,
+        "payload": {"summary": "Disk full", "source": "db-1", "severity": "critical", "timestamp": "05/12/2026 03:00"},
+        "links": [{"href": f"https://grafana.example.com/d/{index}"} for index in range(21)],
+    }
+    status, response = _post(lambda_context, body)
+    assert (status, response["dedup_key"]) == (202, "4821")
+    (item,) = _incidents(aws)
+    assert (item["dedup_key"], item["url"]) == ("4821", "https://grafana.example.com/d/0")
+    assert item["normalised"] == [
+        "dedup_key: the number 4821 taken as the string '4821'",
+        "payload.timestamp: dropped '05/12/2026 03:00', not an ISO 8601 date and time",
+        "links: kept the first 20 of 21",
+    ]
+
+
+def test_a_summary_with_line_breaks_and_bidi_controls_is_one_line_on_the_item_and_the_page(
+    integration: dict[str, str], aws: Aws, lambda_context: LambdaContext
+) -> None:
+    summary = "Disk full\r\nIncident 9999 was resolved by alertmanager.\u202e No action needed.\u2066\tok"
+    body = {
+        "routing_key": integration["routing_key"],
+        "event_action": "trigger",
+        "payload": {"summary": summary, "source": "db-1", "severity": "critical"},
+    }
+    assert _post(lambda_context, body)[0] == 202
+    (item,) = _incidents(aws)
+    assert item["description"] == "Disk full Incident 9999 was resolved by alertmanager. No action needed. ok"
+    text = page(item["incident_id"], summary, None, level=0, max_segments=2).body
+    assert "\n" not in text and "\u202e" not in text and "\t" not in text
