@@ -1,16 +1,18 @@
 """Storm digests: in a storm, notices to one person go out as one text naming the ids; outside one, each goes alone.
 
-DynamoDB is moto; SMS goes through a Stubber, so every text is counted exactly. The digest window is 5 s.
+DynamoDB is moto; SMS goes through a Stubber, so every text is counted exactly. The opener's wait for its
+digest to close is released by the test, so nothing depends on the machine's speed.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from botocore.stub import Stubber
 
-from escalation import messages, wiring
+from escalation import messages, notifications, wiring
 from escalation.storms import STORM_BUCKET_SECONDS, STORM_LINGER_SECONDS, Storms
 from tests.conftest import Aws
 from tests.unit.conftest import FIRST, SECOND, sms_request
@@ -18,8 +20,23 @@ from tests.unit.conftest import FIRST, SECOND, sms_request
 
 @pytest.fixture
 def digests(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> None:
-    monkeypatch.setenv("STORM_BATCH_SECONDS", "5")  # long enough for sixty notices to join on a busy machine
+    monkeypatch.setenv("STORM_BATCH_SECONDS", "20")  # the longest a digest stays open
     wiring.reset()
+
+
+@pytest.fixture
+def released(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The opener's wait for its digest to close ends when the test sets this (not when the clock says)."""
+    release, real_sleep = threading.Event(), time.sleep
+
+    def sleep(seconds: float) -> None:
+        if seconds > 1:  # the digest's wait (a send slot's is at most a second)
+            release.wait(60)
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(notifications.time, "sleep", sleep)
+    return release
 
 
 def test_texts_about_three_incidents_within_a_bucket_make_a_storm_that_lingers(aws: Aws) -> None:
@@ -44,7 +61,7 @@ def test_notices_outside_a_storm_go_alone(digests: None, aws: Aws, sms_stub: Stu
 
 
 def test_in_a_storm_sixty_notices_are_one_digest_and_a_confirmation_is_never_held(
-    digests: None, aws: Aws, sms_stub: Stubber
+    digests: None, released: threading.Event, aws: Aws, sms_stub: Stubber
 ) -> None:
     notifier = wiring.dependencies().notifier
     assert notifier.storms is not None
@@ -75,6 +92,7 @@ def test_in_a_storm_sixty_notices_are_one_digest_and_a_confirmation_is_never_hel
         notice(incident_id, "escalated_notice")
     for incident_id in ids[40:]:
         notice(incident_id, "exhausted_notice")
+    released.set()  # the digest closes
     opener.join()
     sms_stub.assert_no_pending_responses()  # two texts in all: the confirmation and one digest
     assert sorted(sent, key=str) == sorted([None] * 59 + ["m-digest"], key=str)
@@ -83,10 +101,10 @@ def test_in_a_storm_sixty_notices_are_one_digest_and_a_confirmation_is_never_hel
 
 
 def test_a_digest_whose_opener_died_is_sent_by_the_next_notice(digests: None, aws: Aws, sms_stub: Stubber) -> None:
-    storms = Storms(aws.messages, window_seconds=5)
+    storms = Storms(aws.messages, window_seconds=20)
     storms.extend(FIRST)
     flush_at, opener = storms.hold(FIRST, {"key": "k1", "kind": "resolved_notice", "incident_id": "4821"}, at_ms=1_000)
-    assert (flush_at, opener) == (6_000, True)  # ... and its function died before sending it
+    assert (flush_at, opener) == (21_000, True)  # ... and its function died before sending it
     notifier = wiring.dependencies().notifier
     digest = messages.storm_digest(
         [{"incident_id": "4821", "kind": "resolved_notice"}, {"incident_id": "4822", "kind": "resolved_notice"}], 1
