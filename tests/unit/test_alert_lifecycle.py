@@ -266,3 +266,26 @@ def test_a_late_write_of_the_first_pass_cannot_touch_the_second(
     outcome = page_contact.handler(page_event(level=1, token="token-old", incident_id=incident_id), lambda_context)
     assert outcome["outcome"] != "paged"  # no SMS either: the Stubber has none queued and would raise
     assert "task_token" not in aws.incident(incident_id)
+
+
+def test_an_alert_never_overwrites_an_incident_written_by_hand_between_its_check_and_its_put(
+    integration: dict[str, str], aws: Aws, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IAM cannot require a conditional put: the condition on the alert's put is what protects an open incident."""
+    import escalation.alert_incidents as alert_incidents  # noqa: PLC0415
+
+    monkeypatch.setattr(alert_incidents.secrets, "randbelow", lambda _bound: 4821)  # every draw: 4821, free when checked
+    hand_written = {"incident_id": "4821", "description": "written by hand", "contacts": [FIRST]}
+
+    def someone_writes_first(params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == "Incidents" and params.get("Item", {}).get("incident_id") in ("4821", {"S": "4821"}):
+            aws.incidents.put_item(Item=hand_written)
+
+    events = alert_incidents.aws_clients.dynamodb().meta.client.meta.events
+    events.register("before-parameter-build.dynamodb.PutItem", someone_writes_first)
+    try:
+        status, _ = _post(lambda_context, _event(integration, "trigger"), "req-1")
+    finally:
+        events.unregister("before-parameter-build.dynamodb.PutItem", someone_writes_first)
+    assert status == 503  # the sender retries; nothing was overwritten
+    assert aws.incident("4821") == hand_written
