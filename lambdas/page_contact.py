@@ -264,7 +264,7 @@ def _texts(
     """The page (attempt 0) or reminder for each number of the level, and the numbers with another incident open."""
     incident_id = str(item["incident_id"])
     description = str(item.get("description", ""))
-    max_segments = deps.settings.max_sms_segments
+    max_segments, unicode_segments = deps.settings.max_sms_segments, deps.settings.max_sms_segments_unicode
     texts: dict[str, messages.Sms] = {}
     busy: set[str] = set()
     for number in numbers:
@@ -274,10 +274,14 @@ def _texts(
             busy.add(number)
         if attempt == 0:
             texts[number] = messages.page(
-                incident_id, description, item.get("url"), level=level, max_segments=max_segments, other_open=other_open
-            )
+                incident_id, description, item.get("url"), level=level, max_segments=max_segments, other_open=other_open,
+                max_unicode_segments=unicode_segments,
+            )  # fmt: skip
         else:
-            texts[number] = messages.reminder(incident_id, description, max_segments=max_segments, other_open=other_open)
+            texts[number] = messages.reminder(
+                incident_id, description, max_segments=max_segments, other_open=other_open,
+                max_unicode_segments=unicode_segments,
+            )  # fmt: skip
     return texts, busy
 
 

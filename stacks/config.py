@@ -71,6 +71,7 @@ class EscalationConfig:
     reminders: int = 0
     repeat: int = 0
     max_sms_segments: int = 1
+    max_sms_segments_unicode: int = 2  # a page needing UCS-2 (Cyrillic, an emoji) may use this many segments
     configure_two_way: bool = False
     ops_email: str = ""
     powertools_layer_version: int = 36
@@ -192,6 +193,7 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         reminders=_int(context, "reminders", 0, 0, 5),
         repeat=_int(context, "repeat", 0, 0, 3),
         max_sms_segments=_int(context, "maxSmsSegments", 1, 1, 10),
+        max_sms_segments_unicode=_int(context, "maxSmsSegmentsUnicode", 2, 1, 10),
         configure_two_way=_bool(context, "configureTwoWay", False),
         ops_email=_str(context, "opsEmail"),
         powertools_layer_version=_int(context, "powertoolsLayerVersion", 36, 1, 10_000),

@@ -137,6 +137,7 @@ class EscalationStack(Stack):
             "CONFIGURATION_SET": config.configuration_set,
             "PINPOINT_APPLICATION_ID": config.pinpoint_application_id,
             "MAX_SMS_SEGMENTS": str(config.max_sms_segments),
+            "MAX_SMS_SEGMENTS_UNICODE": str(config.max_sms_segments_unicode),
             "MESSAGE_TTL_DAYS": str(config.message_ttl_days),
             "ALLOWED_COUNTRIES": ",".join(config.allowed_countries),  # empty: any destination
             # The item check compares numbers with these (the protect configuration is the precise guard).

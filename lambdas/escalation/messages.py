@@ -132,13 +132,35 @@ def reply_instructions(incident_id: str, *, other_open: bool = False) -> str:
     return f"Reply YES {incident_id} or NO {incident_id}." if other_open else REPLY_INSTRUCTIONS
 
 
-def page(incident_id: str, description: str, url: str | None, *, level: int, max_segments: int, other_open: bool = False) -> Sms:
+def segment_budget(text: str, max_segments: int, max_unicode_segments: int | None) -> int:
+    """The segments a text about this description may use: more when it needs UCS-2 (any character outside GSM-7).
+
+    One UCS-2 segment holds 70 characters (67 each when split), so a page in Cyrillic or with an emoji would keep
+    about 18 characters of its description in one; each extra segment is billed as one more message.
+    """
+    if max_unicode_segments is None or count_segments(gsm_friendly(text))[1] != UCS2:
+        return max_segments
+    return max(max_segments, max_unicode_segments)
+
+
+def page(
+    incident_id: str,
+    description: str,
+    url: str | None,
+    *,
+    level: int,
+    max_segments: int,
+    other_open: bool = False,
+    max_unicode_segments: int | None = None,
+) -> Sms:
     """The page a contact receives; the description is shortened to the segment budget.
 
     other_open: the contact has another incident open, so the page asks for `YES <id>`.
+    max_unicode_segments: the budget when the description needs UCS-2 (maxSmsSegmentsUnicode).
     """
     label = f"INCIDENT {incident_id}" + (" (escalated)" if level > 0 else "")
     instructions = reply_instructions(incident_id, other_open=other_open)
+    max_segments = segment_budget(description, max_segments, max_unicode_segments)
     description = gsm_friendly(description.strip())
     if url is not None and _has_url(url):
         # The URL is worth its place only while the description keeps a readable start.
@@ -179,9 +201,12 @@ def batch_page(incidents: Sequence[tuple[str, str]], *, max_segments: int) -> Sm
     return _priced(f"{len(incidents)} new incidents. {BATCH_INSTRUCTIONS}")
 
 
-def reminder(incident_id: str, description: str, *, max_segments: int, other_open: bool = False) -> Sms:
+def reminder(
+    incident_id: str, description: str, *, max_segments: int, other_open: bool = False, max_unicode_segments: int | None = None
+) -> Sms:
     """A reminder to the contact already paged; it never carries the URL again."""
     instructions = reply_instructions(incident_id, other_open=other_open)
+    max_segments = segment_budget(description, max_segments, max_unicode_segments)
     template = f"REMINDER {_literal(incident_id)}: {{description}} {_literal(instructions)}"
     body = _shorten_to_fit(template, gsm_friendly(description.strip()), max_segments)
     return _priced(body if body is not None else f"REMINDER {incident_id}. {instructions}")

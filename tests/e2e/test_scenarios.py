@@ -138,9 +138,11 @@ def test_throttled_page_is_retried_after_the_backoff_interval(scenario_run: Scen
     assert result["sms"][0]["t"] >= 2.0  # the workflow's first retry waits 2 s
 
 
-def test_non_gsm_description_stays_within_one_segment(scenario_run: ScenarioRun) -> None:
+def test_non_gsm_description_uses_its_unicode_budget_and_keeps_sixty_characters(scenario_run: ScenarioRun) -> None:
     page = scenario_run(_scenario("long_non_gsm_description"))["sms"][0]
-    assert page["body"].startswith("INCIDENT 211:") and page["segments"] == 1
+    assert page["body"].startswith("INCIDENT 211:") and page["segments"] == 2  # maxSmsSegmentsUnicode, default 2
+    description = page["body"].removeprefix("INCIDENT 211: ").split(" Reply ")[0]
+    assert len(description) >= 60, description
 
 
 def test_non_gsm_description_keeps_its_start_in_the_page(scenario_run: ScenarioRun) -> None:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from escalation import messages
-from escalation.messages import GSM7, UCS2, count_segments
+from escalation.messages import GSM7, UCS2, count_segments, page
 
 SAMPLE_PAGE = (
     "INCIDENT 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. "
@@ -262,3 +262,15 @@ def test_a_shortened_description_ends_at_a_word_boundary() -> None:
     assert messages.shorten("Disk full on db-1", 12) == "Disk full on..."  # the cut fell between words
     assert messages.shorten("Supercalifragilistic", 8) == "Supercal..."  # one long word: no boundary to back off to
     assert messages.shorten("short", 8) == "short"
+
+
+def test_a_page_in_any_language_keeps_sixty_characters_with_its_unicode_budget() -> None:
+    summary = "Диск заполнен на db-2: свободно 1%, запись в журнал остановлена, база данных только для чтения"
+    one = page("4821", summary, None, level=0, max_segments=1)
+    two = page("4821", summary, None, level=0, max_segments=1, max_unicode_segments=2)
+    assert (one.encoding, one.segments, two.segments) == ("UCS-2", 1, 2)
+    kept = two.body.removeprefix("INCIDENT 4821: ").split(" Reply ")[0]
+    assert len(kept) >= 60 and kept.startswith("Диск заполнен на db-2"), kept
+    assert len(one.body.removeprefix("INCIDENT 4821: ").split(" Reply ")[0]) < 30  # what one segment left
+    gsm = page("4821", "Disk full on db-2", None, level=0, max_segments=1, max_unicode_segments=2)
+    assert gsm.segments == 1  # a GSM-7 page keeps maxSmsSegments
