@@ -49,12 +49,18 @@ def _allowed_calling_codes(cli: Cli) -> tuple[str, ...]:
     return codes
 
 
+def base_url(events_url: str) -> str:
+    """What a PagerDuty client library (pdpyras, the official client, pdjs) is given: it appends /v2/enqueue itself."""
+    return events_url.removesuffix("/").removesuffix("/v2/enqueue")
+
+
 def _show_key(cli: Cli, result: dict[str, Any], headline: str) -> None:
     console = cli.console
     console.print(headline)
     console.print(f"  routing key: [bold]{result['routing_key']}[/]  (shown this once: only its hash is stored)")
     console.print(f"  key id:      {result['key_id']}")
-    console.print(f"  events URL:  {result['events_url']}")
+    console.print(f"  events URL:  {result['events_url']}  (Alertmanager, Grafana, Zabbix, curl: the full URL)")
+    console.print(f"  base URL:    {result['base_url']}  (PagerDuty client libraries add /v2/enqueue themselves)")
 
 
 @app.command()
@@ -82,7 +88,7 @@ def create(
         )
     except IntegrationError as error:
         raise _refused(error) from None
-    result = {**created, "events_url": url, "contacts": contacts, "policy": policy}
+    result = {**created, "events_url": url, "base_url": base_url(url), "contacts": contacts, "policy": policy}
     cli.emit(result, lambda: _show_key(cli, result, f"Integration [bold]{name}[/] created."))
 
 
@@ -101,7 +107,7 @@ def rotate(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The int
         rotated = rotate_key(table, name, allowed_calling_codes=codes)
     except IntegrationError as error:
         raise _refused(error) from None
-    result = {**rotated, "events_url": url}
+    result = {**rotated, "events_url": url, "base_url": base_url(url)}
 
     def render() -> None:
         _show_key(cli, result, f"New routing key for [bold]{name}[/].")

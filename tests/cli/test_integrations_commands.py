@@ -27,7 +27,8 @@ def test_create_prints_the_routing_key_once_and_the_events_url(deployed: Deploye
 def test_create_with_json_and_a_deployed_policy(deployed: Deployed) -> None:
     out = ok(deployed.cli("integrations", "create", "payments-alerts", "--policy", "payments"))
 
-    assert set(out) == {"integration", "routing_key", "key_id", "created_at", "events_url", "contacts", "policy"}
+    assert set(out) == {"integration", "routing_key", "key_id", "created_at", "events_url", "base_url", "contacts", "policy"}
+    assert out["events_url"] == out["base_url"] + "/v2/enqueue"  # client libraries append the path themselves
     assert (out["integration"], out["events_url"], out["policy"], out["contacts"]) == (
         "payments-alerts",
         EVENTS_API_URL,
