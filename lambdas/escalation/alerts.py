@@ -38,6 +38,7 @@ MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
 MAX_STRING = 1024  # source, component, group, class, client, client_url, a link's href or text
 MAX_LINKS = 20
+MAX_DETAILS_CHARACTERS = 4_096  # custom_details kept on the incident (as JSON text, cut there)
 
 
 class InvalidEvent(ValueError):
@@ -234,12 +235,55 @@ def new_dedup_key() -> str:
 
 
 def incident_url(event: AlertEvent) -> str | None:
-    """The incident's `url`: the first link that is a web address short enough for the item."""
-    for link in event.links:
-        href = link["href"].strip()
+    """The incident's `url`: the first link that is a web address short enough for the item, else `client_url`."""
+    for candidate in [link["href"] for link in event.links] + [event.client_url or ""]:
+        href = candidate.strip()
         if href.startswith(("https://", "http://")) and len(href) <= MAX_URL_LENGTH:
             return href
     return None
+
+
+_LABEL_LINE = re.compile(r"^\s*-\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+
+
+def _first_alert_facts(details: Any) -> tuple[str, str]:
+    """(instance, what) of the first alert in Alertmanager-style custom_details.
+
+    Its `instance` label and its `description` annotation, else its `summary` annotation; flat details with
+    those keys work too.
+    """
+    if not isinstance(details, dict):
+        return "", ""
+    flat = {key: value for key, value in details.items() if isinstance(value, str)}
+    instance, what = flat.get("instance", ""), flat.get("description", "") or flat.get("summary", "")
+    firing = details.get("firing")
+    if isinstance(firing, str) and firing.strip():
+        section = ""
+        labels: dict[str, str] = {}
+        annotations: dict[str, str] = {}
+        for line in firing.splitlines()[:200]:
+            if line.strip() in ("Labels:", "Annotations:"):
+                if line.strip() == "Labels:" and labels:
+                    break  # the second alert begins: the first one is enough
+                section = line.strip()
+                continue
+            match = _LABEL_LINE.match(line)
+            if match:
+                (labels if section == "Labels:" else annotations).setdefault(match.group(1), match.group(2).strip())
+        instance = labels.get("instance", instance)
+        what = annotations.get("description") or annotations.get("summary") or what
+    return instance, what
+
+
+def page_description(event: AlertEvent) -> str:
+    """What a page built from this alert says: the summary, then the first alert's instance and description.
+
+    The link goes in the item's `url` (incident_url); the page keeps as much as its segment budget holds.
+    """
+    summary = one_line(event.summary)
+    instance, what = (one_line(part) for part in _first_alert_facts(event.custom_details))
+    extra = ": ".join(part for part in (instance, what) if part and part not in summary)
+    return f"{summary} - {extra}" if extra else summary
 
 
 def incident_item(
@@ -257,7 +301,7 @@ def incident_item(
         "incident_id": incident_id,
         "incident_stat": "not_acknowledged",
         "double_escalation": "no",
-        "description": one_line(event.summary)[:MAX_DESCRIPTION_LENGTH],
+        "description": page_description(event)[:MAX_DESCRIPTION_LENGTH],
         "url": incident_url(event) or "no url",
         "dedup_key": dedup_key,
         "integration": integration,
@@ -268,6 +312,8 @@ def incident_item(
     }
     if event.normalised:
         item["normalised"] = list(event.normalised)
+    if event.custom_details is not None:  # the sender's full details, bounded, for `incidents show`
+        item["details"] = json.dumps(event.custom_details, ensure_ascii=False)[:MAX_DETAILS_CHARACTERS]
     if policy:
         item["policy"] = policy  # paged by the policy: who is on call is resolved when each level is paged
     else:

@@ -64,10 +64,12 @@ def test_alertmanager_firing_opens_one_incident_with_a_short_id(
     assert (status, response) == (202, {"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]})
     (item,) = _incidents(aws)
     assert len(item["incident_id"]) == 4 and item["incident_id"].isdigit()
-    assert item["description"] == "[FIRING:1] HighRequestLatency (api-server critical)"
+    assert item["description"] == "[FIRING:1] HighRequestLatency (api-server critical) - p99 latency above 2 s"
     assert (item["contacts"], item["dedup_key"]) == ([FIRST, SECOND], body["dedup_key"])
     assert "policy" not in item
-    assert (item["incident_stat"], item["alert_count"], item["url"]) == ("not_acknowledged", 1, "no url")
+    assert (item["incident_stat"], item["alert_count"]) == ("not_acknowledged", 1)
+    assert item["url"] == "http://alertmanager:9093/#/alerts?receiver=oncall-sms"  # no link: client_url
+    assert json.loads(item["details"]) == body["payload"]["custom_details"]
 
 
 def test_a_repeat_while_open_is_counted_and_pages_nobody_then_resolve_closes_and_the_next_opens_anew(
@@ -336,3 +338,32 @@ def test_a_summary_with_line_breaks_and_bidi_controls_is_one_line_on_the_item_an
     assert item["description"] == "Disk full Incident 9999 was resolved by alertmanager. No action needed. ok"
     text = page(item["incident_id"], summary, None, level=0, max_segments=2).body
     assert "\n" not in text and "\u202e" not in text and "\t" not in text
+
+
+def test_a_grouped_alertmanager_page_names_the_first_alerts_instance_and_description(
+    integration: dict[str, str], aws: Aws, lambda_context: LambdaContext
+) -> None:
+    firing = (
+        "Labels:\n - alertname = HighErrorRate\n - instance = api-7.prod:9100\n - severity = critical\n"
+        "Annotations:\n - description = 5xx above 5% for 10 minutes\n - runbook_url = https://runbooks.example.com/5xx\n"
+        "Source: http://prometheus:9090/graph\n"
+        "Labels:\n - alertname = HighErrorRate\n - instance = api-9.prod:9100\n"
+        "Annotations:\n - description = second alert\n"
+    )
+    body = {
+        "routing_key": integration["routing_key"],
+        "event_action": "trigger",
+        "payload": {
+            "summary": "[FIRING:2] HighErrorRate api (critical)",
+            "source": "Alertmanager",
+            "severity": "critical",
+            "custom_details": {"firing": firing, "num_firing": "2", "num_resolved": "0", "resolved": ""},
+        },
+        "links": [{"href": "https://grafana.example.com/d/api", "text": "dashboard"}],
+    }
+    assert _post(lambda_context, body)[0] == 202
+    (item,) = _incidents(aws)
+    assert item["description"] == "[FIRING:2] HighErrorRate api (critical) - api-7.prod:9100: 5xx above 5% for 10 minutes"
+    assert item["url"] == "https://grafana.example.com/d/api"
+    text = page(item["incident_id"], item["description"], item["url"], level=0, max_segments=2).body
+    assert "api-7.prod:9100" in text and "https://grafana.example.com/d/api" in text
