@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 from escalation.oncall import format_loc
 from escalation.oncall_store import NoDefinitions
 
-from . import incidents, integrations, oncall, report
+from . import heartbeats, incidents, integrations, oncall, report
 from .context import DEFAULT_STACK, Cli, CliError
 
 
@@ -106,3 +106,4 @@ incidents.register(app)
 report.register(app)
 app.add_typer(oncall.app, name="oncall")
 app.add_typer(integrations.app, name="integrations")
+app.add_typer(heartbeats.app, name="heartbeats")

@@ -32,6 +32,8 @@ FIRST = "+447700900001"
 SECOND = "+447700900002"
 STARTED_AT = "2026-03-01T10:00:00.000Z"
 EVENTS_API_URL = "https://abc123.execute-api.eu-west-2.amazonaws.com/v2/enqueue"
+HEARTBEATS_URL = "https://abc123.execute-api.eu-west-2.amazonaws.com/v2/heartbeat"
+HEARTBEAT_SCHEDULE_GROUP = "IncidentEscalation-heartbeats"
 OPERATOR_FUNCTION = "IncidentEscalation-OperatorFunction-AbC123"
 ALLOWED_CALLING_CODES = "353,44"  # allowedCountries GB,IE as the stack's output gives them
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "core": {"reset_boto3_session": False}}
@@ -62,6 +64,8 @@ def stack_template(*, oncall: bool = True, allowed_calling_codes: str | None = A
         "StateMachineArn": {"Value": {"Ref": "StateMachineArn"}},
         "IntegrationsTableName": {"Value": {"Ref": "Integrations"}},
         "EventsApiUrl": {"Value": EVENTS_API_URL},
+        "HeartbeatsUrl": {"Value": HEARTBEATS_URL},
+        "HeartbeatScheduleGroup": {"Value": HEARTBEAT_SCHEDULE_GROUP},
         "OperatorFunctionName": {"Value": OPERATOR_FUNCTION},
     }
     if allowed_calling_codes is not None:
