@@ -18,6 +18,7 @@ from escalation.status import Status
 
 from . import context, operator_function
 from .context import INCIDENTS_TABLE_OUTPUT, Cli, CliError, iso, parse_duration, parse_stored, plain
+from .integrations import allowed_calling_codes
 from .items import holder, opened_at, scan, shown
 
 TIMELINE_KEYS = ("at", "event", "level", "phone")
@@ -79,7 +80,8 @@ def create(
         raise CliError("give the people to page: --contact NUMBER (repeatable) or --policy NAME, not both")
     image = incident_image(incident_id, description, url, contacts, policy)
     try:
-        parse_incident(image, policies=_deployed_policies(cli) if policy else None)
+        codes = allowed_calling_codes(cli) if contacts else ()  # a policy's people were checked at deploy
+        parse_incident(image, allowed_calling_codes=codes, policies=_deployed_policies(cli) if policy else None)
     except InvalidIncident as error:
         raise CliError(f"refused, nothing written: {error}") from None
     table = cli.output(INCIDENTS_TABLE_OUTPUT)

@@ -38,7 +38,7 @@ def _check_policy(cli: Cli, policy: str) -> None:
         raise CliError(f"--policy: no policy {policy!r} is deployed (deployed: {', '.join(deployed) or 'none'})")
 
 
-def _allowed_calling_codes(cli: Cli) -> tuple[str, ...]:
+def allowed_calling_codes(cli: Cli) -> tuple[str, ...]:
     """The deployment's allowedCountries as calling codes (what its functions check each contact against); () for any."""
     value = cli.output(ALLOWED_CALLING_CODES_OUTPUT).strip()
     if value == "any":
@@ -81,7 +81,7 @@ def create(
     if policy:
         _check_policy(cli, policy)
     url = cli.output(EVENTS_API_OUTPUT)  # before writing anything: a stack without the endpoint has no use for a key
-    codes = _allowed_calling_codes(cli) if contacts else ()  # a policy's people were checked at deploy
+    codes = allowed_calling_codes(cli) if contacts else ()  # a policy's people were checked at deploy
     try:
         created = create_integration(
             cli.table(INTEGRATIONS_TABLE_OUTPUT), name, contacts=contacts, policy=policy, allowed_calling_codes=codes
@@ -102,7 +102,7 @@ def rotate(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The int
     url = cli.output(EVENTS_API_OUTPUT)
     table = cli.table(INTEGRATIONS_TABLE_OUTPUT)
     integration = by_name(table, name)
-    codes = _allowed_calling_codes(cli) if integration is not None and integration.contacts else ()
+    codes = allowed_calling_codes(cli) if integration is not None and integration.contacts else ()
     try:
         rotated = rotate_key(table, name, allowed_calling_codes=codes)
     except IntegrationError as error:

@@ -68,6 +68,7 @@ def test_create_writes_the_item_the_stack_pages(deployed: Deployed) -> None:
         (["--contact", FIRST, "--contact", FIRST], f"contacts: lists {FIRST} more than once"),
         (["--contact", FIRST, "--url", "example.com"], "url: must start with https:// or http://"),
         (["--contact", FIRST, "--description", " "], "description: must not be empty"),
+        (["--contact", "+15555550100"], "contacts[0]: +15555550100 is outside the countries this deployment may text"),
     ],
 )
 def test_create_refuses_what_the_stack_would_mark_invalid(deployed: Deployed, args: list[str], problem: str) -> None:
