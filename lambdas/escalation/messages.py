@@ -62,31 +62,34 @@ def shorten(text: str, length: int) -> str:
 
     A cut inside a word backs off to the previous space when that keeps at least half of what fits, so a
     page reads "Urgent assistance is..." rather than "Urgent assistance is r..."; one long word is cut hard.
+    A separator left at the end ("api-7 -", "db-1:") goes too: "api-7..." reads as a cut, "api-7 -..." does not.
     """
     if len(text) <= length:
         return text
     kept = text[:length]
-    if not text[length].isspace():
+    if not text[length].isspace() and not kept[-1:].isspace():  # the cut falls inside a word
         boundary = kept.rstrip().rfind(" ")
         if boundary >= length // 2:
             kept = kept[:boundary]
-    return kept.rstrip() + ELLIPSIS
+    return kept.rstrip().rstrip("-:;,|").rstrip() + ELLIPSIS
 
 
 def _shorten_to_fit(template: str, description: str, max_segments: int, *, min_keep: int = 0) -> str | None:
     """Fill template's {description} with the longest prefix of description that fits (at least min_keep characters)."""
     if fits(template.format(description=description), max_segments):
         return template.format(description=description)
-    low, high = min_keep, len(description)
-    best: str | None = None
-    while low <= high:  # binary search on the kept length; cost grows with length
+    # Binary search on the hard cut (description[:n] + "..."), whose cost only grows with n; shorten's cut at a word
+    # boundary is a prefix of it, so it fits too. (Searching on shorten itself is not monotonic: a longer n can back
+    # off to an earlier space, and the search then settled for far less than fits.)
+    low, high = min_keep, len(description) - 1
+    best: int | None = None
+    while low <= high:
         mid = (low + high) // 2
-        candidate = template.format(description=shorten(description, mid) if mid < len(description) else description)
-        if fits(candidate, max_segments):
-            best, low = candidate, mid + 1
+        if fits(template.format(description=description[:mid] + ELLIPSIS), max_segments):
+            best, low = mid, mid + 1
         else:
             high = mid - 1
-    return best
+    return None if best is None else template.format(description=shorten(description, best))
 
 
 def _literal(text: str) -> str:

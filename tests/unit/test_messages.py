@@ -274,3 +274,18 @@ def test_a_page_in_any_language_keeps_sixty_characters_with_its_unicode_budget()
     assert len(one.body.removeprefix("INCIDENT 4821: ").split(" Reply ")[0]) < 30  # what one segment left
     gsm = page("4821", "Disk full on db-2", None, level=0, max_segments=1, max_unicode_segments=2)
     assert gsm.segments == 1  # a GSM-7 page keeps maxSmsSegments
+
+
+def test_a_cut_right_after_a_word_keeps_the_word_and_drops_a_dangling_separator() -> None:
+    described = "HighRequestLatency (api-server critical) - p99 latency above 2 s"
+    assert messages.shorten(described, 41) == "HighRequestLatency (api-server critical)..."  # not "(api-server..."
+    assert messages.shorten(described, 43) == "HighRequestLatency (api-server critical)..."  # not "critical) -..."
+    assert messages.shorten("api-7.prod:9100: 5xx above 5%", 16) == "api-7.prod:9100..."
+
+
+def test_a_page_keeps_the_longest_description_that_fits_beside_its_link() -> None:
+    # "[" and "]" take two septets each: 55 characters of description fit beside this link in one segment.
+    description = "[FIRING:1] HighRequestLatency (api-server critical) - p99 latency above 2 s"
+    sms = page("4821", description, "http://alertmanager:9093/#/alerts?receiver=oncall-sms", level=0, max_segments=1)
+    assert sms.segments == 1
+    assert sms.body.startswith("INCIDENT 4821: [FIRING:1] HighRequestLatency (api-server critical)... http://"), sms.body
