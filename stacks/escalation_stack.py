@@ -22,6 +22,7 @@ from .alerts import Alerts
 from .config import HANDOFF_NOTICE_PERIOD_MINUTES, EscalationConfig
 from .dashboard import OperationsDashboard
 from .functions import HandlerFunction, lambda_code, powertools_layer
+from .heartbeats import Heartbeats
 from .messaging import Messaging
 from .monitoring import Monitoring
 from .oncall import Oncall
@@ -260,7 +261,7 @@ class EscalationStack(Stack):
             "Dashboard",
             dashboard_name=f"{self.stack_name}-operations",
             state_machine=self.workflow.state_machine,
-            alarms=self.monitoring.alarms,
+            alarms=[*self.monitoring.alarms, *self.heartbeats.alarms],
         )
         CfnOutput(self, "IncidentsTableName", value=storage.incidents.table_name, description="Write incidents here")
         CfnOutput(self, "IncidentHistoryTableName", value=storage.history.table_name, description="Replaced, deleted incidents")
@@ -336,6 +337,13 @@ class EscalationStack(Stack):
             value=",".join(self.config.allowed_calling_codes) or "any",
             description="allowedCountries as calling codes",
         )
+        # Heartbeat monitors (stacks/heartbeats.py): a route on this API, its function, the deadline checker.
+        self.heartbeats = Heartbeats(
+            self, "Heartbeats", alerts=self.alerts, incidents=self.storage.incidents, messages=self.storage.messages,
+            ops_topic=self.messaging.ops_topic, code=code, layer=layer, environment={**common_env, **sms_env},
+            state_machine_arn=state_machine_arn, grant_sms=lambda role: self._grant_sms(role, protect_configuration),
+            repeat_after_seconds=self.config.repeat_after_seconds,
+        )  # fmt: skip
 
     def _operator(
         self,

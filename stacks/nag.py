@@ -6,6 +6,7 @@ from constructs import IConstruct
 
 from .alerts import acknowledge_alert_findings
 from .escalation_stack import EscalationStack, sms_send_resources
+from .heartbeats import acknowledge_heartbeat_findings
 
 # The singleton Lambda behind every AwsCustomResource in a stack has this fixed id.
 AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -35,6 +36,12 @@ def acknowledge_findings(stack: EscalationStack) -> None:
     for handler in (stack.start, stack.page, stack.unacknowledged, stack.reply, stack.operator, stack.alerts.function, *handoff):
         _ack(handler, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
     acknowledge_alert_findings(stack.alerts, stack.alerts.function.role)
+    acknowledge_heartbeat_findings(
+        stack.heartbeats,
+        xray_reason=XRAY_REASON,
+        sms_resources=sms_send_resources(stack.config) if stack.config.sms_api == "v2" else [],
+        sms_reason=SMS_REASON,
+    )
     for handler in (stack.page, stack.unacknowledged, stack.reply, stack.alerts.function, *handoff):
         _ack(handler, messages_index, "Replies are matched to the sender's latest page through the by_contact index.")
         if stack.config.sms_api == "v2":

@@ -46,11 +46,12 @@ def required_environment_variables() -> set[str]:
     return names
 
 
-def test_there_are_exactly_seven_functions_by_default(default_synth: Synth, limited_synth: Synth) -> None:
-    # The four handlers of the escalation, the CLI's operator function, the events endpoint's, and CDK's
-    # AwsCustomResource provider, which writes the on-call definitions at deploy (none without them).
-    default_synth.template.resource_count_is("AWS::Lambda::Function", 7)
-    limited_synth.template.resource_count_is("AWS::Lambda::Function", 6)
+def test_there_are_exactly_nine_functions_by_default(default_synth: Synth, limited_synth: Synth) -> None:
+    # The four handlers of the escalation, the CLI's operator function, the events endpoint's, the heartbeat
+    # endpoint's and its deadline checker, and CDK's AwsCustomResource provider, which writes the on-call
+    # definitions at deploy (none without them).
+    default_synth.template.resource_count_is("AWS::Lambda::Function", 9)
+    limited_synth.template.resource_count_is("AWS::Lambda::Function", 8)
     handler_functions(default_synth)
 
 
@@ -243,12 +244,17 @@ def test_failed_reply_invocations_land_in_the_reply_dead_letter_queue(default_sy
             "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [synth.logical_id(synth.stack.reply_dlq), "Arn"]}}},
         },
     )
-    # The only other asynchronously invoked function is the alerts one (CloudWatch alarm events, its own queue).
+    # The only other asynchronously invoked functions are the alerts one (CloudWatch alarm events, its own queue) and
+    # the heartbeat checker (Scheduler, its own queue: tests/infra/test_heartbeats.py).
     configured = sorted(
         config["Properties"]["FunctionName"]["Ref"] for config in synth.of_type("AWS::Lambda::EventInvokeConfig").values()
     )
     assert configured == sorted(
-        [synth.logical_id(synth.stack.reply.function), synth.logical_id(synth.stack.alerts.function.function)]
+        [
+            synth.logical_id(synth.stack.reply.function),
+            synth.logical_id(synth.stack.alerts.function.function),
+            synth.logical_id(synth.stack.heartbeats.check.function),
+        ]
     )
 
 
