@@ -11,14 +11,14 @@ import pytest
 
 import app
 from stacks.config import ConfigError, EscalationConfig, load_config
-from tests.infra.support import CDK_JSON_CONTEXT, PROJECT
+from tests.infra.support import CDK_JSON_CONTEXT, PROJECT, synthesize
 
 APP_KEYS = {
     "originationIdentity", "smsApi", "pinpointApplicationId", "configurationSet", "ackTimeoutSeconds", "reminders",
     "repeat", "maxSmsSegments", "configureTwoWay", "opsEmail", "powertoolsLayerVersion", "messageTtlDays",
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
-    "stormBatchSeconds",
+    "stormBatchSeconds", "maxSmsSegmentsUnicode", "repeatAfterSeconds",
 }  # fmt: skip
 
 
@@ -31,6 +31,9 @@ APP_KEYS = {
         ({"reminders": "x"}, "reminders"),
         ({"repeat": -1}, "repeat"),
         ({"maxSmsSegments": 11}, "maxSmsSegments"),
+        ({"maxSmsSegmentsUnicode": 0}, "maxSmsSegmentsUnicode"),
+        ({"maxSmsSegmentsUnicode": 11}, "maxSmsSegmentsUnicode"),
+        ({"maxSmsSegmentsUnicode": "two"}, "maxSmsSegmentsUnicode"),
         ({"messageTtlDays": "soon"}, "messageTtlDays"),
         ({"powertoolsLayerVersion": "latest"}, "powertoolsLayerVersion"),
         ({"smsApi": "sns"}, "smsApi"),
@@ -81,6 +84,7 @@ def test_strings_from_the_command_line_are_accepted() -> None:
             "reminders": "3",
             "repeat": " 1 ",
             "maxSmsSegments": "2",
+            "maxSmsSegmentsUnicode": "3",
             "configureTwoWay": "true",
             "originationIdentity": "phone-0123456789abcdef",
             "opsEmail": "ops@example.com",
@@ -90,6 +94,7 @@ def test_strings_from_the_command_line_are_accepted() -> None:
     assert config.reminders == 3
     assert config.repeat == 1
     assert config.max_sms_segments == 2
+    assert config.max_sms_segments_unicode == 3
     assert config.configure_two_way is True
     assert config.two_way_phone_number_id == "phone-0123456789abcdef"
 
@@ -183,6 +188,22 @@ def test_cdk_json_defaults_are_valid_and_match_the_code_defaults() -> None:
 def test_cdk_json_documents_every_setting_the_app_reads() -> None:
     assert set(app.CONTEXT_KEYS) - {"stackName"} == APP_KEYS
     assert set(app.CONTEXT_KEYS) <= set(CDK_JSON_CONTEXT)
+
+
+def test_the_app_reads_every_setting_cdk_json_documents() -> None:
+    # A setting in cdk.json that the app never reads would keep its default whatever -c says (CDK's own flags aside).
+    settings = {key for key in CDK_JSON_CONTEXT if not key.startswith(("@aws-cdk", "aws-cdk", "@aws-cdk-containers"))}
+    assert settings == set(app.CONTEXT_KEYS)
+
+
+def test_max_sms_segments_unicode_from_the_command_line_reaches_every_function_that_texts(tmp_path: Path) -> None:
+    synth = synthesize(tmp_path, maxSmsSegmentsUnicode="3")  # as `cdk deploy -c maxSmsSegmentsUnicode=3` passes it
+    texting = [
+        function["Properties"]["Environment"]["Variables"]
+        for function in synth.of_type("AWS::Lambda::Function").values()
+        if "MAX_SMS_SEGMENTS" in function["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert texting and all(env["MAX_SMS_SEGMENTS_UNICODE"] == "3" for env in texting)
 
 
 def test_cli_synth_with_invalid_context_exits_1_naming_the_key(tmp_path: Path) -> None:
