@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from botocore.exceptions import ClientError
+from rich.markup import escape
 from rich.table import Table
 
 from escalation.incident import InvalidIncident, parse_incident
@@ -156,9 +157,13 @@ def show(ctx: typer.Context, incident_id: Annotated[str, typer.Argument(help="Th
         console = cli.console
         who = holder(item, reveal=cli.show_numbers)
         console.print(f"[bold]Incident {item['incident_id']}[/]  {item.get('incident_stat', 'new')}  {who}")
-        console.print(f"  {item.get('description', '')}")
+        console.print(f"  {escape(str(item.get('description', '')))}")  # the sender's text: never markup
         if item.get("url"):
-            console.print(f"  {item['url']}")
+            console.print(f"  {escape(str(item['url']))}")
+        for change in item.get("normalised") or []:  # what the alert endpoint accepted after a change
+            console.print(f"  accepted after a change: {escape(str(change))}")
+        if item.get("details"):  # the alert's custom_details (JSON, at most 4,096 bytes)
+            console.print(f"  details: {escape(str(item['details']))}", soft_wrap=True)
         chain = [shown(number, reveal=cli.show_numbers) for number in dict.fromkeys(item.get("escalation_chain") or [])]
         if item.get("policy"):
             console.print(f"  policy: {item['policy']}")

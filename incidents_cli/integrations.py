@@ -9,15 +9,31 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from escalation.integrations import IntegrationError, by_name, create_integration, list_integrations, revoke_key, rotate_key
+from escalation.integrations import (
+    IntegrationError,
+    by_name,
+    create_integration,
+    list_integrations,
+    revoke_key,
+    rotate_key,
+    set_page_template,
+)
+from escalation.page_template import DEFAULT_TEMPLATE, PLACEHOLDERS
 
 from . import context
 from .context import Cli, CliError
 from .items import shown
 
 INTEGRATIONS_TABLE_OUTPUT = "IntegrationsTableName"
+TEMPLATE_HELP = (
+    "What its pages say, e.g. '{summary} on {instance} {link}'. Placeholders: "
+    + ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+    + "; {link} only at the end (without it, pages carry no link). Default: "
+    + DEFAULT_TEMPLATE
+)
 EVENTS_API_OUTPUT = "EventsApiUrl"
 ALLOWED_CALLING_CODES_OUTPUT = "AllowedCallingCodes"  # allowedCountries as calling codes, "353,44"; "any": no limit
 
@@ -69,10 +85,12 @@ def create(
     name: Annotated[str, typer.Argument(help="The integration's name (letters, digits, '.', '_', '-').")],
     contact: Annotated[list[str] | None, typer.Option(help="A phone number its incidents page, in order (repeat).")] = None,
     policy: Annotated[str | None, typer.Option(help="Page by this deployed escalation policy instead of --contact.")] = None,
+    template: Annotated[str | None, typer.Option(help=TEMPLATE_HELP)] = None,
 ) -> None:
-    """Create an integration and its first routing key; prints the key (once) and the events URL.
+    """Create an integration and its first routing key; prints the key (once) and both events URLs.
 
-    Numbers outside the deployment's allowedCountries are refused.
+    Numbers outside the deployment's allowedCountries are refused, and so is a --template with a placeholder
+    it does not know.
     """
     cli = context.get(ctx)
     contacts = list(contact or [])
@@ -84,12 +102,29 @@ def create(
     codes = allowed_calling_codes(cli) if contacts else ()  # a policy's people were checked at deploy
     try:
         created = create_integration(
-            cli.table(INTEGRATIONS_TABLE_OUTPUT), name, contacts=contacts, policy=policy, allowed_calling_codes=codes
+            cli.table(INTEGRATIONS_TABLE_OUTPUT),
+            name,
+            contacts=contacts,
+            policy=policy,
+            allowed_calling_codes=codes,
+            page_template=template,
         )
     except IntegrationError as error:
         raise _refused(error) from None
-    result = {**created, "events_url": url, "base_url": base_url(url), "contacts": contacts, "policy": policy}
-    cli.emit(result, lambda: _show_key(cli, result, f"Integration [bold]{name}[/] created."))
+    result = {
+        **created,
+        "events_url": url,
+        "base_url": base_url(url),
+        "contacts": contacts,
+        "policy": policy,
+        "page_template": template or DEFAULT_TEMPLATE,
+    }
+
+    def render() -> None:
+        _show_key(cli, result, f"Integration [bold]{name}[/] created.")
+        cli.console.print(f"  pages say:   {escape(str(result['page_template']))}")
+
+    cli.emit(result, render)
 
 
 @app.command()
@@ -114,6 +149,25 @@ def rotate(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The int
         cli.console.print(f"The old keys work until revoked: incidents integrations revoke {name} KEY_ID")
 
     cli.emit(result, render)
+
+
+@app.command("template")
+def template_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The integration.")],
+    template: Annotated[str | None, typer.Argument(help=TEMPLATE_HELP)] = None,
+    default: Annotated[bool, typer.Option("--default", help="Go back to the default template.")] = False,
+) -> None:
+    """Set what the integration's pages say from now on (incidents already open keep their text)."""
+    cli = context.get(ctx)
+    if (template is None) == (not default):
+        raise CliError("give a TEMPLATE such as '{summary} {instance} {link}', or --default")
+    try:
+        changed = set_page_template(cli.table(INTEGRATIONS_TABLE_OUTPUT), name, None if default else template)
+    except IntegrationError as error:
+        raise _refused(error) from None
+    result = {**changed, "page_template": changed["page_template"] or DEFAULT_TEMPLATE}
+    cli.emit(result, lambda: cli.console.print(f"Pages of [bold]{name}[/] now say: {escape(str(result['page_template']))}"))
 
 
 @app.command()

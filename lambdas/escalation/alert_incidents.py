@@ -230,6 +230,7 @@ def _open(
         policy=integration.policy,
         dedup_key=dedup_key,
         at=at,
+        page_template=integration.page_template,
     )
     try:
         aws_clients.dynamodb().Table(deps.settings.incidents_table).put_item(

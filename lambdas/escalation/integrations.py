@@ -1,13 +1,15 @@
 """Integrations and their routing keys: who may send alerts, and whom their incidents page.
 
-An integration is a name, a contact chain (E.164 numbers) and an optional `policy` (an on-call policy
-name, copied onto its incidents). A routing key is 32 lowercase hex characters, like PagerDuty's; it is
+An integration is a name, a contact chain (E.164 numbers), an optional `policy` (an on-call policy
+name, copied onto its incidents) and an optional `page_template` (what its pages say: escalation.page_template,
+checked when set; nothing in it is ever evaluated). A routing key is 32 lowercase hex characters, like PagerDuty's; it is
 shown once, when created, and stored only as its SHA-256. Rotating adds a key and leaves the old ones
 working until they are revoked, so a sender can be switched over without a gap.
 
 Items of the integrations table (partition key `pk`):
 
-    integration#<name>   contacts, policy, created_at, keys: {key_id: created_at}, key_hashes: {key_id: sha256 hex}
+    integration#<name>   contacts, policy, page_template, created_at, keys: {key_id: created_at},
+                         key_hashes: {key_id: sha256 hex}
     key#<sha256 hex>     integration, key_id (the first 8 hex characters of the hash), created_at, revoked_at
     integrations         names: the set of every integration's name (listing needs no Scan)
 
@@ -30,6 +32,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .incident import MAX_CONTACTS
+from .page_template import InvalidTemplate, check_template
 from .phone_numbers import is_e164, outside_countries
 from .repository import is_conditional_failure, utc_now
 
@@ -56,6 +59,7 @@ class Integration:
     name: str
     contacts: tuple[str, ...]
     policy: str | None = None
+    page_template: str | None = None  # None: escalation.page_template.DEFAULT_TEMPLATE
 
 
 def key_hash(routing_key: str) -> str:
@@ -97,6 +101,25 @@ def _check_pages(contacts: Sequence[str], policy: str | None, allowed_calling_co
     return tuple(contacts)
 
 
+def _check_template(template: str | None) -> str | None:
+    """The page template, checked; IntegrationError naming the problem (an unknown placeholder by name)."""
+    if template is None:
+        return None
+    try:
+        return check_template(template)
+    except InvalidTemplate as error:
+        raise IntegrationError("template", str(error)) from None
+
+
+def _integration(item: dict[str, Any]) -> Integration:
+    return Integration(
+        name=str(item["name"]),
+        contacts=tuple(item.get("contacts", [])),
+        policy=item.get("policy"),
+        page_template=item.get("page_template"),
+    )
+
+
 def _new_key(table: Any, name: str, at: str) -> dict[str, str]:
     """Store a new routing key's hash for name and list it on the integration; returns the key (shown once)."""
     routing_key = secrets.token_hex(16)
@@ -129,19 +152,24 @@ def create_integration(
     contacts: Sequence[str],
     policy: str | None = None,
     allowed_calling_codes: tuple[str, ...] = (),
+    page_template: str | None = None,
 ) -> dict[str, str]:
     """Create an integration with its first routing key; returns {integration, routing_key, key_id, created_at}.
 
     allowed_calling_codes: the deployment's allowedCountries as calling codes; a contact outside them is refused.
+    page_template: what its pages say (escalation.page_template); None for the default.
     """
     _check_name(name)
     chain = _check_pages(contacts, policy, allowed_calling_codes)
+    template = _check_template(page_template)
     at = utc_now()
     item: dict[str, Any] = {
         "pk": f"integration#{name}", "name": name, "contacts": list(chain), "created_at": at, "keys": {}, "key_hashes": {},
     }  # fmt: skip
     if policy is not None:
         item["policy"] = policy
+    if template is not None:
+        item["page_template"] = template
     try:
         table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
     except ClientError as error:
@@ -181,6 +209,24 @@ def rotate_key(table: Any, name: str, *, allowed_calling_codes: tuple[str, ...] 
             raise IntegrationError("name", f"no integration {name!r}")
         _check_countries(integration.contacts, allowed_calling_codes)
     return _new_key(table, name, utc_now())
+
+
+def set_page_template(table: Any, name: str, page_template: str | None) -> dict[str, str | None]:
+    """Change what an integration's pages say from now on (None: back to the default); incidents open keep theirs."""
+    _check_name(name)
+    template = _check_template(page_template)
+    update = (
+        {"UpdateExpression": "SET page_template = :template", "ExpressionAttributeValues": {":template": template}}
+        if template is not None
+        else {"UpdateExpression": "REMOVE page_template"}
+    )
+    try:
+        table.update_item(Key={"pk": f"integration#{name}"}, ConditionExpression="attribute_exists(pk)", **update)
+    except ClientError as error:
+        if is_conditional_failure(error):
+            raise IntegrationError("name", f"no integration {name!r}") from error
+        raise
+    return {"integration": name, "page_template": template}
 
 
 def revoke_key(table: Any, name: str, key_id: str) -> dict[str, str]:
@@ -249,6 +295,7 @@ def list_integrations(table: Any) -> list[dict[str, Any]]:
                 "name": item["name"],
                 "contacts": list(item.get("contacts", [])),
                 "policy": item.get("policy"),
+                "page_template": item.get("page_template"),
                 "key_ids": sorted((item.get("keys") or {}).keys()),
             }
             for item in items
@@ -267,7 +314,7 @@ def lookup(table: Any, routing_key: str) -> Integration | None:
     item = table.get_item(Key={"pk": f"integration#{key_item['integration']}"}, ConsistentRead=True).get("Item")
     if item is None or key_item.get("key_id") not in (item.get("keys") or {}):
         return None  # revoked: its id is gone from the integration even if the key item is not marked yet
-    return Integration(name=str(item["name"]), contacts=tuple(item.get("contacts", [])), policy=item.get("policy"))
+    return _integration(item)
 
 
 def by_name(table: Any, name: str) -> Integration | None:
@@ -277,4 +324,4 @@ def by_name(table: Any, name: str) -> Integration | None:
     item = table.get_item(Key={"pk": f"integration#{name}"}, ConsistentRead=True).get("Item")
     if item is None:
         return None
-    return Integration(name=str(item["name"]), contacts=tuple(item.get("contacts", [])), policy=item.get("policy"))
+    return _integration(item)

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,5 +97,16 @@ def test_open_watch_acknowledge_and_report_with_the_cli_alone(sandbox: str) -> N
     assert item["incident_stat"] == "resolved" and item["resolved_by"] == "cli:tester"
     assert [entry["event"] for entry in item["timeline"]][-2:] == ["acknowledged", "resolved"]
     created = cli("integrations", "create", "alertmanager", "--contact", "+447700900001")
-    assert created["events_url"].endswith("/enqueue") and len(created["routing_key"]) == 32
+    assert created["events_url"].endswith("/v2/enqueue") and len(created["routing_key"]) == 32
+    assert created["base_url"] + "/v2/enqueue" == created["events_url"]  # what client libraries append
+    # The URL it prints is the one that works: an alert posted there is taken.
+    firing = json.loads((REPO_ROOT / "tests" / "data" / "alertmanager_firing.json").read_text())
+    request = urllib.request.Request(
+        created["events_url"],
+        data=json.dumps(firing | {"routing_key": created["routing_key"]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert (response.status, json.loads(response.read())["status"]) == (202, "success")
     assert [row["name"] for row in cli("integrations", "list")] == ["alertmanager"]

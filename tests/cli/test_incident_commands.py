@@ -192,3 +192,22 @@ def test_tail_of_one_incident_shows_recent_entries_as_lines(deployed: Deployed) 
         "2099-01-01T00:00:00.000Z  INC-12       paged         L0  +44********01    segments=1",
     ]
     assert "no incident 'nope'" in refused(deployed.cli("tail", "nope", "--iterations", "1"))
+
+
+def test_show_prints_an_alerts_details_and_what_was_accepted_after_a_change_as_text(deployed: Deployed) -> None:
+    deployed.incidents.put_item(
+        Item={
+            "incident_id": "4821",
+            "incident_stat": "not_acknowledged",
+            "double_escalation": "no",
+            "description": "[FIRING:1] HighCPU [bold]db-1[/bold]",
+            "url": "https://grafana.example.com/d/1",
+            "contacts": [FIRST],
+            "details": '{"firing": "Labels: - instance = db-1:9100", "num_firing": "1"}',
+            "normalised": ["links: kept the first 20 of 21"],
+        }
+    )
+    text = ok(deployed.cli("show", "4821", json_output=False))
+    assert "[FIRING:1] HighCPU [bold]db-1[/bold]" in text  # the sender's text is shown as it is, never as markup
+    assert "accepted after a change: links: kept the first 20 of 21" in text
+    assert 'details: {"firing": "Labels: - instance = db-1:9100", "num_firing": "1"}' in text

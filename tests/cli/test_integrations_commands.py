@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from escalation.integrations import create_integration, key_hash, lookup
+from escalation.integrations import Integration, create_integration, key_hash, lookup
 from incidents_cli.main import app
 from tests.cli.conftest import EVENTS_API_URL, FIRST, REGION, SECOND, Deployed, stack_template
 from tests.cli.test_incident_commands import ok, refused
@@ -27,7 +27,9 @@ def test_create_prints_the_routing_key_once_and_the_events_url(deployed: Deploye
 def test_create_with_json_and_a_deployed_policy(deployed: Deployed) -> None:
     out = ok(deployed.cli("integrations", "create", "payments-alerts", "--policy", "payments"))
 
-    assert set(out) == {"integration", "routing_key", "key_id", "created_at", "events_url", "base_url", "contacts", "policy"}
+    assert set(out) == {
+        "integration", "routing_key", "key_id", "created_at", "events_url", "base_url", "contacts", "policy", "page_template",
+    }  # fmt: skip
     assert out["events_url"] == out["base_url"] + "/v2/enqueue"  # client libraries append the path themselves
     assert (out["integration"], out["events_url"], out["policy"], out["contacts"]) == (
         "payments-alerts",
@@ -71,6 +73,7 @@ def test_rotate_adds_a_key_and_revoke_retires_the_old_one(deployed: Deployed) ->
         "name": "alertmanager",
         "contacts": [FIRST],
         "policy": None,
+        "page_template": None,
         "key_ids": sorted([old["key_id"], new["key_id"]]),
     }
 
@@ -143,3 +146,34 @@ def test_a_stack_that_does_not_say_which_countries_it_may_text_says_to_deploy(de
         app, ["--region", REGION, "--stack", "Older", "integrations", "create", "x", "--contact", FIRST]
     )
     assert "stack Older has no output AllowedCallingCodes" in refused(result)
+
+
+def test_a_template_with_a_placeholder_it_does_not_know_is_refused_at_create_naming_it(deployed: Deployed) -> None:
+    bad = refused(deployed.cli("integrations", "create", "zabbix", "--contact", FIRST, "--template", "{summary} on {host}"))
+    assert "refused, nothing changed: template: unknown placeholder {host}; the placeholders are {summary}," in bad
+    code = refused(deployed.cli("integrations", "create", "zabbix", "--contact", FIRST, "--template", "{summary.__class__}"))
+    assert "template: unknown placeholder {summary.__class__}" in code  # nothing in a template is evaluated
+    assert deployed.integrations.scan()["Items"] == []
+
+    out = ok(deployed.cli("integrations", "create", "zabbix", "--contact", FIRST, "--template", "{summary} on {instance} {link}"))
+
+    assert out["page_template"] == "{summary} on {instance} {link}"
+    integration = lookup(deployed.integrations, out["routing_key"])
+    assert integration is not None and integration.page_template == "{summary} on {instance} {link}"
+
+
+def test_an_integrations_template_is_changed_and_set_back_to_the_default(deployed: Deployed) -> None:
+    created = ok(deployed.cli("integrations", "create", "grafana", "--contact", FIRST))
+    assert created["page_template"] == "{summary} - {instance}: {description} {link}"  # the default
+
+    text = ok(deployed.cli("integrations", "template", "grafana", "[{severity}] {summary} {link}", json_output=False))
+
+    assert "Pages of grafana now say: [{severity}] {summary} {link}" in text  # brackets are text, not markup
+    integration = lookup(deployed.integrations, created["routing_key"])
+    assert integration is not None and integration.page_template == "[{severity}] {summary} {link}"
+    assert "template: {link} may appear once, at the end" in refused(
+        deployed.cli("integrations", "template", "grafana", "{link} {summary}")
+    )
+    assert ok(deployed.cli("integrations", "template", "grafana", "--default"))["page_template"] == created["page_template"]
+    assert lookup(deployed.integrations, created["routing_key"]) == Integration("grafana", (FIRST,))
+    assert "name: no integration 'ghost'" in refused(deployed.cli("integrations", "template", "ghost", "{summary}"))

@@ -336,3 +336,11 @@ def test_a_bare_resolve_after_the_source_resolved_the_latest_closes_nothing_else
     answer = _bodies(result, FIRST)[4]
     assert answer.startswith(f"Incident {newer['incident_id']} is already resolved by monitoring. Nothing done.")
     assert f"YES {older['incident_id']}" in answer
+
+
+def test_an_alertmanager_page_names_the_instance_and_a_link(scenario_run: ScenarioRun) -> None:
+    result = scenario_run(_scenario("alertmanager_firing_then_resolved"))
+    (page,) = [message for message in result["sms"] if message["body"].startswith("INCIDENT")]
+    assert "(api-server critical)" in page["body"], page["body"]  # the instance (the summary names it)
+    assert " http://alertmanager:9093/#/alerts?receiver=oncall-sms " in page["body"], page["body"]  # client_url
+    assert page["segments"] == 1

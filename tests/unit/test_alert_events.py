@@ -13,17 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import alert_events
+import page_contact
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
 from escalation.alerts import MAX_BODY_BYTES, MAX_NESTING, InvalidEvent, parse_event
 from escalation.integrations import create_integration
-from escalation.messages import page
+from escalation.messages import count_segments, page
 from escalation.wiring import dependencies
 from tests.conftest import Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, api_request, create_integrations_table
-from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, run_page, sms_request
+from tests.unit.conftest import EXECUTION_ARN, FIRST, PAGE_TTL, SECOND, page_event, run_page, sms_request
 
 
 @pytest.fixture
@@ -56,6 +57,32 @@ def _incidents(aws: Aws) -> list[dict[str, Any]]:
     return aws.incidents.scan(ConsistentRead=True)["Items"]
 
 
+class _Sent:
+    """Equal to anything, and keeps what it was compared with: the text the real page handler sent."""
+
+    value: Any = None
+
+    def __eq__(self, other: object) -> bool:
+        self.value = other
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _page_text(sms_stub: Stubber, context: LambdaContext, incident_id: str) -> str:
+    """Start the incident and page its first contact through page_contact (the item's fields, the deployment's
+    segment budget: maxSmsSegments 1, maxSmsSegmentsUnicode 2 by default); the text sent."""
+    _start(incident_id)
+    sent = _Sent()
+    sms_stub.add_response(
+        "send_text_message", {"MessageId": "msg-1"}, expected_params=sms_request(FIRST, sent, incident_id, ttl=PAGE_TTL)
+    )
+    page_contact.handler(page_event(level=0, token="token-0", incident_id=incident_id), context)
+    sms_stub.assert_no_pending_responses()
+    assert isinstance(sent.value, str)
+    return sent.value
+
+
 def test_alertmanager_firing_opens_one_incident_with_a_short_id(
     integration: dict[str, str], aws: Aws, fixtures_dir: Path, lambda_context: LambdaContext
 ) -> None:
@@ -64,7 +91,8 @@ def test_alertmanager_firing_opens_one_incident_with_a_short_id(
     assert (status, response) == (202, {"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]})
     (item,) = _incidents(aws)
     assert len(item["incident_id"]) == 4 and item["incident_id"].isdigit()
-    assert item["description"] == "[FIRING:1] HighRequestLatency (api-server critical) - p99 latency above 2 s"
+    # The summary names the instance already: its description annotation follows.
+    assert item["description"] == "[FIRING:1] HighRequestLatency (api-server critical): p99 latency above 2 s"
     assert (item["contacts"], item["dedup_key"]) == ([FIRST, SECOND], body["dedup_key"])
     assert "policy" not in item
     assert (item["incident_stat"], item["alert_count"]) == ("not_acknowledged", 1)
@@ -341,7 +369,7 @@ def test_a_summary_with_line_breaks_and_bidi_controls_is_one_line_on_the_item_an
 
 
 def test_a_grouped_alertmanager_page_names_the_first_alerts_instance_and_description(
-    integration: dict[str, str], aws: Aws, lambda_context: LambdaContext
+    integration: dict[str, str], aws: Aws, sms_stub: Stubber, lambda_context: LambdaContext
 ) -> None:
     firing = (
         "Labels:\n - alertname = HighErrorRate\n - instance = api-7.prod:9100\n - severity = critical\n"
@@ -365,5 +393,126 @@ def test_a_grouped_alertmanager_page_names_the_first_alerts_instance_and_descrip
     (item,) = _incidents(aws)
     assert item["description"] == "[FIRING:2] HighErrorRate api (critical) - api-7.prod:9100: 5xx above 5% for 10 minutes"
     assert item["url"] == "https://grafana.example.com/d/api"
-    text = page(item["incident_id"], item["description"], item["url"], level=0, max_segments=2).body
-    assert "api-7.prod:9100" in text and "https://grafana.example.com/d/api" in text
+    assert _page_text(sms_stub, lambda_context, item["incident_id"]) == (
+        f"INCIDENT {item['incident_id']}: [FIRING:2] HighErrorRate api (critical) - api-7.prod:9100: 5xx above 5%..."
+        " https://grafana.example.com/d/api Reply YES to ack, NO to escalate."
+    )  # one segment: before, the page read "[FIRING:2] HighErrorRate api (critical)" and nothing else
+
+
+def test_the_page_of_alertmanagers_default_body_names_the_instance_and_a_link(
+    integration: dict[str, str], aws: Aws, sms_stub: Stubber, fixtures_dir: Path, lambda_context: LambdaContext
+) -> None:
+    assert _post(lambda_context, _body(fixtures_dir, "alertmanager_firing.json", integration["routing_key"]))[0] == 202
+    (item,) = _incidents(aws)
+    text = _page_text(sms_stub, lambda_context, item["incident_id"])
+    assert text == (
+        f"INCIDENT {item['incident_id']}: [FIRING:1] HighRequestLatency (api-server critical)..."
+        " http://alertmanager:9093/#/alerts?receiver=oncall-sms Reply YES to ack, NO to escalate."
+    )  # before: "[FIRING:1] HighRequestLatency (api-server critical)", no link (Alertmanager sends none, only client_url)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "page_says"),
+    [
+        (
+            "grafana_firing.json",
+            "[FIRING:1] HighCPU Infrastructure (db-1:9100 critical): CPU above 90% for 5 minutes http://localhost:3000/",
+        ),
+        (
+            "zabbix_problem.json",
+            "Problem: Linux: High CPU utilization... https://zabbix.example.com/tr_events.php?triggerid=23456&eventid=4821",
+        ),
+        ("pagerduty_trigger_example.json", "Example alert on host1.example.com https://example.com/"),
+    ],
+)
+def test_the_default_bodies_of_grafana_zabbix_and_pagerdutys_example_page_with_their_facts(
+    integration: dict[str, str],
+    aws: Aws,
+    sms_stub: Stubber,
+    fixtures_dir: Path,
+    lambda_context: LambdaContext,
+    fixture: str,
+    page_says: str,
+) -> None:
+    body = _body(fixtures_dir, fixture, integration["routing_key"])
+    assert _post(lambda_context, body)[0] == 202
+    (item,) = _incidents(aws)
+    assert _page_text(sms_stub, lambda_context, item["incident_id"]) == (
+        f"INCIDENT {item['incident_id']}: {page_says} Reply YES to ack, NO to escalate."
+    )
+    assert json.loads(item["details"]) == body["payload"]["custom_details"]  # all of it, for `incidents show`
+    assert "normalised" not in item  # nothing in these bodies needed changing
+
+
+def test_a_cyrillic_summary_keeps_sixty_characters_of_itself_in_a_page_of_two_segments(
+    integration: dict[str, str], aws: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    summary = "Диск заполнен на db-2: свободно 1%, запись в журнал остановлена, база данных только для чтения"
+    body = {
+        "routing_key": integration["routing_key"],
+        "event_action": "trigger",
+        "payload": {"summary": summary, "source": "db-2", "severity": "critical"},
+    }
+    assert _post(lambda_context, body)[0] == 202
+    (item,) = _incidents(aws)
+    text = _page_text(sms_stub, lambda_context, item["incident_id"])  # maxSmsSegmentsUnicode: 2 by default
+    kept = text.removeprefix(f"INCIDENT {item['incident_id']}: ").removesuffix(" Reply YES to ack, NO to escalate.")
+    assert len(kept) >= 60 and summary.startswith(kept.removesuffix("...")), kept
+    assert count_segments(text) == (2, "UCS-2")
+
+
+def test_a_body_of_513000_bytes_in_fewer_characters_gets_400(integration: dict[str, str], lambda_context: LambdaContext) -> None:
+    padding = "日本語" * 10_000  # three bytes each in UTF-8
+    event = {
+        "routing_key": integration["routing_key"],
+        "event_action": "trigger",
+        "payload": {"summary": "disk full", "source": "db-1", "severity": "critical", "custom_details": {"log": ""}},
+    }
+    frame = len(json.dumps(event, ensure_ascii=False).encode())
+    log = (padding * 6)[: (513_000 - frame) // 3]
+    event["payload"]["custom_details"]["log"] = log + "x" * ((513_000 - frame) % 3)  # type: ignore[index]
+    body = json.dumps(event, ensure_ascii=False).encode()
+    assert len(body) == 513_000 and len(body.decode()) < MAX_BODY_BYTES
+    assert _post(lambda_context, body.decode()) == (
+        400,
+        {
+            "status": "invalid event",
+            "message": "Event object is invalid",
+            "errors": ["body: is 513000 bytes; the limit is 512000"],
+        },
+    )
+    as_base64 = api_request("") | {"body": base64.b64encode(body).decode(), "isBase64Encoded": True}
+    assert alert_events.handler(as_base64, lambda_context)["statusCode"] == 400
+
+
+def test_an_integrations_template_says_what_its_pages_say(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, sms_stub: Stubber, fixtures_dir: Path, lambda_context: LambdaContext
+) -> None:
+    monkeypatch.setenv("INTEGRATIONS_TABLE", INTEGRATIONS_TABLE)
+    alert_events.integrations_table.cache_clear()
+    key = create_integration(create_integrations_table(), "zabbix", contacts=[FIRST], page_template="{instance} {summary}")
+    assert _post(lambda_context, _body(fixtures_dir, "zabbix_problem.json", key["routing_key"]))[0] == 202
+    (item,) = _incidents(aws)
+    assert item["description"] == "db-1 Problem: Linux: High CPU utilization (over 90% for 5m)"  # "Event host" is the instance
+    assert _page_text(sms_stub, lambda_context, item["incident_id"]) == (
+        f"INCIDENT {item['incident_id']}: db-1 Problem: Linux: High CPU utilization (over 90% for 5m)"
+        " Reply YES to ack, NO to escalate."
+    )
+    assert item["url"] == "no url"  # a template without {link}: pages without the link
+
+
+def test_custom_details_over_4096_bytes_are_cut_on_the_item_and_that_is_recorded(
+    integration: dict[str, str], aws: Aws, lambda_context: LambdaContext
+) -> None:
+    details = {"log": "é" * 5_000}
+    body = {
+        "routing_key": integration["routing_key"],
+        "event_action": "trigger",
+        "payload": {"summary": "Disk full", "source": "db-1", "severity": "critical", "custom_details": details},
+    }
+    assert _post(lambda_context, body)[0] == 202
+    (item,) = _incidents(aws)
+    assert (
+        len(item["details"].encode()) <= 4_096 and item["details"].startswith('{"log": "éé') and item["details"].endswith("é...")
+    )
+    assert item["normalised"] == ["payload.custom_details: 10011 bytes of JSON; the incident keeps the first 4096"]
