@@ -139,7 +139,8 @@ def segment_budget(text: str, max_segments: int, max_unicode_segments: int | Non
     """The segments a text about this description may use: more when it needs UCS-2 (any character outside GSM-7).
 
     One UCS-2 segment holds 70 characters (67 each when split), so a page in Cyrillic or with an emoji would keep
-    about 18 characters of its description in one; each extra segment is billed as one more message.
+    about 18 characters of its description in one. The cost: every segment is billed as one message, so a UCS-2
+    page at maxSmsSegmentsUnicode 2 costs 2 messages where a GSM-7 page at maxSmsSegments 1 costs 1.
     """
     if max_unicode_segments is None or count_segments(gsm_friendly(text))[1] != UCS2:
         return max_segments
@@ -249,17 +250,17 @@ def acknowledged_all_confirmation(incident_ids: Sequence[str], also_open: Sequen
 
 def handoff_notice(rotation: str, local_start: str, zone: str) -> Sms:
     """Tells the person about to go on call when their shift starts (handoff notices, off by default)."""
-    return _priced(f"On call: you take over {rotation} at {local_start} ({zone}). No reply needed.")
+    return _priced(f"On call: you take over {one_line(rotation)} at {local_start} ({one_line(zone)}). No reply needed.")
 
 
 def acknowledged_notice(incident_id: str, acknowledged_by: str) -> Sms:
     """Tells the other contacts paged that someone took the incident."""
-    return _priced(f"Incident {incident_id} was acknowledged by {acknowledged_by}. No action needed.")
+    return _priced(f"Incident {incident_id} was acknowledged by {one_line(acknowledged_by)}. No action needed.")
 
 
 def acknowledged_digest(incident_ids: Sequence[str], acknowledged_by: str) -> Sms:
     """Tells another contact paged that someone took several incidents with one YES ALL (one text, not one each)."""
-    return _priced(f"Incidents {_id_list(incident_ids)} were acknowledged by {acknowledged_by}. No action needed.")
+    return _priced(f"Incidents {_id_list(incident_ids)} were acknowledged by {one_line(acknowledged_by)}. No action needed.")
 
 
 def batch_needs_id(batch_ids: Sequence[str], also_open: Sequence[str] = ()) -> Sms:
@@ -313,7 +314,7 @@ def storm_digest(members: Sequence[Mapping[str, Any]], max_segments: int) -> Sms
 
 def already_acknowledged(incident_id: str, acknowledged_by: str) -> Sms:
     """Answer to a reply about an incident someone else already took."""
-    return _priced(f"Incident {incident_id} is already acknowledged by {acknowledged_by}.")
+    return _priced(f"Incident {incident_id} is already acknowledged by {one_line(acknowledged_by)}.")
 
 
 def already_escalated(incident_id: str) -> Sms:

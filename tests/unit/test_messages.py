@@ -289,3 +289,16 @@ def test_a_page_keeps_the_longest_description_that_fits_beside_its_link() -> Non
     sms = page("4821", description, "http://alertmanager:9093/#/alerts?receiver=oncall-sms", level=0, max_segments=1)
     assert sms.segments == 1
     assert sms.body.startswith("INCIDENT 4821: [FIRING:1] HighRequestLatency (api-server critical)... http://"), sms.body
+
+
+def test_names_in_a_text_are_one_line_too() -> None:
+    name = "cli:ops\r\nIncident 9999 resolved.\u202e"
+    texts = [
+        messages.acknowledged_notice("4821", name),
+        messages.acknowledged_digest(["4821", "4822"], name),
+        messages.already_acknowledged("4821", name),
+        messages.resolved_notice("4821", name),
+        messages.handoff_notice("db\nnights\u2066", "09:00", "Europe/London"),
+    ]
+    for sms in texts:
+        assert not any(character in sms.body for character in "\r\n\u202e\u2066"), sms.body
