@@ -30,6 +30,7 @@ from .executions import (
     states_entered,
     wait_for_executions,
 )
+from .heartbeats import HeartbeatsDriver
 from .moto_patches import WINDOWS
 from .runtime import DEFAULT_MAX_WORKERS, LocalEndpoint, LocalLambdaRuntime
 from .scenario import Scenario, SmsTrigger
@@ -249,6 +250,7 @@ def run_scenario(
             client = boto3.client("dynamodb", region_name=REGION)
             _store_overrides(scenario, deployed.outputs["OncallTableName"])
             alerts = _Alerts(scenario, deployed, errors)
+            heartbeats = HeartbeatsDriver(scenario.heartbeats, deployed, REGION, errors)
             started = time.monotonic()
             start_wall = time.time()
             if scenario.incident is not None:
@@ -256,11 +258,13 @@ def run_scenario(
             injections = [
                 *_inject(scenario, script, started, topic_arn=topic_arn, table_name=table.name, errors=errors),
                 *alerts.schedule(script, started),
+                *_scheduled(script, started, heartbeats.plans(), errors, "sandbox-heartbeats"),
             ]
             try:
                 completed = _wait(scenario, gateway, runtime, injections, started, errors)
             finally:
                 script.close()
+                heartbeats.stop()
             incidents = sorted((_plain(i) for i in _scan(table)), key=lambda i: str(i.get("incident_id")))
             item = _main_incident(scenario, table, incidents)
             executions = _executions(errors)
@@ -296,6 +300,7 @@ def run_scenario(
                 "invocations": invocations,
                 "events": alerts.event_results,
                 "alarms": alerts.alarm_results,
+                "heartbeats": heartbeats.results(start_wall),
                 "errors": errors,
             }
         finally:

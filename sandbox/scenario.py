@@ -6,7 +6,10 @@ import json
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .heartbeats import HeartbeatPlan
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
@@ -128,6 +131,7 @@ class Scenario:
     integrations: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {contacts} or {policy}
     events: list[EventPost] = field(default_factory=list)
     alarms: list[AlarmChangeAt] = field(default_factory=list)
+    heartbeats: HeartbeatPlan | None = None  # monitors and their beats (sandbox/heartbeats.py)
 
 
 ALARM_STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
@@ -202,7 +206,8 @@ def _alerts_and_incident(
     integrations = _integrations(data)
     events = _events(data, integrations)
     alarms = _alarms(data, integrations)
-    incident = _require(data, "incident", dict, "") if "incident" in data or not (events or alarms) else None
+    alone = not (events or alarms or "heartbeats" in data)  # with none of these the scenario pages its own incident
+    incident = _require(data, "incident", dict, "") if "incident" in data or alone else None
     return integrations, events, alarms, incident
 
 
@@ -321,6 +326,11 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
     if not isinstance(limit, int | float) or limit <= 0:
         raise ScenarioError("time_limit_seconds: must be a positive number")
     integrations, events, alarms, incident = _alerts_and_incident(data)
+    heartbeats = None
+    if "heartbeats" in data:
+        from .heartbeats import parse_heartbeats  # noqa: PLC0415 - it builds on this module's parts
+
+        heartbeats = parse_heartbeats(data["heartbeats"], integrations)
     return Scenario(
         name=_require(data, "name", str, ""),
         settings=dict(data.get("settings") or {}),
@@ -336,6 +346,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         integrations=integrations,
         events=events,
         alarms=alarms,
+        heartbeats=heartbeats,
     )
 
 
