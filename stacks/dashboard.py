@@ -21,6 +21,10 @@ LEVEL_DIMENSION = "Level"
 ESCALATIONS = ("EscalationPages", "RepliesReceived", "NobodyOnCall")
 SMS = ("SmsSent", "SmsSegments", "PagesBatched")
 SMS_TROUBLE = ("SmsFailed", "SmsThrottled", "SmsAccountFault", "SmsCeilingReached")
+# Delivery receipts (lambdas/escalation/receipts.py) and spend (lambdas/spend_check.py).
+SMS_DELIVERY = ("SmsDelivered", "SmsUndelivered", "ReceiptsUnmatched")
+SMS_COST = "SmsCost"  # US dollars
+SMS_SPEND_PERCENT = "SmsSpendPercent"  # month to date, of the monthly text spend limit
 PERIOD = Duration.minutes(5)
 WIDTH = 12  # two graphs a row (the grid is 24 wide)
 HEIGHT = 6
@@ -92,6 +96,16 @@ class OperationsDashboard(Construct):
                 [
                     self._graph("SMS sent", [handler_metric(name) for name in SMS]),
                     self._graph("SMS not sent", [handler_metric(name) for name in SMS_TROUBLE]),
+                ],
+                [
+                    self._graph("SMS delivery receipts", [handler_metric(name) for name in SMS_DELIVERY]),
+                    cloudwatch.GraphWidget(
+                        title="SMS cost (US dollars) and spend (% of the monthly limit)",
+                        left=[handler_metric(SMS_COST, label="cost")],
+                        right=[handler_metric(SMS_SPEND_PERCENT, statistic="Maximum", label="% of the limit")],
+                        width=WIDTH,
+                        height=HEIGHT,
+                    ),
                 ],
                 [
                     self._graph(

@@ -28,6 +28,12 @@ ESCALATION_PAGES = "EscalationPages"  # a page sent at a level after the first: 
 TIME_TO_ACKNOWLEDGE = "TimeToAcknowledge"
 LEVEL_DIMENSION = "Level"
 INCIDENTS_RESOLVED = "IncidentsResolved"
+# Delivery receipts (escalation.receipts) and what texts cost (lambdas/spend_check.py compares it with the spend limit).
+SMS_DELIVERED = "SmsDelivered"  # a receipt said the handset got a text, or its carrier accepted it
+SMS_UNDELIVERED = "SmsUndelivered"  # a receipt said a text will not arrive (the contact's side, ours, or unknown)
+SMS_COST = "SmsCost"  # US dollars: totalMessagePrice + totalCarrierFee of a text's final receipt, once per text
+RECEIPTS_UNMATCHED = "ReceiptsUnmatched"  # a receipt for a message id the message log does not know: dropped
+SMS_SPEND_PERCENT = "SmsSpendPercent"  # month-to-date SmsCost as a percentage of the account's monthly text spend limit
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

@@ -542,6 +542,38 @@ class MessageLog:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return items if limit is None else items[:limit]
 
+    def get(self, message_id: str) -> dict[str, Any] | None:
+        """The row of an outbound message, read consistently; None when it is unknown (or its TTL removed it)."""
+        item: dict[str, Any] | None = self._table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item")
+        return item if item is not None and "kind" in item else None  # once-only keys share the table
+
+    def rows_of_batch(self, row: Mapping[str, Any], *, window: timedelta = timedelta(hours=1)) -> list[dict[str, Any]]:
+        """Every row with row's `batch`: one per incident the batch text listed, and the sent message's own row.
+
+        They were all written for one text to one number, the listing rows just before it went out, so they are
+        read from the by_contact index between `window` before row's sent_at and a minute after it.
+        """
+        sent = datetime.fromisoformat(str(row["sent_at"]).replace("Z", "+00:00"))
+        query: dict[str, Any] = {
+            "IndexName": "by_contact",
+            "KeyConditionExpression": "contact = :contact AND sent_at BETWEEN :since AND :until",
+            "FilterExpression": "#batch = :batch",
+            "ExpressionAttributeNames": {"#batch": "batch"},
+            "ExpressionAttributeValues": {
+                ":contact": row["contact"],
+                ":since": (sent - window).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                ":until": (sent + timedelta(minutes=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                ":batch": row["batch"],
+            },
+        }
+        rows: list[dict[str, Any]] = []
+        while True:
+            response = self._table.query(**query)
+            rows.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return rows
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
 
 def is_open(item: Mapping[str, Any]) -> bool:
     """True while the incident is still being escalated."""

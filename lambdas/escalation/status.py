@@ -42,6 +42,8 @@ class Event(StrEnum):
     RESOLVED = "resolved"  # the incident is over; escalation stopped, everyone paged told
     ALERT_REPEATED = "alert_repeated"  # the same alert (dedup key) fired again while the incident was open
     ESCALATED_AGAIN = "escalated_again"  # the alert fired again with nobody on it: a new pass over the chain
+    DELIVERED = "delivered"  # a delivery receipt: the handset got the text (or its carrier took it: see confirmed_by)
+    UNDELIVERED = "undelivered"  # a delivery receipt: the text will not arrive (status, description, cause)
 
 
 class WorkflowError(StrEnum):
