@@ -1,5 +1,6 @@
 """The stack: composes storage, functions, workflow, messaging and monitoring, and grants between them."""
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .messaging import Messaging
 from .monitoring import Monitoring
 from .oncall import Oncall
 from .oncall_config import Definitions, check_destinations, load_oncall
+from .receipts import Receipts, own_configuration_set_name
 from .storage import Storage, replaced_incident_filters
 from .workflow import EscalationWorkflow
 
@@ -115,9 +117,9 @@ class EscalationStack(Stack):
 
     handoff_dlq: sqs.Queue | None = None  # handoff runs that failed for good (set when handoff notices are on)
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: EscalationConfig, **kwargs: object) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: EscalationConfig, **kwargs: object) -> None:  # noqa: PLR0915 - it composes every part
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        self.config = config
+        self.config = config = self._name_configuration_set(config)
         storage = Storage(self, "Storage")
         definitions = _oncall_definitions(config)
         self.oncall = Oncall(self, "Oncall", definitions=definitions)
@@ -254,6 +256,7 @@ class EscalationStack(Stack):
         self.storage = storage
         self.messaging = messaging
         self._add_alerts(common_env, sms_env, code, layer, state_machine_arn, protect_configuration)
+        self.receipts = self._receipts(code, layer, common_env) if config.sms_api == "v2" else None
 
         self.monitoring = self._monitoring(messaging.ops_topic)
         self.dashboard = OperationsDashboard(
@@ -261,7 +264,7 @@ class EscalationStack(Stack):
             "Dashboard",
             dashboard_name=f"{self.stack_name}-operations",
             state_machine=self.workflow.state_machine,
-            alarms=[*self.monitoring.alarms, *self.heartbeats.alarms],
+            alarms=[*self.monitoring.alarms, *self.heartbeats.alarms, *(self.receipts.alarms if self.receipts else [])],
         )
         CfnOutput(self, "IncidentsTableName", value=storage.incidents.table_name, description="Write incidents here")
         CfnOutput(self, "IncidentHistoryTableName", value=storage.history.table_name, description="Replaced, deleted incidents")
@@ -270,6 +273,24 @@ class EscalationStack(Stack):
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "OncallTableName", value=self.oncall.table.table_name, description="On-call definitions, overrides")
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name, description="CloudWatch dashboard")
+
+    def _name_configuration_set(self, config: EscalationConfig) -> EscalationConfig:
+        """The configuration every text names: the stack's own unless configurationSet names one managed elsewhere.
+
+        The legacy Pinpoint API has no configuration sets (nor receipts). Sets owns_configuration_set.
+        """
+        self.owns_configuration_set = config.sms_api == "v2" and not config.configuration_set
+        if not self.owns_configuration_set:
+            return config
+        return dataclasses.replace(config, configuration_set=own_configuration_set_name(self.stack_name))
+
+    def _receipts(self, code: lambda_.Code, layer: lambda_.ILayerVersion, environment: dict[str, str]) -> Receipts:
+        """Delivery receipts and spend (stacks/receipts.py): the configuration set's destination, the functions, alarms."""
+        return Receipts(
+            self, "Receipts", configuration_set=self.config.configuration_set, owned=self.owns_configuration_set,
+            incidents=self.storage.incidents, messages=self.storage.messages, ops_topic=self.messaging.ops_topic,
+            code=code, layer=layer, environment=environment, message_ttl_days=self.config.message_ttl_days,
+        )  # fmt: skip
 
     def _monitoring(self, ops_topic: sns.ITopic) -> Monitoring:
         """The alarms, to the ops topic."""

@@ -83,7 +83,8 @@ def acknowledge_findings(stack: EscalationStack) -> None:
         _ack(
             provider,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "CDK's AwsCustomResource provider (runs only at deploy, to call UpdatePhoneNumber and to put the on-call "
-            "definitions) writes its logs with the basic execution role; its permissions to act are limited to that "
-            "one phone number and the on-call table.",
+            "CDK's AwsCustomResource provider (runs only at deploy, to call UpdatePhoneNumber, to put the on-call "
+            "definitions and to add the receipts' event destination to a configuration set managed elsewhere) writes "
+            "its logs with the basic execution role; its permissions to act are limited to that one phone number, the "
+            "on-call table and that configuration set.",
         )

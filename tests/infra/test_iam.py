@@ -67,6 +67,7 @@ def test_only_the_start_function_starts_executions_of_the_state_machine(default_
 
 
 SMS_ARN = "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:"
+OWN_CONFIGURATION_SET = f"{SMS_ARN}configuration-set/IncidentEscalation-texts"  # the stack's own (stacks/receipts.py)
 
 
 @pytest.mark.parametrize("handler", SMS_SENDERS)
@@ -74,7 +75,8 @@ def test_with_no_identity_sms_is_limited_to_this_accounts_identities(default_syn
     # Demo and test synth only: this template is refused at deploy (see test_deploy_rule.py).
     granted = statements(default_synth, handler)
     assert resources_for(granted, "sms-voice:SendTextMessage") == {
-        f"{SMS_ARN}{kind}/*" for kind in ("phone-number", "pool", "sender-id", "opt-out-list", "protect-configuration")
+        *(f"{SMS_ARN}{kind}/*" for kind in ("phone-number", "pool", "sender-id", "opt-out-list", "protect-configuration")),
+        OWN_CONFIGURATION_SET,
     }
     assert not any(action.startswith("mobiletargeting:") for action in actions_of(granted))
 
@@ -83,6 +85,7 @@ def test_with_no_identity_sms_is_limited_to_this_accounts_identities(default_syn
 def test_sms_may_be_sent_from_the_configured_phone_number_only(two_way_synth: Synth, handler: str) -> None:
     assert resources_for(statements(two_way_synth, handler), "sms-voice:SendTextMessage") == {
         f"{SMS_ARN}phone-number/{PHONE_NUMBER_ID}",
+        OWN_CONFIGURATION_SET,
         f"{SMS_ARN}opt-out-list/*",
         f"{SMS_ARN}protect-configuration/*",
     }

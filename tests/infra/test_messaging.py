@@ -181,7 +181,7 @@ def test_inbound_topic_delivers_to_the_reply_function(default_synth: Synth) -> N
 
 
 def test_without_ops_email_there_is_no_email_subscription(default_synth: Synth) -> None:
-    default_synth.template.resource_count_is("AWS::SNS::Subscription", 1)  # the reply function only
+    default_synth.template.resource_count_is("AWS::SNS::Subscription", 2)  # the reply and delivery receipts functions
     assert not default_synth.template.find_resources("AWS::SNS::Subscription", {"Properties": {"Protocol": "email"}})
 
 

@@ -54,8 +54,10 @@ HANDLERS = ("start", "page", "unacknowledged", "reply")
 def test_every_alarm_notifies_ops_and_missing_data_is_not_an_alarm(default_synth: Synth) -> None:
     # 3 dead-letter queues (stream, replies, alarm events), 2 execution outcomes, 6 handler metrics,
     # 5 function error counts, 1 stream backlog, 1 events API 5XX, 1 short-id pool half used; and heartbeats'
-    # (stacks/heartbeats.py): the checker's and the beat function's errors, the checker's dead-letter queue.
-    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 22)
+    # (stacks/heartbeats.py): the checker's and the beat function's errors, the checker's dead-letter queue; and
+    # receipts' (stacks/receipts.py): the receipts function's and the spend check's errors, the receipts' dead-letter
+    # queue, the month's SMS spend at 80% and at 100% of the limit.
+    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 27)
     alarms = default_synth.template.find_resources("AWS::CloudWatch::Alarm")
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [ops_topic(default_synth)], name
