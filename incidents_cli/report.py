@@ -1,4 +1,4 @@
-"""`incidents report`: acknowledgement statistics per escalation policy (or contact chain) and per person.
+"""`incidents report`: acknowledgement statistics and SMS cost per policy (or chain), per integration and per person.
 
 Everything is computed from the items' timelines by ``build_report``, a pure function:
 
@@ -7,7 +7,12 @@ Everything is computed from the items' timelines by ``build_report``, a pure fun
 - Per policy or chain (the item's ``policy``, else its contacts in order): incidents, acknowledged
   (by anyone, by SMS or CLI), unacknowledged (the rest: exhausted, failed or still open), time to
   acknowledge from the start of the escalation, escalations (``escalated`` entries), and SMS
-  segments of the pages and reminders (courtesy texts such as confirmations are not on the timeline).
+  segments of the pages and reminders (courtesy texts such as confirmations are not on the timeline), and
+  cost: the sum of the items' ``cost`` (US dollars: what End User Messaging charged for every text of the
+  incident, pages and courtesy texts alike, from their final delivery receipts; a batch text counts on the
+  incident that sent it).
+- Per integration (the item's ``integration``: incidents opened by the events API, an alarm or a heartbeat):
+  the same columns as per policy or chain; items written directly have none and are not in this table.
 - Per person (a phone number, or ``cli:<name>``): the incidents that paged them or that they
   acknowledged; acknowledged by them; unacknowledged (paged to them and acknowledged by nobody);
   time to acknowledge from the first page sent to them (from the start when they were not paged);
@@ -25,6 +30,7 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -52,6 +58,7 @@ class Tally:
     seconds_to_ack: list[float] = field(default_factory=list)
     escalations: int = 0
     sms_segments: int = 0
+    cost: Decimal = Decimal(0)  # US dollars
 
     def row(self) -> dict[str, Any]:
         """The tally as a report row (times in seconds; None without any acknowledgement)."""
@@ -66,6 +73,7 @@ class Tally:
             "p90_seconds_to_ack": times[math.ceil(0.9 * len(times)) - 1] if times else None,
             "escalations": self.escalations,
             "sms_segments": self.sms_segments,
+            "cost": self.cost,
         }
 
 
@@ -121,10 +129,17 @@ class Report:
     until: datetime
     groups: list[dict[str, Any]]
     people: list[dict[str, Any]]
+    integrations: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"since": iso(self.since), "until": iso(self.until), "groups": self.groups, "people": self.people}
+        return {
+            "since": iso(self.since),
+            "until": iso(self.until),
+            "groups": self.groups,
+            "integrations": self.integrations,
+            "people": self.people,
+        }
 
 
 def build_report(
@@ -137,23 +152,29 @@ def build_report(
         return names.get(who) or shown(who)
 
     groups: dict[str, Tally] = {}
+    integrations: dict[str, Tally] = {}
     people: dict[str, Tally] = {}
     for item in items:
         started = created_at(item)
         if started is None or not since <= started < until:
             continue
         key, group_label = _group(item, label)
-        group = groups.setdefault(key, Tally(key, group_label))
+        tallies = [groups.setdefault(key, Tally(key, group_label))]
+        if item.get("integration"):
+            name = str(item["integration"])
+            tallies.append(integrations.setdefault(f"integration:{name}", Tally(f"integration:{name}", f"integration {name}")))
         paged = _people(item)
         acknowledged = _acknowledgement(item)
-        group.incidents += 1
-        group.escalations += sum(1 for entry in item.get("timeline") or [] if entry.get("event") == Event.ESCALATED)
-        group.sms_segments += sum(person.segments for person in paged.values())
-        if acknowledged is not None:
-            group.acknowledged += 1
-            group.seconds_to_ack.append((acknowledged[1] - started).total_seconds())
-        else:
-            group.unacknowledged += 1
+        for group in tallies:
+            group.incidents += 1
+            group.escalations += sum(1 for entry in item.get("timeline") or [] if entry.get("event") == Event.ESCALATED)
+            group.sms_segments += sum(person.segments for person in paged.values())
+            group.cost += Decimal(str(item.get("cost") or 0))
+            if acknowledged is not None:
+                group.acknowledged += 1
+                group.seconds_to_ack.append((acknowledged[1] - started).total_seconds())
+            else:
+                group.unacknowledged += 1
         involved = dict(paged)
         if acknowledged is not None:
             involved.setdefault(acknowledged[0], _Person())
@@ -172,6 +193,7 @@ def build_report(
         until=until,
         groups=[tally.row() for tally in sorted(groups.values(), key=lambda tally: tally.label)],
         people=[tally.row() for tally in sorted(people.values(), key=lambda tally: tally.label)],
+        integrations=[tally.row() for tally in sorted(integrations.values(), key=lambda tally: tally.label)],
     )
 
 
@@ -179,6 +201,7 @@ def build_report(
 
 COLUMNS = (
     "incidents", "acknowledged", "unacknowledged", "median_seconds_to_ack", "p90_seconds_to_ack", "escalations", "sms_segments",
+    "cost",
 )  # fmt: skip
 
 
@@ -193,12 +216,17 @@ def duration_text(seconds: float | None) -> str:
     return " ".join(part for part in parts if part)
 
 
+def cost_text(cost: Decimal) -> str:
+    """US dollars to four decimals (a text costs well under a cent in many countries): ``0.0116``."""
+    return f"{cost:.4f}"
+
+
 def report_csv(report: Report) -> str:
-    """The report as CSV, one row per policy or chain and per person (``kind`` says which)."""
+    """The report as CSV, one row per policy or chain, per integration and per person (``kind`` says which)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["kind", "key", "name", *COLUMNS])
-    for kind, rows in (("group", report.groups), ("person", report.people)):
+    for kind, rows in (("group", report.groups), ("integration", report.integrations), ("person", report.people)):
         for row in rows:
             writer.writerow([kind, row["key"], row["name"], *("" if row[column] is None else row[column] for column in COLUMNS)])
     return buffer.getvalue()
@@ -206,13 +234,13 @@ def report_csv(report: Report) -> str:
 
 def _table(title: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=title, show_edge=False, pad_edge=False, title_justify="left")
-    for name in ("name", "incidents", "acked", "unacked", "median TTA", "p90 TTA", "escalations", "segments"):
+    for name in ("name", "incidents", "acked", "unacked", "median TTA", "p90 TTA", "escalations", "segments", "cost (USD)"):
         table.add_column(name, justify="left" if name == "name" else "right")
     for row in rows:
         table.add_row(
             row["name"], str(row["incidents"]), str(row["acknowledged"]), str(row["unacknowledged"]),
             duration_text(row["median_seconds_to_ack"]), duration_text(row["p90_seconds_to_ack"]),
-            str(row["escalations"]), str(row["sms_segments"]),
+            str(row["escalations"]), str(row["sms_segments"]), cost_text(row["cost"]),
         )  # fmt: skip
     return table
 
@@ -233,7 +261,7 @@ def report(
     since: Annotated[str, typer.Option(help="The past span to report on, e.g. 30d, 12h.")] = "30d",
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per policy or chain, and per person).")] = False,
 ) -> None:
-    """Incidents, acknowledgements, time to acknowledge, escalations and SMS segments, per policy and per person."""
+    """Incidents, acknowledgements, time to acknowledge, escalations, SMS segments and cost, per policy, integration, person."""
     cli = context.get(ctx)
     until = context.now()
     start = until - parse_duration(since)
@@ -247,6 +275,8 @@ def report(
     def render() -> None:
         cli.console.print(f"Incidents started {iso(start)} to {iso(until)}")
         cli.console.print(_table("Per escalation policy or contact chain", result.groups))
+        if result.integrations:
+            cli.console.print(_table("Per integration", result.integrations))
         cli.console.print(_table("Per person", result.people))
 
     cli.emit(result.as_dict(), render)

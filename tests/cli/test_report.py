@@ -6,12 +6,13 @@ import csv
 import io
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from incidents_cli.report import build_report, duration_text, report_csv
+from incidents_cli.report import build_report, cost_text, duration_text, report_csv
 from tests.cli.conftest import Deployed
 
 SINCE = datetime(2026, 2, 20, tzinfo=UTC)
@@ -26,11 +27,18 @@ def items(fixtures_dir: Path) -> list[dict[str, Any]]:
 
 
 def row(
-    incidents: int, acked: int, unacked: int, median: float | None, p90: float | None, escalations: int, segments: int
+    incidents: int,
+    acked: int,
+    unacked: int,
+    median: float | None,
+    p90: float | None,
+    escalations: int,
+    segments: int,
+    cost: Decimal = Decimal(0),
 ) -> dict[str, Any]:
     return {
         "incidents": incidents, "acknowledged": acked, "unacknowledged": unacked, "median_seconds_to_ack": median,
-        "p90_seconds_to_ack": p90, "escalations": escalations, "sms_segments": segments,
+        "p90_seconds_to_ack": p90, "escalations": escalations, "sms_segments": segments, "cost": cost,
     }  # fmt: skip
 
 
@@ -90,6 +98,39 @@ def test_csv_has_one_row_per_group_and_person(items: list[dict[str, Any]]) -> No
     assert rows[0]["median_seconds_to_ack"] == "211.5" and rows[1]["sms_segments"] == "3"
 
 
+def costed(incident_id: str, cost: str | None, *, integration: str | None = None, policy: str | None = None) -> dict[str, Any]:
+    """An incident started inside the span, never acknowledged, with what its texts cost (the receipts' `cost`)."""
+    item: dict[str, Any] = {
+        "incident_id": incident_id, "escalation_chain": [A], "timeline": [{"at": "2026-03-01T00:00:00Z", "event": "created"}],
+    }  # fmt: skip
+    extra = {"cost": Decimal(cost) if cost is not None else None, "integration": integration, "policy": policy}
+    return {**item, **{key: value for key, value in extra.items() if value is not None}}
+
+
+def test_cost_is_summed_per_policy_or_chain_and_per_integration() -> None:
+    items = [
+        costed("C1", "0.00581", integration="grafana", policy="payments"),
+        costed("C2", "0.01162", integration="grafana", policy="payments"),
+        costed("C3", "0.0025", integration="alertmanager"),
+        costed("C4", None, integration="alertmanager"),  # no final receipt yet
+        costed("C5", "0.10"),  # written directly: no integration
+    ]
+    report = build_report(items, since=SINCE, until=UNTIL)
+    assert {entry["key"]: entry["cost"] for entry in report.groups} == {
+        f"chain:{A}": Decimal("0.1025"),
+        "policy:payments": Decimal("0.01743"),
+    }
+    assert {entry["key"]: (entry["name"], entry["incidents"], entry["cost"]) for entry in report.integrations} == {
+        "integration:alertmanager": ("integration alertmanager", 2, Decimal("0.0025")),
+        "integration:grafana": ("integration grafana", 2, Decimal("0.01743")),
+    }
+    rows = list(csv.DictReader(io.StringIO(report_csv(report))))
+    assert [(entry["kind"], entry["key"], entry["cost"]) for entry in rows if entry["kind"] == "integration"] == [
+        ("integration", "integration:alertmanager", "0.0025"), ("integration", "integration:grafana", "0.01743"),
+    ]  # fmt: skip
+    assert [cost_text(entry["cost"]) for entry in report.groups] == ["0.1025", "0.0174"]
+
+
 def test_duration_text() -> None:
     assert [duration_text(value) for value in (None, 0, 59.6, 95, 3725)] == ["-", "0s", "1m", "1m 35s", "1h 2m 5s"]
 
@@ -105,8 +146,10 @@ def test_report_command_reads_the_table_and_names_people_from_the_oncall_definit
     people = {entry["key"]: entry for entry in out["people"]}
     assert people[A]["name"] == "Alice Adeyemi"  # oncall.yaml's alice
     assert people[A]["incidents"] == 4  # the January incident too: it is within 3650 days
+    assert out["integrations"] == [] and [entry["cost"] for entry in out["groups"]] == [0, 0]  # the fixtures have none
     text = deployed.cli("report", "--since", "3650d", json_output=False).stdout
     assert "Per escalation policy or contact chain" in text and "policy payments" in text and "3m 46s" in text
+    assert "cost (USD)" in text and "0.0000" in text and "Per integration" not in text
     lines = deployed.cli("report", "--since", "3650d", "--csv", json_output=False).stdout.splitlines()
     assert lines[0].startswith("kind,key,name,incidents,acknowledged,unacknowledged")
     both = deployed.cli("report", "--csv")
