@@ -21,7 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
 from .alerts import AlertsGateway
-from .deploy import DeployedStack, deploy_cdk_out
+from .deploy import DeployedStack, deploy_cdk_out, load_stack
 from .executions import (
     MOTO_CONFIG,
     ExecutionsStillRunning,
@@ -32,6 +32,7 @@ from .executions import (
 )
 from .heartbeats import HeartbeatsDriver
 from .moto_patches import WINDOWS
+from .receipts import configuration_set_destinations
 from .runtime import DEFAULT_MAX_WORKERS, LocalEndpoint, LocalLambdaRuntime
 from .scenario import Scenario, SmsTrigger
 from .sms_gateway import SentSms, SmsGateway
@@ -44,7 +45,7 @@ ORIGINATION_NUMBER = "+447700900999"
 # Scenarios send at a typical long code's rate (10 parts per second) unless they set smsPartsPerSecond themselves:
 # the deployed default (1, a US 10DLC number) would make every scenario about queueing.
 DEFAULT_SETTINGS = {"originationIdentity": PHONE_NUMBER_ID, "configureTwoWay": True, "smsPartsPerSecond": 10}
-DEAD_LETTER_QUEUES = ("StreamFailures", "ReplyFailures", "AlarmEventFailures")
+DEAD_LETTER_QUEUES = ("StreamFailures", "ReplyFailures", "AlarmEventFailures", "ReceiptsReceiptFailures")
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -245,6 +246,7 @@ def run_scenario(
                 gateway.inbound_topic_arn = topic_arn
             gateway.on_message(script := _Script(scenario, gateway, runtime))
             _fail_sends(scenario, gateway)
+            _deliver_receipts(scenario, gateway, cdk_out, deployed)
             ops_queue = _subscribe_queue(deployed.outputs["OpsTopicArn"])
             table = boto3.resource("dynamodb", region_name=REGION).Table(deployed.outputs["IncidentsTableName"])
             client = boto3.client("dynamodb", region_name=REGION)
@@ -286,6 +288,16 @@ def run_scenario(
                         "message_id": message.message_id,
                     }
                     for message in gateway.sent
+                ],
+                "receipts": [
+                    {
+                        "t": round(receipt.at.timestamp() - start_wall, 3),
+                        "to": receipt.to,
+                        "message_id": receipt.message_id,
+                        "event_type": receipt.event_type,
+                        "price": float(receipt.price) if receipt.price is not None else None,
+                    }
+                    for receipt in gateway.receipts
                 ],
                 "replies": [
                     {
@@ -370,6 +382,15 @@ def _fail_sends(scenario: Scenario, gateway: SmsGateway) -> None:
             failure.code, failure.message, to=failure.to, reason=failure.reason, fields=failure.fields,
             after_sms=failure.after_sms,
         )  # fmt: skip
+
+
+def _deliver_receipts(scenario: Scenario, gateway: SmsGateway, cdk_out: Path, deployed: DeployedStack) -> None:
+    """Wire the template's configuration set destinations (moto has none) and the scenario's delivery scripts."""
+    template = load_stack(cdk_out, STACK_NAME).template
+    for name, topic_arn, _ in configuration_set_destinations(template, deployed.physical_ids):
+        gateway.add_event_destination(name, topic_arn)
+    for number, scripts in scenario.delivery.items():
+        gateway.script_delivery(number, scripts)
 
 
 def _main_incident(scenario: Scenario, table: Any, incidents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -535,6 +556,8 @@ def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[s
     for key in ("incident_stat", "acknowledged_by", "resolved_by", "double_escalation", "error", "alert_count"):
         if key in expect and incident.get(key) != expect[key]:
             problems.append(f"{key}: expected {expect[key]!r}, got {incident.get(key)!r}")
+    if "cost" in expect and abs(float(incident.get("cost") or 0) - float(expect["cost"])) > 1e-9:
+        problems.append(f"cost: expected {expect['cost']!r}, got {incident.get('cost')!r}")
     if "error_contains" in expect and expect["error_contains"] not in str(incident.get("error", "")):
         problems.append(f"error: expected to contain {expect['error_contains']!r}, got {incident.get('error')!r}")
     if "statuses" in expect:

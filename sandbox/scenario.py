@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .heartbeats import HeartbeatPlan
+    from .receipts import DeliveryScript
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
@@ -132,6 +133,8 @@ class Scenario:
     events: list[EventPost] = field(default_factory=list)
     alarms: list[AlarmChangeAt] = field(default_factory=list)
     heartbeats: HeartbeatPlan | None = None  # monitors and their beats (sandbox/heartbeats.py)
+    # What happens to each phone's texts after the gateway accepts them (sandbox/receipts.py): its delivery receipts.
+    delivery: dict[str, list[DeliveryScript]] = field(default_factory=dict)
 
 
 ALARM_STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
@@ -331,6 +334,11 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         from .heartbeats import parse_heartbeats  # noqa: PLC0415 - it builds on this module's parts
 
         heartbeats = parse_heartbeats(data["heartbeats"], integrations)
+    delivery = {}
+    if "delivery" in data:
+        from .receipts import parse_delivery  # noqa: PLC0415 - it builds on this module's parts
+
+        delivery = parse_delivery(data["delivery"])
     return Scenario(
         name=_require(data, "name", str, ""),
         settings=dict(data.get("settings") or {}),
@@ -347,6 +355,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         events=events,
         alarms=alarms,
         heartbeats=heartbeats,
+        delivery=delivery,
     )
 
 

@@ -14,8 +14,9 @@ import boto3
 from moto import mock_aws
 
 from .alerts import AlertsGateway, EventsEndpoint
-from .deploy import DeployedStack, deploy_cdk_out, set_output
+from .deploy import DeployedStack, deploy_cdk_out, load_stack, set_output
 from .executions import MOTO_CONFIG, drain_executions
+from .receipts import configuration_set_destinations
 from .runner import DEFAULT_SETTINGS, FAKE_ENV, ORIGINATION_NUMBER, PHONE_NUMBER_ID, REGION
 from .runtime import LocalEndpoint, LocalLambdaRuntime
 from .runtime.endpoint import REPLY_PATH
@@ -66,6 +67,9 @@ class Sandbox:
         self._endpoint.serve_sms(self.gateway)
         self.runtime = LocalLambdaRuntime(endpoint_url=self._endpoint.url, region_name=REGION).install()
         self.deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
+        template = load_stack(cdk_out, STACK_NAME).template  # delivery receipts: moto has no configuration sets
+        for name, topic_arn, _ in configuration_set_destinations(template, self.deployed.physical_ids):
+            self.gateway.add_event_destination(name, topic_arn)
         self.runtime.register_all(self.deployed.functions)
         self.runtime.initialize()  # the init phase of each function, as on AWS
         if self._on_sms is not None:

@@ -16,6 +16,14 @@ Operations:
   answers ``{"MessageId": ...}``. ``fail_next()`` makes the next send fail with a service error.
 * ``UpdatePhoneNumber`` (what the stack's AwsCustomResource calls to turn two-way SMS on): the
   two-way channel is remembered, so replies to messages sent from that identity go to that topic.
+* ``CreateEventDestination`` (what the stack's AwsCustomResource calls on a configuration set managed
+  elsewhere): an SNS destination is remembered, as are those of the template's own configuration set
+  (``add_event_destination``, from ``sandbox.receipts.configuration_set_destinations``).
+
+Delivery receipts: for each text whose send names a configuration set with an SNS event destination, the
+text event its phone's script says (``sandbox.receipts``; by default TEXT_DELIVERED 0.2 s later, priced
+per part) is published to the destination topic through moto's SNS, where the stack's subscription hands
+it to the receipts function. Like replies, pending events count in ``pending_replies``.
 
 Replies are published to the inbound SNS topic with the documented inbound payload, through
 moto's SNS, so the reply handler receives what it would receive on AWS. As on the real service
@@ -32,8 +40,9 @@ import math
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,6 +53,8 @@ from botocore.compat import HTTPHeaders
 from botocore.exceptions import ParamValidationError
 from botocore.model import OperationNotFoundError, ServiceModel
 from botocore.validate import validate_parameters
+
+from .receipts import DEFAULT_DELIVERY, DeliveryScript, text_event
 
 SERVICE_ID = "pinpoint-sms-voice-v2"
 PROJECT_MESSAGES_MODULE = "escalation.messages"
@@ -65,6 +76,18 @@ class SentSms:
     segments: int
     encoding: str
     request: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ReceiptEvent:
+    """One text event published to a configuration set's SNS event destination."""
+
+    message_id: str
+    to: str
+    event_type: str
+    at: dt.datetime
+    topic_arn: str
+    price: Decimal | None  # totalMessagePrice + totalCarrierFee; None while pending
 
 
 @dataclass(frozen=True)
@@ -143,6 +166,9 @@ class SmsGateway:
         self.keywords = keywords
         self.origination_numbers = dict(origination_numbers or {})
         self.two_way_channels: dict[str, str] = {}
+        self.event_destinations: dict[str, list[str]] = {}  # configuration set name -> SNS topic ARNs
+        self.delivery_scripts: dict[str, list[DeliveryScript]] = {}  # phone -> its texts' events, in order
+        self.receipts: list[ReceiptEvent] = []
         self.sent: list[SentSms] = []
         self.inbound: list[InboundSms] = []
         self.other_calls: list[tuple[str, Mapping[str, Any]]] = []
@@ -163,8 +189,12 @@ class SmsGateway:
         # before-call handlers may return a response; the stubs type every handler as returning None
         on_send = cast(Callable[..., None], self._on_send)
         on_update = cast(Callable[..., None], self._on_update_phone_number)
+        on_destination = cast(Callable[..., None], self._on_create_event_destination)
         events.register(f"before-call.{SERVICE_ID}.SendTextMessage", on_send, unique_id=f"sandbox-sms-{id(self)}")
         events.register(f"before-call.{SERVICE_ID}.UpdatePhoneNumber", on_update, unique_id=f"sandbox-sms-two-way-{id(self)}")
+        events.register(
+            f"before-call.{SERVICE_ID}.CreateEventDestination", on_destination, unique_id=f"sandbox-sms-events-{id(self)}"
+        )
         self._session = session
         self._closing.clear()
         return self
@@ -178,6 +208,7 @@ class SmsGateway:
         events = self._session.events
         events.unregister(f"before-call.{SERVICE_ID}.SendTextMessage", unique_id=f"sandbox-sms-{id(self)}")
         events.unregister(f"before-call.{SERVICE_ID}.UpdatePhoneNumber", unique_id=f"sandbox-sms-two-way-{id(self)}")
+        events.unregister(f"before-call.{SERVICE_ID}.CreateEventDestination", unique_id=f"sandbox-sms-events-{id(self)}")
         self._session = None
 
     def __enter__(self) -> SmsGateway:
@@ -233,6 +264,18 @@ class SmsGateway:
         """Messages sent to number, oldest first."""
         with self._lock:
             return [m for m in self.sent if m.to == number]
+
+    def add_event_destination(self, configuration_set: str, topic_arn: str) -> None:
+        """Publish the text events of sends naming configuration_set (its name or ARN) to topic_arn."""
+        name = configuration_set.rsplit("configuration-set/", 1)[-1]
+        with self._lock:
+            if topic_arn not in self.event_destinations.setdefault(name, []):
+                self.event_destinations[name].append(topic_arn)
+
+    def script_delivery(self, number: str, scripts: Sequence[DeliveryScript]) -> None:
+        """What happens to the texts to number, in order (the last script goes for every later text)."""
+        with self._lock:
+            self.delivery_scripts[number] = list(scripts)
 
     def set_two_way(self, origination_identity: str, topic_arn: str) -> None:
         """Deliver replies to messages sent from origination_identity to topic_arn."""
@@ -347,6 +390,8 @@ class SmsGateway:
             return self._send(request, invocation_id)
         if operation == "UpdatePhoneNumber":
             return self._update_phone_number(request)
+        if operation == "CreateEventDestination":
+            return self._create_event_destination(request)
         with self._lock:
             self.other_calls.append((operation, request))
         return 400, {"__type": "ValidationException", "message": f"{operation} is not emulated by the sandbox"}
@@ -392,7 +437,49 @@ class SmsGateway:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(message)
+        self._schedule_receipt(message)
         return 200, {"MessageId": message.message_id}
+
+    def _schedule_receipt(self, message: SentSms) -> None:
+        """Publish the text's event to its configuration set's destinations when its phone's script says."""
+        name = str(message.request.get("ConfigurationSetName") or "").rsplit("configuration-set/", 1)[-1]
+        with self._lock:
+            topics = list(self.event_destinations.get(name, []))
+            scripts = self.delivery_scripts.get(message.to, [DEFAULT_DELIVERY])
+            index = sum(1 for sent in self.sent if sent.to == message.to) - 1  # this text is the index-th to its phone
+        script = scripts[min(index, len(scripts) - 1)]
+        if not topics or script.event_type is None:
+            return
+        origination = self.origination_numbers.get(message.origination_identity, message.origination_identity)
+
+        def publish() -> None:
+            if self._closing.wait(script.after_seconds):
+                return  # the run is over: nothing may reach the real AWS endpoint
+            at = dt.datetime.now(dt.UTC)
+            body, price = text_event(message, script, at=at, origination_number=origination)
+            for topic in topics:
+                boto3.client("sns", region_name=topic.split(":")[3]).publish(TopicArn=topic, Message=body)
+                assert script.event_type is not None
+                receipt = ReceiptEvent(message.message_id, message.to, script.event_type, at, topic, price)
+                with self._lock:
+                    self.receipts.append(receipt)
+
+        thread = threading.Thread(target=publish, name=f"sandbox-sms-receipt-{message.to}", daemon=True)
+        with self._lock:
+            self._timers.append(thread)
+        thread.start()
+
+    def _create_event_destination(self, request: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.other_calls.append(("CreateEventDestination", request))
+        topic = (request.get("SnsDestination") or {}).get("TopicArn")
+        if topic:
+            self.add_event_destination(request["ConfigurationSetName"], topic)
+        name = str(request["ConfigurationSetName"]).rsplit("configuration-set/", 1)[-1]
+        destination = {
+            key: request[key] for key in ("EventDestinationName", "MatchingEventTypes", "SnsDestination") if key in request
+        }
+        return 200, {"ConfigurationSetName": name, "EventDestination": {**destination, "Enabled": True}}
 
     def _update_phone_number(self, request: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         phone_id = request["PhoneNumberId"]
@@ -417,6 +504,9 @@ class SmsGateway:
 
     def _on_update_phone_number(self, params: Mapping[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         return _as_botocore(*self._update_phone_number(json.loads(params["body"] or b"{}")))
+
+    def _on_create_event_destination(self, params: Mapping[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return _as_botocore(*self._create_event_destination(json.loads(params["body"] or b"{}")))
 
 
 def _as_botocore(status: int, answer: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:

@@ -11,10 +11,14 @@ def render(result: dict[str, Any], problems: list[str] | None = None) -> str:
     """A transcript: who got which SMS when, the replies, executions, and the final item."""
     lines = [f"Scenario: {result['scenario']}", ""]
     events = [(m["t"], "sms", m) for m in result["sms"]] + [(r["t"], "reply", r) for r in result["replies"]]
+    events += [(r["t"], "receipt", r) for r in result.get("receipts", [])]
     for t, kind, entry in sorted(events, key=lambda event: event[0]):
         if kind == "sms":
             lines.append(f"{t:7.2f}s  SMS -> {entry['to']}  [{entry['segments']} segment(s), {entry['encoding']}]")
             lines.append(f"          {entry['body']}")
+        elif kind == "receipt":
+            price = "" if entry["price"] is None else f", ${entry['price']}"
+            lines.append(f"{t:7.2f}s  receipt {entry['to']}: {entry['event_type']}{price}")
         else:
             lines.append(f"{t:7.2f}s  reply <- {entry['from']}: {entry['body']!r}")
     segments = sum(m["segments"] for m in result["sms"])
