@@ -2,9 +2,20 @@
 the receipts function's subscription and grants, the spend check, and their alarms."""
 
 import json
+from pathlib import Path
 from typing import Any
 
-from tests.infra.support import CONFIGURATION_SET, Synth, as_list, placeholder, resources_for, role_statements
+from aws_cdk.assertions import Annotations, Match
+
+from tests.infra.support import (
+    CONFIGURATION_SET,
+    Synth,
+    as_list,
+    placeholder,
+    resources_for,
+    role_statements,
+    synthesize,
+)
 
 OWN_SET = "IncidentEscalation-texts"
 SET_ARN = "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:configuration-set/"
@@ -240,3 +251,9 @@ def test_the_legacy_pinpoint_api_has_no_configuration_set_and_no_receipts(pinpoi
     assert synth.stack.receipts is None
     assert not synth.of_type("AWS::SMSVOICE::ConfigurationSet")
     assert not [name for name in synth.resources if name.startswith("Receipts")]
+
+
+def test_a_message_log_shorter_than_late_receipts_is_warned_about(tmp_path: Path, default_synth: Synth) -> None:
+    pattern = Match.string_like_regexp("messageTtlDays=2: a delivery receipt that comes later")
+    Annotations.from_stack(synthesize(tmp_path, messageTtlDays="2").stack).has_warning("*", pattern)
+    Annotations.from_stack(default_synth.stack).has_no_warning("*", pattern)  # 30 days
