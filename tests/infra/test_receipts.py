@@ -63,7 +63,7 @@ def test_the_stack_owns_a_configuration_set_that_sends_every_text_event_to_the_r
     assert synth.raw["Outputs"]["ConfigurationSetName"]["Value"] == OWN_SET
 
 
-def test_every_text_names_the_configuration_set_and_may(default_synth: Synth) -> None:
+def test_every_text_names_the_configuration_set_and_may_send_with_it(default_synth: Synth) -> None:
     synth = default_synth
     for handler in SMS_SENDERS:
         function = synth.resources[synth.logical_id(getattr(synth.stack, handler).function)]
