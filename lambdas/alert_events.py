@@ -1,7 +1,7 @@
 """API Gateway handler: `POST /v2/enqueue`, a PagerDuty Events API v2 compatible endpoint; and CloudWatch alarms.
 
 The same function is the target of the EventBridge rule on CloudWatch alarm state changes
-(escalation.alarm_incidents): ALARM opens or repeats, OK resolves, INSUFFICIENT_DATA changes nothing.
+(escalation.alerts.alarm_incidents): ALARM opens or repeats, OK resolves, INSUFFICIENT_DATA changes nothing.
 
 Responses are PagerDuty's: 202 `{"status": "success", "message": "Event processed", "dedup_key": ...}`;
 400 `{"status": "invalid event", "message": "Event object is invalid", "errors": ["<field>: <problem>"]}`
@@ -22,16 +22,16 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from escalation import aws_clients
-from escalation.alarm_incidents import apply_change
-from escalation.alarms import InvalidAlarmEvent, is_alarm_event, parse_alarm_event
-from escalation.alert_incidents import AlertsBusy, acknowledge, incident_for, trigger
-from escalation.alerts import AlertEvent, InvalidEvent, parse_event
-from escalation.integrations import Integration, key_hash, lookup
-from escalation.observability import count, logger, metrics
-from escalation.repository import is_conditional_failure, utc_now
-from escalation.resolve import resolve
-from escalation.wiring import Dependencies, dependencies
+from escalation.alerts.alarm_incidents import apply_change
+from escalation.alerts.alarms import InvalidAlarmEvent, is_alarm_event, parse_alarm_event
+from escalation.alerts.events import AlertEvent, InvalidEvent, parse_event
+from escalation.alerts.incidents import AlertsBusy, acknowledge, incident_for, trigger
+from escalation.alerts.integrations import Integration, key_hash, lookup
+from escalation.incidents.resolve import resolve
+from escalation.platform import aws_clients
+from escalation.platform.observability import count, logger, metrics
+from escalation.platform.wiring import Dependencies, dependencies
+from escalation.store.repository import is_conditional_failure, utc_now
 
 DEFAULT_EVENTS_PER_MINUTE = 120  # PagerDuty's documented per-integration-key limit
 

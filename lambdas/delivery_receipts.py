@@ -1,7 +1,7 @@
 """SNS handler: End User Messaging's text events (delivery receipts), recorded on the incidents they are about.
 
 The stack's configuration set publishes every text event to the receipts topic, which delivers each to this
-function (escalation.receipts says what is recorded, and how each event counts once, in any order). A malformed
+function (escalation.sms.receipts says what is recorded, and how each event counts once, in any order). A malformed
 event is logged and dropped (retrying cannot fix it); a failure raises, so Lambda retries the event (twice, then
 it waits in the dead-letter queue, which alarms).
 """
@@ -10,10 +10,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation import aws_clients
-from escalation.observability import logger, metrics
-from escalation.receipts import InvalidReceipt, ReceiptBook, apply, parse_receipt
-from escalation.wiring import dependencies
+from escalation.platform import aws_clients
+from escalation.platform.observability import logger, metrics
+from escalation.platform.wiring import dependencies
+from escalation.sms.receipts import InvalidReceipt, ReceiptBook, apply, parse_receipt
 
 
 def _book() -> ReceiptBook:

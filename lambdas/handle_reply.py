@@ -17,12 +17,13 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from escalation import acknowledgement, aws_clients, messages
-from escalation.inbound import InboundSms, InvalidInbound, parse_inbound
-from escalation.levels import current_numbers
-from escalation.matching import Inbox
-from escalation.messages import Sms
-from escalation.observability import (
+from escalation.incidents import acknowledgement
+from escalation.incidents.levels import current_numbers
+from escalation.incidents.resolve import Outcome, resolve
+from escalation.incidents.status import Event, Status, WorkflowError
+from escalation.incidents.timeline import timeline_entry
+from escalation.platform import aws_clients
+from escalation.platform.observability import (
     INCIDENTS_ACKNOWLEDGED,
     REPLIES_RECEIVED,
     count,
@@ -30,13 +31,14 @@ from escalation.observability import (
     metrics,
     publish_time_to_acknowledge,
 )
-from escalation.phone_numbers import mask
-from escalation.replies import Intent, Reply, id_key, parse_reply
-from escalation.repository import is_open, paged_contacts, utc_now
-from escalation.resolve import Outcome, resolve
-from escalation.status import Event, Status, WorkflowError
-from escalation.timeline import timeline_entry
-from escalation.wiring import Dependencies, dependencies
+from escalation.platform.wiring import Dependencies, dependencies
+from escalation.replies.grammar import Intent, Reply, id_key, parse_reply
+from escalation.replies.inbound import InboundSms, InvalidInbound, parse_inbound
+from escalation.replies.matching import Inbox
+from escalation.sms import messages
+from escalation.sms.messages import Sms
+from escalation.sms.phone_numbers import mask
+from escalation.store.repository import is_open, paged_contacts, utc_now
 
 CLOSED_REPLIES_KEPT = 5  # reply entries a closed incident's timeline keeps; the rest are only counted
 

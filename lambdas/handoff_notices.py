@@ -10,14 +10,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation.handoff import handoff_notice, notice_key, notices_due
-from escalation.notifications import COURTESY_TTL_SECONDS
-from escalation.observability import logger, metrics
-from escalation.oncall_store import NoDefinitions, OncallStore
-from escalation.phone_numbers import mask
-from escalation.settings import ConfigurationError
-from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
-from escalation.wiring import dependencies
+from escalation.oncall.store import NoDefinitions, OncallStore
+from escalation.paging.handoff import handoff_notice, notice_key, notices_due
+from escalation.platform.observability import logger, metrics
+from escalation.platform.settings import ConfigurationError
+from escalation.platform.wiring import dependencies
+from escalation.sms.client import SmsAccountFault, SmsFailed, SmsThrottled
+from escalation.sms.outbox import COURTESY_TTL_SECONDS
+from escalation.sms.phone_numbers import mask
 
 
 def send_notices(now: datetime) -> dict[str, Any]:

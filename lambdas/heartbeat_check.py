@@ -1,4 +1,4 @@
-"""EventBridge Scheduler target: a heartbeat monitor's deadline came (escalation.heartbeats.check).
+"""EventBridge Scheduler target: a heartbeat monitor's deadline came (escalation.alerts.heartbeats.check).
 
 Input (the schedule's): `{"monitor", "monitor_id", "beat_seq", "deadline"}`. The monitor pages its
 integration only when it still holds that beat and that deadline, and the deadline has passed; a schedule
@@ -12,9 +12,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation import aws_clients, heartbeats
-from escalation.observability import logger, metrics
-from escalation.wiring import dependencies
+from escalation.alerts import heartbeats
+from escalation.platform import aws_clients
+from escalation.platform.observability import logger, metrics
+from escalation.platform.wiring import dependencies
 
 
 @cache

@@ -19,10 +19,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation import aws_clients, heartbeats
-from escalation.alert_incidents import AlertsBusy
-from escalation.observability import count, logger, metrics
-from escalation.wiring import dependencies
+from escalation.alerts import heartbeats
+from escalation.alerts.incidents import AlertsBusy
+from escalation.platform import aws_clients
+from escalation.platform.observability import count, logger, metrics
+from escalation.platform.wiring import dependencies
 
 
 @cache

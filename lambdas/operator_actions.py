@@ -1,9 +1,9 @@
 """Invoked by the incidents CLI: acknowledge or resolve an incident as an operator (`cli:<name>`).
 
 The CLI calls this function synchronously instead of acting from a laptop, so an acknowledgement made
-there has every effect of a YES by SMS (escalation.acknowledgement: one conditional write, the parked
+there has every effect of a YES by SMS (escalation.incidents.acknowledgement: one conditional write, the parked
 task completed once, everyone else paged told once, the time to acknowledge published once), and a
-resolve is escalation.resolve; the SMS settings stay with the functions.
+resolve is escalation.incidents.resolve; the SMS settings stay with the functions.
 
 Request: ``{"action": "acknowledge" | "resolve", "incident_id": ..., "by": "cli:<name>", "request_id": ...}``.
 The request id is the CLI's, the same on its retries: it is recorded as ``acknowledged_via`` /
@@ -22,12 +22,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation import acknowledgement, aws_clients, messages
-from escalation.observability import INCIDENTS_ACKNOWLEDGED, count, logger, metrics, publish_time_to_acknowledge
-from escalation.repository import paged_contacts, utc_now
-from escalation.resolve import Outcome, incident_key, resolve
-from escalation.status import Event, Status
-from escalation.wiring import Dependencies, dependencies
+from escalation.incidents import acknowledgement
+from escalation.incidents.resolve import Outcome, incident_key, resolve
+from escalation.incidents.status import Event, Status
+from escalation.platform import aws_clients
+from escalation.platform.observability import INCIDENTS_ACKNOWLEDGED, count, logger, metrics, publish_time_to_acknowledge
+from escalation.platform.wiring import Dependencies, dependencies
+from escalation.sms import messages
+from escalation.store.repository import paged_contacts, utc_now
 
 ACTIONS = ("acknowledge", "resolve")
 OPERATOR = re.compile(r"^cli:[\w.@+-]{1,64}$")  # who, as the timeline and the other contacts' texts show it

@@ -21,12 +21,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation import aws_clients, messages
-from escalation.batching import Batches
-from escalation.batching import now_ms as batching_now_ms
-from escalation.levels import label, numbers_at, parse_policy_level, phone_of
-from escalation.matching import other_open_incident
-from escalation.observability import (
+from escalation.incidents.levels import label, numbers_at, parse_policy_level, phone_of
+from escalation.incidents.status import Event, WorkflowError
+from escalation.incidents.timeline import level_outcome, level_who, timeline_entry
+from escalation.paging.batching import Batches
+from escalation.paging.batching import now_ms as batching_now_ms
+from escalation.platform import aws_clients
+from escalation.platform.observability import (
     NOBODY_ON_CALL,
     PAGES_BATCHED,
     SMS_ACCOUNT_FAULT,
@@ -36,12 +37,12 @@ from escalation.observability import (
     logger,
     metrics,
 )
-from escalation.once import SideEffectInProgress
-from escalation.repository import is_open, utc_now
-from escalation.sms import SmsAccountFault, SmsFailed, SmsThrottled
-from escalation.status import Event, WorkflowError
-from escalation.timeline import level_outcome, level_who, timeline_entry
-from escalation.wiring import Dependencies, dependencies
+from escalation.platform.wiring import Dependencies, dependencies
+from escalation.replies.matching import other_open_incident
+from escalation.sms import messages
+from escalation.sms.client import SmsAccountFault, SmsFailed, SmsThrottled
+from escalation.store.once import SideEffectInProgress
+from escalation.store.repository import is_open, utc_now
 
 MAX_INLINE_WAIT_SECONDS = 1.0  # a slot this close is waited for in the function; further ones in the state machine
 
@@ -102,8 +103,8 @@ def _resolve_policy_level(deps: Dependencies, event: dict[str, Any], entry: str,
 
     Returns the numbers (empty when nobody is on call), or None when the incident is closed or not this execution's.
     """
-    from escalation.oncall import resolve_level  # noqa: PLC0415 (pydantic only when paging by policy)
-    from escalation.oncall_store import NoDefinitions, OncallStore  # noqa: PLC0415
+    from escalation.oncall.definitions import resolve_level  # noqa: PLC0415 (pydantic only when paging by policy)
+    from escalation.oncall.store import NoDefinitions, OncallStore  # noqa: PLC0415
 
     incident_id: str = event["incident_id"]
     level = int(event["level"])

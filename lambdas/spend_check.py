@@ -20,8 +20,8 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation import aws_clients
-from escalation.observability import NAMESPACE, SERVICE, SMS_COST, SMS_SPEND_PERCENT, logger, metrics
+from escalation.platform import aws_clients
+from escalation.platform.observability import NAMESPACE, SERVICE, SMS_COST, SMS_SPEND_PERCENT, logger, metrics
 
 TEXT_LIMIT = "TEXT_MESSAGE_MONTHLY_SPEND_LIMIT"
 WARN_AT_PERCENT = 80  # stacks/receipts.py alarms at this and at 100

@@ -13,17 +13,17 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from escalation import aws_clients
-from escalation.history import history_archive, is_replacement
-from escalation.incident import Incident, InvalidIncident, parse_incident
-from escalation.levels import policy_level
-from escalation.observability import INCIDENTS_INVALID, INCIDENTS_STARTED, count, logger, metrics
-from escalation.repository import utc_now
-from escalation.status import Status
-from escalation.wiring import Dependencies, dependencies
+from escalation.incidents.item import Incident, InvalidIncident, parse_incident
+from escalation.incidents.levels import policy_level
+from escalation.incidents.status import Status
+from escalation.platform import aws_clients
+from escalation.platform.observability import INCIDENTS_INVALID, INCIDENTS_STARTED, count, logger, metrics
+from escalation.platform.wiring import Dependencies, dependencies
+from escalation.store.history import history_archive, is_replacement
+from escalation.store.repository import utc_now
 
 if TYPE_CHECKING:
-    from escalation.oncall import Definitions
+    from escalation.oncall.definitions import Definitions
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -47,7 +47,7 @@ def _deployed_policies(deps: Dependencies, image: dict[str, Any]) -> Definitions
     """The deployed on-call definitions, read only for an item that names a policy; None when none are deployed."""
     if "policy" not in image or deps.oncall_table is None:
         return None
-    from escalation.oncall_store import NoDefinitions, OncallStore  # noqa: PLC0415 (pydantic only when paging by policy)
+    from escalation.oncall.store import NoDefinitions, OncallStore  # noqa: PLC0415 (pydantic only when paging by policy)
 
     try:
         return OncallStore(deps.oncall_table).definitions()

@@ -22,7 +22,7 @@ import boto3
 from moto.events.models import EventPattern
 
 ENQUEUE_PATH = "/v2/enqueue"
-INTEGRATION_TAG = "incident-escalation:integration"  # lambdas/escalation/alarms.py
+INTEGRATION_TAG = "incident-escalation:integration"  # lambdas/escalation/alerts/alarms.py
 ALARM_STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
 REASONS = {
     "ALARM": "Threshold Crossed: 1 out of the last 1 datapoints [97.5] was greater than the threshold (90.0)",

@@ -108,7 +108,7 @@ class HeartbeatsDriver:
     """Creates the scenario's monitors, beats them on time, and fires their deadlines."""
 
     def __init__(self, plan: HeartbeatPlan | None, deployed: DeployedStack, region: str, errors: list[str]) -> None:
-        from escalation import heartbeats  # noqa: PLC0415 (lambdas/ is on the path once stacks are)
+        from escalation.alerts import heartbeats  # noqa: PLC0415 (lambdas/ is on the path once stacks are)
 
         self._plan = plan or HeartbeatPlan()
         self._errors = errors

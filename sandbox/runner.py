@@ -406,7 +406,7 @@ class _Alerts:
     """The scenario's integrations, endpoint posts and alarm state changes, reaching the deployed alerts function."""
 
     def __init__(self, scenario: Scenario, deployed: DeployedStack, errors: list[str]) -> None:
-        from escalation.integrations import create_integration  # noqa: PLC0415 (lambdas/ is on the path once stacks are)
+        from escalation.alerts.integrations import create_integration  # noqa: PLC0415 (lambdas/ is on the path once stacks are)
 
         self._scenario = scenario
         self._errors = errors
@@ -486,7 +486,7 @@ def _oncall_setting(scenario: Scenario) -> dict[str, str]:
 
 def _store_overrides(scenario: Scenario, table_name: str) -> None:
     """Store the scenario's overrides, relative to now (the incident is inserted right after)."""
-    from escalation.oncall_store import OncallStore  # noqa: PLC0415 (lambdas/ is on the path once stacks are imported)
+    from escalation.oncall.store import OncallStore  # noqa: PLC0415 (lambdas/ is on the path once stacks are imported)
 
     now = datetime.now(UTC)
     store = OncallStore(boto3.resource("dynamodb", region_name=REGION).Table(table_name))

@@ -57,7 +57,7 @@ from botocore.validate import validate_parameters
 from .receipts import DEFAULT_DELIVERY, DeliveryScript, text_event
 
 SERVICE_ID = "pinpoint-sms-voice-v2"
-PROJECT_MESSAGES_MODULE = "escalation.messages"
+PROJECT_MESSAGES_MODULE = "escalation.sms.messages"
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 SegmentCounter = Callable[[str], tuple[int, str]]
 
@@ -102,7 +102,7 @@ class InboundSms:
 
 
 # -- segment accounting: fallback only ----------------------------------------------------------
-# TODO(sandbox): replace with lambdas/escalation/messages.py:count_segments once it is always
+# TODO(sandbox): replace with lambdas/escalation/sms/messages.py:count_segments once it is always
 # importable; this copy exists so the sandbox still works if that module is absent or renamed.
 _GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -121,7 +121,7 @@ def fallback_count_segments(text: str) -> tuple[int, str]:
 
 
 def project_segment_counter() -> SegmentCounter | None:
-    """The project's escalation.messages.count_segments, importing it from lambdas/ if needed."""
+    """The project's escalation.sms.messages.count_segments, importing it from lambdas/ if needed."""
     try:
         module = importlib.import_module(PROJECT_MESSAGES_MODULE)
     except ImportError:

@@ -22,7 +22,7 @@ from .functions import HandlerFunction
 
 EVENTS_PER_MINUTE = 120  # per routing key, PagerDuty's documented limit
 # Item key prefixes of the integrations table the alerts function reads only, and reads and writes
-# (lambdas/escalation/integrations.py, alert_incidents.py, alarm_incidents.py, alert_events.py within_rate).
+# (lambdas/escalation/alerts/integrations.py, alert_incidents.py, alarm_incidents.py, alert_events.py within_rate).
 READ_PREFIXES = ("key#", "integration#")
 WRITE_PREFIXES = ("dedup#", "short#", "rate#", "alarm#")
 STAGE_RATE_PER_SECOND = 50  # the whole endpoint (every key together)
@@ -102,7 +102,7 @@ class Alerts(Construct):
         )
 
     def deliver_alarms(self, *, default_integration: str, own_alarm_prefix: str, dead_letters: sqs.IQueue) -> events.Rule:
-        """CloudWatch alarm state changes of this account and region to the function (escalation.alarm_incidents).
+        """CloudWatch alarm state changes of this account and region to the function (escalation.alerts.alarm_incidents).
 
         EventBridge carries every alarm's changes with no per-alarm wiring (no alarm action, no topic per policy);
         the alarm's tag picks the integration. The stack's own alarms (named `<stack>-...` by CloudFormation)

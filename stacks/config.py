@@ -18,7 +18,7 @@ _ORIGINATION_IDENTITY = re.compile(
     rf"|{_ARN_PREFIX}(phone-number/phone-[0-9a-zA-Z]+|pool/pool-[0-9a-zA-Z]+|sender-id/[A-Za-z0-9_-]{{1,11}}/[A-Z]{{2}}))$"
 )
 _CONFIGURATION_SET = re.compile(rf"^([A-Za-z0-9_-]{{1,64}}|{_ARN_PREFIX}configuration-set/[A-Za-z0-9_-]{{1,64}})$")
-_INTEGRATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # lambdas/escalation/integrations.py NAME
+_INTEGRATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # lambdas/escalation/alerts/integrations.py NAME
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # ISO 3166-1 alpha-2: the officially assigned country codes (the protect configuration blocks every one not allowed).
@@ -43,7 +43,7 @@ ISO_COUNTRY_CODES = frozenset({
 
 
 AUTOMATIC_ANSWERS_MARGIN = 40  # help, already escalated / acknowledged, nothing open: once per number and incident
-MAX_CHAIN = 10  # contacts in one chain (lambdas/escalation/incident.py MAX_CONTACTS)
+MAX_CHAIN = 10  # contacts in one chain (lambdas/escalation/incidents/item.py MAX_CONTACTS)
 
 
 def legitimate_sms_per_incident(*, reminders: int, repeat: int) -> int:
@@ -56,7 +56,7 @@ class ConfigError(ValueError):
     """A context value is missing or wrong; the message names the key."""
 
 
-HANDOFF_NOTICE_PERIOD_MINUTES = 15  # lambdas/escalation/handoff.py NOTICE_PERIOD_MINUTES
+HANDOFF_NOTICE_PERIOD_MINUTES = 15  # lambdas/escalation/paging/handoff.py NOTICE_PERIOD_MINUTES
 
 
 @dataclass(frozen=True)

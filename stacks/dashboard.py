@@ -7,7 +7,7 @@ from constructs import Construct
 
 from .monitoring import NAMESPACE, SERVICE_DIMENSION
 
-# Metric names published by the handlers (lambdas/escalation/observability.py; a test checks each one exists there).
+# Metric names published by the handlers (lambdas/escalation/platform/observability.py; a test checks each one exists there).
 INCIDENT_OUTCOMES = (
     "IncidentsStarted",
     "IncidentsAcknowledged",
@@ -21,7 +21,7 @@ LEVEL_DIMENSION = "Level"
 ESCALATIONS = ("EscalationPages", "RepliesReceived", "NobodyOnCall")
 SMS = ("SmsSent", "SmsSegments", "PagesBatched")
 SMS_TROUBLE = ("SmsFailed", "SmsThrottled", "SmsAccountFault", "SmsCeilingReached")
-# Delivery receipts (lambdas/escalation/receipts.py) and spend (lambdas/spend_check.py).
+# Delivery receipts (lambdas/escalation/sms/receipts.py) and spend (lambdas/spend_check.py).
 SMS_DELIVERY = ("SmsDelivered", "SmsUndelivered", "ReceiptsUnmatched")
 SMS_COST = "SmsCost"  # US dollars
 SMS_SPEND_PERCENT = "SmsSpendPercent"  # month to date, of the monthly text spend limit

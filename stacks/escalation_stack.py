@@ -32,19 +32,19 @@ from .receipts import Receipts, own_configuration_set_name
 from .storage import Storage, replaced_incident_filters
 from .workflow import EscalationWorkflow
 
-MAX_CONTACTS = 10  # the chain cap enforced by the start handler (lambdas/escalation/incident.py)
+MAX_CONTACTS = 10  # the chain cap enforced by the start handler (lambdas/escalation/incidents/item.py)
 
-# What each handler does to the incidents table (lambdas/escalation/repository.py IncidentRepository): reads it
+# What each handler does to the incidents table (lambdas/escalation/store/repository.py IncidentRepository): reads it
 # and updates items conditionally. Nobody puts (replaces) or deletes an incident: the table is the audit log.
 INCIDENT_TABLE_ACTIONS = {
     "start": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
-    # page and reply read every incident paged to a number (escalation.matching.Inbox), 100 per BatchGetItem.
+    # page and reply read every incident paged to a number (escalation.replies.matching.Inbox), 100 per BatchGetItem.
     "page": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"),
     "unacknowledged": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
     "reply": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"),
     "operator": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
 }
-# Every SDK call gives up after at most ~24 s (lambdas/escalation/aws_clients.py); a function does a few in a row,
+# Every SDK call gives up after at most ~24 s (lambdas/escalation/platform/aws_clients.py); a function does a few in a row,
 # and the senders may wait a little for a send slot. The reply handler may send a confirmation and up to ten notices
 # (a YES ALL: one confirmation, then a digest per other person, whatever the number of incidents).
 # The operator function (the CLI's acknowledge and resolve) sends what a YES or a RESOLVE sends.
@@ -154,7 +154,7 @@ class EscalationStack(Stack):
             "MAX_SMS_PER_INCIDENT": str(config.max_sms_per_incident),
             "MAX_SMS_PER_HOUR": str(config.max_sms_per_hour),
             "ACK_TIMEOUT_SECONDS": str(config.ack_timeout_seconds),  # a page's TimeToLive: moot after its window
-            # Storms (escalation.storms): page batches and notice digests, whichever function sends the text.
+            # Storms (escalation.paging.storms): page batches and notice digests, whichever function sends the text.
             "STORM_BATCH_SECONDS": str(config.storm_batch_seconds),
             # Ref is the ProtectConfigurationId (its primary identifier); pass it as ProtectConfigurationId on each send.
             "PROTECT_CONFIGURATION_ID": protect_configuration.ref if protect_configuration else "",

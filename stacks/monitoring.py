@@ -10,7 +10,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-# Published by the handlers (Powertools metrics); names live in lambdas/escalation/observability.py.
+# Published by the handlers (Powertools metrics); names live in lambdas/escalation/platform/observability.py.
 NAMESPACE = "IncidentEscalation"
 SERVICE_DIMENSION = {"service": "incident-escalation"}
 HANDLER_METRIC_ALARMS = (
@@ -46,7 +46,7 @@ HANDLER_METRIC_ALARMS = (
         "deployed): nobody was paged for it; the item's error says why (incidents show ID)",
     ),
 )
-SHORT_ID_POOL_METRIC = "ShortIdPoolUsed"  # lambdas/escalation/alert_incidents.py SHORT_ID_POOL_USED (percent)
+SHORT_ID_POOL_METRIC = "ShortIdPoolUsed"  # lambdas/escalation/alerts/incidents.py SHORT_ID_POOL_USED (percent)
 # A stream record older than this means new incidents are being paged late (retries, throttling, a failing batch).
 MAX_ITERATOR_AGE = Duration.minutes(2)
 

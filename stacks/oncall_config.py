@@ -1,6 +1,6 @@
 """Read oncall.yaml at synth time: YAML in, checked on-call definitions out, or an error naming the path.
 
-The model lives with the functions (lambdas/escalation/oncall.py), which get the definitions as
+The model lives with the functions (lambdas/escalation/oncall/definitions.py), which get the definitions as
 JSON; YAML is only ever read here.
 """
 
@@ -19,8 +19,8 @@ LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambdas"
 if str(LAMBDA_SOURCE) not in sys.path:  # `cdk synth` runs app.py from the repository root only
     sys.path.append(str(LAMBDA_SOURCE))
 
-from escalation.oncall import Definitions, format_loc  # noqa: E402
-from escalation.oncall_store import definitions_item  # noqa: E402
+from escalation.oncall.definitions import Definitions, format_loc  # noqa: E402
+from escalation.oncall.store import definitions_item  # noqa: E402
 
 __all__ = ["Definitions", "OncallConfigError", "check_destinations", "definitions_item", "load_oncall", "parse_oncall"]
 

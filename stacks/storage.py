@@ -8,7 +8,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-HISTORY_SORT_KEY = "replaced_at"  # lambdas/escalation/history.py writes it
+HISTORY_SORT_KEY = "replaced_at"  # lambdas/escalation/store/history.py writes it
 
 
 class Storage(Construct):
@@ -62,7 +62,7 @@ def replaced_incident_filters() -> list[Mapping[str, Any]]:
 
     A write that leaves no execution_arn, or a delete, of an item the app had already written to
     (stat_date is set by the app's first write, with the first timeline entry).
-    lambdas/escalation/history.py is_replacement decides; it accepts nothing these filters reject.
+    lambdas/escalation/store/history.py is_replacement decides; it accepts nothing these filters reject.
 
     Filters match leaf values only, so attributes are tested through their DynamoDB type ("S").
     One filter for both (a mapping takes five by default): a REMOVE has no NewImage, and `exists: false`

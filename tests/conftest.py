@@ -20,7 +20,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from escalation import aws_clients, wiring  # lambdas/ is on sys.path (pytest pythonpath)
+from escalation.platform import (
+    aws_clients,  # lambdas/ is on sys.path (pytest pythonpath)
+    wiring,
+)
 
 # jsii prints a Node.js end-of-life banner on every start-up unless told not to.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

@@ -17,10 +17,10 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from escalation.oncall_store import OncallStore, definitions_item
-from escalation.repository import IncidentRepository
-from escalation.status import Event
-from escalation.timeline import timeline_entry
+from escalation.incidents.status import Event
+from escalation.incidents.timeline import timeline_entry
+from escalation.oncall.store import OncallStore, definitions_item
+from escalation.store.repository import IncidentRepository
 from incidents_cli.main import app
 from sandbox.executions import drain_executions
 from stacks.oncall_config import load_oncall

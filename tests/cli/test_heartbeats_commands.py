@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from escalation import heartbeats
-from escalation.integrations import create_integration
-from escalation.wiring import dependencies
+from escalation.alerts import heartbeats
+from escalation.alerts.integrations import create_integration
+from escalation.platform.wiring import dependencies
 from tests.cli.conftest import FIRST, HEARTBEAT_SCHEDULE_GROUP, HEARTBEATS_URL, REGION, Deployed
 from tests.cli.test_incident_commands import ok, refused
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from escalation import acknowledgement
-from escalation.incident import parse_incident
-from escalation.repository import IncidentRepository
-from escalation.status import Event
-from escalation.timeline import timeline_entry
+from escalation.incidents import acknowledgement
+from escalation.incidents.item import parse_incident
+from escalation.incidents.status import Event
+from escalation.incidents.timeline import timeline_entry
+from escalation.store.repository import IncidentRepository
 from incidents_cli.incidents import incident_image
 from tests.cli.conftest import FIRST, SECOND, Deployed
 

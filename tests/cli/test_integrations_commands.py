@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from escalation.integrations import Integration, create_integration, key_hash, lookup
+from escalation.alerts.integrations import Integration, create_integration, key_hash, lookup
 from incidents_cli.main import app
 from tests.cli.conftest import EVENTS_API_URL, FIRST, REGION, SECOND, Deployed, stack_template
 from tests.cli.test_incident_commands import ok, refused

@@ -4,7 +4,7 @@ import json
 import re
 from typing import Any
 
-from escalation import observability
+from escalation.platform import observability
 from tests.infra.support import Synth, placeholder
 
 SEARCH_METRIC_NAME = re.compile(r'MetricName="([^"]+)"')
@@ -35,7 +35,7 @@ def _series(widget: dict[str, Any]) -> list[tuple[str, str, dict[str, str], dict
 
 
 def _published_names() -> set[str]:
-    """Every metric name lambdas/escalation/observability.py defines."""
+    """Every metric name lambdas/escalation/platform/observability.py defines."""
     return {
         value
         for key, value in vars(observability).items()

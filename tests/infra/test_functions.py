@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Capture, Match
 
-from escalation.aws_clients import SDK_CALL_WORST_CASE_SECONDS
+from escalation.platform.aws_clients import SDK_CALL_WORST_CASE_SECONDS
 from stacks.functions import powertools_layer
 from stacks.nag import AWS_CUSTOM_RESOURCE_PROVIDER
 from tests.infra.support import CDK_JSON_CONTEXT, PROJECT, Synth, as_list, placeholder, resources_for, role_statements
@@ -40,7 +40,7 @@ def handler_functions(synth: Synth) -> dict[str, dict[str, Any]]:
 
 def required_environment_variables() -> set[str]:
     """What the handlers' settings module refuses to start without."""
-    settings = (LAMBDA_DIR / "escalation" / "settings.py").read_text()
+    settings = (LAMBDA_DIR / "escalation" / "platform" / "settings.py").read_text()
     names = set(re.findall(r'_required\("([A-Z_]+)"\)', settings))
     assert names, "settings.py no longer reads required variables through _required()"
     return names

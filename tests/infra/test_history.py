@@ -15,7 +15,7 @@ from aws_cdk.assertions import Capture
 from moto.events.models import EventPattern, EventPatternParser
 from start_escalation import is_new_incident, is_new_pass
 
-from escalation.history import is_replacement
+from escalation.store.history import is_replacement
 from tests.infra.support import Synth
 
 EXECUTION = {"S": "arn:aws:states:eu-west-2:123456789012:execution:IncidentEscalation:incident-123-0"}

@@ -211,7 +211,7 @@ def _is_table_client(target: ast.expr) -> bool:
 
 def repository_actions() -> dict[str, set[str]]:
     """IncidentRepository method -> the DynamoDB actions it makes, following calls to its own methods."""
-    tree = ast.parse((LAMBDAS / "escalation" / "repository.py").read_text())
+    tree = ast.parse((LAMBDAS / "escalation" / "store" / "repository.py").read_text())
     (repository,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "IncidentRepository"]
     direct: dict[str, set[str]] = {}
     internal: dict[str, set[str]] = {}
@@ -241,11 +241,11 @@ def shared_modules(tree: ast.Module) -> set[str]:
     """The escalation modules a handler imports (its table access may sit in shared rules such as resolve)."""
     names: set[str] = set()
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module == "escalation":
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("escalation."):
-            names.add(str(node.module).removeprefix("escalation."))
-    return {name for name in names if (LAMBDAS / "escalation" / f"{name}.py").exists()}
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("escalation"):
+            package = str(node.module).replace(".", "/")
+            names.add(package)  # from escalation.alerts.incidents import trigger
+            names |= {f"{package}/{alias.name}" for alias in node.names}  # from escalation.sms import messages
+    return {name for name in names if (LAMBDAS / f"{name}.py").exists()}
 
 
 def handler_uses(handler: str) -> tuple[set[str], set[str]]:
@@ -256,7 +256,7 @@ def handler_uses(handler: str) -> tuple[set[str], set[str]]:
     """
     tree = ast.parse((LAMBDAS / f"{HANDLER_MODULES[handler]}.py").read_text())
     repository_methods = set(repository_actions())
-    trees = [tree, *(ast.parse((LAMBDAS / "escalation" / f"{name}.py").read_text()) for name in shared_modules(tree))]
+    trees = [tree, *(ast.parse((LAMBDAS / f"{name}.py").read_text()) for name in shared_modules(tree))]
     methods, fields = set(), set()
     for module in trees:
         for node in ast.walk(module):

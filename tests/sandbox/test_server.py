@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from escalation.integrations import create_integration
+from escalation.alerts.integrations import create_integration
 from sandbox.server import Sandbox, put_item, reply
 from sandbox.sms_gateway import SentSms
 

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation.notifications import COURTESY_TTL_SECONDS
+from escalation.sms.outbox import COURTESY_TTL_SECONDS
 from tests.conftest import ACCOUNT_ID, ORIGINATION_IDENTITY, REGION, Aws
 
 FIRST = "+447700900001"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from escalation.acknowledgement import public_name, take
-from escalation.repository import IncidentRepository
+from escalation.incidents.acknowledgement import public_name, take
+from escalation.store.repository import IncidentRepository
 from tests.conftest import Aws
 from tests.unit.conftest import FIRST
 

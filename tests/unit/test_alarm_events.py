@@ -16,10 +16,10 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation.alarm_incidents import AlarmNotRouted
-from escalation.alarms import INTEGRATION_TAG, InvalidAlarmEvent, parse_alarm_event, utc_timestamp
-from escalation.integrations import create_integration
-from escalation.wiring import dependencies
+from escalation.alerts.alarm_incidents import AlarmNotRouted
+from escalation.alerts.alarms import INTEGRATION_TAG, InvalidAlarmEvent, parse_alarm_event, utc_timestamp
+from escalation.alerts.integrations import create_integration
+from escalation.platform.wiring import dependencies
 from tests.conftest import REGION, Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, create_integrations_table
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND

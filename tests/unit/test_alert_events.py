@@ -18,10 +18,10 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation.alerts import MAX_BODY_BYTES, MAX_NESTING, InvalidEvent, parse_event
-from escalation.integrations import create_integration
-from escalation.messages import count_segments, page
-from escalation.wiring import dependencies
+from escalation.alerts.events import MAX_BODY_BYTES, MAX_NESTING, InvalidEvent, parse_event
+from escalation.alerts.integrations import create_integration
+from escalation.platform.wiring import dependencies
+from escalation.sms.messages import count_segments, page
 from tests.conftest import Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, api_request, create_integrations_table
 from tests.unit.conftest import EXECUTION_ARN, FIRST, PAGE_TTL, SECOND, page_event, run_page, sms_request

@@ -19,10 +19,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import TypeSerializer
 from botocore.stub import Stubber
 
-from escalation.integrations import create_integration
-from escalation.repository import utc_now
-from escalation.resolve import Outcome, resolve
-from escalation.wiring import dependencies
+from escalation.alerts.integrations import create_integration
+from escalation.incidents.resolve import Outcome, resolve
+from escalation.platform.wiring import dependencies
+from escalation.store.repository import utc_now
 from tests.conftest import Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, api_request, create_integrations_table
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, page_event, sms_request
@@ -272,7 +272,7 @@ def test_an_alert_never_overwrites_an_incident_written_by_hand_between_its_check
     integration: dict[str, str], aws: Aws, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """IAM cannot require a conditional put: the condition on the alert's put is what protects an open incident."""
-    import escalation.alert_incidents as alert_incidents  # noqa: PLC0415
+    from escalation.alerts import incidents as alert_incidents  # noqa: PLC0415
 
     monkeypatch.setattr(alert_incidents.secrets, "randbelow", lambda _bound: 4821)  # every draw: 4821, free when checked
     hand_written = {"incident_id": "4821", "description": "written by hand", "contacts": [FIRST]}

@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation import observability
+from escalation.platform import observability
 from tests.conftest import Aws
 from tests.unit.conftest import run_page
 

@@ -10,11 +10,11 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
-from escalation import wiring
-from escalation.messages import Sms
-from escalation.send_rate import SLOT_KEY, SendRate
-from escalation.sms import SmsAccountFault, SmsThrottled
-from escalation.sms_ceiling import HANDOFF_NOTICES_PER_PERSON_PER_DAY, SmsCeilingReached
+from escalation.platform import wiring
+from escalation.sms.ceiling import HANDOFF_NOTICES_PER_PERSON_PER_DAY, SmsCeilingReached
+from escalation.sms.client import SmsAccountFault, SmsThrottled
+from escalation.sms.messages import Sms
+from escalation.sms.send_rate import SLOT_KEY, SendRate
 from tests.conftest import Aws
 from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, expect_sms, page_event
 

@@ -14,10 +14,10 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation.resolve import Outcome, resolve
-from escalation.status import Event
-from escalation.timeline import timeline_entry
-from escalation.wiring import dependencies
+from escalation.incidents.resolve import Outcome, resolve
+from escalation.incidents.status import Event
+from escalation.incidents.timeline import timeline_entry
+from escalation.platform.wiring import dependencies
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, expect_sms, run_page, sms_request
 from tests.unit.events import sns_event, sns_record

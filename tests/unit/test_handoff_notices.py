@@ -10,10 +10,10 @@ import handoff_notices
 import pytest
 from botocore.stub import Stubber
 
-from escalation import wiring
-from escalation.handoff import handoff_notice, notice_key, notices_due
-from escalation.oncall import Definitions, Override
-from escalation.oncall_store import OncallStore, definitions_item
+from escalation.oncall.definitions import Definitions, Override
+from escalation.oncall.store import OncallStore, definitions_item
+from escalation.paging.handoff import handoff_notice, notice_key, notices_due
+from escalation.platform import wiring
 from tests.conftest import REGION, Aws
 from tests.unit.conftest import sms_request
 

@@ -21,10 +21,10 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
-from escalation import heartbeats
-from escalation.integrations import create_integration
-from escalation.resolve import RESOLVED_OUTPUT
-from escalation.wiring import dependencies
+from escalation.alerts import heartbeats
+from escalation.alerts.integrations import create_integration
+from escalation.incidents.resolve import RESOLVED_OUTPUT
+from escalation.platform.wiring import dependencies
 from tests.conftest import ACCOUNT_ID, REGION, Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, create_integrations_table
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, run_page, sms_request

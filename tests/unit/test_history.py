@@ -18,8 +18,8 @@ import start_escalation
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation import wiring
-from escalation.history import HistoryArchive, is_replacement
+from escalation.platform import wiring
+from escalation.store.history import HistoryArchive, is_replacement
 from tests.conftest import INCIDENTS_TABLE, REGION, Aws
 from tests.unit.conftest import FIRST, run_page
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from escalation.inbound import InboundSms, InvalidInbound, parse_inbound
+from escalation.replies.inbound import InboundSms, InvalidInbound, parse_inbound
 
 
 def test_aws_documented_payload_is_parsed(inbound_payload: dict[str, Any]) -> None:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalation.incident import Incident, InvalidIncident, parse_incident
-from escalation.phone_numbers import is_e164
+from escalation.incidents.item import Incident, InvalidIncident, parse_incident
+from escalation.sms.phone_numbers import is_e164
 
 FIRST = "+447700900001"
 SECOND = "+447700900002"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from escalation.integrations import (
+from escalation.alerts.integrations import (
     Integration,
     IntegrationError,
     create_integration,

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from escalation.incident import MAX_CONTACTS, MAX_DESCRIPTION_LENGTH, MAX_INCIDENT_ID_LENGTH, MAX_URL_LENGTH, parse_incident
-from escalation.status import Event, Status
-from escalation.timeline import level_outcome, timeline_entry
+from escalation.incidents.item import MAX_CONTACTS, MAX_DESCRIPTION_LENGTH, MAX_INCIDENT_ID_LENGTH, MAX_URL_LENGTH, parse_incident
+from escalation.incidents.status import Event, Status
+from escalation.incidents.timeline import level_outcome, timeline_entry
 from stacks.config import ConfigError, load_config
 from tests.conftest import Aws
 

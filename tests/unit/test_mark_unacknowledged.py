@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation import wiring
+from escalation.platform import wiring
 from tests.conftest import Aws
 from tests.unit.conftest import CHAIN, EXECUTION_ARN, FIRST, SECOND, expect_sms
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from escalation.matching import Inbox, other_open_incident
-from escalation.repository import IncidentRepository, MessageLog
+from escalation.replies.matching import Inbox, other_open_incident
+from escalation.store.repository import IncidentRepository, MessageLog
 from tests.conftest import Aws
 
 FIRST = "+447700900001"

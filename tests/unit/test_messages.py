@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalation import messages
-from escalation.messages import GSM7, UCS2, count_segments, page
+from escalation.sms import messages
+from escalation.sms.messages import GSM7, UCS2, count_segments, page
 
 SAMPLE_PAGE = (
     "INCIDENT 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. "

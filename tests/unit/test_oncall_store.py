@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
-from escalation.oncall import on_call
-from escalation.oncall_store import (
+from escalation.oncall.definitions import on_call
+from escalation.oncall.store import (
     DEFINITIONS_KEY,
     NoDefinitions,
     OncallStore,

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from escalation.once import OnceOnly, SideEffectInProgress
+from escalation.store.once import OnceOnly, SideEffectInProgress
 from tests.conftest import Aws
 
 

@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
-from escalation.sms import SmsThrottled
+from escalation.sms.client import SmsThrottled
 from tests.conftest import ORIGINATION_IDENTITY, Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, PAGE_TTL, SECOND, page_event, run_page, sms_request
 

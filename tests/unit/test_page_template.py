@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from escalation.page_template import DEFAULT_TEMPLATE, InvalidTemplate, check_template, has_link, render
+from escalation.alerts.page_template import DEFAULT_TEMPLATE, InvalidTemplate, check_template, has_link, render
 
 FACTS = {"summary": "Disk full", "instance": "db-1:9100", "description": "1% left on /var", "link": "https://g.example/d/1"}
 

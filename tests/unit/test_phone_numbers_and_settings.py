@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from escalation.phone_numbers import is_e164, mask
-from escalation.settings import ConfigurationError, get_settings
+from escalation.platform.settings import ConfigurationError, get_settings
+from escalation.sms.phone_numbers import is_e164, mask
 
 
 @pytest.mark.parametrize("number", ["+447700900001", "+14255550182", "+1234567", "+123456789012345"])

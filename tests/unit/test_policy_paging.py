@@ -18,10 +18,10 @@ import start_escalation
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
-from escalation import wiring
-from escalation.levels import policy_level
-from escalation.oncall import Definitions
-from escalation.oncall_store import OncallStore, definitions_item
+from escalation.incidents.levels import policy_level
+from escalation.oncall.definitions import Definitions
+from escalation.oncall.store import OncallStore, definitions_item
+from escalation.platform import wiring
 from tests.conftest import REGION, Aws
 from tests.unit.conftest import EXECUTION_ARN
 from tests.unit.events import sns_event, stream_event, stream_record

@@ -12,7 +12,8 @@ import delivery_receipts
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation.receipts import (
+from escalation.incidents.status import Event
+from escalation.sms.receipts import (
     EVENT_OUTCOMES,
     MAX_DESCRIPTION,
     RECEIPTS_KEPT,
@@ -23,8 +24,7 @@ from escalation.receipts import (
     parse_receipt,
     receipt_entry,
 )
-from escalation.repository import MessageLog, utc_now
-from escalation.status import Event
+from escalation.store.repository import MessageLog, utc_now
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST
 from tests.unit.events import sns_event
@@ -161,7 +161,7 @@ def test_an_undelivered_page_reaches_the_hook_for_moving_the_escalation_on(
 ) -> None:
     calls: list[tuple[str, str, Outcome]] = []
     monkeypatch.setattr(
-        "escalation.receipts.on_undelivered",
+        "escalation.sms.receipts.on_undelivered",
         lambda target, receipt, outcome: calls.append((target.kind, receipt.event_type, outcome)),
     )
     deliver(lambda_context, event("msg-1", "TEXT_UNREACHABLE"), event("msg-1", "TEXT_UNREACHABLE"))

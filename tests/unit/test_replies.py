@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from escalation.replies import Intent, Reply, id_key, parse_reply
+from escalation.replies.grammar import Intent, Reply, id_key, parse_reply
 
 EDGE = string.punctuation + "¡¿\u201c\u201d\u2018\u2019«»…"  # typographic quotes too
 

@@ -13,7 +13,7 @@ import handle_reply
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation.wiring import dependencies
+from escalation.platform.wiring import dependencies
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, sms_request
 from tests.unit.events import sns_event

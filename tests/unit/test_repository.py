@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from escalation.repository import IncidentRepository, is_open, paged_contacts
+from escalation.store.repository import IncidentRepository, is_open, paged_contacts
 from tests.conftest import Aws
 
 FIRST = "+447700900001"

@@ -16,9 +16,9 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation.replies import Intent, Reply, parse_reply
-from escalation.resolve import Outcome, resolve
-from escalation.wiring import dependencies
+from escalation.incidents.resolve import Outcome, resolve
+from escalation.platform.wiring import dependencies
+from escalation.replies.grammar import Intent, Reply, parse_reply
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, expect_sms, page_event
 from tests.unit.events import sns_event

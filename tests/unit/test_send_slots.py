@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from escalation import aws_clients, messages, send_rate, wiring
-from escalation.send_rate import SLOT_KEY, SendRate
-from escalation.wiring import Dependencies
+from escalation.platform import aws_clients, wiring
+from escalation.platform.wiring import Dependencies
+from escalation.sms import messages, send_rate
+from escalation.sms.send_rate import SLOT_KEY, SendRate
 from tests.conftest import Aws
 
 START = 1_800_000_000.0  # the fake clock's first instant (epoch seconds)

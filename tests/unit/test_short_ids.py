@@ -16,9 +16,9 @@ import alert_events
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import escalation.alert_incidents as alert_incidents
-from escalation.alert_incidents import SHORT_ID_REST_SECONDS, reusable
-from escalation.integrations import create_integration
+from escalation.alerts import incidents as alert_incidents
+from escalation.alerts.incidents import SHORT_ID_REST_SECONDS, reusable
+from escalation.alerts.integrations import create_integration
 from tests.conftest import Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, api_request, create_integrations_table
 from tests.unit.conftest import FIRST, SECOND

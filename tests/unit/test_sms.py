@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from escalation.settings import get_settings
-from escalation.sms import EndUserMessagingSender, PinpointSender, SmsAccountFault, SmsFailed, SmsThrottled, sender_for
+from escalation.platform.settings import get_settings
+from escalation.sms.client import EndUserMessagingSender, PinpointSender, SmsAccountFault, SmsFailed, SmsThrottled, sender_for
 
 REGION = "eu-west-2"
 TO = "+447700900001"

@@ -14,7 +14,7 @@ import spend_check
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
-from escalation import aws_clients
+from escalation.platform import aws_clients
 from tests.conftest import REGION
 from tests.unit.test_escalation_pages_metric import _counts
 

@@ -11,7 +11,7 @@ import start_escalation
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation import wiring
+from escalation.platform import wiring
 from tests.conftest import Aws
 from tests.unit.events import stream_event, stream_record
 

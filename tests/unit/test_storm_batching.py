@@ -13,12 +13,12 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
-from escalation import wiring
-from escalation.batching import Batches
-from escalation.matching import Inbox
-from escalation.messages import batch_page
-from escalation.repository import IncidentRepository, MessageLog
-from escalation.storms import STORM_TEXTS, Storms
+from escalation.paging.batching import Batches
+from escalation.paging.storms import STORM_TEXTS, Storms
+from escalation.platform import wiring
+from escalation.replies.matching import Inbox
+from escalation.sms.messages import batch_page
+from escalation.store.repository import IncidentRepository, MessageLog
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, page_event, run_page, sms_request
 

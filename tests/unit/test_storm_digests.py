@@ -12,8 +12,10 @@ import time
 import pytest
 from botocore.stub import Stubber
 
-from escalation import messages, notifications, wiring
-from escalation.storms import STORM_BUCKET_SECONDS, STORM_LINGER_SECONDS, Storms
+from escalation.paging.storms import STORM_BUCKET_SECONDS, STORM_LINGER_SECONDS, Storms
+from escalation.platform import wiring
+from escalation.sms import messages
+from escalation.sms import outbox as notifications
 from tests.conftest import Aws
 from tests.unit.conftest import FIRST, SECOND, sms_request
 

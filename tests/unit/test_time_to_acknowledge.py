@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
-from escalation import observability
+from escalation.platform import observability
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, expect_sms, run_page, sms_request
 from tests.unit.events import sns_event

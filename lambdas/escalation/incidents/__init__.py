@@ -1,0 +1,1 @@
+"""The incident itself: its item, statuses, levels and timeline, and what acknowledging or resolving means."""

@@ -1,0 +1,1 @@
+"""Paging people: batching in a storm, storm detection and the hand-off notices of rotations."""

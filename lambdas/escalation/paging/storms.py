@@ -1,0 +1,186 @@
+"""Storms: when texts to one person come fast, pages go out as batches and notices as digests.
+
+A person is in a storm once texts (pages and notices, counted when they are about to go) about STORM_TEXTS
+different incidents reach them within one to two STORM_BUCKET_SECONDS buckets, and stays in it until STORM_LINGER_SECONDS
+after the last text held for them. Outside a storm every text goes at once: an isolated second page is
+not held (escalation.batching decides with in_storm). In a storm, notices ("moved to the next contact",
+"UNACKNOWLEDGED", "acknowledged by", "resolved") join the person's digest: the first notice to open it
+waits until it closes (stormBatchSeconds, at most MAX_HOLD_SECONDS) and sends one text naming the ids by
+kind; the others return at once. Direct answers to a person's own reply (confirmations, help) are never
+held. A digest the opener could not send (its function crashed) is sent by its retry (the opener key on
+the digest lets it take it again), or by the next notice for that person, which finds it due.
+
+Items of the messages table (keyed ``message_id``, with its TTL):
+- ``texts#<number>#<bucket>``: ``incidents``, the ids texts to the number in that bucket were about;
+- ``storm#<number>``: ``until`` (epoch seconds) while the number is in a storm;
+- ``digest#<number>``: ``flush_at`` (epoch ms), ``opener``, ``members`` (kind, incident id, key), ``taken_by``;
+- ``digested#<key>``: the digest a notice joined (its ``flush_at``), so a retried notice joins once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from escalation.store.repository import is_conditional_failure
+
+STORM_TEXTS = 3  # incidents texted within STORM_BUCKET_SECONDS..2x that make a storm: a second page alone is not one
+STORM_BUCKET_SECONDS = 30
+STORM_LINGER_SECONDS = 120  # a storm lasts this long after the last text held in it
+MAX_HOLD_SECONDS = 20  # a digest opens for at most this long (the opener's function waits for it)
+_KEEP_SECONDS = 86_400
+_ATTEMPTS = 5
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, shared by every function."""
+    return int(time.time() * 1000)
+
+
+class Storms:
+    """Per-person storm state and notice digests in the messages table."""
+
+    def __init__(self, table: Any, *, window_seconds: int) -> None:
+        self._table = table
+        self.window_ms = min(window_seconds, MAX_HOLD_SECONDS) * 1000
+
+    def _expires(self) -> int:
+        return int(time.time()) + _KEEP_SECONDS
+
+    def note(self, number: str, incident_id: str, *, at: float | None = None) -> bool:
+        """Count a text about incident_id about to go to number; True when number is in a storm (this text included).
+
+        What counts is how many incidents texts are about, not how many texts: one incident's page and its
+        notices, minutes apart in a short window, are no storm.
+        """
+        now = time.time() if at is None else at
+        bucket = int(now // STORM_BUCKET_SECONDS)
+        current = self._table.update_item(
+            Key={"message_id": f"texts#{number}#{bucket}"},
+            UpdateExpression="ADD incidents :incident SET expires_at = :expires",
+            ExpressionAttributeValues={":incident": {incident_id}, ":expires": self._expires()},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]["incidents"]
+        previous = self._table.get_item(Key={"message_id": f"texts#{number}#{bucket - 1}"}, ConsistentRead=True).get("Item")
+        if len(set(current) | set((previous or {}).get("incidents", set()))) >= STORM_TEXTS:
+            self.extend(number, at=now)
+            return True
+        return self.in_storm(number, at=now)
+
+    def in_storm(self, number: str, *, at: float | None = None) -> bool:
+        """True while number is in a storm (see the module docstring)."""
+        now = time.time() if at is None else at
+        item = self._table.get_item(Key={"message_id": f"storm#{number}"}, ConsistentRead=True).get("Item") or {}
+        return float(item.get("until", 0)) > now
+
+    def extend(self, number: str, *, at: float | None = None) -> None:
+        """Keep number in a storm until STORM_LINGER_SECONDS from now."""
+        now = time.time() if at is None else at
+        try:
+            self._table.update_item(
+                Key={"message_id": f"storm#{number}"},
+                UpdateExpression="SET #until = :until, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(#until) OR #until < :until",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues={":until": int(now + STORM_LINGER_SECONDS), ":expires": self._expires()},
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise  # else it already lasts longer
+
+    def hold(self, number: str, member: Mapping[str, Any], *, at_ms: int | None = None) -> tuple[int, bool]:
+        """Add a notice to number's digest, or open one; (when it closes in epoch ms, whether this notice opened it).
+
+        Idempotent per member["key"]: a retried notice gets the digest it joined the first time (and is its opener
+        again if it was).
+        """
+        key = str(member["key"])
+        earlier = self._table.get_item(Key={"message_id": f"digested#{key}"}, ConsistentRead=True).get("Item")
+        if earlier is not None:
+            return int(earlier["flush_at"]), bool(earlier.get("opener"))
+        digest = {"message_id": f"digest#{number}"}
+        opener = False
+        for _ in range(_ATTEMPTS):
+            now = at_ms if at_ms is not None else now_ms()
+            try:
+                response = self._table.update_item(
+                    Key=digest,
+                    UpdateExpression="SET members = list_append(members, :member)",
+                    ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(taken_by) AND flush_at > :now",
+                    ExpressionAttributeValues={":member": [dict(member)], ":now": now},
+                    ReturnValues="ALL_NEW",
+                )
+                flush_at = int(response["Attributes"]["flush_at"])
+                break
+            except ClientError as error:
+                if not is_conditional_failure(error):
+                    raise
+            flush_at = now + self.window_ms
+            try:
+                self._table.put_item(
+                    Item={
+                        **digest,
+                        "flush_at": flush_at,
+                        "opener": key,
+                        "members": [dict(member)],
+                        "expires_at": self._expires(),
+                    },
+                    ConditionExpression="attribute_not_exists(message_id) OR attribute_exists(taken_by)",
+                )
+                opener = True
+                break
+            except ClientError as error:
+                if not is_conditional_failure(error):
+                    raise  # else a digest is open (join it) or one is due and not sent: the caller sends it first
+                due = self._join_due(number, member, now=now)
+                if due is not None:
+                    flush_at, opener = due, True
+                    break
+        else:
+            raise RuntimeError(f"could not join a notice digest for {key} after {_ATTEMPTS} attempts")
+        self._table.put_item(
+            Item={"message_id": f"digested#{key}", "flush_at": flush_at, "opener": opener, "expires_at": self._expires()}
+        )
+        return flush_at, opener
+
+    def _join_due(self, number: str, member: Mapping[str, Any], *, now: int) -> int | None:
+        """Join a digest that is due and not taken yet, as its opener (its own may have died); its flush_at, or None.
+
+        If the opener is alive it loses the take to this notice, which sends the digest, itself included.
+        """
+        try:
+            response = self._table.update_item(
+                Key={"message_id": f"digest#{number}"},
+                UpdateExpression="SET opener = :taker, members = list_append(members, :member)",
+                ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(taken_by) AND flush_at <= :now",
+                ExpressionAttributeValues={":taker": str(member["key"]), ":member": [dict(member)], ":now": now},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return None
+            raise
+        return int(response["Attributes"]["flush_at"])
+
+    def take(self, number: str, flush_at: int, *, taker: str) -> list[dict[str, Any]] | None:
+        """Claim the digest closing at flush_at for its opener; its members, each once; None when it is not ours."""
+        try:
+            response = self._table.update_item(
+                Key={"message_id": f"digest#{number}"},
+                UpdateExpression="SET taken_by = :taker",
+                ConditionExpression="flush_at = :flush_at AND opener = :taker "
+                "AND (attribute_not_exists(taken_by) OR taken_by = :taker)",
+                ExpressionAttributeValues={":taker": taker, ":flush_at": flush_at},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return None
+            raise
+        members: dict[str, dict[str, Any]] = {}
+        for member in response["Attributes"].get("members", []):
+            members.setdefault(str(member["key"]), member)
+        return list(members.values())

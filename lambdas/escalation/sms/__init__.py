@@ -1,0 +1,1 @@
+"""Texts out: the SMS client, texts and their segment budget, the one outbox, send slots, the ceiling and receipts."""

@@ -1,0 +1,176 @@
+"""Sending a text to a contact and remembering it, so that replies can be matched.
+
+Send slots (escalation.send_rate): a page's slot is reserved by the page task, which sends at its start
+(`slot_reserved`). Any other text (acknowledged, resolved and escalated notices, confirmations, handoff
+notices, a batched page) takes a slot only if one starts within MAX_COURTESY_WAIT_SECONDS, and waits for
+it; otherwise it goes out at once without reserving one, so the queue never holds a slot nobody uses and
+a page never waits behind notices that already went out. Such a text may be throttled by the service:
+nothing retries it here (the SMS client makes one attempt); send_courtesy raises SmsThrottled so that its
+caller gives back the once-only key and a retry sends it, send_best_effort logs it and drops it.
+
+Storms (escalation.storms): a notice (escalated, unacknowledged, acknowledged, resolved) to a person in a
+storm joins their digest instead of going alone; confirmations and answers are never held.
+"""
+
+import time
+
+from escalation.paging.storms import Storms
+from escalation.paging.storms import now_ms as storm_now_ms
+from escalation.platform.observability import ESCALATION_PAGES, SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
+from escalation.sms.ceiling import SmsCeiling, SmsCeilingReached
+from escalation.sms.client import SmsAccountFault, SmsFailed, SmsSender, SmsThrottled
+from escalation.sms.messages import Sms, storm_digest
+from escalation.sms.phone_numbers import mask
+from escalation.sms.send_rate import SendRate, now_ms
+from escalation.store.repository import MessageLog, utc_now
+
+COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
+MAX_COURTESY_WAIT_SECONDS = 1.0  # a slot this close is reserved and waited for; past it, send now and reserve none
+DIGESTED_KINDS = frozenset({"escalated_notice", "exhausted_notice", "acknowledged_notice", "resolved_notice"})
+
+
+class Notifier:
+    """Sends SMS through the configured API at the identity's send rate, and logs each MessageId with its incident."""
+
+    def __init__(
+        self,
+        sender: SmsSender,
+        message_log: MessageLog,
+        *,
+        send_rate: SendRate | None = None,
+        ceiling: SmsCeiling | None = None,
+        storms: Storms | None = None,
+        digest_segments: int = 1,
+    ) -> None:
+        self.storms = storms
+        self._digest_segments = digest_segments
+        self._sender = sender
+        self._log = message_log
+        self._rate = send_rate
+        self._ceiling = ceiling
+
+    def seconds_to_slot(self, sms: Sms) -> float:
+        """Reserve the next send slot for sms, however far; how long until it starts (0 when it is free now).
+
+        For a page only: its caller must send it when the slot starts, then with slot_reserved.
+        """
+        if self._rate is None:
+            return 0.0
+        return max(0.0, (self._rate.reserve(sms.segments) - now_ms()) / 1000)
+
+    def send(
+        self,
+        to: str,
+        sms: Sms,
+        *,
+        incident_id: str,
+        level: int,
+        kind: str,
+        ttl_seconds: int,
+        slot_reserved: bool = False,
+        execution: str | None = None,
+        batch: str | None = None,
+    ) -> str:
+        """Send sms to a contact; raises SmsThrottled, SmsFailed or SmsAccountFault (SmsCeilingReached included).
+
+        slot_reserved: the caller reserved this text's slot and it has started (a page); otherwise the text
+        takes a slot only if one is free within MAX_COURTESY_WAIT_SECONDS (see the module's docstring).
+        execution: the incarnation of the incident the text is about (the per-incident ceiling counts its texts).
+        batch: the batch a page text lists (its message log rows say so: a bare keyword then acts on none).
+        """
+        if self._ceiling is not None:
+            try:
+                self._ceiling.take(incident_id, execution=execution, to=to, kind=kind)
+            except SmsCeilingReached:
+                count(SMS_CEILING_REACHED)
+                raise
+        if (
+            not slot_reserved
+            and self._rate is not None
+            and not self._rate.take(sms.segments, max_wait_seconds=MAX_COURTESY_WAIT_SECONDS)
+        ):
+            logger.info(
+                "sms sent without a send slot: the next free one is further than a courtesy text waits",
+                extra={"incident_id": incident_id, "to": mask(to), "kind": kind},
+            )
+        message_id = self._sender.send(to, sms.body, incident_id=incident_id, ttl_seconds=ttl_seconds)
+        self._log.record(
+            message_id, incident_id=incident_id, contact=to, level=level, kind=kind, at=utc_now(), execution=execution,
+            batch=batch,
+        )  # fmt: skip
+        count(SMS_SENT)
+        count(SMS_SEGMENTS, sms.segments)
+        if kind == "page" and level > 0:  # reminders and courtesy texts are not escalations
+            count(ESCALATION_PAGES)
+        logger.info(
+            "sms sent",
+            extra={
+                "incident_id": incident_id,
+                "to": mask(to),
+                "kind": kind,
+                "level": level,
+                "segments": sms.segments,
+                "encoding": sms.encoding,
+                "message_id": message_id,
+            },
+        )
+        return message_id
+
+    def send_courtesy(
+        self, to: str, sms: Sms, *, incident_id: str, kind: str, level: int = 0, execution: str | None = None
+    ) -> str | None:
+        """Send a courtesy text under a once-only key; None when the number can never get it.
+
+        A number opted out or invalid, or a ceiling reached, is logged and counts as done; throttling and faults
+        of our account raise, so the key is given back and a retry sends it. A notice in a storm is held for the
+        person's digest (None unless this call sent the digest).
+        """
+        try:
+            if self._held(to, kind, incident_id=incident_id, execution=execution):
+                return self._send_digest(to, incident_id=incident_id, kind=kind, execution=execution)
+            return self.send(
+                to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS, execution=execution
+            )
+        except (SmsFailed, SmsCeilingReached) as error:  # retrying cannot help: done, not sent
+            logger.warning(
+                "courtesy sms not deliverable",
+                extra={"incident_id": incident_id, "to": mask(to), "kind": kind, "error": str(error)},
+            )
+            return None
+
+    def send_best_effort(
+        self, to: str, sms: Sms, *, incident_id: str, level: int, kind: str, execution: str | None = None
+    ) -> str | None:
+        """Send a courtesy text (notice, confirmation); a failure is logged, never raised."""
+        try:
+            if self._held(to, kind, incident_id=incident_id, execution=execution):
+                return self._send_digest(to, incident_id=incident_id, kind=kind, execution=execution)
+            return self.send(
+                to, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=COURTESY_TTL_SECONDS, execution=execution
+            )
+        except (SmsFailed, SmsThrottled, SmsAccountFault) as error:
+            logger.warning(
+                "courtesy sms not sent", extra={"incident_id": incident_id, "to": mask(to), "kind": kind, "error": str(error)}
+            )
+            return None
+
+    def _held(self, to: str, kind: str, *, incident_id: str, execution: str | None) -> bool:
+        """True when this notice goes to a person in a storm: it is held for their digest, not sent alone."""
+        return self.storms is not None and kind in DIGESTED_KINDS and self.storms.note(to, incident_id)
+
+    def _send_digest(self, to: str, *, incident_id: str, kind: str, execution: str | None) -> str | None:
+        """Add the notice to the person's digest; the notice that opened it waits for it to close and sends it."""
+        assert self.storms is not None
+        key = f"{kind}#{incident_id}#{execution or ''}#{to}"
+        flush_at, opener = self.storms.hold(to, {"key": key, "kind": kind, "incident_id": incident_id})
+        if not opener:
+            logger.info("notice held for a storm digest", extra={"incident_id": incident_id, "to": mask(to), "kind": kind})
+            return None
+        time.sleep(max(0.0, (flush_at - storm_now_ms()) / 1000))
+        members = self.storms.take(to, flush_at, taker=key)
+        if not members:
+            return None  # a later notice found it due first and sends it
+        self.storms.extend(to)
+        digest = storm_digest(members, self._digest_segments)
+        first = str(members[0]["incident_id"])
+        return self.send(to, digest, incident_id=first, level=0, kind="storm_digest", ttl_seconds=COURTESY_TTL_SECONDS)
