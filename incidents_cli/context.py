@@ -17,8 +17,8 @@ import typer
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from escalation.oncall_store import OncallStore
-from escalation.repository import IncidentRepository
+from escalation.oncall.store import OncallStore
+from escalation.store.repository import IncidentRepository
 
 DEFAULT_STACK = "IncidentEscalation"  # app.py's default (cdk.json stackName)
 INCIDENTS_TABLE_OUTPUT = "IncidentsTableName"

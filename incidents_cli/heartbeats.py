@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from escalation import heartbeats
+from escalation.alerts import heartbeats
 
 from . import context
 from .context import Cli, CliError, parse_duration

@@ -11,11 +11,11 @@ from botocore.exceptions import ClientError
 from rich.markup import escape
 from rich.table import Table
 
-from escalation.incident import InvalidIncident, parse_incident
-from escalation.matching import OPEN_FOR_REPLY
-from escalation.oncall_store import NoDefinitions
-from escalation.repository import is_conditional_failure
-from escalation.status import Status
+from escalation.incidents.item import InvalidIncident, parse_incident
+from escalation.incidents.status import Status
+from escalation.oncall.store import NoDefinitions
+from escalation.replies.matching import OPEN_FOR_REPLY
+from escalation.store.repository import is_conditional_failure
 
 from . import context, operator_function
 from .context import INCIDENTS_TABLE_OUTPUT, Cli, CliError, iso, parse_duration, parse_stored, plain

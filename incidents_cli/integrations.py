@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from escalation.integrations import (
+from escalation.alerts.integrations import (
     IntegrationError,
     by_name,
     create_integration,
@@ -21,7 +21,7 @@ from escalation.integrations import (
     rotate_key,
     set_page_template,
 )
-from escalation.page_template import DEFAULT_TEMPLATE, PLACEHOLDERS
+from escalation.alerts.page_template import DEFAULT_TEMPLATE, PLACEHOLDERS
 
 from . import context
 from .context import Cli, CliError

@@ -6,8 +6,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from escalation.phone_numbers import is_e164, mask
-from escalation.status import Event, Status
+from escalation.incidents.status import Event, Status
+from escalation.sms.phone_numbers import is_e164, mask
 
 from .context import parse_stored
 

@@ -18,8 +18,8 @@ from botocore.exceptions import (
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
-from escalation.oncall import format_loc
-from escalation.oncall_store import NoDefinitions
+from escalation.oncall.definitions import format_loc
+from escalation.oncall.store import NoDefinitions
 
 from . import heartbeats, incidents, integrations, oncall, report
 from .context import DEFAULT_STACK, Cli, CliError

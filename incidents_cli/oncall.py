@@ -10,8 +10,8 @@ import typer
 from icalendar import Calendar, Event
 from rich.table import Table
 
-from escalation.oncall import Definitions, OnCallShift, Override, resolve_level, shifts
-from escalation.oncall_store import override_from_item
+from escalation.oncall.definitions import Definitions, OnCallShift, Override, resolve_level, shifts
+from escalation.oncall.store import override_from_item
 
 from . import context
 from .context import Cli, CliError, iso, parse_instant

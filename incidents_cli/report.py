@@ -36,8 +36,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from escalation.oncall_store import NoDefinitions
-from escalation.status import Event
+from escalation.incidents.status import Event
+from escalation.oncall.store import NoDefinitions
 
 from . import context
 from .context import CliError, iso, parse_duration, parse_stored

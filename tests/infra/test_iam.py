@@ -1,6 +1,7 @@
 """The permissions that matter: each function can do its job and little else."""
 
 import ast
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -237,42 +238,89 @@ def repository_actions() -> dict[str, set[str]]:
     return {name: resolve(name) for name in direct}
 
 
-def shared_modules(tree: ast.Module) -> set[str]:
-    """The escalation modules a handler imports (its table access may sit in shared rules such as resolve)."""
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("escalation"):
-            package = str(node.module).replace(".", "/")
-            names.add(package)  # from escalation.alerts.incidents import trigger
-            names |= {f"{package}/{alias.name}" for alias in node.names}  # from escalation.sms import messages
-    return {name for name in names if (LAMBDAS / f"{name}.py").exists()}
+def _module_path(module: str) -> Path | None:
+    path = LAMBDAS / f"{module.replace('.', '/')}.py"
+    return path if path.exists() else None
+
+
+class _Module:
+    """One module's top-level definitions and what its imported names refer to."""
+
+    def __init__(self, module: str) -> None:
+        path = _module_path(module)
+        assert path, module
+        tree = ast.parse(path.read_text())
+        self.definitions = {
+            node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        }
+        self.modules: dict[str, str] = {}  # local name -> escalation module (from escalation.sms import messages)
+        self.names: dict[str, tuple[str, str]] = {}  # local name -> (module, name) (from escalation.x import f)
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("escalation"):
+                for alias in node.names:
+                    local = alias.asname or alias.name
+                    if _module_path(f"{node.module}.{alias.name}"):
+                        self.modules[local] = f"{node.module}.{alias.name}"
+                    elif _module_path(str(node.module)):
+                        self.names[local] = (str(node.module), alias.name)
+
+
+def reached_code(module: str, entry: str) -> list[ast.AST]:
+    """The functions and classes `entry` can reach: names it uses, followed into escalation modules (a call graph).
+
+    A name that resolves to a function or class of our own is followed wherever it is used (called, or passed on as a
+    callback); a class brings all its methods. Python's dynamic calls are out of reach, the handlers make none.
+    """
+    loaded: dict[str, _Module] = {}
+    seen: set[tuple[str, str]] = set()
+    todo = [(module, entry)]
+    reached: list[ast.AST] = []
+    while todo:
+        where, name = todo.pop()
+        if (where, name) in seen:
+            continue
+        seen.add((where, name))
+        source = loaded.setdefault(where, _Module(where))
+        if name in source.names:  # re-exported
+            todo.append(source.names[name])
+            continue
+        if name not in source.definitions:
+            continue
+        node = source.definitions[name]
+        reached.append(node)
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name):
+                if inner.id in source.definitions:
+                    todo.append((where, inner.id))
+                elif inner.id in source.names:
+                    todo.append(source.names[inner.id])
+            elif isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) and inner.value.id in source.modules:
+                todo.append((source.modules[inner.value.id], inner.attr))
+    return reached
 
 
 def handler_uses(handler: str) -> tuple[set[str], set[str]]:
-    """(IncidentRepository methods, other Dependencies fields) the handler calls on its dependencies.
+    """(IncidentRepository methods, other Dependencies fields) the handler's code uses on its dependencies.
 
-    Repository calls are read from the handler module and from the escalation modules it imports (on `.incidents`,
-    or on a repository passed in as `incidents`); Dependencies fields from the handler module.
+    Read from the code the handler can reach (reached_code): repository calls on `.incidents`, or on a repository
+    passed in as `incidents`; Dependencies fields as `deps.<field>`, `self.deps.<field>` or `ctx.deps.<field>`.
     """
-    tree = ast.parse((LAMBDAS / f"{HANDLER_MODULES[handler]}.py").read_text())
     repository_methods = set(repository_actions())
-    trees = [tree, *(ast.parse((LAMBDAS / f"{name}.py").read_text()) for name in shared_modules(tree))]
     methods, fields = set(), set()
-    for module in trees:
-        for node in ast.walk(module):
-            if not isinstance(node, ast.Attribute) or node.attr not in repository_methods:
+    for code in reached_code(HANDLER_MODULES[handler], "handler"):
+        for node in ast.walk(code):
+            if not isinstance(node, ast.Attribute):
                 continue
             target = node.value
-            if (isinstance(target, ast.Attribute) and target.attr == "incidents") or (
-                isinstance(target, ast.Name) and target.id == "incidents"
+            if node.attr in repository_methods and (
+                (isinstance(target, ast.Attribute) and target.attr == "incidents")
+                or (isinstance(target, ast.Name) and target.id == "incidents")
             ):
                 methods.add(node.attr)
-    for node in ast.walk(tree):  # deps.<field>, or self.deps.<field> / ctx.deps.<field>
-        if isinstance(node, ast.Attribute) and (
-            (isinstance(node.value, ast.Name) and node.value.id == "deps")
-            or (isinstance(node.value, ast.Attribute) and node.value.attr == "deps")
-        ):
-            fields.add(node.attr)
+            if (isinstance(target, ast.Name) and target.id == "deps") or (
+                isinstance(target, ast.Attribute) and target.attr == "deps"
+            ):
+                fields.add(node.attr)
     return methods, fields
 
 
