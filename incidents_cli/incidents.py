@@ -15,7 +15,7 @@ from escalation.incidents.item import InvalidIncident, parse_incident
 from escalation.incidents.status import Status
 from escalation.oncall.store import NoDefinitions
 from escalation.replies.matching import OPEN_FOR_REPLY
-from escalation.store.repository import is_conditional_failure
+from escalation.store.incident_table import is_conditional_failure
 
 from . import context, operator_function
 from .context import INCIDENTS_TABLE_OUTPUT, Cli, CliError, iso, parse_duration, parse_stored, plain

@@ -28,10 +28,11 @@ from escalation.alerts.events import AlertEvent, InvalidEvent, parse_event
 from escalation.alerts.incidents import AlertsBusy, acknowledge, incident_for, trigger
 from escalation.alerts.integrations import Integration, key_hash, lookup
 from escalation.incidents.resolve import resolve
+from escalation.incidents.timeline import utc_now
 from escalation.platform import aws_clients
 from escalation.platform.observability import count, logger, metrics
 from escalation.platform.wiring import Dependencies, dependencies
-from escalation.store.repository import is_conditional_failure, utc_now
+from escalation.store.incident_table import is_conditional_failure
 
 DEFAULT_EVENTS_PER_MINUTE = 120  # PagerDuty's documented per-integration-key limit
 

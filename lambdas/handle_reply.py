@@ -18,10 +18,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from escalation.incidents import acknowledgement
-from escalation.incidents.levels import current_numbers
+from escalation.incidents.levels import current_numbers, paged_contacts
 from escalation.incidents.resolve import Outcome, resolve
-from escalation.incidents.status import Event, Status, WorkflowError
-from escalation.incidents.timeline import timeline_entry
+from escalation.incidents.status import Event, Status, WorkflowError, is_open
+from escalation.incidents.timeline import timeline_entry, utc_now
 from escalation.platform import aws_clients
 from escalation.platform.observability import (
     INCIDENTS_ACKNOWLEDGED,
@@ -38,7 +38,6 @@ from escalation.replies.matching import Inbox
 from escalation.sms import messages
 from escalation.sms.messages import Sms
 from escalation.sms.phone_numbers import mask
-from escalation.store.repository import is_open, paged_contacts, utc_now
 
 CLOSED_REPLIES_KEPT = 5  # reply entries a closed incident's timeline keeps; the rest are only counted
 

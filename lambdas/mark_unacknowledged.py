@@ -10,15 +10,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from escalation.incidents.levels import paged_contacts
 from escalation.incidents.status import Event, Status
-from escalation.incidents.timeline import level_outcome, level_who, timeline_entry
+from escalation.incidents.timeline import level_outcome, level_who, timeline_entry, utc_now
 from escalation.platform import aws_clients
 from escalation.platform.observability import INCIDENTS_FAILED, INCIDENTS_UNACKNOWLEDGED, count, logger, metrics
 from escalation.platform.wiring import Dependencies, dependencies
 from escalation.sms import messages
 from escalation.sms.client import SmsAccountFault, SmsThrottled
 from escalation.store.once import SideEffectInProgress
-from escalation.store.repository import paged_contacts, utc_now
 
 
 def _tell_ops(deps: Dependencies, key: str, subject_and_body: tuple[str, str]) -> None:

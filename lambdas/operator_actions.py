@@ -23,13 +23,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation.incidents import acknowledgement
+from escalation.incidents.levels import paged_contacts
 from escalation.incidents.resolve import Outcome, incident_key, resolve
 from escalation.incidents.status import Event, Status
+from escalation.incidents.timeline import utc_now
 from escalation.platform import aws_clients
 from escalation.platform.observability import INCIDENTS_ACKNOWLEDGED, count, logger, metrics, publish_time_to_acknowledge
 from escalation.platform.wiring import Dependencies, dependencies
 from escalation.sms import messages
-from escalation.store.repository import paged_contacts, utc_now
 
 ACTIONS = ("acknowledge", "resolve")
 OPERATOR = re.compile(r"^cli:[\w.@+-]{1,64}$")  # who, as the timeline and the other contacts' texts show it

@@ -22,8 +22,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation.incidents.levels import label, numbers_at, parse_policy_level, phone_of
-from escalation.incidents.status import Event, WorkflowError
-from escalation.incidents.timeline import level_outcome, level_who, timeline_entry
+from escalation.incidents.status import Event, WorkflowError, is_open
+from escalation.incidents.timeline import level_outcome, level_who, timeline_entry, utc_now
 from escalation.paging.batching import Batches
 from escalation.paging.batching import now_ms as batching_now_ms
 from escalation.platform import aws_clients
@@ -42,7 +42,6 @@ from escalation.replies.matching import other_open_incident
 from escalation.sms import messages
 from escalation.sms.client import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.store.once import SideEffectInProgress
-from escalation.store.repository import is_open, utc_now
 
 MAX_INLINE_WAIT_SECONDS = 1.0  # a slot this close is waited for in the function; further ones in the state machine
 

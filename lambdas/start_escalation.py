@@ -16,11 +16,11 @@ from botocore.exceptions import ClientError
 from escalation.incidents.item import Incident, InvalidIncident, parse_incident
 from escalation.incidents.levels import policy_level
 from escalation.incidents.status import Status
+from escalation.incidents.timeline import utc_now
 from escalation.platform import aws_clients
 from escalation.platform.observability import INCIDENTS_INVALID, INCIDENTS_STARTED, count, logger, metrics
 from escalation.platform.wiring import Dependencies, dependencies
 from escalation.store.history import history_archive, is_replacement
-from escalation.store.repository import utc_now
 
 if TYPE_CHECKING:
     from escalation.oncall.definitions import Definitions

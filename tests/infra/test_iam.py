@@ -210,13 +210,28 @@ def _is_table_client(target: ast.expr) -> bool:
     )
 
 
+def repository_classes() -> list[ast.ClassDef]:
+    """IncidentRepository and the classes it is built on (the incidents table's writes live in several modules)."""
+    classes: list[ast.ClassDef] = []
+    todo = [("escalation.store.repository", "IncidentRepository")]
+    while todo:
+        where, name = todo.pop()
+        module = _Module(where)
+        if name in module.names:  # imported: follow it to its module
+            todo.append(module.names[name])
+            continue
+        cls = module.definitions[name]
+        assert isinstance(cls, ast.ClassDef), name
+        classes.append(cls)
+        todo += [(where, base.id) for base in cls.bases if isinstance(base, ast.Name)]
+    return classes
+
+
 def repository_actions() -> dict[str, set[str]]:
     """IncidentRepository method -> the DynamoDB actions it makes, following calls to its own methods."""
-    tree = ast.parse((LAMBDAS / "escalation" / "store" / "repository.py").read_text())
-    (repository,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "IncidentRepository"]
     direct: dict[str, set[str]] = {}
     internal: dict[str, set[str]] = {}
-    for method in repository.body:
+    for method in (node for cls in repository_classes() for node in cls.body):
         if not isinstance(method, ast.FunctionDef):
             continue
         direct[method.name], internal[method.name] = set(), set()

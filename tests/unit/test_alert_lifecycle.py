@@ -21,8 +21,8 @@ from botocore.stub import Stubber
 
 from escalation.alerts.integrations import create_integration
 from escalation.incidents.resolve import Outcome, resolve
+from escalation.incidents.timeline import utc_now
 from escalation.platform.wiring import dependencies
-from escalation.store.repository import utc_now
 from tests.conftest import Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, api_request, create_integrations_table
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, page_event, sms_request

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from escalation.replies.matching import Inbox, other_open_incident
-from escalation.store.repository import IncidentRepository, MessageLog
+from escalation.store.message_log import MessageLog
+from escalation.store.repository import IncidentRepository
 from tests.conftest import Aws
 
 FIRST = "+447700900001"

@@ -481,7 +481,9 @@ def test_only_the_oncall_package_imports_pydantic() -> None:
     importers = sorted(str(path.relative_to(lambdas)) for path in lambdas.rglob("*.py") if imports.search(path.read_text()))
     assert importers, "the on-call model is built on pydantic"
     assert [path for path in importers if not path.startswith("escalation/oncall/")] == []
-    assert not re.search(r"^\s*(?:import|from)\s+yaml\b", (lambdas / "escalation" / "oncall" / "definitions.py").read_text(), re.MULTILINE)
+    assert not re.search(
+        r"^\s*(?:import|from)\s+yaml\b", (lambdas / "escalation" / "oncall" / "definitions.py").read_text(), re.MULTILINE
+    )
     handlers = ["page_contact", "start_escalation", "handle_reply", "mark_unacknowledged"]
     script = f"import sys; import {', '.join(handlers)}; print(sorted(m for m in ('pydantic', 'yaml') if m in sys.modules))"
     result = subprocess.run(  # a fresh interpreter: this test process has pydantic loaded already

@@ -13,6 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation.incidents.status import Event
+from escalation.incidents.timeline import utc_now
 from escalation.sms.receipts import (
     EVENT_OUTCOMES,
     MAX_DESCRIPTION,
@@ -24,7 +25,7 @@ from escalation.sms.receipts import (
     parse_receipt,
     receipt_entry,
 )
-from escalation.store.repository import MessageLog, utc_now
+from escalation.store.message_log import MessageLog
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST
 from tests.unit.events import sns_event

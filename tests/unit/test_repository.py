@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from escalation.store.repository import IncidentRepository, is_open, paged_contacts
+from escalation.incidents.levels import paged_contacts
+from escalation.incidents.status import is_open
+from escalation.store.repository import IncidentRepository
 from tests.conftest import Aws
 
 FIRST = "+447700900001"

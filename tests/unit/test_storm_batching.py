@@ -18,7 +18,8 @@ from escalation.paging.storms import STORM_TEXTS, Storms
 from escalation.platform import wiring
 from escalation.replies.matching import Inbox
 from escalation.sms.messages import batch_page
-from escalation.store.repository import IncidentRepository, MessageLog
+from escalation.store.message_log import MessageLog
+from escalation.store.repository import IncidentRepository
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, page_event, run_page, sms_request
 

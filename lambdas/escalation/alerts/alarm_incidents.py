@@ -25,10 +25,11 @@ from escalation.alerts.alarms import INTEGRATION_TAG, AlarmChange, as_trigger
 from escalation.alerts.incidents import OPEN_FOR_DEDUP, incident_for, trigger
 from escalation.alerts.integrations import Integration, by_name
 from escalation.incidents.resolve import resolve
+from escalation.incidents.timeline import utc_now
 from escalation.platform import aws_clients
 from escalation.platform.observability import logger
 from escalation.platform.wiring import Dependencies
-from escalation.store.repository import is_conditional_failure, utc_now
+from escalation.store.incident_table import is_conditional_failure
 
 
 class AlarmNotRouted(ValueError):

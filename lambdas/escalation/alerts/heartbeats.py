@@ -54,10 +54,11 @@ from escalation.alerts.events import AlertEvent
 from escalation.alerts.incidents import incident_for, trigger
 from escalation.alerts.integrations import NAME, Integration, by_name
 from escalation.incidents.resolve import resolve
+from escalation.incidents.timeline import utc_now
 from escalation.platform.aws_clients import SDK_CONFIG
 from escalation.platform.observability import count, logger
 from escalation.platform.wiring import Dependencies
-from escalation.store.repository import is_conditional_failure, utc_now
+from escalation.store.incident_table import is_conditional_failure
 
 MONITOR_PREFIX = "heartbeat#"
 URL_KEY_PREFIX = "hbtoken#"  # hbtoken#<sha256 of the token in a monitor's URL>

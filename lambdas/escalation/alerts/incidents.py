@@ -54,7 +54,7 @@ from escalation.platform import aws_clients
 from escalation.platform.observability import INCIDENTS_ACKNOWLEDGED, count, logger, metrics
 from escalation.platform.wiring import Dependencies
 from escalation.sms import messages
-from escalation.store.repository import is_conditional_failure
+from escalation.store.incident_table import is_conditional_failure
 
 SHORT_ID_DIGITS = 4
 MAX_SHORT_ID_DIGITS = 8

@@ -33,8 +33,9 @@ from botocore.exceptions import ClientError
 
 from escalation.alerts.page_template import InvalidTemplate, check_template
 from escalation.incidents.item import MAX_CONTACTS
+from escalation.incidents.timeline import utc_now
 from escalation.sms.phone_numbers import is_e164, outside_countries
-from escalation.store.repository import is_conditional_failure, utc_now
+from escalation.store.incident_table import is_conditional_failure
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ROUTING_KEY = re.compile(r"^[0-9a-f]{32}$")

@@ -65,3 +65,9 @@ def current_numbers(item: Mapping[str, Any]) -> list[str]:
         return [str(number) for number in numbers]
     single = item.get("current_contact")
     return [str(single)] if single else []
+
+
+def paged_contacts(item: Mapping[str, Any]) -> list[str]:
+    """Everyone paged so far, once each, except numbers a page could not reach."""
+    unreachable = set(item.get("unreachable", []))
+    return [number for number in numbers_up_to(item, int(item.get("escalation_level", 0))) if number not in unreachable]

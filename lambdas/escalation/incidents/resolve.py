@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from escalation.incidents.acknowledgement import complete_task
-from escalation.incidents.levels import numbers_at
+from escalation.incidents.levels import numbers_at, paged_contacts
 from escalation.incidents.status import RESOLVABLE_STATUSES, Event, Status
 from escalation.incidents.timeline import timeline_entry
 from escalation.platform import aws_clients
@@ -30,7 +30,6 @@ from escalation.platform.wiring import Dependencies
 from escalation.replies.matching import reached_by_chain
 from escalation.sms import messages
 from escalation.sms.phone_numbers import is_e164, mask
-from escalation.store.repository import paged_contacts
 
 RESOLVED_OUTPUT = '{"outcome": "resolved"}'
 

@@ -1,6 +1,8 @@
 """The status vocabulary of an incident and of its timeline."""
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -55,3 +57,8 @@ class WorkflowError(StrEnum):
     SMS_ACCOUNT_FAULT = "SmsAccountFault"
     TIMEOUT = "States.Timeout"
     NOBODY_ON_CALL = "NobodyOnCall"  # a policy level with nobody on call: the chain moves on
+
+
+def is_open(item: Mapping[str, Any]) -> bool:
+    """True while the incident is still being escalated."""
+    return item.get("incident_stat") in OPEN_STATUSES

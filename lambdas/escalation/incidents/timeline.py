@@ -1,10 +1,16 @@
 """Entries of the incident's `timeline`: the audit log kept on the item itself."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from escalation.incidents.levels import label, phone_of
 from escalation.incidents.status import Event, WorkflowError
 from escalation.sms.phone_numbers import mask
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC with milliseconds, taken when the event happens."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def timeline_entry(event: Event, at: str, *, level: int | None = None, phone: str | None = None, **detail: Any) -> dict[str, Any]:

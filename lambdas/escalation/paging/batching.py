@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from escalation.store.repository import is_conditional_failure
+from escalation.store.incident_table import is_conditional_failure
 
 _ATTEMPTS = 5  # conditional-write retries when two pages open a batch at the same instant
 HELD_WAIT_SECONDS = 30.0  # how long a page of a taken batch waits for its taker to hold the pages (a crashed taker)

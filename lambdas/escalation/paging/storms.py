@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from escalation.store.repository import is_conditional_failure
+from escalation.store.incident_table import is_conditional_failure
 
 STORM_TEXTS = 3  # incidents texted within STORM_BUCKET_SECONDS..2x that make a storm: a second page alone is not one
 STORM_BUCKET_SECONDS = 30

@@ -13,8 +13,9 @@ from escalation.sms.ceiling import SmsCeiling
 from escalation.sms.client import sender_for
 from escalation.sms.outbox import Notifier
 from escalation.sms.send_rate import SendRate
+from escalation.store.message_log import MessageLog
 from escalation.store.once import OnceOnly
-from escalation.store.repository import IncidentRepository, MessageLog
+from escalation.store.repository import IncidentRepository
 
 
 @dataclass(frozen=True)

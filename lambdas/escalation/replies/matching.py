@@ -25,7 +25,8 @@ from typing import Any
 from escalation.incidents.levels import numbers_up_to
 from escalation.incidents.status import RESOLVABLE_STATUSES, Status
 from escalation.replies.grammar import id_key
-from escalation.store.repository import IncidentRepository, MessageLog
+from escalation.store.message_log import MessageLog
+from escalation.store.repository import IncidentRepository
 
 # Being escalated, exhausted with nobody on it, or stopped by a fault of ours: a YES can still take it.
 OPEN_FOR_REPLY = frozenset(

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from escalation.sms.client import SmsAccountFault
-from escalation.store.repository import is_conditional_failure
+from escalation.store.incident_table import is_conditional_failure
 
 HANDOFF_NOTICE = "handoff_notice"  # the kind of text a handoff notice is (handoff_notices.py)
 HANDOFF_NOTICES_PER_PERSON_PER_DAY = 12  # a shift change every two hours, all day, still fits

@@ -14,6 +14,7 @@ storm joins their digest instead of going alone; confirmations and answers are n
 
 import time
 
+from escalation.incidents.timeline import utc_now
 from escalation.paging.storms import Storms
 from escalation.paging.storms import now_ms as storm_now_ms
 from escalation.platform.observability import ESCALATION_PAGES, SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
@@ -22,7 +23,7 @@ from escalation.sms.client import SmsAccountFault, SmsFailed, SmsSender, SmsThro
 from escalation.sms.messages import Sms, storm_digest
 from escalation.sms.phone_numbers import mask
 from escalation.sms.send_rate import SendRate, now_ms
-from escalation.store.repository import MessageLog, utc_now
+from escalation.store.message_log import MessageLog
 
 COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
 MAX_COURTESY_WAIT_SECONDS = 1.0  # a slot this close is reserved and waited for; past it, send now and reserve none

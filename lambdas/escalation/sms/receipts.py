@@ -49,8 +49,9 @@ from escalation.incidents.status import Event
 from escalation.incidents.timeline import timeline_entry
 from escalation.platform.observability import RECEIPTS_UNMATCHED, SMS_COST, SMS_DELIVERED, SMS_UNDELIVERED, count, logger, metrics
 from escalation.sms.phone_numbers import mask
+from escalation.store.incident_table import is_conditional_failure
+from escalation.store.message_log import MessageLog
 from escalation.store.once import OnceOnly
-from escalation.store.repository import MessageLog, is_conditional_failure
 
 
 class Outcome(StrEnum):

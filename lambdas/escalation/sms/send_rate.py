@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from escalation.store.repository import is_conditional_failure
+from escalation.store.incident_table import is_conditional_failure
 
 SLOT_KEY = "send-rate#next"
 _KEEP_SECONDS = 86_400  # the slot item outlives any queue (messages table TTL attribute)

@@ -15,9 +15,10 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from escalation.incidents.timeline import utc_now
 from escalation.platform import aws_clients
 from escalation.platform.settings import ConfigurationError, get_settings
-from escalation.store.repository import is_conditional_failure, utc_now
+from escalation.store.incident_table import is_conditional_failure
 
 SORT_KEY = "replaced_at"  # stacks/storage.py keys the table with it
 # The app's first write to an item (record_started or mark_invalid) sets stat_date together with the first

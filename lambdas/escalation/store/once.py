@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from escalation.store.repository import is_conditional_failure
+from escalation.store.incident_table import is_conditional_failure
 
 _PENDING, _DONE = "pending", "done"
 
