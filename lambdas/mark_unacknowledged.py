@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from escalation.incidents import ops_notices
 from escalation.incidents.levels import paged_contacts
 from escalation.incidents.status import Event, Status
 from escalation.incidents.timeline import level_outcome, level_who, timeline_entry, utc_now
@@ -80,7 +81,7 @@ def _fail(deps: Dependencies, event: dict[str, Any]) -> dict[str, Any]:
     _tell_ops(
         deps,
         f"ops#failed#{execution}",
-        messages.ops_failed_notification(incident_id, str(item.get("description", "")), str(item.get("error", error))),
+        ops_notices.ops_failed_notification(incident_id, str(item.get("description", "")), str(item.get("error", error))),
     )
     logger.error("paging stopped by a fault on our side", extra={"incident_id": incident_id, "error": error})
     return {"outcome": "failed"}
@@ -108,7 +109,9 @@ def mark_unacknowledged(event: dict[str, Any]) -> dict[str, Any]:
         return {"outcome": "closed"}
     paged = paged_contacts(item)
     _tell_ops(
-        deps, f"ops#exhausted#{execution}", messages.ops_notification(incident_id, str(item.get("description", "")), len(paged))
+        deps,
+        f"ops#exhausted#{execution}",
+        ops_notices.ops_notification(incident_id, str(item.get("description", "")), len(paged)),
     )
     notice = messages.exhausted_notice(incident_id)
     failures: list[Exception] = []

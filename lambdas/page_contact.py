@@ -21,6 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from escalation.incidents import ops_notices
 from escalation.incidents.levels import label, numbers_at, parse_policy_level, phone_of
 from escalation.incidents.status import Event, WorkflowError, is_open
 from escalation.incidents.timeline import level_outcome, level_who, timeline_entry, utc_now
@@ -79,7 +80,7 @@ def _show_fault(deps: Dependencies, event: dict[str, Any], contact: str, error: 
         entry = timeline_entry(Event.SMS_FAULT, utc_now(), level=level, phone=contact, error=fault)
         deps.incidents.record_fault(incident_id, execution=execution, fault=fault, entries=[entry])
         if tell_ops and deps.settings.ops_topic_arn:
-            subject, body = messages.ops_fault_notification(incident_id, fault)
+            subject, body = ops_notices.ops_fault_notification(incident_id, fault)
             aws_clients.sns().publish(TopicArn=deps.settings.ops_topic_arn, Subject=subject, Message=body)
 
     kind = "fault" if tell_ops else "throttled"
@@ -148,7 +149,7 @@ def _nobody_on_call(deps: Dependencies, event: dict[str, Any], item: dict[str, A
     count(NOBODY_ON_CALL)
     logger.error("nobody on call for a policy level; moving on", extra={"incident_id": incident_id, "level": level})
     if deps.settings.ops_topic_arn:
-        subject, body = messages.ops_nobody_on_call_notification(
+        subject, body = ops_notices.ops_nobody_on_call_notification(
             incident_id, str(item.get("description", "")), label(entry), reason
         )
         deps.once.once(

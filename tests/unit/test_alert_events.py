@@ -21,7 +21,8 @@ from botocore.stub import Stubber
 from escalation.alerts.events import MAX_BODY_BYTES, MAX_NESTING, InvalidEvent, parse_event
 from escalation.alerts.integrations import create_integration
 from escalation.platform.wiring import dependencies
-from escalation.sms.messages import count_segments, page
+from escalation.sms.messages import page
+from escalation.sms.segments import count_segments
 from tests.conftest import Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, api_request, create_integrations_table
 from tests.unit.conftest import EXECUTION_ARN, FIRST, PAGE_TTL, SECOND, page_event, run_page, sms_request

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalation.sms import messages
-from escalation.sms.messages import GSM7, UCS2, count_segments, page
+from escalation.incidents import ops_notices
+from escalation.sms import messages, segments
+from escalation.sms.messages import page
+from escalation.sms.segments import GSM7, UCS2, count_segments
 
 SAMPLE_PAGE = (
     "INCIDENT 123: Error 111, unit 1 malfunctioned. Urgent assistance is required. "
@@ -159,7 +161,7 @@ def test_courtesy_texts_for_the_sample_incident_cost_one_gsm7_segment(text: Any,
 
 
 def test_ops_notification_subject_fits_the_sns_limit() -> None:
-    subject, body = messages.ops_notification("i" * 128, "Disk full", 2)
+    subject, body = ops_notices.ops_notification("i" * 128, "Disk full", 2)
     assert len(subject) <= 100
     assert "2 contact(s)" in body
     assert "Disk full" in body
@@ -258,10 +260,10 @@ def test_an_unknown_id_is_echoed_short() -> None:
 def test_a_shortened_description_ends_at_a_word_boundary() -> None:
     sms = messages.page("123", *SAMPLE[1:], level=1, max_segments=1)
     assert "Urgent assistance is... " in sms.body and sms.segments == 1, sms.body
-    assert messages.shorten("Disk full on db-1", 11) == "Disk full..."  # the cut fell inside "on": back to "full"
-    assert messages.shorten("Disk full on db-1", 12) == "Disk full on..."  # the cut fell between words
-    assert messages.shorten("Supercalifragilistic", 8) == "Supercal..."  # one long word: no boundary to back off to
-    assert messages.shorten("short", 8) == "short"
+    assert segments.shorten("Disk full on db-1", 11) == "Disk full..."  # the cut fell inside "on": back to "full"
+    assert segments.shorten("Disk full on db-1", 12) == "Disk full on..."  # the cut fell between words
+    assert segments.shorten("Supercalifragilistic", 8) == "Supercal..."  # one long word: no boundary to back off to
+    assert segments.shorten("short", 8) == "short"
 
 
 def test_a_page_in_any_language_keeps_sixty_characters_with_its_unicode_budget() -> None:
@@ -278,9 +280,9 @@ def test_a_page_in_any_language_keeps_sixty_characters_with_its_unicode_budget()
 
 def test_a_cut_right_after_a_word_keeps_the_word_and_drops_a_dangling_separator() -> None:
     described = "HighRequestLatency (api-server critical) - p99 latency above 2 s"
-    assert messages.shorten(described, 41) == "HighRequestLatency (api-server critical)..."  # not "(api-server..."
-    assert messages.shorten(described, 43) == "HighRequestLatency (api-server critical)..."  # not "critical) -..."
-    assert messages.shorten("api-7.prod:9100: 5xx above 5%", 16) == "api-7.prod:9100..."
+    assert segments.shorten(described, 41) == "HighRequestLatency (api-server critical)..."  # not "(api-server..."
+    assert segments.shorten(described, 43) == "HighRequestLatency (api-server critical)..."  # not "critical) -..."
+    assert segments.shorten("api-7.prod:9100: 5xx above 5%", 16) == "api-7.prod:9100..."
 
 
 def test_a_page_keeps_the_longest_description_that_fits_beside_its_link() -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from escalation.alerts.page_template import DEFAULT_TEMPLATE, has_link, render
 from escalation.incidents.item import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
-from escalation.sms.messages import ELLIPSIS, NO_URL, one_line
+from escalation.sms.segments import ELLIPSIS, NO_URL, one_line
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")

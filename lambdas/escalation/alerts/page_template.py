@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Mapping
 from string import Formatter
 
-from escalation.sms.messages import one_line
+from escalation.sms.segments import one_line
 
 PLACEHOLDERS = ("summary", "instance", "description", "source", "severity", "component", "group", "class", "link")
 DEFAULT_TEMPLATE = "{summary} - {instance}: {description} {link}"

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from escalation.incidents.status import Status
-from escalation.sms.messages import NO_URL
 from escalation.sms.phone_numbers import is_e164
+from escalation.sms.segments import NO_URL
 
 MAX_CONTACTS = 10
 MAX_INCIDENT_ID_LENGTH = 128

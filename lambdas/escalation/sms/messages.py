@@ -1,46 +1,25 @@
-"""Every SMS text the system sends, and the segment accounting that keeps them cheap.
+"""Every SMS text the system sends, each within its segment budget (segments.py counts and shortens)."""
 
-SMS is billed per segment. GSM-7 fits 160 characters in one segment and 153 per part
-once split; a single character outside GSM-7 turns the whole message into UCS-2, which
-fits 70 (67 per part). Characters of the GSM-7 extension table take two septets.
-"""
-
-import math
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+from escalation.sms.segments import (
+    count_segments,
+    fits,
+    gsm_friendly,
+    has_url,
+    literal,
+    one_line,
+    segment_budget,
+    shorten,
+    shorten_to_fit,
 )
-GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
-GSM7 = "GSM-7"
-UCS2 = "UCS-2"
-NO_URL = "no url"
-ELLIPSIS = "..."
+
 REPLY_INSTRUCTIONS = "Reply YES to ack, NO to escalate."
 MAX_NAMED_ID = 24  # characters of an unknown id echoed back (it is whatever the person typed)
 MAX_LISTED_IDS = 5  # incident ids a text lists before it says "+N more"
 MIN_DESCRIPTION = 24  # characters of description a page keeps before it gives up the URL
-_TYPOGRAPHIC = str.maketrans(
-    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u00a0": " "}
-)
-
-
-def count_segments(text: str) -> tuple[int, str]:
-    """Number of SMS segments and the encoding the network will use for text."""
-    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
-        septets = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
-        return (1 if septets <= 160 else math.ceil(septets / 153)), GSM7
-    units = len(text.encode("utf-16-le")) // 2
-    return (1 if units <= 70 else math.ceil(units / 67)), UCS2
-
-
-def fits(text: str, max_segments: int) -> bool:
-    """True when text costs at most max_segments segments."""
-    return count_segments(text)[0] <= max_segments
 
 
 @dataclass(frozen=True)
@@ -57,75 +36,6 @@ def _priced(body: str) -> Sms:
     return Sms(body=body, segments=segments, encoding=encoding)
 
 
-def shorten(text: str, length: int) -> str:
-    """The text cut to at most length characters plus an ellipsis, at a word boundary where one is near enough.
-
-    A cut inside a word backs off to the previous space when that keeps at least half of what fits, so a
-    page reads "Urgent assistance is..." rather than "Urgent assistance is r..."; one long word is cut hard.
-    A separator left at the end ("api-7 -", "db-1:") goes too: "api-7..." reads as a cut, "api-7 -..." does not.
-    """
-    if len(text) <= length:
-        return text
-    kept = text[:length]
-    if not text[length].isspace() and not kept[-1:].isspace():  # the cut falls inside a word
-        boundary = kept.rstrip().rfind(" ")
-        if boundary >= length // 2:
-            kept = kept[:boundary]
-    return kept.rstrip().rstrip("-:;,|").rstrip() + ELLIPSIS
-
-
-def _shorten_to_fit(template: str, description: str, max_segments: int, *, min_keep: int = 0) -> str | None:
-    """Fill template's {description} with the longest prefix of description that fits (at least min_keep characters)."""
-    if fits(template.format(description=description), max_segments):
-        return template.format(description=description)
-    # Binary search on the hard cut (description[:n] + "..."), whose cost only grows with n; shorten's cut at a word
-    # boundary is a prefix of it, so it fits too. (Searching on shorten itself is not monotonic: a longer n can back
-    # off to an earlier space, and the search then settled for far less than fits.)
-    low, high = min_keep, len(description) - 1
-    best: int | None = None
-    while low <= high:
-        mid = (low + high) // 2
-        if fits(template.format(description=description[:mid] + ELLIPSIS), max_segments):
-            best, low = mid, mid + 1
-        else:
-            high = mid - 1
-    return None if best is None else template.format(description=shorten(description, best))
-
-
-def _literal(text: str) -> str:
-    """Escape text for a str.format template: ids and URLs may contain braces."""
-    return text.replace("{", "{{").replace("}", "}}")
-
-
-def _has_url(url: str | None) -> bool:
-    return url is not None and url.strip().casefold() not in ("", NO_URL)
-
-
-def one_line(text: str) -> str:
-    """Outside text (a summary, a description, a name) as one line: what could make a text read as another is gone.
-
-    Line and paragraph breaks, tabs and every other control character become a space; bidirectional controls
-    and other invisible format characters (which can reorder what a phone shows) are removed; runs of spaces
-    become one.
-    """
-    kept = []
-    for character in text:
-        category = unicodedata.category(character)
-        if category in ("Cc", "Zl", "Zp"):
-            kept.append(" ")
-        elif category != "Cf":
-            kept.append(character)
-    return " ".join("".join(kept).split())
-
-
-def gsm_friendly(text: str) -> str:
-    """Outside text made one line (one_line), with the typographic marks editors and phones insert as their GSM-7 twins.
-
-    One curly quote would otherwise turn the whole page into UCS-2, which holds 70 characters, not 160.
-    """
-    return one_line(text).translate(_TYPOGRAPHIC)
-
-
 def reply_instructions(incident_id: str, *, other_open: bool = False) -> str:
     """How to answer a page: a bare YES / NO, or naming the incident when the person has another one open.
 
@@ -133,18 +43,6 @@ def reply_instructions(incident_id: str, *, other_open: bool = False) -> str:
     person; naming the id is then the only unambiguous answer, and it is shorter than the default.
     """
     return f"Reply YES {incident_id} or NO {incident_id}." if other_open else REPLY_INSTRUCTIONS
-
-
-def segment_budget(text: str, max_segments: int, max_unicode_segments: int | None) -> int:
-    """The segments a text about this description may use: more when it needs UCS-2 (any character outside GSM-7).
-
-    One UCS-2 segment holds 70 characters (67 each when split), so a page in Cyrillic or with an emoji would keep
-    about 18 characters of its description in one. The cost: every segment is billed as one message, so a UCS-2
-    page at maxSmsSegmentsUnicode 2 costs 2 messages where a GSM-7 page at maxSmsSegments 1 costs 1.
-    """
-    if max_unicode_segments is None or count_segments(gsm_friendly(text))[1] != UCS2:
-        return max_segments
-    return max(max_segments, max_unicode_segments)
 
 
 def page(
@@ -166,13 +64,13 @@ def page(
     instructions = reply_instructions(incident_id, other_open=other_open)
     max_segments = segment_budget(description, max_segments, max_unicode_segments)
     description = gsm_friendly(description.strip())
-    if url is not None and _has_url(url):
+    if url is not None and has_url(url):
         # The URL is worth its place only while the description keeps a readable start.
-        with_url = f"{_literal(label)}: {{description}} {_literal(url.strip())} {_literal(instructions)}"
-        body = _shorten_to_fit(with_url, description, max_segments, min_keep=min(len(description), MIN_DESCRIPTION))
+        with_url = f"{literal(label)}: {{description}} {literal(url.strip())} {literal(instructions)}"
+        body = shorten_to_fit(with_url, description, max_segments, min_keep=min(len(description), MIN_DESCRIPTION))
         if body is not None:
             return _priced(body)
-    body = _shorten_to_fit(f"{_literal(label)}: {{description}} {_literal(instructions)}", description, max_segments)
+    body = shorten_to_fit(f"{literal(label)}: {{description}} {literal(instructions)}", description, max_segments)
     return _priced(body if body is not None else f"{label}. {instructions}")
 
 
@@ -211,8 +109,8 @@ def reminder(
     """A reminder to the contact already paged; it never carries the URL again."""
     instructions = reply_instructions(incident_id, other_open=other_open)
     max_segments = segment_budget(description, max_segments, max_unicode_segments)
-    template = f"REMINDER {_literal(incident_id)}: {{description}} {_literal(instructions)}"
-    body = _shorten_to_fit(template, gsm_friendly(description.strip()), max_segments)
+    template = f"REMINDER {literal(incident_id)}: {{description}} {literal(instructions)}"
+    body = shorten_to_fit(template, gsm_friendly(description.strip()), max_segments)
     return _priced(body if body is not None else f"REMINDER {incident_id}. {instructions}")
 
 
@@ -359,52 +257,6 @@ def nothing_open(incident_id: str, acknowledged_by: str | None = None, open_ids:
     if open_ids:
         return _priced(f"Incident {incident_id} {state}. Nothing done.{_open_for_you(open_ids)}")
     return _priced(f"Nothing is open for you: incident {incident_id} {state}. No action needed.")
-
-
-def ops_notification(incident_id: str, description: str, contacts_paged: int) -> tuple[str, str]:
-    """Subject and body for the ops topic when the chain is exhausted."""
-    subject = f"Incident {incident_id} unacknowledged"[:100]
-    body = (
-        f"Incident {incident_id} was not acknowledged by any of the {contacts_paged} contact(s) paged.\n"
-        f"Description: {description}\n"
-        "Escalation has stopped; the incident item's timeline has the details."
-    )
-    return subject, body
-
-
-def ops_fault_notification(incident_id: str, fault: str) -> tuple[str, str]:
-    """Subject and body for the ops topic when a page cannot be sent because of a fault on our side."""
-    subject = f"Incident {incident_id}: page not sent (fault on our side)"[:100]
-    body = (
-        f"A page for incident {incident_id} could not be sent: {fault}\n"
-        "This is not the contact's fault (quota, spend limit, access, origination identity, or throttling): "
-        "the page is being retried and the escalation does not move on. Fix the cause; the incident item shows it."
-    )
-    return subject, body
-
-
-def ops_nobody_on_call_notification(incident_id: str, description: str, level: str, reason: str) -> tuple[str, str]:
-    """Subject and body for the ops topic when a policy level resolves to nobody (it is skipped)."""
-    subject = f"Incident {incident_id}: nobody on call for {level}"[:100]
-    body = (
-        f"Incident {incident_id} reached {level}, and nobody is on call there: {reason}\n"
-        f"Description: {description}\n"
-        "The level was skipped and the escalation moved on. Fix the rotation or add an override "
-        "(incidents oncall override ...)."
-    )
-    return subject, body
-
-
-def ops_failed_notification(incident_id: str, description: str, error: str) -> tuple[str, str]:
-    """Subject and body for the ops topic when paging stopped because a fault of ours outlasted its retries."""
-    subject = f"Incident {incident_id}: paging stopped"[:100]
-    body = (
-        f"Paging for incident {incident_id} stopped after retries: {error}\n"
-        f"Description: {description}\n"
-        "Nobody was blamed for it: the incident is marked failed. Page the on-call person another way, "
-        "fix the cause, then write the incident again to page it."
-    )
-    return subject, body
 
 
 def resolved_confirmation(incident_id: str) -> Sms:
