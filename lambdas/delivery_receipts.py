@@ -13,7 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from escalation.platform import aws_clients
 from escalation.platform.observability import logger, metrics
 from escalation.platform.wiring import dependencies
-from escalation.sms.receipts import InvalidReceipt, ReceiptBook, apply, parse_receipt
+from escalation.sms.receipt_events import InvalidReceipt, parse_receipt
+from escalation.sms.receipts import apply
+from escalation.store.receipt_book import ReceiptBook
 
 
 def _book() -> ReceiptBook:

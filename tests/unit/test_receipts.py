@@ -14,18 +14,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation.incidents.status import Event
 from escalation.incidents.timeline import utc_now
-from escalation.sms.receipts import (
-    EVENT_OUTCOMES,
-    MAX_DESCRIPTION,
-    RECEIPTS_KEPT,
-    Outcome,
-    Receipt,
-    Target,
-    classify,
-    parse_receipt,
-    receipt_entry,
-)
+from escalation.sms.receipt_events import EVENT_OUTCOMES, Outcome, Receipt, classify, parse_receipt
+from escalation.sms.receipts import MAX_DESCRIPTION, receipt_entry
 from escalation.store.message_log import MessageLog
+from escalation.store.receipt_book import RECEIPTS_KEPT, Target
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST
 from tests.unit.events import sns_event
