@@ -18,7 +18,7 @@ from botocore.exceptions import (
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
-from escalation.oncall.definitions import format_loc
+from escalation.oncall.fields import format_loc
 from escalation.oncall.store import NoDefinitions
 
 from . import heartbeats, incidents, integrations, oncall, report

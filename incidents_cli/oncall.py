@@ -10,7 +10,8 @@ import typer
 from icalendar import Calendar, Event
 from rich.table import Table
 
-from escalation.oncall.definitions import Definitions, OnCallShift, Override, resolve_level, shifts
+from escalation.oncall.definitions import Definitions, Override
+from escalation.oncall.schedule import OnCallShift, resolve_level, shifts
 from escalation.oncall.store import override_from_item
 
 from . import context

@@ -103,7 +103,7 @@ def _resolve_policy_level(deps: Dependencies, event: dict[str, Any], entry: str,
 
     Returns the numbers (empty when nobody is on call), or None when the incident is closed or not this execution's.
     """
-    from escalation.oncall.definitions import resolve_level  # noqa: PLC0415 (pydantic only when paging by policy)
+    from escalation.oncall.schedule import resolve_level  # noqa: PLC0415 (pydantic only when paging by policy)
     from escalation.oncall.store import NoDefinitions, OncallStore  # noqa: PLC0415
 
     incident_id: str = event["incident_id"]

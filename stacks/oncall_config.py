@@ -19,7 +19,8 @@ LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambdas"
 if str(LAMBDA_SOURCE) not in sys.path:  # `cdk synth` runs app.py from the repository root only
     sys.path.append(str(LAMBDA_SOURCE))
 
-from escalation.oncall.definitions import Definitions, format_loc  # noqa: E402
+from escalation.oncall.definitions import Definitions  # noqa: E402
+from escalation.oncall.fields import format_loc  # noqa: E402
 from escalation.oncall.store import definitions_item  # noqa: E402
 
 __all__ = ["Definitions", "OncallConfigError", "check_destinations", "definitions_item", "load_oncall", "parse_oncall"]

@@ -16,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from escalation.oncall.definitions import Definitions, Override, Restriction, format_loc, on_call, resolve_level, shifts
+from escalation.oncall.definitions import Definitions, Override, Restriction
+from escalation.oncall.fields import format_loc
+from escalation.oncall.schedule import on_call, resolve_level, shifts
 from tests.conftest import REPO_ROOT
 
 LONDON = ZoneInfo("Europe/London")

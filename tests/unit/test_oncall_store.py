@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
-from escalation.oncall.definitions import on_call
+from escalation.oncall.schedule import on_call
 from escalation.oncall.store import (
     DEFINITIONS_KEY,
     NoDefinitions,

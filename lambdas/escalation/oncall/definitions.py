@@ -1,127 +1,31 @@
 """On-call definitions (people, rotations, escalation policies) and who is on call at an instant.
 
 The definitions are checked with pydantic; every error carries the path of the bad value
-(``policies.payments.levels[1].targets``, see ``format_loc``). This is the only Lambda module
-that imports pydantic (the Powertools layer ships it), so the handlers that do not page by
+(``policies.payments.levels[1].targets``, see ``format_loc``). Only the oncall package
+imports pydantic (the Powertools layer ships it), so the handlers that do not page by
 policy never load it. YAML is read at synth time only; functions get the definitions as JSON
 (``Definitions.model_dump(mode="json")`` and ``Definitions.model_validate`` round-trip).
-
-Time rules, all on the local wall clock of the rotation's zone (``zoneinfo`` does DST):
-
-- A layer's handoffs happen at ``start`` + ``handoff`` + k x ``shift`` local time, so a 09:00
-  handoff stays at 09:00 on both sides of a DST change (that shift is an hour shorter or longer).
-  A handoff at a time the clocks skip happens at the instant PEP 495 gives it with ``fold=0``
-  (the offset before the change: 01:30 on a London spring-forward day is 02:30 BST); a handoff
-  at a time that occurs twice happens at its first occurrence, and never flips back.
-- Before a layer's ``start`` the layer is not in effect.
-- A restriction ``{days, from, to}`` keeps a layer in effect only in those local hours; ``to``
-  before ``from`` runs overnight into the next day. Outside every restriction the layer is not
-  in effect, and a lower layer (earlier in the list) shows through.
-- Layers: the last layer listed is the highest; the highest layer in effect decides.
-- Overrides take precedence over every layer. Of the overrides of a rotation in effect at the
-  instant (``from`` <= instant < ``to``, and ``covers`` unset or naming the person the layers
-  put on call), the latest created wins; equal creation times go to the later in the list.
-  An override naming a person who is not in the definitions is ignored.
-- Nobody on call: ``on_call`` returns None and ``resolve_level`` an empty list. The caller
-  decides what an empty level means (paging moves on to the next level and tells ops).
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, ClassVar, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-Id = Annotated[str, Field(pattern=_ID)]
+from escalation.oncall.fields import WEEKDAYS, Clock, Id, Phone, StrictModel, Weekday, Zone
 
 
-def format_loc(loc: tuple[int | str, ...]) -> str:
-    """``('policies', 'payments', 'levels', 1, 'targets')`` -> ``policies.payments.levels[1].targets``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
-
-
-def _phone(value: object) -> object:
-    if not isinstance(value, str) or _E164.fullmatch(value) is None:
-        raise PydanticCustomError(
-            "e164", "must be an E.164 number in quotes, e.g. '+447700900001', got {value}", {"value": repr(value)}
-        )
-    return value
-
-
-def _zone(value: object) -> object:
-    if not isinstance(value, str):
-        raise PydanticCustomError(
-            "zone", "must be an IANA time zone name such as Europe/London, got {value}", {"value": repr(value)}
-        )
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise PydanticCustomError(
-            "zone", "unknown time zone {value}; use an IANA name such as Europe/London", {"value": repr(value)}
-        ) from None
-    return value
-
-
-def _clock(value: object) -> object:
-    # YAML 1.1 reads an unquoted 17:00 as the number 1020 (base 60).
-    if isinstance(value, int):
-        raise PydanticCustomError("clock", "write times in quotes, e.g. '17:00' (unquoted, YAML reads a number)", {})
-    return value
-
-
-Phone = Annotated[str, BeforeValidator(_phone)]
-Zone = Annotated[str, AfterValidator(_zone)]
-Clock = Annotated[time, BeforeValidator(_clock)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
-
-    # Checked after the fields, not with min_length: pydantic would also call a collection whose items
-    # failed "too short", a second error for one mistake.
-    _not_empty: ClassVar[tuple[str, ...]] = ()
-
-    @model_validator(mode="after")
-    def _filled(self) -> Self:
-        empty = [name for name in self._not_empty if not getattr(self, name)]
-        if empty:
-            errors = [
-                InitErrorDetails(
-                    type=PydanticCustomError("empty", "must not be empty", {}),
-                    loc=(type(self).model_fields[name].alias or name,),
-                    input=getattr(self, name),
-                )
-                for name in empty
-            ]
-            raise ValidationError.from_exception_data(type(self).__name__, errors)
-        return self
-
-
-class Person(_Model):
+class Person(StrictModel):
     """Someone who can be paged. ``id`` is the key under ``people``."""
 
     id: Id
@@ -130,7 +34,7 @@ class Person(_Model):
     zone: Zone
 
 
-class Shift(_Model):
+class Shift(StrictModel):
     """Shift length: exactly one of hours, days or weeks."""
 
     hours: int | None = Field(default=None, ge=1, le=24 * 7)
@@ -149,7 +53,7 @@ class Shift(_Model):
         return timedelta(hours=self.hours or 0, days=self.days or 0, weeks=self.weeks or 0)
 
 
-class Restriction(_Model):
+class Restriction(StrictModel):
     """Local hours in which a layer is in effect, e.g. weekdays 09:00-17:00."""
 
     _not_empty = ("days",)
@@ -168,7 +72,7 @@ class Restriction(_Model):
         return (day in self.days and now >= self.from_) or (previous in self.days and now < self.to)
 
 
-class Layer(_Model):
+class Layer(StrictModel):
     """Participants taking turns, one shift each, from ``start`` at ``handoff`` in ``zone``."""
 
     name: str = Field(default="", max_length=64)
@@ -202,14 +106,14 @@ class Layer(_Model):
         return self.participants[index % len(self.participants)]
 
 
-class Rotation(_Model):
+class Rotation(StrictModel):
     """One or more layers; the last one listed is the highest."""
 
     _not_empty = ("layers",)
     layers: tuple[Layer, ...]
 
 
-class Target(_Model):
+class Target(StrictModel):
     """A rotation (whoever is on call in it) or a person."""
 
     rotation: Id | None = None
@@ -222,7 +126,7 @@ class Target(_Model):
         return self
 
 
-class Level(_Model):
+class Level(StrictModel):
     """Targets paged together; any of them can acknowledge within ``ack_timeout_seconds``."""
 
     _not_empty = ("targets",)
@@ -233,7 +137,7 @@ class Level(_Model):
 MAX_TARGETS_PER_POLICY = 10  # as many as a contact chain may list (incident.MAX_CONTACTS): the SMS ceilings assume it
 
 
-class Policy(_Model):
+class Policy(StrictModel):
     """Ordered levels; after the last one the policy starts over ``repeat`` times."""
 
     _not_empty = ("levels",)
@@ -263,7 +167,7 @@ def _ids_from_keys(people: object) -> object:
     return {key: {"id": key, **value} if isinstance(value, dict) else value for key, value in people.items()}
 
 
-class Definitions(_Model):
+class Definitions(StrictModel):
     """Everything in oncall.yaml."""
 
     _not_empty = ("people",)
@@ -319,7 +223,7 @@ class Definitions(_Model):
         return self
 
 
-class Override(_Model):
+class Override(StrictModel):
     """``person`` covers ``rotation`` from ``from`` to ``to`` (for ``covers`` only, when given)."""
 
     rotation: Id
@@ -334,113 +238,3 @@ class Override(_Model):
         if self.to <= self.from_:
             raise PydanticCustomError("override_window", "'to' must be after 'from'", {})
         return self
-
-
-def _aware(at: datetime) -> datetime:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(f"instant must carry a time zone, got {at.isoformat()}")
-    return at.astimezone(UTC)
-
-
-def on_call(definitions: Definitions, overrides: list[Override], rotation: str, at: datetime) -> Person | None:
-    """Who is on call in ``rotation`` at ``at``: an override, else the highest layer in effect; None if nobody."""
-    at = _aware(at)
-    layers = definitions.rotations[rotation].layers  # KeyError for an unknown rotation: a caller's mistake
-    scheduled = next((person for layer in reversed(layers) if (person := layer.scheduled(at)) is not None), None)
-    candidates = [
-        (override.created, position, override)
-        for position, override in enumerate(overrides)
-        if override.rotation == rotation
-        and override.from_ <= at < override.to
-        and (override.covers is None or override.covers == scheduled)
-        and override.person in definitions.people
-    ]
-    if candidates:
-        return definitions.people[max(candidates, key=lambda candidate: candidate[:2])[2].person]
-    return None if scheduled is None else definitions.people[scheduled]
-
-
-def resolve_level(
-    definitions: Definitions, overrides: list[Override], policy: str, level_index: int, at: datetime
-) -> list[Person]:
-    """The people a level pages together at ``at``, in target order, each once; empty when nobody is on call."""
-    level = definitions.policies[policy].levels[level_index]
-    people: list[Person] = []
-    for target in level.targets:
-        person = (
-            definitions.people[target.person]
-            if target.person is not None
-            else on_call(definitions, overrides, str(target.rotation), at)
-        )
-        if person is not None and person not in people:
-            people.append(person)
-    return people
-
-
-# --- the schedule over a span: the shifts a calendar shows -----------------------------------------
-
-
-class OnCallShift(_Model):
-    """``person`` (None: nobody) is on call in a rotation from ``start`` to ``end``."""
-
-    start: AwareDatetime
-    end: AwareDatetime
-    person: Person | None
-
-
-def _local_instant(day: date, clock: time, zone: ZoneInfo) -> datetime:
-    """A local wall-clock time on day as an instant (a skipped time resolves as in Layer._handoff_at, fold=0)."""
-    return datetime.combine(day, clock).replace(tzinfo=zone)
-
-
-def _layer_changes(layer: Layer, start: datetime, end: datetime) -> set[datetime]:
-    """Every instant in [start, end) at which the layer may put someone else on call (or stop, or start)."""
-    zone = ZoneInfo(layer.zone)
-    changes: set[datetime] = set()
-    index = max(
-        0, (start.astimezone(zone).replace(tzinfo=None) - datetime.combine(layer.start, layer.handoff)) // layer.shift.length - 1
-    )
-    while (at := layer._handoff_at(index)) < end:
-        if at >= start:
-            changes.add(at)
-        index += 1
-    if layer.restrictions:
-        day = start.astimezone(zone).date() - timedelta(days=1)
-        while (first := _local_instant(day, time(0), zone)) < end:
-            for restriction in layer.restrictions:
-                for clock in (restriction.from_, restriction.to):
-                    if start <= (at := _local_instant(day, clock, zone)) < end:
-                        changes.add(at)
-            if start <= first < end:
-                changes.add(first)
-            day += timedelta(days=1)
-    return changes
-
-
-def shifts(
-    definitions: Definitions, overrides: list[Override], rotation: str, start: datetime, end: datetime
-) -> list[OnCallShift]:
-    """Who is on call in ``rotation`` over [start, end), as consecutive shifts (gaps as ``person=None``).
-
-    A pure function of the same inputs as ``on_call``, which decides every instant: the span is cut at each
-    instant anything can change (each layer's handoffs and restriction edges, each override's ends) and
-    neighbouring pieces with the same person are joined. The first and last shifts are clipped to the span.
-    """
-    start, end = _aware(start), _aware(end)
-    if end <= start:
-        return []
-    cuts = {start}
-    for layer in definitions.rotations[rotation].layers:
-        cuts |= _layer_changes(layer, start, end)
-    for override in overrides:
-        if override.rotation == rotation:
-            cuts |= {at.astimezone(UTC) for at in (override.from_, override.to) if start <= at < end}
-    result: list[OnCallShift] = []
-    ordered = sorted(at.astimezone(UTC) for at in cuts)
-    for piece_start, piece_end in zip(ordered, [*ordered[1:], end], strict=True):
-        person = on_call(definitions, overrides, rotation, piece_start)
-        if result and result[-1].person == person:
-            result[-1] = result[-1].model_copy(update={"end": piece_end})
-        else:
-            result.append(OnCallShift(start=piece_start, end=piece_end, person=person))
-    return result

@@ -10,7 +10,8 @@ person (the shifts of oncall.shifts are joined when the same person carries on),
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from escalation.oncall.definitions import Definitions, OnCallShift, Override, shifts
+from escalation.oncall.definitions import Definitions, Override
+from escalation.oncall.schedule import OnCallShift, shifts
 from escalation.sms import messages
 from escalation.sms.messages import Sms
 
