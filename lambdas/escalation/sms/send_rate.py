@@ -27,6 +27,7 @@ from escalation.store.incident_table import is_conditional_failure
 
 SLOT_KEY = "send-rate#next"
 _KEEP_SECONDS = 86_400  # the slot item outlives any queue (messages table TTL attribute)
+MAX_INLINE_WAIT_SECONDS = 1.0  # a slot this close is waited for in the function; further ones in the state machine
 
 
 def now_ms() -> int:
