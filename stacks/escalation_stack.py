@@ -22,6 +22,7 @@ from .alerts import FUNCTION_TIMEOUT_SECONDS as ALERT_EVENTS_TIMEOUT_SECONDS
 from .alerts import Alerts
 from .config import HANDOFF_NOTICE_PERIOD_MINUTES, EscalationConfig
 from .dashboard import OperationsDashboard
+from .digests import StormDigests
 from .functions import HandlerFunction, lambda_code, powertools_layer
 from .heartbeats import Heartbeats
 from .messaging import Messaging
@@ -159,6 +160,15 @@ class EscalationStack(Stack):
             # Ref is the ProtectConfigurationId (its primary identifier); pass it as ProtectConfigurationId on each send.
             "PROTECT_CONFIGURATION_ID": protect_configuration.ref if protect_configuration else "",
         }
+
+        # Storm digests: the notice that opens one hands it to this function (every sender may invoke it).
+        self.digests: StormDigests | None = None
+        if config.storm_batch_seconds:
+            self.digests = StormDigests(
+                self, "StormDigests", code=code, layer=layer, environment={**common_env, **sms_env},
+                messages=storage.messages, grant_sms=lambda role: self._grant_sms(role, protect_configuration),
+            )  # fmt: skip
+            sms_env["STORM_DIGEST_FUNCTION"] = self.digests.function.function_name
 
         def function(construct_id: str, handler: str, description: str, **extra_env: str) -> HandlerFunction:
             return HandlerFunction(
@@ -303,6 +313,8 @@ class EscalationStack(Stack):
         }
         if self.handoff_dlq is not None:
             dead_letter_queues["HandoffFailures"] = self.handoff_dlq
+        if self.digests is not None:
+            dead_letter_queues["StormDigestFailures"] = self.digests.dead_letters
         return Monitoring(
             self,
             "Monitoring",
@@ -466,6 +478,8 @@ class EscalationStack(Stack):
         if protect_configuration is not None:  # its ARN from its id: no GetAtt, which the local sandbox cannot resolve
             resources.append(_resolved(f"{SMS_ARN_PREFIX}protect-configuration/{protect_configuration.ref}"))
         role.add_to_principal_policy(iam.PolicyStatement(actions=["sms-voice:SendTextMessage"], resources=resources))
+        if self.digests is not None:  # a sender may hand a storm digest over (set before the first sender exists)
+            self.digests.grant_invoke(role)
 
 
 def new_incident_filters() -> list[Mapping[str, Any]]:

@@ -75,6 +75,13 @@ def acknowledge_findings(stack: EscalationStack) -> None:
                 f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
                 "CDK's scheduler target grant covers the versions and aliases of the handoff function it invokes.",
             )
+    if stack.digests is not None:  # the storm digest function: X-Ray, SMS as every sender, its own dead-letter queue
+        _ack(stack.digests.handler, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
+        for resource in sms_send_resources(stack.config) if stack.config.sms_api == "v2" else []:
+            if "*" in resource:
+                _ack(stack.digests.handler, f"AwsSolutions-IAM5[Resource::{resource}]", SMS_REASON)
+        dead_letter_queue = "This queue is itself the dead-letter queue (on-failure destination)."
+        _ack(stack.digests.dead_letters, "AwsSolutions-SQS3", dead_letter_queue)
     handoff_dlq = [stack.handoff_dlq] if stack.handoff_dlq is not None else []
     for queue in (stack.stream_dlq, stack.reply_dlq, stack.alarm_event_dlq, *handoff_dlq):
         _ack(queue, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue (on-failure destination).")

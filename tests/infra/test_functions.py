@@ -46,13 +46,13 @@ def required_environment_variables() -> set[str]:
     return names
 
 
-def test_there_are_exactly_eleven_functions_by_default(default_synth: Synth, limited_synth: Synth) -> None:
+def test_there_are_exactly_twelve_functions_by_default(default_synth: Synth, limited_synth: Synth) -> None:
     # The four handlers of the escalation, the CLI's operator function, the events endpoint's, the heartbeat
-    # endpoint's and its deadline checker, the delivery receipts function and the spend check, and CDK's
+    # endpoint's and its deadline checker, the delivery receipts function, the spend check, the storm digests, and CDK's
     # AwsCustomResource provider, which writes the on-call definitions at deploy (limited has none, but its provider
     # adds the receipts' event destination to the configuration set it names).
-    default_synth.template.resource_count_is("AWS::Lambda::Function", 11)
-    limited_synth.template.resource_count_is("AWS::Lambda::Function", 11)
+    default_synth.template.resource_count_is("AWS::Lambda::Function", 12)
+    limited_synth.template.resource_count_is("AWS::Lambda::Function", 12)
     handler_functions(default_synth)
 
 
@@ -246,8 +246,8 @@ def test_failed_reply_invocations_land_in_the_reply_dead_letter_queue(default_sy
         },
     )
     # The only other asynchronously invoked functions are the alerts one (CloudWatch alarm events, its own queue), the
-    # heartbeat checker (Scheduler, its own queue: tests/infra/test_heartbeats.py) and the delivery receipts function
-    # (its topic, its own queue: tests/infra/test_receipts.py).
+    # heartbeat checker (Scheduler, its own queue: tests/infra/test_heartbeats.py), the delivery receipts function
+    # (its topic, its own queue: tests/infra/test_receipts.py) and the storm digest function (the senders, its own queue).
     configured = sorted(
         config["Properties"]["FunctionName"]["Ref"] for config in synth.of_type("AWS::Lambda::EventInvokeConfig").values()
     )
@@ -257,6 +257,7 @@ def test_failed_reply_invocations_land_in_the_reply_dead_letter_queue(default_sy
             synth.logical_id(synth.stack.alerts.function.function),
             synth.logical_id(synth.stack.heartbeats.check.function),
             synth.logical_id(synth.stack.receipts.function.function),
+            synth.logical_id(synth.stack.digests.function),
         ]
     )
 

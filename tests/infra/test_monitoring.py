@@ -56,8 +56,8 @@ def test_every_alarm_notifies_ops_and_missing_data_is_not_an_alarm(default_synth
     # 5 function error counts, 1 stream backlog, 1 events API 5XX, 1 short-id pool half used; and heartbeats'
     # (stacks/heartbeats.py): the checker's and the beat function's errors, the checker's dead-letter queue; and
     # receipts' (stacks/receipts.py): the receipts function's and the spend check's errors, the receipts' dead-letter
-    # queue, the month's SMS spend at 80% and at 100% of the limit.
-    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 27)
+    # queue, the month's SMS spend at 80% and at 100% of the limit; and the storm digest function's dead-letter queue.
+    default_synth.template.resource_count_is("AWS::CloudWatch::Alarm", 28)
     alarms = default_synth.template.find_resources("AWS::CloudWatch::Alarm")
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [ops_topic(default_synth)], name
@@ -137,7 +137,7 @@ def test_a_stream_backlog_of_the_start_function_alarms_the_ops_topic(default_syn
 CDK_HELPER_FUNCTIONS = ("AWS679f53fac002430cb0da5b7982bd2287",)
 # Ours that raise on purpose so that what invoked them retries: their dead-letter queue alarms, not each error
 # (alert events: an alarm change; handoff notices: a run that could not send). Start and reply have both.
-DEAD_LETTERED = {"AlertEvents", "HandoffNotices"}
+DEAD_LETTERED = {"AlertEvents", "HandoffNotices", "StormDigest"}
 
 
 def our_functions(synth: Synth) -> dict[str, str]:

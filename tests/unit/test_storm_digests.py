@@ -6,17 +6,22 @@ digest to close is released by the test, so nothing depends on the machine's spe
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
-from botocore.stub import Stubber
+import send_digest
+from botocore.stub import ANY, Stubber
 
-from escalation.paging.storms import STORM_BUCKET_SECONDS, STORM_LINGER_SECONDS, Storms
-from escalation.platform import wiring
+from escalation.paging.storms import MAX_DIGEST_SECONDS, STORM_BUCKET_SECONDS, STORM_LINGER_SECONDS, Storms
+from escalation.paging.storms import now_ms as storm_now_ms
+from escalation.platform import aws_clients, wiring
 from escalation.sms import messages
 from escalation.sms import outbox as notifications
-from tests.conftest import Aws
+from escalation.sms.digest_flush import parse_flush_event
+from tests.conftest import Aws, FakeLambdaContext, _stubbed
 from tests.unit.conftest import FIRST, SECOND, sms_request
 
 
@@ -115,3 +120,124 @@ def test_a_digest_whose_opener_died_is_sent_by_the_next_notice(digests: None, aw
     notice = messages.resolved_notice("4822", "alertmanager")
     assert notifier.send_courtesy(FIRST, notice, incident_id="4822", kind="resolved_notice") == "m-digest"
     assert digest.body == "Storm update: 2 resolved: 4821, 4822. No action needed."
+
+
+# --- the storm digest function: the opener hands its digest over instead of waiting -----------------------------
+
+DIGEST_FUNCTION = "IncidentEscalation-StormDigest"
+
+
+@pytest.fixture
+def handed_over(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> Iterator[Stubber]:
+    """Storms on with the storm digest function configured; a Stubber on the Lambda client sees each hand-over."""
+    monkeypatch.setenv("STORM_BATCH_SECONDS", "20")
+    monkeypatch.setenv("STORM_DIGEST_FUNCTION", DIGEST_FUNCTION)
+    wiring.reset()
+    yield from _stubbed(monkeypatch, "lambda", "lambda_")
+    wiring.reset()
+
+
+def capture_invokes(handed_over: Stubber) -> list[dict[str, object]]:
+    """The payload of each Invoke the handlers make (the Stubber checks the request against the Lambda model)."""
+    payloads: list[dict[str, object]] = []
+
+    def capture(params: dict[str, object], **_: object) -> None:
+        payloads.append(json.loads(params["Payload"]))  # type: ignore[arg-type]
+
+    aws_clients.lambda_().meta.events.register("before-parameter-build.lambda.Invoke", capture)
+    return payloads
+
+
+def test_the_opener_hands_its_digest_to_the_digest_function_which_sends_it_once(
+    handed_over: Stubber, aws: Aws, sms_stub: Stubber
+) -> None:
+    notifier = wiring.dependencies().notifier
+    assert notifier.storms is not None
+    notifier.storms.extend(FIRST)
+    key = f"escalated_notice#5001#exec-5001#{FIRST}"
+    # The opener returns at once: nothing sent, the digest function invoked asynchronously with what to send.
+    invoked = capture_invokes(handed_over)
+    handed_over.add_response(
+        "invoke",
+        {"StatusCode": 202},
+        expected_params={"FunctionName": DIGEST_FUNCTION, "InvocationType": "Event", "Payload": ANY},
+    )
+    before = storm_now_ms()
+    assert notifier.send_courtesy(FIRST, messages.escalated_notice("5001"), incident_id="5001", kind="escalated_notice",
+                                  execution="exec-5001") is None  # fmt: skip
+    handed_over.assert_no_pending_responses()
+    digest_item = aws.messages.get_item(Key={"message_id": f"digest#{FIRST}"})["Item"]
+    flush_at = int(digest_item["flush_at"])
+    assert before + 20_000 <= flush_at <= storm_now_ms() + 20_000
+    assert invoked == [{"number": FIRST, "flush_at": flush_at, "taker": key}]
+    for incident_id in ("5002", "5003"):
+        assert notifier.send_courtesy(FIRST, messages.exhausted_notice(incident_id), incident_id=incident_id,
+                                      kind="exhausted_notice", execution=f"exec-{incident_id}") is None  # fmt: skip
+    # The function sends it (the test hands it a closing time already past: no wait) and a retry sends nothing.
+    aws.messages.update_item(
+        Key={"message_id": f"digest#{FIRST}"}, UpdateExpression="SET flush_at = :past", ExpressionAttributeValues={":past": 1}
+    )
+    digest = messages.storm_digest(
+        [
+            {"incident_id": "5001", "kind": "escalated_notice"},
+            {"incident_id": "5002", "kind": "exhausted_notice"},
+            {"incident_id": "5003", "kind": "exhausted_notice"},
+        ],
+        1,
+    )
+    sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, digest.body, "5001"))
+    event = {"number": FIRST, "flush_at": 1, "taker": key}
+    assert send_digest.handler(event, FakeLambdaContext()) == {"outcome": "sent", "message_id": "m-digest"}
+    assert send_digest.handler(event, FakeLambdaContext()) == {"outcome": "sent_by_another", "message_id": None}
+    sms_stub.assert_no_pending_responses()  # one digest text, however often the function runs
+    handed_over.assert_no_pending_responses()  # and the later notices joined it without another hand-over
+
+
+def test_the_digest_function_waits_for_the_digest_to_close(handed_over: Stubber, aws: Aws, sms_stub: Stubber) -> None:
+    storms = Storms(aws.messages, window_seconds=20)
+    storms.extend(FIRST)
+    flush_at = storm_now_ms() + 400  # closes in 0.4 s
+    aws.messages.put_item(
+        Item={
+            "message_id": f"digest#{FIRST}",
+            "flush_at": flush_at,
+            "opener": "k1",
+            "members": [{"key": "k1", "kind": "resolved_notice", "incident_id": "4821"}],
+        }
+    )
+    digest = messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
+    sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, digest.body, "4821"))
+    send_digest.handler({"number": FIRST, "flush_at": flush_at, "taker": "k1"}, FakeLambdaContext())
+    assert storm_now_ms() >= flush_at  # it never sends before the digest has closed
+    sms_stub.assert_no_pending_responses()
+
+
+def test_each_digest_of_a_storm_stays_open_twice_as_long_as_the_last_and_a_new_storm_starts_afresh(aws: Aws) -> None:
+    storms = Storms(aws.messages, window_seconds=20)
+    now = time.time()
+    storms.extend(FIRST, at=now)
+    windows = []
+    for _ in range(6):
+        windows.append(storms.digest_window_ms(FIRST, at=now))
+        storms.sent(FIRST, 0)
+    assert windows == [20_000, 40_000, 80_000, 160_000, 300_000, 300_000]  # capped at MAX_DIGEST_SECONDS
+    assert MAX_DIGEST_SECONDS == 300
+    later = now + STORM_LINGER_SECONDS + 1  # the storm ended; the next one counts its digests afresh
+    assert storms.digest_window_ms(FIRST, at=later) == 20_000
+    storms.extend(FIRST, at=later)
+    assert storms.digest_window_ms(FIRST, at=later) == 20_000
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ([], "event"),
+        ({"number": "447700900001", "flush_at": 1, "taker": "k"}, "number"),
+        ({"number": FIRST, "flush_at": "1", "taker": "k"}, "flush_at"),
+        ({"number": FIRST, "flush_at": True, "taker": "k"}, "flush_at"),
+        ({"number": FIRST, "flush_at": 1, "taker": ""}, "taker"),
+    ],
+)
+def test_a_digest_event_that_names_no_digest_is_refused_naming_the_field(event: object, field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{field}: "):
+        parse_flush_event(event)

@@ -10,9 +10,15 @@ kind; the others return at once. Direct answers to a person's own reply (confirm
 held. A digest the opener could not send (its function crashed) is sent by its retry (the opener key on
 the digest lets it take it again), or by the next notice for that person, which finds it due.
 
+The longer a storm lasts, the longer a person's digests stay open: the first closes stormBatchSeconds after its
+first notice, each next one in the same storm twice as long as the last, up to MAX_DIGEST_SECONDS. A storm of
+sixty incidents walking a chain over ten minutes is then five digests to each person, not thirty; every notice
+still arrives, at most MAX_DIGEST_SECONDS late. The opener does not wait for its digest: the storm digest
+function (lambdas/send_digest.py, invoked asynchronously) waits out the window and sends it.
+
 Items of the messages table (keyed ``message_id``, with its TTL):
 - ``texts#<number>#<bucket>``: ``incidents``, the ids texts to the number in that bucket were about;
-- ``storm#<number>``: ``until`` (epoch seconds) while the number is in a storm;
+- ``storm#<number>``: ``until`` (epoch seconds) while the number is in a storm, ``digests`` sent in it;
 - ``digest#<number>``: ``flush_at`` (epoch ms), ``opener``, ``members`` (kind, incident id, key), ``taken_by``;
 - ``digested#<key>``: the digest a notice joined (its ``flush_at``), so a retried notice joins once.
 """
@@ -30,7 +36,8 @@ from escalation.store.incident_table import is_conditional_failure
 STORM_TEXTS = 3  # incidents texted within STORM_BUCKET_SECONDS..2x that make a storm: a second page alone is not one
 STORM_BUCKET_SECONDS = 30
 STORM_LINGER_SECONDS = 120  # a storm lasts this long after the last text held in it
-MAX_HOLD_SECONDS = 20  # a digest opens for at most this long (the opener's function waits for it)
+MAX_HOLD_SECONDS = 20  # the first digest of a storm opens for at most this long
+MAX_DIGEST_SECONDS = 300  # a later one doubles its window each time, up to this (the digest function waits for it)
 _KEEP_SECONDS = 86_400
 _ATTEMPTS = 5
 
@@ -46,6 +53,13 @@ class Storms:
     def __init__(self, table: Any, *, window_seconds: int) -> None:
         self._table = table
         self.window_ms = min(window_seconds, MAX_HOLD_SECONDS) * 1000
+
+    def digest_window_ms(self, number: str, *, at: float | None = None) -> int:
+        """How long a digest opened now for number stays open: doubled for each digest already sent in this storm."""
+        now = time.time() if at is None else at
+        item = self._table.get_item(Key={"message_id": f"storm#{number}"}, ConsistentRead=True).get("Item") or {}
+        sent = int(item.get("digests", 0)) if float(item.get("until", 0)) > now else 0
+        return int(min(self.window_ms * 2 ** min(sent, 16), MAX_DIGEST_SECONDS * 1000))
 
     def _expires(self) -> int:
         return int(time.time()) + _KEEP_SECONDS
@@ -77,8 +91,25 @@ class Storms:
         return float(item.get("until", 0)) > now
 
     def extend(self, number: str, *, at: float | None = None) -> None:
-        """Keep number in a storm until STORM_LINGER_SECONDS from now."""
+        """Keep number in a storm until STORM_LINGER_SECONDS from now (a new storm, after one ended, counts afresh)."""
         now = time.time() if at is None else at
+        try:  # no storm, or it ended: this one starts with no digest sent
+            self._table.update_item(
+                Key={"message_id": f"storm#{number}"},
+                UpdateExpression="SET #until = :until, digests = :zero, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(#until) OR #until <= :now",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues={
+                    ":until": int(now + STORM_LINGER_SECONDS),
+                    ":zero": 0,
+                    ":now": int(now),
+                    ":expires": self._expires(),
+                },
+            )
+            return
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
         try:
             self._table.update_item(
                 Key={"message_id": f"storm#{number}"},
@@ -118,7 +149,7 @@ class Storms:
             except ClientError as error:
                 if not is_conditional_failure(error):
                     raise
-            flush_at = now + self.window_ms
+            flush_at = now + self.digest_window_ms(number, at=now / 1000)
             try:
                 self._table.put_item(
                     Item={
@@ -171,7 +202,7 @@ class Storms:
             response = self._table.update_item(
                 Key={"message_id": f"digest#{number}"},
                 UpdateExpression="SET taken_by = :taker",
-                ConditionExpression="flush_at = :flush_at AND opener = :taker "
+                ConditionExpression="flush_at = :flush_at AND opener = :taker AND attribute_not_exists(sent) "
                 "AND (attribute_not_exists(taken_by) OR taken_by = :taker)",
                 ExpressionAttributeValues={":taker": taker, ":flush_at": flush_at},
                 ReturnValues="ALL_NEW",
@@ -184,3 +215,21 @@ class Storms:
         for member in response["Attributes"].get("members", []):
             members.setdefault(str(member["key"]), member)
         return list(members.values())
+
+    def sent(self, number: str, flush_at: int) -> None:
+        """The digest closing at flush_at went out: a retried take finds it sent; the next one stays open twice as long."""
+        try:
+            self._table.update_item(
+                Key={"message_id": f"digest#{number}"},
+                UpdateExpression="SET sent = :true",
+                ConditionExpression="flush_at = :flush_at",
+                ExpressionAttributeValues={":true": True, ":flush_at": flush_at},
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise  # else a newer digest replaced it already: nothing to mark
+        self._table.update_item(
+            Key={"message_id": f"storm#{number}"},
+            UpdateExpression="ADD digests :one SET expires_at = :expires",
+            ExpressionAttributeValues={":one": 1, ":expires": self._expires()},
+        )

@@ -62,7 +62,13 @@ def pinpoint() -> Any:
     return boto3.client("pinpoint", config=SMS_SDK_CONFIG)
 
 
+@cache
+def lambda_() -> Any:
+    """The Lambda client (the storm digest function, invoked asynchronously)."""
+    return boto3.client("lambda", config=SDK_CONFIG)
+
+
 def reset() -> None:
     """Forget every cached client (tests, and the sandbox between runs)."""
-    for factory in (dynamodb, stepfunctions, sns, cloudwatch, sms_v2, pinpoint):
+    for factory in (dynamodb, stepfunctions, sns, cloudwatch, sms_v2, pinpoint, lambda_):
         factory.cache_clear()

@@ -38,6 +38,7 @@ class Settings:
     handoff_notice_minutes: int = 0  # text the incoming on-call person this long before a shift (0: off)
     storm_batch_seconds: int = 0  # pages to a person with another page unanswered wait this long to go out together
     max_sms_segments_unicode: int = 2  # a page whose description needs UCS-2 may use this many segments
+    storm_digest_function: str = ""  # sends a storm digest when it closes (escalation.sms.digest_flush); "": the opener
 
 
 def _required(name: str) -> str:
@@ -101,4 +102,5 @@ def get_settings() -> Settings:
         handoff_notice_minutes=_number("HANDOFF_NOTICE_MINUTES", "0", int),
         storm_batch_seconds=_number("STORM_BATCH_SECONDS", "0", int),
         max_sms_segments_unicode=_number("MAX_SMS_SEGMENTS_UNICODE", "2", int),
+        storm_digest_function=os.environ.get("STORM_DIGEST_FUNCTION", ""),
     )

@@ -11,6 +11,7 @@ from escalation.platform import aws_clients
 from escalation.platform.settings import Settings, get_settings
 from escalation.sms.ceiling import SmsCeiling
 from escalation.sms.client import sender_for
+from escalation.sms.digest_flush import DigestFlusher
 from escalation.sms.outbox import Notifier
 from escalation.sms.send_rate import SendRate
 from escalation.store.message_log import MessageLog
@@ -52,6 +53,9 @@ def dependencies() -> Dependencies:
             ceiling=ceiling,
             storms=Storms(messages, window_seconds=settings.storm_batch_seconds) if settings.storm_batch_seconds else None,
             digest_segments=settings.max_sms_segments,
+            flusher=DigestFlusher(aws_clients.lambda_(), settings.storm_digest_function)
+            if settings.storm_digest_function
+            else None,
         ),
         inbound_store=DynamoDBPersistenceLayer(
             table_name=settings.messages_table, key_attr="message_id", expiry_attr="expires_at"

@@ -8,8 +8,9 @@ a page never waits behind notices that already went out. Such a text may be thro
 nothing retries it here (the SMS client makes one attempt); send_courtesy raises SmsThrottled so that its
 caller gives back the once-only key and a retry sends it, send_best_effort logs it and drops it.
 
-Storms (escalation.storms): a notice (escalated, unacknowledged, acknowledged, resolved) to a person in a
-storm joins their digest instead of going alone; confirmations and answers are never held.
+Storms (escalation.paging.storms): a notice (escalated, unacknowledged, acknowledged, resolved) to a person in a
+storm joins their digest instead of going alone; confirmations and answers are never held. The notice that opens a
+digest hands it to the storm digest function (escalation.sms.digest_flush), which sends it when it closes.
 """
 
 import time
@@ -20,12 +21,14 @@ from escalation.paging.storms import now_ms as storm_now_ms
 from escalation.platform.observability import ESCALATION_PAGES, SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
 from escalation.sms.ceiling import SmsCeiling, SmsCeilingReached
 from escalation.sms.client import SmsAccountFault, SmsFailed, SmsSender, SmsThrottled
+from escalation.sms.digest_flush import DigestFlusher
 from escalation.sms.messages import Sms, storm_digest
 from escalation.sms.phone_numbers import mask
 from escalation.sms.send_rate import SendRate, now_ms
 from escalation.store.message_log import MessageLog
 
 COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
+DIGEST_SLEEP_STEP_SECONDS = 30.0  # a digest's wait, in steps (a clock that jumps, a window that moved)
 MAX_COURTESY_WAIT_SECONDS = 1.0  # a slot this close is reserved and waited for; past it, send now and reserve none
 DIGESTED_KINDS = frozenset({"escalated_notice", "exhausted_notice", "acknowledged_notice", "resolved_notice"})
 
@@ -42,8 +45,10 @@ class Notifier:
         ceiling: SmsCeiling | None = None,
         storms: Storms | None = None,
         digest_segments: int = 1,
+        flusher: DigestFlusher | None = None,
     ) -> None:
         self.storms = storms
+        self._flusher = flusher
         self._digest_segments = digest_segments
         self._sender = sender
         self._log = message_log
@@ -160,18 +165,38 @@ class Notifier:
         return self.storms is not None and kind in DIGESTED_KINDS and self.storms.note(to, incident_id)
 
     def _send_digest(self, to: str, *, incident_id: str, kind: str, execution: str | None) -> str | None:
-        """Add the notice to the person's digest; the notice that opened it waits for it to close and sends it."""
+        """Add the notice to the person's digest; the notice that opened it hands it to the storm digest function.
+
+        Without that function (a deployment without storms' own function, or a test), the opener waits for the
+        digest to close and sends it itself.
+        """
         assert self.storms is not None
         key = f"{kind}#{incident_id}#{execution or ''}#{to}"
         flush_at, opener = self.storms.hold(to, {"key": key, "kind": kind, "incident_id": incident_id})
         if not opener:
             logger.info("notice held for a storm digest", extra={"incident_id": incident_id, "to": mask(to), "kind": kind})
             return None
-        time.sleep(max(0.0, (flush_at - storm_now_ms()) / 1000))
-        members = self.storms.take(to, flush_at, taker=key)
+        if self._flusher is not None:
+            self._flusher.flush_later(to, flush_at, key)
+            logger.info("storm digest opened", extra={"incident_id": incident_id, "to": mask(to), "flush_at": flush_at})
+            return None
+        return self.flush_digest(to, flush_at, key)
+
+    def flush_digest(self, to: str, flush_at: int, taker: str) -> str | None:
+        """Wait until the digest closing at flush_at has closed, then send it, once; None when someone else sent it.
+
+        Called by the storm digest function with the opener's key (or by the opener itself); a retry finds it sent.
+        Only a crash between the send and its record sends it twice (a courtesy text: better twice than never).
+        """
+        assert self.storms is not None
+        while (wait := (flush_at - storm_now_ms()) / 1000) > 0:
+            time.sleep(min(wait, DIGEST_SLEEP_STEP_SECONDS))
+        members = self.storms.take(to, flush_at, taker=taker)
         if not members:
-            return None  # a later notice found it due first and sends it
+            return None  # a later notice found it due first and sends it (it took the opener's place)
         self.storms.extend(to)
         digest = storm_digest(members, self._digest_segments)
         first = str(members[0]["incident_id"])
-        return self.send(to, digest, incident_id=first, level=0, kind="storm_digest", ttl_seconds=COURTESY_TTL_SECONDS)
+        message_id = self.send(to, digest, incident_id=first, level=0, kind="storm_digest", ttl_seconds=COURTESY_TTL_SECONDS)
+        self.storms.sent(to, flush_at)
+        return message_id
