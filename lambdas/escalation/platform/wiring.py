@@ -20,7 +20,7 @@ from escalation.store.repository import IncidentRepository
 
 @dataclass(frozen=True)
 class Dependencies:
-    """What a handler works with (the domain gets its AWS clients here, never from aws_clients itself)."""
+    """What a handler works with, the Step Functions client included, so domain rules need not import aws_clients."""
 
     settings: Settings
     incidents: IncidentRepository
