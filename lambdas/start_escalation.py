@@ -1,213 +1,22 @@
-"""Stream handler: archives each replaced incident item, validates each new one and starts its escalation workflow."""
+"""Stream handler: archives each replaced incident item, validates each new one and starts its escalation workflow.
 
-from __future__ import annotations
+Which records start what, and the starting itself, are escalation.incidents.start's; the archive is
+escalation.store.history's.
+"""
 
-import hashlib
-import json
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
-from escalation.incidents.item import Incident, InvalidIncident, parse_incident
-from escalation.incidents.levels import policy_level
-from escalation.incidents.status import Status
-from escalation.incidents.timeline import utc_now
-from escalation.platform import aws_clients
-from escalation.platform.observability import INCIDENTS_INVALID, INCIDENTS_STARTED, count, logger, metrics
-from escalation.platform.wiring import Dependencies, dependencies
+from escalation.incidents.start import is_new_incident, is_new_pass, start_incident, start_pass, string_leaf
+from escalation.platform.observability import logger, metrics
+from escalation.platform.wiring import dependencies
 from escalation.store.history import history_archive, is_replacement
 
-if TYPE_CHECKING:
-    from escalation.oncall.definitions import Definitions
-
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-NOT_ACKNOWLEDGED = Status.NOT_ACKNOWLEDGED.value
-
-
-def execution_name(incident_id: str, stream_record_id: str) -> str:
-    """A name unique to this stream record, so a redelivered record cannot start a second execution."""
-    digest = hashlib.sha256(f"{incident_id}\n{stream_record_id}".encode()).hexdigest()[:16]
-    return f"incident-{_NAME_UNSAFE.sub('_', incident_id)[:40]}-{digest}"
-
-
-def execution_arn(state_machine_arn: str, name: str) -> str:
-    """The ARN Step Functions gives an execution of state_machine_arn called name."""
-    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
-    return f"{prefix}:execution:{machine}:{name}"
-
-
-def _deployed_policies(deps: Dependencies, image: dict[str, Any]) -> Definitions | None:
-    """The deployed on-call definitions, read only for an item that names a policy; None when none are deployed."""
-    if "policy" not in image or deps.oncall_table is None:
-        return None
-    from escalation.oncall.store import NoDefinitions, OncallStore  # noqa: PLC0415 (pydantic only when paging by policy)
-
-    try:
-        return OncallStore(deps.oncall_table).definitions()
-    except NoDefinitions:
-        return None
-
-
-def _chain_of(deps: Dependencies, incident: Incident, definitions: Definitions | None) -> tuple[list[str], list[int]]:
-    """The levels to page, in order, repeats included, and each level's acknowledgement window."""
-    if incident.policy is None or definitions is None:
-        chain = list(incident.contacts) * (deps.settings.repeat + 1)
-        return chain, [deps.settings.ack_timeout_seconds] * len(chain)
-    policy = definitions.policies[incident.policy]
-    levels = [policy_level(incident.policy, index) for index in range(len(policy.levels))]
-    windows = [level.ack_timeout_seconds for level in policy.levels]
-    return levels * (policy.repeat + 1), windows * (policy.repeat + 1)
-
-
-def start_incident(image: dict[str, Any], stream_record_id: str) -> str:
-    """Validate one new item and start its escalation; returns what happened."""
-    deps = dependencies()
-    incident_id = image["incident_id"]["S"]
-    at = utc_now()
-    definitions = _deployed_policies(deps, image)
-    try:
-        incident = parse_incident(
-            image,
-            allowed_calling_codes=deps.settings.allowed_calling_codes,
-            policies=None if definitions is None else definitions.policies.keys(),
-        )
-    except InvalidIncident as error:
-        deps.incidents.mark_invalid(incident_id, str(error), at)
-        logger.warning("incident not paged: invalid item", extra={"incident_id": incident_id, "error": str(error)})
-        count(INCIDENTS_INVALID)
-        return "invalid"
-    name = execution_name(incident.incident_id, stream_record_id)
-    arn = execution_arn(deps.settings.state_machine_arn, name)
-    chain, windows = _chain_of(deps, incident, definitions)
-    started = deps.incidents.record_started(incident.incident_id, chain, arn, at, policy=incident.policy)
-    if not started:
-        current = deps.incidents.get(incident_id)
-        if current is None:
-            logger.warning("incident deleted before it could be paged", extra={"incident_id": incident_id})
-            return "deleted"
-        if current.get("execution_arn") != arn:  # acknowledged or resolved before its start (an alert), or replaced
-            logger.info("incident closed before its escalation started", extra={"incident_id": incident_id})
-            return "closed_before_start"
-    workflow_input = {
-        "incident_id": incident.incident_id,
-        "contacts": chain,
-        "ack_timeouts": windows,  # each level's acknowledgement window (a policy sets its own per level)
-        "timeout": windows[0],
-        "level": 0,
-        "attempt": 0,
-        "error": None,
-    }
-    try:
-        aws_clients.stepfunctions().start_execution(
-            stateMachineArn=deps.settings.state_machine_arn, name=name, input=json.dumps(workflow_input)
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
-        logger.info("stream record redelivered; execution already started", extra={"incident_id": incident_id})
-        return "already_started"
-    logger.info(
-        "escalation started",
-        extra={"incident_id": incident_id, "execution": name, "levels": len(chain), "policy": incident.policy},
-    )
-    count(INCIDENTS_STARTED)
-    return "started"
-
-
-def start_pass(image: dict[str, Any]) -> str:
-    """Start the new pass an alert asked for (escalation.alert_incidents.escalate_again); returns what happened.
-
-    The chain is read afresh (a policy's levels as deployed now); the execution is the one the item names,
-    so a redelivered record starts nothing twice.
-    """
-    deps = dependencies()
-    incident_id = image["incident_id"]["S"]
-    arn = image["execution_arn"]["S"]
-    definitions = _deployed_policies(deps, image)
-    at = utc_now()
-    try:
-        incident = parse_incident(
-            image,
-            allowed_calling_codes=deps.settings.allowed_calling_codes,
-            policies=None if definitions is None else definitions.policies.keys(),
-        )
-    except InvalidIncident as error:  # e.g. its policy was removed since: it cannot be paged again; ops are told
-        deps.incidents.fail(incident_id, execution=arn, error=str(error), at=at, entries=[])
-        logger.error("incident cannot be escalated again", extra={"incident_id": incident_id, "error": str(error)})
-        count(INCIDENTS_INVALID)
-        return "invalid"
-    chain, windows = _chain_of(deps, incident, definitions)
-    if not deps.incidents.record_pass(incident_id, chain, execution=arn):
-        return "closed"  # acknowledged or resolved before this pass started
-    workflow_input = {
-        "incident_id": incident_id,
-        "contacts": chain,
-        "ack_timeouts": windows,
-        "timeout": windows[0],
-        "level": 0,
-        "attempt": 0,
-        "error": None,
-    }
-    try:
-        aws_clients.stepfunctions().start_execution(
-            stateMachineArn=deps.settings.state_machine_arn, name=arn.rsplit(":", 1)[-1], input=json.dumps(workflow_input)
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
-        return "already_started"
-    logger.info("escalation started again", extra={"incident_id": incident_id, "levels": len(chain)})
-    count(INCIDENTS_STARTED)
-    return "started_again"
-
-
-def _string_leaf(image: dict[str, Any], name: str) -> str | None:
-    """The S value of an attribute of a stream image: what the mapping's filters test (they see leaves only)."""
-    attribute = image.get(name)
-    value = attribute.get("S") if isinstance(attribute, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def is_new_incident(record: dict[str, Any]) -> bool:
-    """An INSERT, or a MODIFY that left a fresh, never-started incident.
-
-    The second is a PutItem over an old item with the same id (running the same put-item twice) or a
-    fix to an item marked invalid: both must page. The app's own writes never match it: the first one
-    sets execution_arn (or marks the item invalid). stacks/escalation_stack.py new_incident_filters
-    says the same to the stream mapping.
-    """
-    image = record.get("dynamodb", {}).get("NewImage") or {}
-    if record.get("eventName") == "INSERT":
-        return True
-    fresh = _string_leaf(image, "execution_arn") is None and _string_leaf(image, "incident_stat") in (None, NOT_ACKNOWLEDGED)
-    return record.get("eventName") == "MODIFY" and fresh
-
-
-AGAIN_FROM = (Status.UNACKNOWLEDGED.value, Status.FAILED.value)
-
-
-def is_new_pass(record: dict[str, Any]) -> bool:
-    """A MODIFY that put an exhausted or failed incident back to open under a new execution: escalate it again.
-
-    Only alert_incidents.escalate_again writes that; stacks/escalation_stack.py new_pass_filters says the same.
-    """
-    dynamodb = record.get("dynamodb", {})
-    old, new = dynamodb.get("OldImage") or {}, dynamodb.get("NewImage") or {}
-    execution = _string_leaf(new, "execution_arn")
-    return (
-        record.get("eventName") == "MODIFY"
-        and _string_leaf(old, "incident_stat") in AGAIN_FROM
-        and _string_leaf(new, "incident_stat") == NOT_ACKNOWLEDGED
-        and execution is not None
-        and execution != _string_leaf(old, "execution_arn")
-    )
 
 
 def _record_handler(record: DynamoDBRecord) -> str:
@@ -220,14 +29,16 @@ def _record_handler(record: DynamoDBRecord) -> str:
         except Exception as error:  # the new incident is paged all the same; the record is retried for its archive
             archive_failure = error
         else:
-            incident_id = _string_leaf(raw["dynamodb"]["Keys"], "incident_id")
+            incident_id = string_leaf(raw["dynamodb"]["Keys"], "incident_id")
             logger.info("replaced incident archived", extra={"incident_id": incident_id, "first_time": archived})
             outcomes.append("archived" if archived else "already_archived")
     if is_new_incident(raw):  # the mapping's filters say the same; a second guard costs nothing
         dynamodb = raw["dynamodb"]
-        outcomes.append(start_incident(dynamodb["NewImage"], str(dynamodb.get("SequenceNumber") or record.event_id)))
+        outcomes.append(
+            start_incident(dependencies(), dynamodb["NewImage"], str(dynamodb.get("SequenceNumber") or record.event_id))
+        )
     elif is_new_pass(raw):
-        outcomes.append(start_pass(raw["dynamodb"]["NewImage"]))
+        outcomes.append(start_pass(dependencies(), raw["dynamodb"]["NewImage"]))
     if archive_failure is not None:
         raise archive_failure  # both steps are idempotent: the retry archives once and starts nothing twice
     return "+".join(outcomes) or "ignored"

@@ -487,7 +487,7 @@ def new_incident_filters() -> list[Mapping[str, Any]]:
 
     A MODIFY matches when a PutItem replaces an old item with the same id, or when an item marked
     invalid is fixed; the app's own first write sets execution_arn (or status invalid), so it never does.
-    (lambdas/start_escalation.py is_new_incident applies the same rule.)
+    (lambdas/escalation/incidents/start.py is_new_incident applies the same rule.)
     """
     # Filters see leaf values only: an attribute is tested through its DynamoDB type ("S").
     fresh = {"execution_arn": {"S": lambda_.FilterRule.not_exists()}}
@@ -510,7 +510,7 @@ def new_incident_filters() -> list[Mapping[str, Any]]:
 def new_pass_filters() -> list[Mapping[str, Any]]:
     """Stream records of an exhausted or failed incident put back to open by an alert firing again (a new pass).
 
-    (lambdas/start_escalation.py is_new_pass applies the same rule, and checks the execution changed.)
+    (lambdas/escalation/incidents/start.py is_new_pass applies the same rule, and checks the execution changed.)
     """
     return [
         lambda_.FilterCriteria.filter(

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture
 from moto.events.models import EventPattern, EventPatternParser
-from start_escalation import is_new_incident, is_new_pass
 
+from escalation.incidents.start import is_new_incident, is_new_pass
 from escalation.store.history import is_replacement
 from tests.infra.support import Synth
 

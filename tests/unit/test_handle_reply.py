@@ -18,6 +18,7 @@ from escalation.incidents.resolve import Outcome, resolve
 from escalation.incidents.status import Event
 from escalation.incidents.timeline import timeline_entry
 from escalation.platform.wiring import dependencies
+from escalation.replies.context import CLOSED_REPLIES_KEPT
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, expect_sms, run_page, sms_request
 from tests.unit.events import sns_event, sns_record
@@ -402,7 +403,7 @@ def test_an_auto_responder_on_a_closed_incident_gets_one_answer_and_a_bounded_re
 
     assert outcomes == ["nothing_open", *["nothing_open_already_sent"] * 11]
     item = escalated.incident("123")
-    assert len(item["timeline"]) - entries_before == handle_reply.CLOSED_REPLIES_KEPT
+    assert len(item["timeline"]) - entries_before == CLOSED_REPLIES_KEPT
     assert item["replies_after_close"] == 12
 
 

@@ -15,6 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
+from escalation.incidents import operator
 from escalation.platform.wiring import dependencies
 from tests.conftest import Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, SECOND, expect_sms
@@ -27,7 +28,7 @@ NOTICE = "Incident 123 was acknowledged by cli:alice. No action needed."
 
 
 def _call(action: str, *, by: str = ALICE, request_id: str = "req-1", incident_id: str = "123") -> dict[str, Any]:
-    return operator_actions.handle({"action": action, "incident_id": incident_id, "by": by, "request_id": request_id})
+    return operator.handle({"action": action, "incident_id": incident_id, "by": by, "request_id": request_id}, dependencies)
 
 
 def _yes(payload: dict[str, Any], context: LambdaContext, *, body: str = "YES", message_id: str = "in-1") -> list[str]:
@@ -272,7 +273,7 @@ def test_an_invalid_incident_cannot_be_acknowledged_or_resolved(aws: Aws, seed_i
     ],
 )
 def test_a_malformed_request_names_the_field_and_changes_nothing(aws: Aws, request_: Any, field: str) -> None:
-    result = operator_actions.handle(request_)
+    result = operator.handle(request_, dependencies)
     assert (result["ok"], result["error"]) == (False, "invalid_request")
     assert result["message"].startswith(field)
 

@@ -11,6 +11,7 @@ import start_escalation
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
+from escalation.incidents.start import execution_arn, execution_name
 from escalation.platform import wiring
 from tests.conftest import Aws
 from tests.unit.events import stream_event, stream_record
@@ -31,7 +32,7 @@ def test_sample_item_starts_one_execution_with_deterministic_name(
 
     assert result == {"batchItemFailures": []}
     [execution] = aws.executions()
-    assert execution["name"] == start_escalation.execution_name("123", "4200")
+    assert execution["name"] == execution_name("123", "4200")
     described = aws.stepfunctions.describe_execution(executionArn=execution["executionArn"])
     assert json.loads(described["input"]) == {
         "incident_id": "123",
@@ -64,17 +65,17 @@ def test_redelivered_stream_record_starts_only_one_execution(
 
 
 def test_execution_name_is_stable_unique_per_record_and_valid() -> None:
-    name = start_escalation.execution_name("123", "4200")
-    assert name == start_escalation.execution_name("123", "4200")
-    assert name != start_escalation.execution_name("123", "4201")
-    assert name != start_escalation.execution_name("124", "4200")
-    long_name = start_escalation.execution_name("ünïcode id/with:colons " + "x" * 120, "1")
+    name = execution_name("123", "4200")
+    assert name == execution_name("123", "4200")
+    assert name != execution_name("123", "4201")
+    assert name != execution_name("124", "4200")
+    long_name = execution_name("ünïcode id/with:colons " + "x" * 120, "1")
     for candidate in (name, long_name):
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", candidate)
 
 
 def test_execution_arn_matches_the_state_machine(aws: Aws) -> None:
-    arn = start_escalation.execution_arn(aws.state_machine_arn, "incident-1-abc")
+    arn = execution_arn(aws.state_machine_arn, "incident-1-abc")
     assert arn == "arn:aws:states:eu-west-2:123456789012:execution:IncidentEscalation:incident-1-abc"
 
 

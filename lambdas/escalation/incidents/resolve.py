@@ -24,7 +24,6 @@ from escalation.incidents.acknowledgement import complete_task
 from escalation.incidents.levels import numbers_at, paged_contacts
 from escalation.incidents.status import RESOLVABLE_STATUSES, Event, Status
 from escalation.incidents.timeline import timeline_entry
-from escalation.platform import aws_clients
 from escalation.platform.observability import INCIDENTS_RESOLVED, count, logger
 from escalation.platform.wiring import Dependencies
 from escalation.replies.matching import reached_by_chain
@@ -85,7 +84,7 @@ def _finish(deps: Dependencies, item: dict[str, Any], *, by: str) -> None:
     token = item.get("task_token")
     if token:
         task_key = f"resolve_task#{key}"
-        sfn = aws_clients.stepfunctions()
+        sfn = deps.stepfunctions()
         once(task_key, partial(complete_task, sfn.send_task_success, taskToken=str(token), output=RESOLVED_OUTPUT))
         if deps.once.done(task_key):
             deps.incidents.forget_token(incident_id, str(token))

@@ -21,7 +21,7 @@ from escalation.store.repository import IncidentRepository
 
 @dataclass(frozen=True)
 class Dependencies:
-    """What a handler works with."""
+    """What a handler works with, the Step Functions client included, so domain rules need not import aws_clients."""
 
     settings: Settings
     incidents: IncidentRepository
@@ -32,6 +32,10 @@ class Dependencies:
     # The on-call table (escalation.oncall_store reads it); None without one. The store is built by the
     # callers that page by policy, so the other handlers never load pydantic.
     oncall_table: Any | None
+
+    def stepfunctions(self) -> Any:
+        """The Step Functions client (task tokens, executions), made on first use and kept for the container."""
+        return aws_clients.stepfunctions()
 
 
 @cache

@@ -1,1 +1,1 @@
-"""Answers from phones: the reply grammar, inbound message parsing and which incident a reply is about."""
+"""Answers from phones: the reply grammar, inbound message parsing, which incident a reply is about, and what it does."""
