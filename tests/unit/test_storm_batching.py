@@ -103,6 +103,9 @@ def test_pages_to_a_busy_person_go_out_together_once_the_batch_closes(
     # A reply from FIRST finds all three incidents paged to them (YES ALL takes them all).
     inbox = Inbox(IncidentRepository(aws.incidents), MessageLog(aws.messages, 30), FIRST)
     assert set(inbox.open_ids()) == {"123", "4821", "4822"}
+    # The storm goes on: FIRST's next batch in it stays open twice as long as this one did.
+    storms = Storms(aws.messages, window_seconds=WINDOW)
+    assert storms.batch_window_ms(FIRST, WINDOW * 1000) == 2 * WINDOW * 1000
 
 
 def test_a_batch_of_one_is_the_ordinary_page(

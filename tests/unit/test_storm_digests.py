@@ -15,7 +15,13 @@ import pytest
 import send_digest
 from botocore.stub import ANY, Stubber
 
-from escalation.paging.storms import MAX_DIGEST_SECONDS, STORM_BUCKET_SECONDS, STORM_LINGER_SECONDS, Storms
+from escalation.paging.storms import (
+    MAX_DIGEST_SECONDS,
+    MAX_PAGE_BATCH_SECONDS,
+    STORM_BUCKET_SECONDS,
+    STORM_LINGER_SECONDS,
+    Storms,
+)
 from escalation.paging.storms import now_ms as storm_now_ms
 from escalation.platform import aws_clients, wiring
 from escalation.sms import messages
@@ -226,6 +232,22 @@ def test_each_digest_of_a_storm_stays_open_twice_as_long_as_the_last_and_a_new_s
     assert storms.digest_window_ms(FIRST, at=later) == 20_000
     storms.extend(FIRST, at=later)
     assert storms.digest_window_ms(FIRST, at=later) == 20_000
+
+
+def test_each_page_batch_of_a_storm_stays_open_twice_as_long_up_to_two_minutes(aws: Aws) -> None:
+    storms = Storms(aws.messages, window_seconds=20)
+    now = time.time()
+    storms.extend(FIRST, at=now)
+    windows = []
+    for _ in range(5):
+        windows.append(storms.batch_window_ms(FIRST, 20_000, at=now))
+        storms.batch_sent(FIRST)
+    assert windows == [20_000, 40_000, 80_000, 120_000, 120_000]  # a page waits less than a notice
+    assert MAX_PAGE_BATCH_SECONDS == 120
+    assert storms.batch_window_ms(FIRST, 300_000, at=now) == 300_000  # a longer stormBatchSeconds is never cut
+    assert storms.batch_window_ms(SECOND, 20_000, at=now) == 20_000  # each person's storm counts alone
+    later = now + STORM_LINGER_SECONDS + 1
+    assert storms.batch_window_ms(FIRST, 20_000, at=later) == 20_000  # the storm ended
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,9 @@ def batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numbe
         "level": level,
         "description": str(item.get("description", ""))[:80],
     }
-    flush_at = batches.join(number, page_key, member)
+    storms = deps.notifier.storms
+    window_ms = storms.batch_window_ms(number, batches.window_ms) if storms is not None else None
+    flush_at = batches.join(number, page_key, member, window_ms=window_ms)
     wait = (flush_at - batching_now_ms()) / 1000
     if wait > MAX_INLINE_WAIT_SECONDS:
         return wait
@@ -105,6 +107,8 @@ def batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numbe
         logger.warning("batched page not sent; each page goes out alone", extra={"incident_id": incident_id, "error": str(error)})
         return 0.0
     count(PAGES_BATCHED, len(held))
+    if deps.notifier.storms is not None:
+        deps.notifier.storms.batch_sent(number)
     sent_at = utc_now()
     for joined in held:
         entry = timeline_entry(

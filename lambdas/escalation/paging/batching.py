@@ -55,10 +55,13 @@ class Batches:
         mine = self._table.get_item(Key={"message_id": f"batched#{page_key}"}, ConsistentRead=True).get("Item")
         return int(mine["flush_at"]) if mine else None
 
-    def join(self, number: str, page_key: str, member: Mapping[str, Any], *, at_ms: int | None = None) -> int:
+    def join(
+        self, number: str, page_key: str, member: Mapping[str, Any], *, at_ms: int | None = None, window_ms: int | None = None
+    ) -> int:
         """Add a page to the number's open batch, or open one; returns when the batch closes (epoch ms).
 
-        Idempotent per page_key: a retried page gets the batch it joined the first time.
+        Idempotent per page_key: a retried page gets the batch it joined the first time. window_ms: how long a batch
+        opened now stays open (longer for the later batches of a storm); the configured window by default.
         """
         earlier = self.joined(page_key)
         if earlier is not None:
@@ -79,7 +82,7 @@ class Batches:
             except ClientError as error:
                 if not is_conditional_failure(error):
                     raise
-            flush_at = now + self.window_ms
+            flush_at = now + (self.window_ms if window_ms is None else window_ms)
             try:
                 self._table.put_item(
                     Item={**key, "flush_at": flush_at, "members": [dict(member)], "expires_at": self._expires_at()},

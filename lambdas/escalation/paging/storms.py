@@ -1,24 +1,24 @@
 """Storms: when texts to one person come fast, pages go out as batches and notices as digests.
 
 A person is in a storm once texts (pages and notices, counted when they are about to go) about STORM_TEXTS
-different incidents reach them within one to two STORM_BUCKET_SECONDS buckets, and stays in it until STORM_LINGER_SECONDS
-after the last text held for them. Outside a storm every text goes at once: an isolated second page is
-not held (escalation.batching decides with in_storm). In a storm, notices ("moved to the next contact",
-"UNACKNOWLEDGED", "acknowledged by", "resolved") join the person's digest: the first notice to open it
-waits until it closes (stormBatchSeconds, at most MAX_HOLD_SECONDS) and sends one text naming the ids by
-kind; the others return at once. Direct answers to a person's own reply (confirmations, help) are never
-held. A digest the opener could not send (its function crashed) is sent by its retry (the opener key on
-the digest lets it take it again), or by the next notice for that person, which finds it due.
+different incidents reach them within one to two STORM_BUCKET_SECONDS buckets, and stays in it until
+STORM_LINGER_SECONDS after the last text held for them. Outside a storm every text goes at once: an isolated
+second page is not held (escalation.paging.batching decides with in_storm). In a storm, notices ("moved to the
+next contact", "UNACKNOWLEDGED", "acknowledged by", "resolved") join the person's digest; the first notice to open
+it hands it to the storm digest function (lambdas/send_digest.py, invoked asynchronously), which waits until it
+closes and sends one text naming the ids by kind. Direct answers to a person's own reply (confirmations, help)
+are never held. A digest whose function failed for good is sent by the next notice for that person, which finds
+it due.
 
-The longer a storm lasts, the longer a person's digests stay open: the first closes stormBatchSeconds after its
-first notice, each next one in the same storm twice as long as the last, up to MAX_DIGEST_SECONDS. A storm of
-sixty incidents walking a chain over ten minutes is then five digests to each person, not thirty; every notice
-still arrives, at most MAX_DIGEST_SECONDS late. The opener does not wait for its digest: the storm digest
-function (lambdas/send_digest.py, invoked asynchronously) waits out the window and sends it.
+The longer a storm lasts, the longer a person's digests stay open: the first closes stormBatchSeconds (at most
+MAX_HOLD_SECONDS) after its first notice, each next one in the same storm twice as long as the last, up to
+MAX_DIGEST_SECONDS. Sixty incidents walking a chain over several minutes are then a handful of digests to each
+person, not one every window; every notice still arrives, at most MAX_DIGEST_SECONDS late. Page batches grow the
+same way, from stormBatchSeconds up to MAX_PAGE_BATCH_SECONDS: a page is actionable, so it waits less.
 
 Items of the messages table (keyed ``message_id``, with its TTL):
 - ``texts#<number>#<bucket>``: ``incidents``, the ids texts to the number in that bucket were about;
-- ``storm#<number>``: ``until`` (epoch seconds) while the number is in a storm, ``digests`` sent in it;
+- ``storm#<number>``: ``until`` (epoch seconds) while the number is in a storm, ``digests`` and ``batches`` sent in it;
 - ``digest#<number>``: ``flush_at`` (epoch ms), ``opener``, ``members`` (kind, incident id, key), ``taken_by``;
 - ``digested#<key>``: the digest a notice joined (its ``flush_at``), so a retried notice joins once.
 """
@@ -38,6 +38,7 @@ STORM_BUCKET_SECONDS = 30
 STORM_LINGER_SECONDS = 120  # a storm lasts this long after the last text held in it
 MAX_HOLD_SECONDS = 20  # the first digest of a storm opens for at most this long
 MAX_DIGEST_SECONDS = 300  # a later one doubles its window each time, up to this (the digest function waits for it)
+MAX_PAGE_BATCH_SECONDS = 120  # a storm's later page batches double too, up to this (or stormBatchSeconds if longer)
 _KEEP_SECONDS = 86_400
 _ATTEMPTS = 5
 
@@ -54,12 +55,28 @@ class Storms:
         self._table = table
         self.window_ms = min(window_seconds, MAX_HOLD_SECONDS) * 1000
 
+    def _sent_in_storm(self, number: str, what: str, now: float) -> int:
+        item = self._table.get_item(Key={"message_id": f"storm#{number}"}, ConsistentRead=True).get("Item") or {}
+        return min(int(item.get(what, 0)), 16) if float(item.get("until", 0)) > now else 0
+
     def digest_window_ms(self, number: str, *, at: float | None = None) -> int:
         """How long a digest opened now for number stays open: doubled for each digest already sent in this storm."""
         now = time.time() if at is None else at
-        item = self._table.get_item(Key={"message_id": f"storm#{number}"}, ConsistentRead=True).get("Item") or {}
-        sent = int(item.get("digests", 0)) if float(item.get("until", 0)) > now else 0
-        return int(min(self.window_ms * 2 ** min(sent, 16), MAX_DIGEST_SECONDS * 1000))
+        return int(min(self.window_ms * 2 ** self._sent_in_storm(number, "digests", now), MAX_DIGEST_SECONDS * 1000))
+
+    def batch_window_ms(self, number: str, base_ms: int, *, at: float | None = None) -> int:
+        """How long a page batch opened now for number stays open: base_ms, doubled for each batch sent in this storm."""
+        now = time.time() if at is None else at
+        longest = max(base_ms, MAX_PAGE_BATCH_SECONDS * 1000)
+        return int(min(base_ms * 2 ** self._sent_in_storm(number, "batches", now), longest))
+
+    def batch_sent(self, number: str) -> None:
+        """One more page batch sent to number in this storm: the next one stays open twice as long."""
+        self._table.update_item(
+            Key={"message_id": f"storm#{number}"},
+            UpdateExpression="ADD batches :one SET expires_at = :expires",
+            ExpressionAttributeValues={":one": 1, ":expires": self._expires()},
+        )
 
     def _expires(self) -> int:
         return int(time.time()) + _KEEP_SECONDS
@@ -96,7 +113,7 @@ class Storms:
         try:  # no storm, or it ended: this one starts with no digest sent
             self._table.update_item(
                 Key={"message_id": f"storm#{number}"},
-                UpdateExpression="SET #until = :until, digests = :zero, expires_at = :expires",
+                UpdateExpression="SET #until = :until, digests = :zero, batches = :zero, expires_at = :expires",
                 ConditionExpression="attribute_not_exists(#until) OR #until <= :now",
                 ExpressionAttributeNames={"#until": "until"},
                 ExpressionAttributeValues={
