@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import page_contact
@@ -10,8 +11,9 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import Stubber
 
+from escalation.platform import wiring
 from escalation.sms.outbox import COURTESY_TTL_SECONDS
-from tests.conftest import ACCOUNT_ID, ORIGINATION_IDENTITY, REGION, Aws
+from tests.conftest import ACCOUNT_ID, ORIGINATION_IDENTITY, REGION, Aws, _stubbed
 
 FIRST = "+447700900001"
 SECOND = "+447700900002"
@@ -119,3 +121,16 @@ def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
             return original(self, request)
 
     monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+
+
+DIGEST_FUNCTION = "IncidentEscalation-StormDigest"
+
+
+@pytest.fixture
+def handed_over(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> Iterator[Stubber]:
+    """Storms on (20 s) with the storm digest function configured; a Stubber on the Lambda client sees each hand-over."""
+    monkeypatch.setenv("STORM_BATCH_SECONDS", "20")
+    monkeypatch.setenv("STORM_DIGEST_FUNCTION", DIGEST_FUNCTION)
+    wiring.reset()
+    yield from _stubbed(monkeypatch, "lambda", "lambda_")
+    wiring.reset()

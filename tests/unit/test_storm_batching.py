@@ -17,6 +17,7 @@ from escalation.paging.batching import Batches
 from escalation.paging.storms import STORM_TEXTS, Storms
 from escalation.platform import wiring
 from escalation.replies.matching import Inbox
+from escalation.sms import messages
 from escalation.sms.messages import batch_page
 from escalation.store.message_log import MessageLog
 from escalation.store.repository import IncidentRepository
@@ -213,3 +214,21 @@ def test_a_page_of_a_taken_batch_waits_until_its_taker_has_held_the_pages(aws: A
     assert batches.wait_held(FIRST, flush_at, timeout_s=0) is True
     batches.mark_held(FIRST, flush_at)  # a late mark for the old batch changes nothing
     assert batches.wait_held(FIRST, newer, timeout_s=0) is False
+
+
+def test_in_a_storm_a_reminder_joins_the_digest_instead_of_going_alone(
+    aws: Aws, handed_over: Stubber, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    Storms(aws.messages, window_seconds=20).extend(FIRST)  # FIRST is in a storm
+    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")  # the page itself goes at once
+    handed_over.add_response("invoke", {"StatusCode": 202}, expected_params=None)  # the reminder opens a digest
+    result = page_contact.handler(page_event(level=0, attempt=1, token="t-123r"), lambda_context)
+    assert result == {"outcome": "reminder", "message_ids": []}  # no text of its own
+    sms_stub.assert_no_pending_responses()
+    handed_over.assert_no_pending_responses()
+    [reminded] = [entry for entry in aws.incident("123")["timeline"] if entry["event"] == "reminded"]
+    assert reminded["in_digest"] is True
+    digest = aws.messages.get_item(Key={"message_id": f"digest#{FIRST}"})["Item"]
+    assert [(member["kind"], member["incident_id"]) for member in digest["members"]] == [("reminder", "123")]
+    body = messages.storm_digest(digest["members"], 1).body
+    assert body == "Storm update: 1 still waiting for your answer: 123. Reply YES <id> to take one, YES ALL for all."

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import send_digest
@@ -27,8 +26,8 @@ from escalation.platform import aws_clients, wiring
 from escalation.sms import messages
 from escalation.sms import outbox as notifications
 from escalation.sms.digest_flush import parse_flush_event
-from tests.conftest import Aws, FakeLambdaContext, _stubbed
-from tests.unit.conftest import FIRST, SECOND, sms_request
+from tests.conftest import Aws, FakeLambdaContext
+from tests.unit.conftest import DIGEST_FUNCTION, FIRST, SECOND, sms_request
 
 
 @pytest.fixture
@@ -129,18 +128,6 @@ def test_a_digest_whose_opener_died_is_sent_by_the_next_notice(digests: None, aw
 
 
 # --- the storm digest function: the opener hands its digest over instead of waiting -----------------------------
-
-DIGEST_FUNCTION = "IncidentEscalation-StormDigest"
-
-
-@pytest.fixture
-def handed_over(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> Iterator[Stubber]:
-    """Storms on with the storm digest function configured; a Stubber on the Lambda client sees each hand-over."""
-    monkeypatch.setenv("STORM_BATCH_SECONDS", "20")
-    monkeypatch.setenv("STORM_DIGEST_FUNCTION", DIGEST_FUNCTION)
-    wiring.reset()
-    yield from _stubbed(monkeypatch, "lambda", "lambda_")
-    wiring.reset()
 
 
 def capture_invokes(handed_over: Stubber) -> list[dict[str, object]]:

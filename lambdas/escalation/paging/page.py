@@ -125,6 +125,11 @@ def _send_all(
 
     def send(number: str) -> None:
         sms = texts[number]
+        if kind == "reminder" and deps.notifier.hold_reminder(number, incident_id=incident_id, execution=event["execution"]):
+            # In a storm a reminder joins the person's digest ("still waiting for your answer"): no text of its own.
+            entry = timeline_entry(event_kind, utc_now(), level=level, phone=number, in_digest=True)
+            deps.incidents.record_sent(incident_id, entry)
+            return
         message_id = deps.notifier.send(
             number, sms, incident_id=incident_id, level=level, kind=kind, ttl_seconds=ttl, slot_reserved=True,
             execution=event["execution"],

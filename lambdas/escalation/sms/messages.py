@@ -176,6 +176,7 @@ DIGEST_LINES = (
     ("exhausted_notice", "UNACKNOWLEDGED, escalation stopped"),
     ("acknowledged_notice", "acknowledged by others"),
     ("resolved_notice", "resolved"),
+    ("reminder", "still waiting for your answer"),
 )
 
 
@@ -196,7 +197,8 @@ def storm_digest(members: Sequence[Mapping[str, Any]], max_segments: int) -> Sms
         kind: list(dict.fromkeys(str(member["incident_id"]) for member in members if member.get("kind") == kind))
         for kind, _ in DIGEST_LINES
     }
-    tail = " Reply YES <id> to take one, YES ALL for all." if by_kind["exhausted_notice"] else " No action needed."
+    answerable = by_kind["exhausted_notice"] or by_kind["reminder"]
+    tail = " Reply YES <id> to take one, YES ALL for all." if answerable else " No action needed."
     body = ""
     for shown in (MAX_LISTED_IDS, 3, 1, 0):
         lines = [

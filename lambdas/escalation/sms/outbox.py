@@ -30,7 +30,7 @@ from escalation.store.message_log import MessageLog
 COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
 DIGEST_SLEEP_STEP_SECONDS = 30.0  # a digest's wait, in steps (a clock that jumps, a window that moved)
 MAX_COURTESY_WAIT_SECONDS = 1.0  # a slot this close is reserved and waited for; past it, send now and reserve none
-DIGESTED_KINDS = frozenset({"escalated_notice", "exhausted_notice", "acknowledged_notice", "resolved_notice"})
+DIGESTED_KINDS = frozenset({"escalated_notice", "exhausted_notice", "acknowledged_notice", "resolved_notice", "reminder"})
 
 
 class Notifier:
@@ -159,6 +159,13 @@ class Notifier:
                 "courtesy sms not sent", extra={"incident_id": incident_id, "to": mask(to), "kind": kind, "error": str(error)}
             )
             return None
+
+    def hold_reminder(self, to: str, *, incident_id: str, execution: str) -> bool:
+        """In a storm, hold a reminder for the person's digest instead of sending it alone; False outside a storm."""
+        if not self._held(to, "reminder", incident_id=incident_id, execution=execution):
+            return False
+        self._send_digest(to, incident_id=incident_id, kind="reminder", execution=execution)
+        return True
 
     def _held(self, to: str, kind: str, *, incident_id: str, execution: str | None) -> bool:
         """True when this notice goes to a person in a storm: it is held for their digest, not sent alone."""
