@@ -6,10 +6,12 @@ event is logged and dropped (retrying cannot fix it); a failure raises, so Lambd
 it waits in the dead-letter queue, which alarms).
 """
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from escalation.paging.undelivered import page_undelivered
 from escalation.platform import aws_clients
 from escalation.platform.observability import logger, metrics
 from escalation.platform.wiring import dependencies
@@ -37,5 +39,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             logger.error("delivery receipt rejected", extra={"error": str(error)})
             outcomes.append({"result": "rejected", "error": str(error)})
             continue
-        outcomes.append(apply(receipt, log=deps.message_log, book=_book(), once=deps.once))
+        moved_on = partial(page_undelivered, deps)  # a page that will not arrive ends its level's wait
+        outcomes.append(apply(receipt, log=deps.message_log, book=_book(), once=deps.once, undelivered=moved_on))
     return {"outcomes": outcomes}

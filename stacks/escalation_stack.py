@@ -267,6 +267,11 @@ class EscalationStack(Stack):
         self.messaging = messaging
         self._add_alerts(common_env, sms_env, code, layer, state_machine_arn, protect_configuration)
         self.receipts = self._receipts(code, layer, common_env) if config.sms_api == "v2" else None
+        if self.receipts is not None:  # a page that will not arrive ends its level's wait; a fault of ours tells ops
+            receipts = self.receipts.function
+            receipts.role.add_to_policy(iam.PolicyStatement(actions=["states:SendTaskFailure"], resources=[state_machine_arn]))
+            messaging.ops_topic.grant_publish(receipts.function)
+            receipts.function.add_environment("OPS_TOPIC_ARN", messaging.ops_topic.topic_arn)
 
         self.monitoring = self._monitoring(messaging.ops_topic)
         self.dashboard = OperationsDashboard(

@@ -52,7 +52,8 @@ def acknowledge_findings(stack: EscalationStack) -> None:
         for resource in sms_send_resources(stack.config):
             if "*" in resource:
                 _ack(stack.operator, f"AwsSolutions-IAM5[Resource::{resource}]", SMS_REASON)
-    for handler in (stack.page, stack.unacknowledged):  # both tell ops: a fault of ours, an exhausted chain
+    receipts = [stack.receipts.function] if stack.receipts is not None else []  # a page refused for a fault of ours
+    for handler in (stack.page, stack.unacknowledged, *receipts):  # they tell ops: a fault of ours, an exhausted chain
         _ack(
             handler,
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",

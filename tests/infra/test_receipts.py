@@ -139,8 +139,13 @@ def test_the_topic_delivers_to_the_receipts_function_and_failures_are_kept(defau
     assert handler["Environment"]["Variables"]["INCIDENTS_TABLE"] == {"Ref": synth.logical_id(synth.stack.storage.incidents)}
 
 
-def test_the_receipts_function_reads_and_updates_items_and_nothing_else(default_synth: Synth) -> None:
+def test_the_receipts_function_reads_and_updates_items_fails_waits_and_tells_ops_and_nothing_else(default_synth: Synth) -> None:
     synth = default_synth
+    (machine,) = synth.of_type("AWS::StepFunctions::StateMachine").values()
+    name = machine["Properties"]["StateMachineName"]
+    state_machine = f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"
+    ops_topic = f"${{{synth.logical_id(synth.stack.messaging.ops_topic)}}}"
+    ops_key = f"${{{synth.logical_id(synth.stack.messaging.ops_topic.master_key)}.Arn}}"
     incidents = f"${{{synth.logical_id(synth.stack.storage.incidents)}.Arn}}"
     messages = f"${{{synth.logical_id(synth.stack.storage.messages)}.Arn}}"
     queue = f"${{{synth.logical_id(synth.stack.receipts.dead_letters)}.Arn}}"
@@ -159,7 +164,13 @@ def test_the_receipts_function_reads_and_updates_items_and_nothing_else(default_
         ("dynamodb:Query", f"{messages}/index/by_contact"),  # the rows of a batch text
         # Lambda sends a failed event to the function's own dead-letter queue with the function's role
         *((f"sqs:{action}", queue) for action in ("SendMessage", "GetQueueAttributes", "GetQueueUrl")),
+        ("states:SendTaskFailure", state_machine),  # a page that will not arrive ends its level's wait
+        ("sns:Publish", ops_topic),  # a page refused for a fault of ours is told to ops at once
+        *((action, ops_key) for action in ("kms:Decrypt", "kms:GenerateDataKey*")),  # the ops topic's key
     }
+    assert synth.resources[synth.logical_id(synth.stack.receipts.function.function)]["Properties"]["Environment"]["Variables"][
+        "OPS_TOPIC_ARN"
+    ] == {"Ref": synth.logical_id(synth.stack.messaging.ops_topic)}
 
 
 def test_the_spend_check_reads_the_limits_and_the_cost_hourly_and_nothing_else(default_synth: Synth) -> None:

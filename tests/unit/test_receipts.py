@@ -11,6 +11,7 @@ import botocore.session
 import delivery_receipts
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.stub import ANY, Stubber
 
 from escalation.incidents.status import Event
 from escalation.incidents.timeline import utc_now
@@ -149,16 +150,48 @@ def test_an_undelivered_text_is_on_the_timeline_with_status_description_and_caus
     assert paged.incident("123")["cost"] == PRICE  # a final receipt's price is paid whatever the outcome
 
 
-def test_an_undelivered_page_reaches_the_hook_for_moving_the_escalation_on(
-    paged: Aws, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("event_type", ["TEXT_UNREACHABLE", "TEXT_BLOCKED", "TEXT_TTL_EXPIRED"])
+def test_a_page_that_will_not_arrive_ends_the_levels_wait_at_once_and_once(
+    paged: Aws, sfn_stub: Stubber, lambda_context: LambdaContext, event_type: str
 ) -> None:
-    calls: list[tuple[str, str, Outcome]] = []
-    monkeypatch.setattr(
-        "escalation.sms.receipts.on_undelivered",
-        lambda target, receipt, outcome: calls.append((target.kind, receipt.event_type, outcome)),
-    )
-    deliver(lambda_context, event("msg-1", "TEXT_UNREACHABLE"), event("msg-1", "TEXT_UNREACHABLE"))
-    assert calls == [("page", "TEXT_UNREACHABLE", Outcome.FAILED_CONTACT)]  # once, though delivered twice
+    failure = {"taskToken": "token-0", "error": "SmsFailed", "cause": ANY}
+    sfn_stub.add_response("send_task_failure", {}, expected_params=failure)  # the state machine moves to the next level
+    first, again = deliver(lambda_context, event("msg-1", event_type), event("msg-1", event_type))
+    assert first["results"] == ["recorded"] and again["results"] == ["duplicate"]  # delivered twice: acted on once
+    sfn_stub.assert_no_pending_responses()
+    item = paged.incident("123")
+    # The number is marked unreachable when the failure is the number's; a blocked or expired text is nobody's fault.
+    assert (FIRST in item.get("unreachable", [])) is (event_type == "TEXT_UNREACHABLE")
+
+
+def test_a_receipt_racing_a_yes_finds_the_wait_over(paged: Aws, sfn_stub: Stubber, lambda_context: LambdaContext) -> None:
+    sfn_stub.add_client_error("send_task_failure", service_error_code="TaskTimedOut", http_status_code=400)
+    (outcome,) = deliver(lambda_context, event("msg-1", "TEXT_UNREACHABLE"))
+    assert outcome["results"] == ["recorded"]  # the YES completed the task first: nothing more to do, no error
+    sfn_stub.assert_no_pending_responses()
+
+
+def test_a_receipt_for_a_level_the_escalation_left_is_only_recorded(
+    escalated: Aws, sfn_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    (outcome,) = deliver(lambda_context, event("msg-1", "TEXT_UNREACHABLE"))  # the first page; level 1 waits now
+    assert outcome["results"] == ["recorded"]
+    assert [entry["event"] for entry in receipts_on(escalated)] == [Event.UNDELIVERED]
+    assert FIRST not in escalated.incident("123").get("unreachable", [])  # no SendTaskFailure either (no stub)
+
+
+@pytest.mark.parametrize("event_type", ["TEXT_SPAM", "TEXT_CARRIER_BLOCKED", "TEXT_PROTECT_BLOCKED", "TEXT_INVALID_MESSAGE"])
+def test_a_page_refused_for_a_fault_of_ours_tells_ops_once_and_never_walks_the_chain(
+    paged: Aws, sfn_stub: Stubber, lambda_context: LambdaContext, event_type: str
+) -> None:
+    deliver(lambda_context, event("msg-1", event_type))
+    deliver(lambda_context, event("msg-1", "TEXT_UNKNOWN", after=9))  # a later final event of the same page
+    sfn_stub.assert_no_pending_responses()  # no task failure: the window still decides
+    item = paged.incident("123")
+    assert item["fault"].startswith(f"{event_type}: ") and FIRST not in item.get("unreachable", [])
+    messages = paged.sqs.receive_message(QueueUrl=paged.ops_queue_url, MaxNumberOfMessages=10)["Messages"]
+    (notice,) = [json.loads(message["Body"]) for message in messages]
+    assert notice["Subject"] == "Incident 123: page not sent (fault on our side)" and event_type in notice["Message"]
 
 
 def test_the_same_event_twice_is_recorded_and_paid_once(

@@ -37,6 +37,10 @@ class Dependencies:
         """The Step Functions client (task tokens, executions), made on first use and kept for the container."""
         return aws_clients.stepfunctions()
 
+    def sns(self) -> Any:
+        """The SNS client (the ops topic), made on first use and kept for the container."""
+        return aws_clients.sns()
+
 
 @cache
 def dependencies() -> Dependencies:

@@ -31,6 +31,7 @@ long an escalation runs); the rest are counted in `receipts_not_kept`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -40,13 +41,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from escalation.incidents.status import Event
 from escalation.incidents.timeline import timeline_entry
 from escalation.platform.observability import RECEIPTS_UNMATCHED, SMS_COST, SMS_DELIVERED, SMS_UNDELIVERED, count, logger, metrics
-from escalation.sms.phone_numbers import mask
 from escalation.sms.receipt_events import CAUSE, FAILED, RANK, Outcome, Receipt
 from escalation.store.message_log import MessageLog
 from escalation.store.once import OnceOnly
 from escalation.store.receipt_book import ReceiptBook, Target, targets_of
 
-PAGE_KINDS = frozenset({"page", "reminder"})
 MAX_DESCRIPTION = 100  # characters of the service's status description kept on an entry
 
 
@@ -75,21 +74,12 @@ def receipt_entry(receipt: Receipt, outcome: Outcome, target: Target) -> dict[st
     )  # fmt: skip
 
 
-def on_undelivered(target: Target, receipt: Receipt, outcome: Outcome) -> None:
-    """The hook for moving an escalation on at once when its page will not arrive (not done yet: the page's window runs).
-
-    Called once per (text, incident) when an undelivered receipt was recorded on the incarnation that sent it.
-    """
-    if target.kind not in PAGE_KINDS:
-        return
-    logger.warning(
-        "a page will not arrive; the escalation moves on when its acknowledgement window ends",
-        extra={"incident_id": target.incident_id, "level": target.level, "to": mask(target.contact),
-               "event_type": receipt.event_type, "cause": CAUSE[outcome]},
-    )  # fmt: skip
+Undelivered = Callable[[Target, Receipt, Outcome], str]  # what a failed page does to its escalation
 
 
-def _record(book: ReceiptBook, receipt: Receipt, outcome: Outcome, targets: list[Target]) -> list[str]:
+def _record(
+    book: ReceiptBook, receipt: Receipt, outcome: Outcome, targets: list[Target], undelivered: Undelivered | None
+) -> list[str]:
     """Record the event on each incident the text was about; what happened for each."""
     results = []
     for target in targets:
@@ -107,8 +97,9 @@ def _record(book: ReceiptBook, receipt: Receipt, outcome: Outcome, targets: list
                 "receipt of a text of an earlier incident with this id: not recorded on the new one",
                 extra={"incident_id": target.incident_id, "message_id": receipt.message_id},
             )
-        if result in ("recorded", "not_kept") and outcome in FAILED:
-            on_undelivered(target, receipt, outcome)
+        if result in ("recorded", "not_kept") and outcome in FAILED and undelivered is not None:
+            moved = undelivered(target, receipt, outcome)
+            logger.info("undelivered text acted on", extra={"incident_id": target.incident_id, "result": moved})
         results.append(result)
     if outcome in (Outcome.DELIVERED, Outcome.ACCEPTED):
         count(SMS_DELIVERED)
@@ -117,8 +108,13 @@ def _record(book: ReceiptBook, receipt: Receipt, outcome: Outcome, targets: list
     return results
 
 
-def apply(receipt: Receipt, *, log: MessageLog, book: ReceiptBook, once: OnceOnly) -> dict[str, Any]:
-    """Record one event on the incidents its text was about, once, and charge a final one's price; a summary."""
+def apply(
+    receipt: Receipt, *, log: MessageLog, book: ReceiptBook, once: OnceOnly, undelivered: Undelivered | None = None
+) -> dict[str, Any]:
+    """Record one event on the incidents its text was about, once, and charge a final one's price; a summary.
+
+    undelivered: called once per (text, incident) when a failure was recorded (escalation.paging.undelivered).
+    """
     outcome = receipt.outcome
     summary: dict[str, Any] = {"message_id": receipt.message_id, "event_type": receipt.event_type}
     if outcome is None:
@@ -133,7 +129,7 @@ def apply(receipt: Receipt, *, log: MessageLog, book: ReceiptBook, once: OnceOnl
     results: list[str] = []
     if outcome is not Outcome.PENDING:  # nothing to record while it is on its way
         key = f"receipt#{receipt.message_id}#{receipt.event_type}"
-        if not once.once(key, lambda: results.extend(_record(book, receipt, outcome, targets))):
+        if not once.once(key, lambda: results.extend(_record(book, receipt, outcome, targets, undelivered))):
             results.append("duplicate")
     charged = None
     if receipt.is_final and receipt.price is not None:
