@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 from .runner import run_scenario
+from .runtime import DEFAULT_MAX_WORKERS
 from .scenario import Scenario, parse_scenario
 
 FIRST, SECOND = "+447700900001", "+447700900002"
@@ -31,7 +32,7 @@ def _incident(index: int) -> dict[str, Any]:
     }
 
 
-def storm_scenario(count: int = 60, *, window_seconds: int = 20, batch_seconds: int = 20) -> Scenario:
+def storm_scenario(count: int = 60, *, window_seconds: int = 20, batch_seconds: int = 20, time_limit: int = 600) -> Scenario:
     """Count incidents for one two-contact chain, written within a second; nobody answers."""
     return parse_scenario(
         {
@@ -39,7 +40,7 @@ def storm_scenario(count: int = 60, *, window_seconds: int = 20, batch_seconds: 
             "settings": {"ackTimeoutSeconds": window_seconds, "reminders": 0, "stormBatchSeconds": batch_seconds},
             "incident": _incident(0),
             "writes": [{"after_seconds": index / count, "item": _incident(index)} for index in range(1, count)],
-            "time_limit_seconds": 600,
+            "time_limit_seconds": time_limit,
         }
     )
 
@@ -73,10 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incidents", type=int, default=60)
     parser.add_argument("--window", type=int, default=20, help="ackTimeoutSeconds (default 20)")
     parser.add_argument("--batch", type=int, default=20, help="stormBatchSeconds (default 20)")
+    parser.add_argument("--time-limit", type=int, default=900, help="seconds before the run is cut short (default 900)")
+    parser.add_argument(
+        "--workers", type=int, default=DEFAULT_MAX_WORKERS, help="processes per function (as Lambda's concurrency)"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     with contextlib.redirect_stdout(sys.stderr):  # handlers log to stdout
-        result = run_scenario(storm_scenario(args.incidents, window_seconds=args.window, batch_seconds=args.batch))
+        scenario = storm_scenario(
+            args.incidents, window_seconds=args.window, batch_seconds=args.batch, time_limit=args.time_limit
+        )
+        result = run_scenario(scenario, workers=args.workers)
     figures = {
         "incidents": args.incidents,
         "completed": result["completed"],
