@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from escalation.alerts import heartbeats
+from escalation.alerts import heartbeat_monitors, heartbeat_schedules
 
 from . import context
 from .context import Cli, CliError, parse_duration
@@ -29,7 +29,7 @@ app = typer.Typer(
 )
 
 
-def _refused(error: heartbeats.HeartbeatError) -> CliError:
+def _refused(error: heartbeat_monitors.HeartbeatError) -> CliError:
     return CliError(f"refused, nothing changed: {error}")
 
 
@@ -40,9 +40,9 @@ def _seconds(text: str, option: str) -> int:
         raise CliError(f"{option}: {error}") from None
 
 
-def _schedules(cli: Cli) -> heartbeats.Schedules:
+def _schedules(cli: Cli) -> heartbeat_schedules.Schedules:
     """The deadline schedules, to delete the pending one (the CLI never creates any: beats do)."""
-    return heartbeats.Schedules(client=cli.client("scheduler"), group=cli.output(SCHEDULE_GROUP_OUTPUT))
+    return heartbeat_schedules.Schedules(client=cli.client("scheduler"), group=cli.output(SCHEDULE_GROUP_OUTPUT))
 
 
 def every(seconds: int) -> str:
@@ -72,14 +72,14 @@ def create(
     interval_seconds, grace_seconds = _seconds(interval, "--interval"), _seconds(grace, "--grace")
     base = cli.output(HEARTBEATS_URL_OUTPUT).removesuffix("/")  # before writing: a stack without the route has no use for it
     try:
-        created = heartbeats.create_monitor(
+        created = heartbeat_monitors.create_monitor(
             cli.table(INTEGRATIONS_TABLE_OUTPUT),
             name,
             integration=integration,
             interval_seconds=interval_seconds,
             grace_seconds=grace_seconds,
         )
-    except heartbeats.HeartbeatError as error:
+    except heartbeat_monitors.HeartbeatError as error:
         raise _refused(error) from None
     url = f"{base}/{created.pop('token')}"
     result = {**created, "url": url}
@@ -100,7 +100,7 @@ def create(
 def list_command(ctx: typer.Context) -> None:
     """Every monitor: whom it pages, its interval and grace, its state, its last beat and its deadline."""
     cli = context.get(ctx)
-    rows = context.plain(heartbeats.list_monitors(cli.table(INTEGRATIONS_TABLE_OUTPUT)))
+    rows = context.plain(heartbeat_monitors.list_monitors(cli.table(INTEGRATIONS_TABLE_OUTPUT)))
 
     def render() -> None:
         if not rows:
@@ -130,8 +130,8 @@ def pause(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The moni
     cli = context.get(ctx)
     schedules = _schedules(cli)
     try:
-        paused = heartbeats.pause_monitor(cli.table(INTEGRATIONS_TABLE_OUTPUT), name, schedules)
-    except heartbeats.HeartbeatError as error:
+        paused = heartbeat_monitors.pause_monitor(cli.table(INTEGRATIONS_TABLE_OUTPUT), name, schedules)
+    except heartbeat_monitors.HeartbeatError as error:
         raise _refused(error) from None
     cli.emit(paused, lambda: cli.console.print(f"Heartbeat monitor [bold]{name}[/] paused (it was {paused['was']})."))
 
@@ -141,8 +141,8 @@ def resume(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The mon
     """Watch a paused monitor again: its next beat arms it."""
     cli = context.get(ctx)
     try:
-        resumed = heartbeats.resume_monitor(cli.table(INTEGRATIONS_TABLE_OUTPUT), name)
-    except heartbeats.HeartbeatError as error:
+        resumed = heartbeat_monitors.resume_monitor(cli.table(INTEGRATIONS_TABLE_OUTPUT), name)
+    except heartbeat_monitors.HeartbeatError as error:
         raise _refused(error) from None
     cli.emit(resumed, lambda: cli.console.print(f"Heartbeat monitor [bold]{name}[/] resumed: its next beat arms it."))
 
@@ -153,8 +153,8 @@ def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The mon
     cli = context.get(ctx)
     schedules = _schedules(cli)
     try:
-        deleted: dict[str, Any] = heartbeats.delete_monitor(cli.table(INTEGRATIONS_TABLE_OUTPUT), name, schedules)
-    except heartbeats.HeartbeatError as error:
+        deleted: dict[str, Any] = heartbeat_monitors.delete_monitor(cli.table(INTEGRATIONS_TABLE_OUTPUT), name, schedules)
+    except heartbeat_monitors.HeartbeatError as error:
         raise _refused(error) from None
 
     def render() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation.alerts import heartbeats
+from escalation.alerts import heartbeat_monitors, heartbeat_schedules, heartbeats
 from escalation.alerts.incidents import AlertsBusy
 from escalation.platform import aws_clients
 from escalation.platform.observability import count, logger, metrics
@@ -33,10 +33,10 @@ def integrations_table() -> Any:
 
 
 @cache
-def schedules() -> heartbeats.Schedules:
+def schedules() -> heartbeat_schedules.Schedules:
     """The schedule group deadlines go to, and the checker each invokes (set by the stack)."""
-    return heartbeats.Schedules(
-        client=heartbeats.scheduler_client(),
+    return heartbeat_schedules.Schedules(
+        client=heartbeat_schedules.scheduler_client(),
         group=os.environ["HEARTBEAT_SCHEDULE_GROUP"],
         function_arn=os.environ["HEARTBEAT_CHECK_ARN"],
         role_arn=os.environ["HEARTBEAT_SCHEDULER_ROLE_ARN"],
@@ -55,11 +55,11 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     token = str((request.get("pathParameters") or {}).get("token") or "")
     try:
         result = heartbeats.beat(dependencies(), integrations_table(), schedules(), token)
-    except heartbeats.UnknownToken:
+    except heartbeat_monitors.UnknownToken:
         return _response(404, {"status": "not found", "message": "No heartbeat monitor has this URL"})
-    except heartbeats.DeletedMonitor:
+    except heartbeat_monitors.DeletedMonitor:
         return _response(410, {"status": "gone", "message": "This heartbeat monitor was deleted"})
-    except (heartbeats.HeartbeatsBusy, AlertsBusy) as error:
+    except (heartbeat_monitors.HeartbeatsBusy, AlertsBusy) as error:
         logger.warning("beat not recorded now; the sender retries", extra={"error": str(error)})
         return _response(503, {"status": "unavailable", "message": "Try again shortly"})
     count("HeartbeatBeats")

@@ -108,7 +108,7 @@ class HeartbeatsDriver:
     """Creates the scenario's monitors, beats them on time, and fires their deadlines."""
 
     def __init__(self, plan: HeartbeatPlan | None, deployed: DeployedStack, region: str, errors: list[str]) -> None:
-        from escalation.alerts import heartbeats  # noqa: PLC0415 (lambdas/ is on the path once stacks are)
+        from escalation.alerts import heartbeat_monitors  # noqa: PLC0415 (lambdas/ is on the path once stacks are)
 
         self._plan = plan or HeartbeatPlan()
         self._errors = errors
@@ -121,7 +121,7 @@ class HeartbeatsDriver:
         boto3.client("scheduler", region_name=region).create_schedule_group(Name=deployed.outputs["HeartbeatScheduleGroup"])
         table = boto3.resource("dynamodb", region_name=region).Table(deployed.outputs["IntegrationsTableName"])
         for monitor in self._plan.monitors:
-            created = heartbeats.create_monitor(
+            created = heartbeat_monitors.create_monitor(
                 table, monitor.name, integration=monitor.integration, interval_seconds=monitor.interval_seconds,
                 grace_seconds=monitor.grace_seconds,
             )  # fmt: skip

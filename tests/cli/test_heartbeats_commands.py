@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from escalation.alerts import heartbeats
+from escalation.alerts import heartbeat_monitors, heartbeat_schedules, heartbeats
 from escalation.alerts.integrations import create_integration
 from escalation.platform.wiring import dependencies
 from tests.cli.conftest import FIRST, HEARTBEAT_SCHEDULE_GROUP, HEARTBEATS_URL, REGION, Deployed
@@ -30,8 +30,12 @@ def scheduler(deployed: Deployed) -> Iterator[Any]:
 
 def _beat(deployed: Deployed, scheduler: Any, token: str) -> heartbeats.Beat:
     """A beat as the endpoint's function takes it (it creates the deadline's schedule)."""
-    schedules = heartbeats.Schedules(scheduler, HEARTBEAT_SCHEDULE_GROUP, "arn:aws:lambda:eu-west-2:123456789012:function:c",
-                                     "arn:aws:iam::123456789012:role/s")  # fmt: skip
+    schedules = heartbeat_schedules.Schedules(
+        scheduler,
+        HEARTBEAT_SCHEDULE_GROUP,
+        "arn:aws:lambda:eu-west-2:123456789012:function:c",
+        "arn:aws:iam::123456789012:role/s",
+    )
     return heartbeats.beat(dependencies(), deployed.integrations, schedules, token)
 
 
@@ -47,7 +51,7 @@ def test_create_prints_the_url_once_with_the_curl_that_beats(deployed: Deployed,
     assert "shown this once" in text and f"curl -fsS -X POST {HEARTBEATS_URL}/{token}" in text
     assert "5m + 1m late" in text and "armed by its first beat" in text
     stored = json.dumps(deployed.integrations.scan()["Items"], default=str)
-    assert token not in stored and heartbeats.token_hash(token) in stored  # only the hash is kept
+    assert token not in stored and heartbeat_monitors.token_hash(token) in stored  # only the hash is kept
     assert _beat(deployed, scheduler, token).outcome == "armed"
 
 
@@ -68,7 +72,7 @@ def test_create_refuses_what_cannot_work(deployed: Deployed, scheduler: Any) -> 
     assert "interval: must be from 1 minute" in create("--integration", "batch-jobs", "--interval", "0m")
     assert "--interval: '30s' is not a duration" in create("--integration", "batch-jobs", "--interval", "30s")
     assert "integration: no integration 'nope'" in create("--integration", "nope", "--interval", "5m")
-    assert heartbeats.list_monitors(deployed.integrations) == []
+    assert heartbeat_monitors.list_monitors(deployed.integrations) == []
 
 
 def test_list_shows_state_last_beat_and_deadline(deployed: Deployed, scheduler: Any) -> None:
@@ -80,7 +84,7 @@ def test_list_shows_state_last_beat_and_deadline(deployed: Deployed, scheduler: 
 
     db, etl = ok(deployed.cli("heartbeats", "list"))
 
-    assert (db["name"], db["state"], db["deadline"]) == ("db", "up", heartbeats.iso(beat.deadline or 0))
+    assert (db["name"], db["state"], db["deadline"]) == ("db", "up", heartbeat_schedules.iso(beat.deadline or 0))
     assert db["last_beat_at"] is not None
     assert (etl["name"], etl["state"], etl["last_beat_at"], etl["deadline"]) == ("etl", "waiting", None, None)
     text = ok(deployed.cli("heartbeats", "list", json_output=False))
@@ -112,6 +116,6 @@ def test_delete_removes_the_monitor_its_schedule_and_its_url(deployed: Deployed,
 
     assert "deleted; its URL answers 410 Gone" in text
     assert _pending(scheduler) == [] and ok(deployed.cli("heartbeats", "list")) == []
-    with pytest.raises(heartbeats.DeletedMonitor):
+    with pytest.raises(heartbeat_monitors.DeletedMonitor):
         _beat(deployed, scheduler, token)
     assert "no heartbeat monitor 'db'" in refused(deployed.cli("heartbeats", "delete", "db"))

@@ -21,7 +21,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
-from escalation.alerts import heartbeats
+from escalation.alerts import heartbeat_monitors, heartbeat_schedules, heartbeats
 from escalation.alerts.integrations import create_integration
 from escalation.incidents.resolve import RESOLVED_OUTPUT
 from escalation.platform.wiring import dependencies
@@ -61,7 +61,7 @@ class Monitors:
 
     table: Any
     scheduler: Any
-    schedules: heartbeats.Schedules
+    schedules: heartbeat_schedules.Schedules
     clock: Clock
     token: str
 
@@ -83,7 +83,7 @@ class Monitors:
         return heartbeats.check(dependencies(), self.table, payload, now=self.clock, sleep=self.clock.sleep)
 
     def item(self) -> dict[str, Any]:
-        item: dict[str, Any] = self.table.get_item(Key=heartbeats.monitor_key(NAME), ConsistentRead=True)["Item"]
+        item: dict[str, Any] = self.table.get_item(Key=heartbeat_monitors.monitor_key(NAME), ConsistentRead=True)["Item"]
         return item
 
 
@@ -91,15 +91,17 @@ class Monitors:
 def monitors(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Monitors]:
     """An integration paging FIRST then SECOND, and a monitor on it (5 min, 1 min grace), not armed yet."""
     monkeypatch.setenv("INTEGRATIONS_TABLE", INTEGRATIONS_TABLE)
-    heartbeats.scheduler_client.cache_clear()
+    heartbeat_schedules.scheduler_client.cache_clear()
     table = create_integrations_table()
     create_integration(table, "batch-jobs", contacts=[FIRST, SECOND])
     scheduler = boto3.client("scheduler", region_name=REGION)
     scheduler.create_schedule_group(Name=GROUP)
-    schedules = heartbeats.Schedules(scheduler, GROUP, CHECK_ARN, ROLE_ARN, DLQ_ARN)
-    created = heartbeats.create_monitor(table, NAME, integration="batch-jobs", interval_seconds=INTERVAL, grace_seconds=GRACE)
+    schedules = heartbeat_schedules.Schedules(scheduler, GROUP, CHECK_ARN, ROLE_ARN, DLQ_ARN)
+    created = heartbeat_monitors.create_monitor(
+        table, NAME, integration="batch-jobs", interval_seconds=INTERVAL, grace_seconds=GRACE
+    )
     yield Monitors(table, scheduler, schedules, Clock(), created["token"])
-    heartbeats.scheduler_client.cache_clear()
+    heartbeat_schedules.scheduler_client.cache_clear()
 
 
 def _incidents(aws: Aws) -> list[dict[str, Any]]:
@@ -109,7 +111,7 @@ def _incidents(aws: Aws) -> list[dict[str, Any]]:
 
 def test_the_token_is_stored_only_as_its_hash(monitors: Monitors) -> None:
     stored = json.dumps(monitors.table.scan()["Items"], default=str)
-    assert monitors.token not in stored and heartbeats.token_hash(monitors.token) in stored
+    assert monitors.token not in stored and heartbeat_monitors.token_hash(monitors.token) in stored
 
 
 def test_a_monitor_is_armed_by_its_first_beat(monitors: Monitors) -> None:
@@ -215,7 +217,7 @@ def test_a_paused_monitor_never_pages_and_resuming_waits_for_a_beat(monitors: Mo
     monitors.beat()
     (schedule,) = monitors.pending()
 
-    paused = heartbeats.pause_monitor(monitors.table, NAME, monitors.schedules)
+    paused = heartbeat_monitors.pause_monitor(monitors.table, NAME, monitors.schedules)
 
     assert paused == {"name": NAME, "state": "paused", "was": "up"}
     assert monitors.pending() == []  # its pending deadline is deleted
@@ -224,13 +226,13 @@ def test_a_paused_monitor_never_pages_and_resuming_waits_for_a_beat(monitors: Mo
     beat = monitors.beat()  # a beat while paused is recorded, arms nothing
     assert (beat.outcome, beat.state, beat.deadline) == ("paused", "paused", None)
     assert monitors.pending() == [] and _incidents(aws) == []
-    assert heartbeats.get_monitor(monitors.table, NAME)["last_beat_at"] == heartbeats.iso(monitors.clock.at)  # type: ignore[index]
+    assert heartbeat_monitors.get_monitor(monitors.table, NAME)["last_beat_at"] == heartbeat_schedules.iso(monitors.clock.at)  # type: ignore[index]
 
-    assert heartbeats.resume_monitor(monitors.table, NAME) == {"name": NAME, "state": "waiting"}
+    assert heartbeat_monitors.resume_monitor(monitors.table, NAME) == {"name": NAME, "state": "waiting"}
     assert monitors.pending() == []
     assert monitors.beat().outcome == "armed"
-    with pytest.raises(heartbeats.HeartbeatError, match="is not paused"):
-        heartbeats.resume_monitor(monitors.table, NAME)
+    with pytest.raises(heartbeat_monitors.HeartbeatError, match="is not paused"):
+        heartbeat_monitors.resume_monitor(monitors.table, NAME)
 
 
 def test_pausing_between_a_deadline_and_its_check_pages_nobody(monitors: Monitors, aws: Aws) -> None:
@@ -238,7 +240,7 @@ def test_pausing_between_a_deadline_and_its_check_pages_nobody(monitors: Monitor
     (schedule,) = monitors.pending()
     monitors.clock.advance(INTERVAL + GRACE)
     monitors.table.update_item(  # paused as the schedule fires (its deadline kept, as if the delete had not happened)
-        Key=heartbeats.monitor_key(NAME), UpdateExpression="SET #s = :p", ExpressionAttributeNames={"#s": "state"},
+        Key=heartbeat_monitors.monitor_key(NAME), UpdateExpression="SET #s = :p", ExpressionAttributeNames={"#s": "state"},
         ExpressionAttributeValues={":p": "paused"},
     )  # fmt: skip
     assert monitors.fire(schedule["payload"])["outcome"] == "paused"
@@ -249,21 +251,21 @@ def test_a_deleted_monitor_loses_its_schedule_and_its_url_answers_410(monitors: 
     monitors.beat()
     (schedule,) = monitors.pending()
 
-    deleted = heartbeats.delete_monitor(monitors.table, NAME, monitors.schedules)
+    deleted = heartbeat_monitors.delete_monitor(monitors.table, NAME, monitors.schedules)
 
     assert deleted["name"] == NAME
     assert monitors.pending() == []
-    with pytest.raises(heartbeats.DeletedMonitor):
+    with pytest.raises(heartbeat_monitors.DeletedMonitor):
         monitors.beat()
-    with pytest.raises(heartbeats.UnknownToken):
+    with pytest.raises(heartbeat_monitors.UnknownToken):
         monitors.beat("0" * 32)
-    with pytest.raises(heartbeats.UnknownToken):
+    with pytest.raises(heartbeat_monitors.UnknownToken):
         monitors.beat("not-a-token")
     monitors.clock.advance(INTERVAL + GRACE)
     assert monitors.fire(schedule["payload"])["outcome"] == "deleted"
-    assert heartbeats.list_monitors(monitors.table) == [] and _incidents(aws) == []
+    assert heartbeat_monitors.list_monitors(monitors.table) == [] and _incidents(aws) == []
     # A new monitor of the same name is a new monitor: the old schedule's input names another monitor id.
-    again = heartbeats.create_monitor(monitors.table, NAME, integration="batch-jobs", interval_seconds=INTERVAL)
+    again = heartbeat_monitors.create_monitor(monitors.table, NAME, integration="batch-jobs", interval_seconds=INTERVAL)
     monitors.token = again["token"]
     monitors.beat()
     assert monitors.fire(schedule["payload"])["outcome"] == "deleted"
@@ -343,23 +345,23 @@ def test_an_integration_gone_makes_the_checker_fail_loudly(monitors: Monitors) -
     monitors.beat()
     monitors.table.delete_item(Key={"pk": "integration#batch-jobs"})
     monitors.clock.advance(INTERVAL + GRACE)
-    with pytest.raises(heartbeats.NotRouted, match="no integration named 'batch-jobs'"):
+    with pytest.raises(heartbeat_monitors.NotRouted, match="no integration named 'batch-jobs'"):
         monitors.fire()
 
 
 def test_create_refuses_what_cannot_work(monitors: Monitors) -> None:
-    create = heartbeats.create_monitor
-    with pytest.raises(heartbeats.HeartbeatError, match="interval: must be from 1 minute"):
+    create = heartbeat_monitors.create_monitor
+    with pytest.raises(heartbeat_monitors.HeartbeatError, match="interval: must be from 1 minute"):
         create(monitors.table, "fast", integration="batch-jobs", interval_seconds=30)
-    with pytest.raises(heartbeats.HeartbeatError, match="grace: must be from 0"):
+    with pytest.raises(heartbeat_monitors.HeartbeatError, match="grace: must be from 0"):
         create(monitors.table, "x", integration="batch-jobs", interval_seconds=60, grace_seconds=-1)
-    with pytest.raises(heartbeats.HeartbeatError, match="integration: no integration 'nope'"):
+    with pytest.raises(heartbeat_monitors.HeartbeatError, match="integration: no integration 'nope'"):
         create(monitors.table, "x", integration="nope", interval_seconds=60)
-    with pytest.raises(heartbeats.HeartbeatError, match="exists already"):
+    with pytest.raises(heartbeat_monitors.HeartbeatError, match="exists already"):
         create(monitors.table, NAME, integration="batch-jobs", interval_seconds=60)
-    with pytest.raises(heartbeats.HeartbeatError, match="name: must be 1-64"):
+    with pytest.raises(heartbeat_monitors.HeartbeatError, match="name: must be 1-64"):
         create(monitors.table, "no spaces", integration="batch-jobs", interval_seconds=60)
-    assert [m["name"] for m in heartbeats.list_monitors(monitors.table)] == [NAME]
+    assert [m["name"] for m in heartbeat_monitors.list_monitors(monitors.table)] == [NAME]
 
 
 def test_the_summary_names_the_day_when_the_last_beat_was_not_today() -> None:
@@ -410,7 +412,7 @@ def test_the_endpoint_takes_a_post_and_refuses_a_get(endpoint: Monitors, lambda_
     assert (body["status"], body["monitor"], body["outcome"], body["state"]) == ("ok", NAME, "armed", "up")
     assert len(endpoint.pending()) == 1
     assert heartbeat_events.handler(_request("f" * 32), lambda_context)["statusCode"] == 404
-    heartbeats.delete_monitor(endpoint.table, NAME, endpoint.schedules)
+    heartbeat_monitors.delete_monitor(endpoint.table, NAME, endpoint.schedules)
     assert heartbeat_events.handler(_request(endpoint.token), lambda_context)["statusCode"] == 410
 
 
@@ -419,7 +421,7 @@ def test_the_checker_handler_pages_for_a_schedules_input(endpoint: Monitors, aws
     (schedule,) = endpoint.pending()
     item = endpoint.item()
     endpoint.table.update_item(  # the deadline has passed (the handler reads the real clock)
-        Key=heartbeats.monitor_key(NAME), UpdateExpression="SET deadline = :d", ExpressionAttributeValues={":d": 1}
+        Key=heartbeat_monitors.monitor_key(NAME), UpdateExpression="SET deadline = :d", ExpressionAttributeValues={":d": 1}
     )
     payload = {**schedule["payload"], "deadline": 1}
 
