@@ -24,9 +24,11 @@ from botocore.exceptions import ClientError
 
 from escalation.alerts.alarm_incidents import apply_change
 from escalation.alerts.alarms import InvalidAlarmEvent, is_alarm_event, parse_alarm_event
+from escalation.alerts.closing import acknowledge
 from escalation.alerts.events import AlertEvent, InvalidEvent, parse_event
-from escalation.alerts.incidents import AlertsBusy, acknowledge, incident_for, trigger
+from escalation.alerts.incidents import incident_for, trigger
 from escalation.alerts.integrations import Integration, key_hash, lookup
+from escalation.alerts.short_ids import AlertsBusy
 from escalation.incidents.resolve import resolve
 from escalation.incidents.timeline import utc_now
 from escalation.platform import aws_clients

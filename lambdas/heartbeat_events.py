@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation.alerts import heartbeat_monitors, heartbeat_schedules, heartbeats
-from escalation.alerts.incidents import AlertsBusy
+from escalation.alerts.short_ids import AlertsBusy
 from escalation.platform import aws_clients
 from escalation.platform.observability import count, logger, metrics
 from escalation.platform.wiring import dependencies

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture, Match
 
-from escalation.alerts.incidents import SHORT_ID_POOL_USED
+from escalation.alerts.short_ids import SHORT_ID_POOL_USED
 from escalation.platform import observability
 from stacks.functions import HandlerFunction
 from tests.infra.support import Synth

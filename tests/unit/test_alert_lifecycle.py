@@ -272,16 +272,17 @@ def test_an_alert_never_overwrites_an_incident_written_by_hand_between_its_check
     integration: dict[str, str], aws: Aws, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """IAM cannot require a conditional put: the condition on the alert's put is what protects an open incident."""
-    from escalation.alerts import incidents as alert_incidents  # noqa: PLC0415
+    from escalation.alerts import short_ids  # noqa: PLC0415
+    from escalation.platform import aws_clients  # noqa: PLC0415
 
-    monkeypatch.setattr(alert_incidents.secrets, "randbelow", lambda _bound: 4821)  # every draw: 4821, free when checked
+    monkeypatch.setattr(short_ids.secrets, "randbelow", lambda _bound: 4821)  # every draw: 4821, free when checked
     hand_written = {"incident_id": "4821", "description": "written by hand", "contacts": [FIRST]}
 
     def someone_writes_first(params: dict[str, Any], **_: Any) -> None:
         if params.get("TableName") == "Incidents" and params.get("Item", {}).get("incident_id") in ("4821", {"S": "4821"}):
             aws.incidents.put_item(Item=hand_written)
 
-    events = alert_incidents.aws_clients.dynamodb().meta.client.meta.events
+    events = aws_clients.dynamodb().meta.client.meta.events
     events.register("before-parameter-build.dynamodb.PutItem", someone_writes_first)
     try:
         status, _ = _post(lambda_context, _event(integration, "trigger"), "req-1")

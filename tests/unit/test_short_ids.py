@@ -16,9 +16,9 @@ import alert_events
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation.alerts import incidents as alert_incidents
-from escalation.alerts.incidents import SHORT_ID_REST_SECONDS, reusable
+from escalation.alerts import short_ids
 from escalation.alerts.integrations import create_integration
+from escalation.alerts.short_ids import SHORT_ID_REST_SECONDS, reusable
 from tests.conftest import Aws
 from tests.unit.alerts_support import INTEGRATIONS_TABLE, api_request, create_integrations_table
 from tests.unit.conftest import FIRST, SECOND
@@ -27,7 +27,7 @@ NOW = time.time()
 
 
 def _iso(seconds_ago: float) -> str:
-    return alert_incidents._iso(NOW, -int(seconds_ago))
+    return short_ids.iso_at(NOW, -int(seconds_ago))
 
 
 DAY = 86_400
@@ -78,13 +78,13 @@ def _id_of(aws: Aws, dedup_key: str) -> str:
 
 
 def _draws(monkeypatch: pytest.MonkeyPatch, values: Iterator[int]) -> None:
-    monkeypatch.setattr(alert_incidents.secrets, "randbelow", lambda _bound: next(values))
+    monkeypatch.setattr(short_ids.secrets, "randbelow", lambda _bound: next(values))
 
 
 def test_a_resolved_id_rests_seven_days_then_is_taken_again(
     routing_key: str, aws: Aws, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alert_incidents, "SHORT_ID_DIGITS", 2)
+    monkeypatch.setattr(short_ids, "SHORT_ID_DIGITS", 2)
     aws.incidents.put_item(Item={"incident_id": "42", "incident_stat": "resolved", "stat_date": _iso(DAY), "timeline": []})
     _draws(monkeypatch, itertools.count(42))  # 42 is drawn first
     _trigger(lambda_context, routing_key, "first")
@@ -99,16 +99,16 @@ def test_a_resolved_id_rests_seven_days_then_is_taken_again(
 def test_the_pool_grows_a_digit_when_half_used_and_a_trigger_never_fails_for_want_of_an_id(
     routing_key: str, aws: Aws, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alert_incidents, "SHORT_ID_DIGITS", 1)
+    monkeypatch.setattr(short_ids, "SHORT_ID_DIGITS", 1)
     published: list[float] = []
-    original = alert_incidents.metrics.add_metric
+    original = short_ids.metrics.add_metric
 
     def add_metric(*, name: str, unit: Any, value: float) -> None:
-        if name == alert_incidents.SHORT_ID_POOL_USED:
+        if name == short_ids.SHORT_ID_POOL_USED:
             published.append(value)
         original(name=name, unit=unit, value=value)
 
-    monkeypatch.setattr(alert_incidents.metrics, "add_metric", add_metric)
+    monkeypatch.setattr(short_ids.metrics, "add_metric", add_metric)
     for digit in range(10):  # every 1-digit id held by an incident being escalated
         aws.incidents.put_item(Item={"incident_id": str(digit), "incident_stat": "escalation", "execution_arn": "x"})
     _trigger(lambda_context, routing_key, "storm")
