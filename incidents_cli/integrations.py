@@ -12,8 +12,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from escalation.alerts.integration_checks import IntegrationError
 from escalation.alerts.integrations import (
-    IntegrationError,
     by_name,
     create_integration,
     list_integrations,

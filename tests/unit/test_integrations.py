@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from escalation.alerts.integration_checks import IntegrationError
 from escalation.alerts.integrations import (
     Integration,
-    IntegrationError,
     create_integration,
     key_hash,
     list_integrations,

@@ -22,7 +22,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from escalation.alerts.heartbeat_schedules import Schedules, iso
-from escalation.alerts.integrations import NAME, by_name
+from escalation.alerts.integration_checks import NAME
+from escalation.alerts.integrations import by_name
 from escalation.incidents.timeline import utc_now
 from escalation.store.incident_table import is_conditional_failure
 

@@ -26,8 +26,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from escalation.alerts.events import AlertEvent, incident_item, new_dedup_key
+from escalation.alerts.events import AlertEvent, new_dedup_key
 from escalation.alerts.integrations import Integration
+from escalation.alerts.page_facts import incident_item
 from escalation.alerts.short_ids import SHORT_ID_REST_SECONDS, AlertsBusy, claim_short_id, iso_at, release_short_id
 from escalation.incidents.status import RESOLVABLE_STATUSES, Event, Status
 from escalation.incidents.timeline import timeline_entry

@@ -31,26 +31,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from escalation.alerts.page_template import InvalidTemplate, check_template
-from escalation.incidents.item import MAX_CONTACTS
+from escalation.alerts.integration_checks import (
+    NAME,
+    IntegrationError,
+    check_countries,
+    check_name,
+    check_page_template,
+    check_pages,
+)
 from escalation.incidents.timeline import utc_now
-from escalation.sms.phone_numbers import is_e164, outside_countries
 from escalation.store.incident_table import is_conditional_failure
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ROUTING_KEY = re.compile(r"^[0-9a-f]{32}$")
-MAX_POLICY_LENGTH = 128
 KEY_ID_LENGTH = 8
 REGISTRY = "integrations"  # the item listing every integration's name
-
-
-class IntegrationError(ValueError):
-    """A request about integrations cannot be done; the message names the field and the problem."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -66,50 +60,6 @@ class Integration:
 def key_hash(routing_key: str) -> str:
     """How a routing key is stored: its SHA-256, hex."""
     return hashlib.sha256(routing_key.encode()).hexdigest()
-
-
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not NAME.match(name):
-        raise IntegrationError("name", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-
-
-def _check_countries(contacts: Sequence[str], allowed_calling_codes: tuple[str, ...]) -> None:
-    """Refuse a chain with a number the deployment may not text (the start handler would refuse its incidents)."""
-    for index, number in enumerate(contacts):
-        problem = outside_countries(number, allowed_calling_codes)
-        if problem:
-            raise IntegrationError(f"contacts[{index}]", problem)
-
-
-def _check_pages(contacts: Sequence[str], policy: str | None, allowed_calling_codes: tuple[str, ...]) -> tuple[str, ...]:
-    """An integration pages an escalation policy (resolved when each level is paged) or a contact chain, not both."""
-    if policy is not None and contacts:
-        raise IntegrationError("policy", "give either policy or contacts, not both")
-    if policy is not None:
-        if not isinstance(policy, str) or not policy.strip() or len(policy) > MAX_POLICY_LENGTH:
-            raise IntegrationError("policy", f"must be a non-empty name of at most {MAX_POLICY_LENGTH} characters")
-        return ()
-    if not contacts:
-        raise IntegrationError("contacts", "must name at least one phone number, or give a policy")
-    if len(contacts) > MAX_CONTACTS:
-        raise IntegrationError("contacts", f"has {len(contacts)} numbers; the limit is {MAX_CONTACTS}")
-    for index, number in enumerate(contacts):
-        if not is_e164(number):
-            raise IntegrationError(f"contacts[{index}]", f"{number!r} is not an E.164 phone number such as +447700900001")
-    if len(set(contacts)) != len(contacts):
-        raise IntegrationError("contacts", "lists a number more than once")
-    _check_countries(contacts, allowed_calling_codes)
-    return tuple(contacts)
-
-
-def _check_template(template: str | None) -> str | None:
-    """The page template, checked; IntegrationError naming the problem (an unknown placeholder by name)."""
-    if template is None:
-        return None
-    try:
-        return check_template(template)
-    except InvalidTemplate as error:
-        raise IntegrationError("template", str(error)) from None
 
 
 def _integration(item: dict[str, Any]) -> Integration:
@@ -160,9 +110,9 @@ def create_integration(
     allowed_calling_codes: the deployment's allowedCountries as calling codes; a contact outside them is refused.
     page_template: what its pages say (escalation.page_template); None for the default.
     """
-    _check_name(name)
-    chain = _check_pages(contacts, policy, allowed_calling_codes)
-    template = _check_template(page_template)
+    check_name(name)
+    chain = check_pages(contacts, policy, allowed_calling_codes)
+    template = check_page_template(page_template)
     at = utc_now()
     item: dict[str, Any] = {
         "pk": f"integration#{name}", "name": name, "contacts": list(chain), "created_at": at, "keys": {}, "key_hashes": {},
@@ -203,19 +153,19 @@ def rotate_key(table: Any, name: str, *, allowed_calling_codes: tuple[str, ...] 
     allowed_calling_codes: as for create_integration; an integration paging a number outside them (created
     before allowedCountries left its country out) gets no new key, since its incidents would be refused.
     """
-    _check_name(name)
+    check_name(name)
     if allowed_calling_codes:
         integration = by_name(table, name)
         if integration is None:
             raise IntegrationError("name", f"no integration {name!r}")
-        _check_countries(integration.contacts, allowed_calling_codes)
+        check_countries(integration.contacts, allowed_calling_codes)
     return _new_key(table, name, utc_now())
 
 
 def set_page_template(table: Any, name: str, page_template: str | None) -> dict[str, str | None]:
     """Change what an integration's pages say from now on (None: back to the default); incidents open keep theirs."""
-    _check_name(name)
-    template = _check_template(page_template)
+    check_name(name)
+    template = check_page_template(page_template)
     update = (
         {"UpdateExpression": "SET page_template = :template", "ExpressionAttributeValues": {":template": template}}
         if template is not None
@@ -232,7 +182,7 @@ def set_page_template(table: Any, name: str, page_template: str | None) -> dict[
 
 def revoke_key(table: Any, name: str, key_id: str) -> dict[str, str]:
     """Revoke one of an integration's keys (by key_id, or the routing key itself); events sent with it get 400."""
-    _check_name(name)
+    check_name(name)
     integration = table.get_item(Key={"pk": f"integration#{name}"}, ConsistentRead=True).get("Item")
     if integration is None:
         raise IntegrationError("name", f"no integration {name!r}")
