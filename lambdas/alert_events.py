@@ -20,21 +20,16 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
 from escalation.alerts.alarm_incidents import apply_change
 from escalation.alerts.alarms import InvalidAlarmEvent, is_alarm_event, parse_alarm_event
-from escalation.alerts.closing import acknowledge
-from escalation.alerts.events import AlertEvent, InvalidEvent, parse_event
-from escalation.alerts.incidents import incident_for, trigger
-from escalation.alerts.integrations import Integration, key_hash, lookup
+from escalation.alerts.events import InvalidEvent, parse_event
+from escalation.alerts.intake import process, within_rate
+from escalation.alerts.integrations import lookup
 from escalation.alerts.short_ids import AlertsBusy
-from escalation.incidents.resolve import resolve
-from escalation.incidents.timeline import utc_now
 from escalation.platform import aws_clients
 from escalation.platform.observability import count, logger, metrics
-from escalation.platform.wiring import Dependencies, dependencies
-from escalation.store.incident_table import is_conditional_failure
+from escalation.platform.wiring import dependencies
 
 DEFAULT_EVENTS_PER_MINUTE = 120  # PagerDuty's documented per-integration-key limit
 
@@ -69,41 +64,6 @@ def invalid(errors: list[str]) -> dict[str, Any]:
     return _response(400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors})
 
 
-def within_rate(table: Any, routing_key: str, limit: int, now: float | None = None) -> bool:
-    """Count one event on the key's fixed one-minute window; False once the window holds `limit` events."""
-    now = time.time() if now is None else now
-    window = int(now // 60)
-    try:
-        table.update_item(
-            Key={"pk": f"rate#{key_hash(routing_key)}#{window}"},
-            UpdateExpression="ADD events :one SET expires_at = :expires",
-            ConditionExpression="attribute_not_exists(events) OR events < :limit",
-            ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": (window + 2) * 60},
-        )
-    except ClientError as error:
-        if is_conditional_failure(error):
-            return False
-        raise
-    return True
-
-
-def process(deps: Dependencies, table: Any, integration: Integration, event: AlertEvent, *, via: str) -> dict[str, str]:
-    """Act on one checked event; {outcome, dedup_key, incident_id?}."""
-    at = utc_now()
-    if event.action == "trigger":
-        return trigger(deps, table, integration, event, via=via, at=at, repeat_after=repeat_after_seconds())
-    assert event.dedup_key is not None  # parse_event requires it to acknowledge or resolve
-    item = incident_for(deps, table, integration, event.dedup_key)
-    if item is None:
-        return {"outcome": "no_incident", "dedup_key": event.dedup_key}
-    incident_id = str(item["incident_id"])
-    if event.action == "acknowledge":
-        outcome = acknowledge(deps, incident_id, by=integration.name, via=via, at=at)
-    else:
-        outcome = str(resolve(deps, incident_id, by=integration.name, via=via, at=at))
-    return {"outcome": outcome, "dedup_key": event.dedup_key, "incident_id": incident_id}
-
-
 def handle(request: dict[str, Any]) -> dict[str, Any]:
     """One API Gateway proxy request."""
     raw: str | bytes = request.get("body") or ""
@@ -126,7 +86,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         return _response(429, {"status": "throttled", "message": "Requests for this routing key are arriving too quickly"})
     via = str((request.get("requestContext") or {}).get("requestId") or f"event-{time.time_ns()}")
     try:
-        result = process(dependencies(), table, integration, event, via=via)
+        result = process(dependencies(), table, integration, event, via=via, repeat_after=repeat_after_seconds())
     except AlertsBusy as error:
         logger.warning("event not processed now; the sender retries", extra={"error": str(error)})
         return _response(503, {"status": "unavailable", "message": "Try again shortly"})

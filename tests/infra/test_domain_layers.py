@@ -21,6 +21,8 @@ RULES = frozenset(
     {
         "escalation.alerts.alarms",
         "escalation.alerts.events",
+        "escalation.alerts.integration_checks",
+        "escalation.alerts.page_facts",
         "escalation.alerts.page_template",
         "escalation.incidents.item",
         "escalation.incidents.levels",
