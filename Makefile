@@ -6,7 +6,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_DEFAULT_REGION ?= eu-west-2
 
-.PHONY: setup synth test unit infra lint demo sandbox deploy diff clean diagrams
+.PHONY: setup synth test unit infra lint demo sandbox deploy diff clean diagrams docs
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,11 @@ lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy app.py stacks lambdas sandbox tools incidents_cli
 
-diagrams: setup ## Redraw the state machine (Mermaid) in docs/state-machine.md and the README from the synthesized app
+diagrams: setup ## Redraw the state machine (Mermaid) in docs/state-machine.md from the synthesized app
 	$(PY) -m tools.state_machine_diagram
+
+docs: diagrams ## Regenerate what the docs take from the code: the state machine and the settings reference
+	$(PY) -m tools.settings_reference
 
 deploy: setup ## Deploy into the AWS account of your current credentials (add CDK_ARGS="-c key=value ...")
 	$(CDK) deploy $(CDK_ARGS)
