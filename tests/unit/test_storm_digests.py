@@ -163,6 +163,9 @@ def test_the_opener_hands_its_digest_to_the_digest_function_which_sends_it_once(
     flush_at = int(digest_item["flush_at"])
     assert before + 20_000 <= flush_at <= storm_now_ms() + 20_000
     assert invoked == [{"number": FIRST, "flush_at": flush_at, "taker": key}]
+    # The storm lasts until well after the digest closes: a notice while it is open is never sent alone.
+    storm = aws.messages.get_item(Key={"message_id": f"storm#{FIRST}"})["Item"]
+    assert int(storm["until"]) >= flush_at // 1000 + STORM_LINGER_SECONDS
     for incident_id in ("5002", "5003"):
         assert notifier.send_courtesy(FIRST, messages.exhausted_notice(incident_id), incident_id=incident_id,
                                       kind="exhausted_notice", execution=f"exec-{incident_id}") is None  # fmt: skip
@@ -250,3 +253,13 @@ def test_each_page_batch_of_a_storm_stays_open_twice_as_long_up_to_two_minutes(a
 def test_a_digest_event_that_names_no_digest_is_refused_naming_the_field(event: object, field: str) -> None:
     with pytest.raises(ValueError, match=rf"^{field}: "):
         parse_flush_event(event)
+
+
+def test_a_storm_never_ends_while_something_is_held_for_the_person(aws: Aws) -> None:
+    storms = Storms(aws.messages, window_seconds=20)
+    now = time.time()
+    storms.extend(FIRST, at=now, beyond=now + MAX_DIGEST_SECONDS)  # a digest that closes in five minutes
+    assert storms.in_storm(FIRST, at=now + MAX_DIGEST_SECONDS + STORM_LINGER_SECONDS - 1) is True
+    assert storms.in_storm(FIRST, at=now + MAX_DIGEST_SECONDS + STORM_LINGER_SECONDS + 1) is False
+    storms.extend(FIRST, at=now)  # a later, shorter extension never cuts it short
+    assert storms.in_storm(FIRST, at=now + MAX_DIGEST_SECONDS + STORM_LINGER_SECONDS - 1) is True

@@ -54,6 +54,8 @@ def batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numbe
     storms = deps.notifier.storms
     window_ms = storms.batch_window_ms(number, batches.window_ms) if storms is not None else None
     flush_at = batches.join(number, page_key, member, window_ms=window_ms)
+    if storms is not None:
+        storms.extend(number, beyond=flush_at / 1000)  # the storm outlasts the batch it holds for the person
     wait = (flush_at - batching_now_ms()) / 1000
     if wait > MAX_INLINE_WAIT_SECONDS:
         return wait

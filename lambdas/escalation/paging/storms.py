@@ -107,9 +107,14 @@ class Storms:
         item = self._table.get_item(Key={"message_id": f"storm#{number}"}, ConsistentRead=True).get("Item") or {}
         return float(item.get("until", 0)) > now
 
-    def extend(self, number: str, *, at: float | None = None) -> None:
-        """Keep number in a storm until STORM_LINGER_SECONDS from now (a new storm, after one ended, counts afresh)."""
+    def extend(self, number: str, *, at: float | None = None, beyond: float | None = None) -> None:
+        """Keep number in a storm until STORM_LINGER_SECONDS from now (a new storm, after one ended, counts afresh).
+
+        beyond: epoch seconds a held text is still waiting for (a digest or a batch closing then): the storm lasts
+        until STORM_LINGER_SECONDS after it, so it never ends while something is held for the person.
+        """
         now = time.time() if at is None else at
+        until = int(max(now, beyond or 0) + STORM_LINGER_SECONDS)
         try:  # no storm, or it ended: this one starts with no digest sent
             self._table.update_item(
                 Key={"message_id": f"storm#{number}"},
@@ -117,7 +122,7 @@ class Storms:
                 ConditionExpression="attribute_not_exists(#until) OR #until <= :now",
                 ExpressionAttributeNames={"#until": "until"},
                 ExpressionAttributeValues={
-                    ":until": int(now + STORM_LINGER_SECONDS),
+                    ":until": until,
                     ":zero": 0,
                     ":now": int(now),
                     ":expires": self._expires(),
@@ -133,7 +138,7 @@ class Storms:
                 UpdateExpression="SET #until = :until, expires_at = :expires",
                 ConditionExpression="attribute_not_exists(#until) OR #until < :until",
                 ExpressionAttributeNames={"#until": "until"},
-                ExpressionAttributeValues={":until": int(now + STORM_LINGER_SECONDS), ":expires": self._expires()},
+                ExpressionAttributeValues={":until": until, ":expires": self._expires()},
             )
         except ClientError as error:
             if not is_conditional_failure(error):

@@ -180,6 +180,7 @@ class Notifier:
         assert self.storms is not None
         key = f"{kind}#{incident_id}#{execution or ''}#{to}"
         flush_at, opener = self.storms.hold(to, {"key": key, "kind": kind, "incident_id": incident_id})
+        self.storms.extend(to, beyond=flush_at / 1000)  # the storm outlasts what it holds for the person
         if not opener:
             logger.info("notice held for a storm digest", extra={"incident_id": incident_id, "to": mask(to), "kind": kind})
             return None
