@@ -64,10 +64,11 @@ def acted_on_by(item: Mapping[str, Any], sender: str, inbound_message_id: str) -
 class Inbox:
     """The incidents that paged one number, newest page first, as read when its reply arrives."""
 
-    def __init__(self, incidents: IncidentRepository, message_log: MessageLog, sender: str) -> None:
+    def __init__(self, incidents: IncidentRepository, message_log: MessageLog, sender: str, *, newest: bool = True) -> None:
+        """newest: wait for the index to show the newest page (a reply must; a page asking what else is open need not)."""
         self.sender = sender
         executions: dict[str, set[str | None]] = {}
-        rows = message_log.pages_to(sender)
+        rows = message_log.latest_pages_to(sender) if newest else message_log.pages_to(sender)
         for sent in rows:
             executions.setdefault(str(sent["incident_id"]), set()).add(sent.get("execution"))
         last_batch = rows[0].get("batch") if rows else None
@@ -138,4 +139,4 @@ class Inbox:
 
 def other_open_incident(incidents: IncidentRepository, message_log: MessageLog, contact: str, incident_id: str) -> bool:
     """True when contact has an incident open besides incident_id (its page should then ask for `YES <id>`)."""
-    return bool(Inbox(incidents, message_log, contact).open_ids(exclude=(incident_id,)))
+    return bool(Inbox(incidents, message_log, contact, newest=False).open_ids(exclude=(incident_id,)))

@@ -1,8 +1,22 @@
-"""The outbound message log: every text we send, by MessageId, so replies and receipts find their incident."""
+"""The outbound message log: every text we send, by MessageId, so replies and receipts find their incident.
 
+Replies find a number's pages through the by_contact index, which DynamoDB updates a moment after the write
+(eventually consistent). So that a YES sent the instant a page arrives is never read against an older list,
+each page or reminder also writes ``last_page#<number>`` (the newest page's id and time, read consistently):
+a reader that does not find that page in the index yet waits for it (latest_pages_to).
+"""
+
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
+
+from escalation.store.incident_table import is_conditional_failure
+
+PAGE_KINDS = frozenset({"page", "reminder"})
+INDEX_WAIT_SECONDS = 5.0  # how long a reply waits for the index to show the newest page (usually under a second)
 
 
 class MessageLog:
@@ -46,6 +60,34 @@ class MessageLog:
         if batch:
             item["batch"] = batch
         self._table.put_item(Item=item)
+        if kind in PAGE_KINDS:
+            self._note_last_page(contact, message_id, at)
+
+    def _note_last_page(self, contact: str, message_id: str, at: str) -> None:
+        """Remember the newest page to contact (a later one wins, whatever order the writes land in)."""
+        try:
+            self._table.put_item(
+                Item={"message_id": f"last_page#{contact}", "page": message_id, "sent_at": at, "expires_at": self._expires_at()},
+                ConditionExpression="attribute_not_exists(sent_at) OR sent_at <= :at",
+                ExpressionAttributeValues={":at": at},
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise  # else a newer page is already remembered
+
+    def latest_pages_to(self, contact: str) -> list[dict[str, Any]]:
+        """pages_to, once the index shows the newest page sent to contact (waits up to INDEX_WAIT_SECONDS for it)."""
+        newest = self._table.get_item(Key={"message_id": f"last_page#{contact}"}, ConsistentRead=True).get("Item")
+        rows = self.pages_to(contact)
+        deadline = time.monotonic() + INDEX_WAIT_SECONDS
+        delay = 0.1
+        while newest is not None and not any(row["message_id"] == newest["page"] for row in rows):
+            if time.monotonic() >= deadline:
+                break  # the row's TTL removed it, or the index is very late: what it shows is all there is
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            rows = self.pages_to(contact)
+        return rows
 
     def pages_to(self, contact: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """The pages and reminders sent to contact (still remembered), newest first; courtesy texts excluded.
