@@ -28,7 +28,7 @@ from escalation.alerts.intake import process, within_rate
 from escalation.alerts.integrations import lookup
 from escalation.alerts.short_ids import AlertsBusy
 from escalation.platform import aws_clients
-from escalation.platform.observability import count, logger, metrics
+from escalation.platform.observability import EVENTS_BUSY, count, logger, metrics
 from escalation.platform.wiring import dependencies
 
 DEFAULT_EVENTS_PER_MINUTE = 120  # PagerDuty's documented per-integration-key limit
@@ -89,6 +89,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         result = process(dependencies(), table, integration, event, via=via, repeat_after=repeat_after_seconds())
     except AlertsBusy as error:
         logger.warning("event not processed now; the sender retries", extra={"error": str(error)})
+        count(EVENTS_BUSY)  # not a failure: the 5xx alarm leaves these out
         return _response(503, {"status": "unavailable", "message": "Try again shortly"})
     count(f"Alert{event.action.capitalize()}")
     logger.info("event processed", extra={"integration": integration.name, **result})

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from escalation.alerts import heartbeat_monitors, heartbeat_schedules, heartbeats
 from escalation.alerts.short_ids import AlertsBusy
 from escalation.platform import aws_clients
-from escalation.platform.observability import count, logger, metrics
+from escalation.platform.observability import EVENTS_BUSY, count, logger, metrics
 from escalation.platform.wiring import dependencies
 
 
@@ -61,6 +61,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
         return _response(410, {"status": "gone", "message": "This heartbeat monitor was deleted"})
     except (heartbeat_monitors.HeartbeatsBusy, AlertsBusy) as error:
         logger.warning("beat not recorded now; the sender retries", extra={"error": str(error)})
+        count(EVENTS_BUSY)  # not a failure: the 5xx alarm leaves these out
         return _response(503, {"status": "unavailable", "message": "Try again shortly"})
     count("HeartbeatBeats")
     logger.info("beat", extra={"monitor": result.monitor, "outcome": result.outcome, "resolved": result.resolved})

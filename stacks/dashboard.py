@@ -18,7 +18,7 @@ INCIDENT_OUTCOMES = (
 )
 TIME_TO_ACKNOWLEDGE = "TimeToAcknowledge"
 LEVEL_DIMENSION = "Level"
-ESCALATIONS = ("EscalationPages", "RepliesReceived", "NobodyOnCall")
+ESCALATIONS = ("EscalationPages", "RepliesReceived", "NobodyOnCall", "EventsBusy")
 SMS = ("SmsSent", "SmsSegments", "PagesBatched")
 SMS_TROUBLE = ("SmsFailed", "SmsThrottled", "SmsAccountFault", "SmsCeilingReached")
 # Delivery receipts (lambdas/escalation/sms/receipts.py) and spend (lambdas/spend_check.py).
@@ -91,7 +91,7 @@ class OperationsDashboard(Construct):
                 ],
                 [
                     self._graph("Time to acknowledge by Level, p90 (seconds)", [by_level]),
-                    self._graph("Escalations and replies", [handler_metric(name) for name in ESCALATIONS]),
+                    self._graph("Escalations, replies, busy answers to senders", [handler_metric(name) for name in ESCALATIONS]),
                 ],
                 [
                     self._graph("SMS sent", [handler_metric(name) for name in SMS]),

@@ -13,6 +13,7 @@ from constructs import Construct
 # Published by the handlers (Powertools metrics); names live in lambdas/escalation/platform/observability.py.
 NAMESPACE = "IncidentEscalation"
 SERVICE_DIMENSION = {"service": "incident-escalation"}
+EVENTS_BUSY = "EventsBusy"  # lambdas/escalation/platform/observability.py: a 503 the functions chose (busy now)
 HANDLER_METRIC_ALARMS = (
     ("PageNotDelivered", "SmsFailed", "A page could not be delivered (opted out, invalid number, SMS setup): check the incident"),
     (
@@ -134,12 +135,23 @@ class Monitoring(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         )
+        # 5xx answers less the 503s the functions chose (busy now: the sender retries), which are not failures.
+        busy = cloudwatch.Metric(
+            namespace=NAMESPACE, metric_name=EVENTS_BUSY, dimensions_map=SERVICE_DIMENSION, statistic="Sum",
+            period=Duration.minutes(5),
+        )  # fmt: skip
+        failures = cloudwatch.MathExpression(
+            expression="server_errors - FILL(busy, 0)",
+            using_metrics={"server_errors": events_api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
+                           "busy": busy},
+            label="5xx answers that were failures", period=Duration.minutes(5),
+        )  # fmt: skip
         self.alarms.append(
             self._above_zero(
                 "EventsApiServerErrors",
-                events_api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
-                "The Events API v2 endpoint answered 5xx (the function failed or timed out, or was busy: 503): "
-                "the sender retries, but an alert may be late or lost; see the alerts function's log group",
+                failures,
+                "The Events API v2 endpoint failed a request (5xx: the function failed or timed out; a 503 for busy is "
+                "not counted): the sender retries, but an alert may be late or lost; see the alerts function's log group",
             )
         )
         backlog = stream_function.metric(
@@ -162,7 +174,9 @@ class Monitoring(Construct):
         for alarm in self.alarms:
             alarm.add_alarm_action(action)
 
-    def _above_zero(self, alarm_id: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
+    def _above_zero(
+        self, alarm_id: str, metric: cloudwatch.Metric | cloudwatch.MathExpression, description: str
+    ) -> cloudwatch.Alarm:
         return metric.create_alarm(
             self,
             alarm_id,

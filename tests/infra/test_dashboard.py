@@ -85,7 +85,12 @@ def test_incidents_by_outcome_and_sms_show_sums(default_synth: Synth) -> None:
             observability.INCIDENTS_INVALID,
             observability.INCIDENTS_RESOLVED,
         },
-        "Escalations and replies": {observability.ESCALATION_PAGES, observability.REPLIES_RECEIVED, observability.NOBODY_ON_CALL},
+        "Escalations, replies, busy answers to senders": {
+            observability.ESCALATION_PAGES,
+            observability.REPLIES_RECEIVED,
+            observability.NOBODY_ON_CALL,
+            observability.EVENTS_BUSY,
+        },
         "SMS sent": {observability.SMS_SENT, observability.SMS_SEGMENTS, observability.PAGES_BATCHED},
         "SMS not sent": {
             observability.SMS_FAILED,

@@ -223,21 +223,29 @@ def test_a_handoff_run_that_failed_for_good_lands_in_a_queue_that_alarms(two_way
     )
 
 
-def test_server_errors_of_the_events_api_alarm_the_ops_topic(any_synth: Synth) -> None:
+def test_server_errors_of_the_events_api_alarm_the_ops_topic_but_a_busy_503_does_not(any_synth: Synth) -> None:
     synth = any_synth
     (api,) = synth.of_type("AWS::ApiGateway::RestApi").values()
-    synth.template.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "Namespace": "AWS/ApiGateway",
-            "MetricName": "5XXError",
-            "Dimensions": [{"Name": "ApiName", "Value": api["Properties"]["Name"]}],
-            "Statistic": "Sum",
-            "ComparisonOperator": "GreaterThanThreshold",
-            "Threshold": 0,
-            "AlarmActions": [ops_topic(synth)],
-        },
-    )
+    (alarm,) = [
+        alarm["Properties"]
+        for alarm in synth.of_type("AWS::CloudWatch::Alarm").values()
+        if any(query.get("Expression") == "server_errors - FILL(busy, 0)" for query in alarm["Properties"].get("Metrics", []))
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["AlarmActions"]) == (
+        "GreaterThanThreshold", 0, [ops_topic(synth)]
+    )  # fmt: skip
+    metrics = {query["Id"]: query["MetricStat"] for query in alarm["Metrics"] if "MetricStat" in query}
+    assert metrics["server_errors"]["Metric"] == {
+        "Namespace": "AWS/ApiGateway",
+        "MetricName": "5XXError",
+        "Dimensions": [{"Name": "ApiName", "Value": api["Properties"]["Name"]}],
+    }
+    assert metrics["busy"]["Metric"] == {
+        "Namespace": observability.NAMESPACE,
+        "MetricName": observability.EVENTS_BUSY,  # counted by the handlers when they answer 503 (busy now)
+        "Dimensions": [{"Name": "service", "Value": observability.SERVICE}],
+    }
+    assert metrics["server_errors"]["Stat"] == metrics["busy"]["Stat"] == "Sum"
 
 
 def test_invalid_incidents_alarm_the_ops_topic(any_synth: Synth) -> None:

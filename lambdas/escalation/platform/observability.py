@@ -33,6 +33,7 @@ SMS_DELIVERED = "SmsDelivered"  # a receipt said the handset got a text, or its 
 SMS_UNDELIVERED = "SmsUndelivered"  # a receipt said a text will not arrive (the contact's side, ours, or unknown)
 SMS_COST = "SmsCost"  # US dollars: totalMessagePrice + totalCarrierFee of a text's final receipt, once per text
 RECEIPTS_UNMATCHED = "ReceiptsUnmatched"  # a receipt for a message id the message log does not know: dropped
+EVENTS_BUSY = "EventsBusy"  # an events API or heartbeat request answered 503: busy now, the sender retries
 SMS_SPEND_PERCENT = "SmsSpendPercent"  # month-to-date SmsCost as a percentage of the account's monthly text spend limit
 
 logger = Logger(service=SERVICE)
