@@ -50,6 +50,10 @@ EDGE = string.punctuation + "¡¿\u201c\u201d\u2018\u2019«»…"  # typographic
         ("HELP", Reply(Intent.SERVICE_KEYWORD)),
         ("Unsubscribe", Reply(Intent.SERVICE_KEYWORD)),
         ("stop 123", Reply(Intent.UNKNOWN)),
+        ("TEST 482193", Reply(Intent.TEST, "482193")),  # the answer to a test page (incidents test-page)
+        ("test 482193.", Reply(Intent.TEST, "482193")),
+        ("test", Reply(Intent.UNKNOWN)),  # a test answer names its code
+        ("test 1 2", Reply(Intent.UNKNOWN)),
     ],
 )
 def test_reply_grammar_examples(text: str, expected: Reply) -> None:
@@ -138,6 +142,8 @@ def test_every_text_has_one_documented_intent_and_only_short_ones_act(text: str)
         assert reply.incident_id == (words[1] if len(words) == 2 and reply.intent != Intent.ACKNOWLEDGE_ALL else None)
     if reply.intent == Intent.SERVICE_KEYWORD:
         assert len(words) == 1
+    if reply.intent == Intent.TEST:
+        assert len(words) == 2 and words[0].casefold() == "test" and reply.incident_id == words[1]
     if reply.intent == Intent.UNKNOWN:
         assert reply.incident_id is None
 

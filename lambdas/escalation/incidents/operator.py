@@ -27,9 +27,10 @@ from escalation.incidents.status import Event, Status
 from escalation.incidents.timeline import utc_now
 from escalation.platform.observability import INCIDENTS_ACKNOWLEDGED, count, logger, publish_time_to_acknowledge
 from escalation.platform.wiring import Dependencies
-from escalation.sms import messages
+from escalation.sms import messages, test_pages
 
 ACTIONS = ("acknowledge", "resolve")
+TEST_PAGE = "test_page"  # not about an incident: a text that proves the round trip (incidents test-page)
 OPERATOR = re.compile(r"^cli:[\w.@+-]{1,64}$")  # who, as the timeline and the other contacts' texts show it
 MAX_ID_LENGTH = 256
 MAX_REQUEST_ID_LENGTH = 128
@@ -196,6 +197,8 @@ def resolve_as_operator(deps: Dependencies, incident_id: str, *, by: str, reques
 
 def handle(request: object, dependencies: Callable[[], Dependencies]) -> dict[str, Any]:
     """One operator request; every answer the person can act on is data. Dependencies are built for a well-formed one only."""
+    if isinstance(request, dict) and request.get("action") == TEST_PAGE:
+        return _test_page(request, dependencies)
     try:
         action, incident_id, by, request_id = _check(request)
     except InvalidRequest as error:
@@ -205,3 +208,17 @@ def handle(request: object, dependencies: Callable[[], Dependencies]) -> dict[st
     if action == "acknowledge":
         return acknowledge(deps, incident_id, by=by, request_id=request_id)
     return resolve_as_operator(deps, incident_id, by=by, request_id=request_id)
+
+
+def _test_page(request: dict[str, Any], dependencies: Callable[[], Dependencies]) -> dict[str, Any]:
+    """`{"action": "test_page", "number": ..., "by": ..., "request_id": ...}`: send a test page (escalation.sms.test_pages)."""
+    number, by, request_id = request.get("number"), request.get("by"), request.get("request_id")
+    if not isinstance(by, str) or not OPERATOR.match(by):
+        return _error("invalid_request", "by: must be cli:<name>, the name 1-64 letters, digits, '.', '_', '@', '+' or '-'")
+    if not isinstance(request_id, str) or not request_id.strip() or len(request_id) > MAX_REQUEST_ID_LENGTH:
+        return _error("invalid_request", f"request_id: must be a non-empty string of at most {MAX_REQUEST_ID_LENGTH} characters")
+    try:
+        sent = test_pages.send_test_page(dependencies(), str(number), by=by, request_id=request_id)
+    except test_pages.TestPageRefused as error:
+        return _error("refused", str(error))
+    return {"ok": True, "outcome": "sent", **sent}

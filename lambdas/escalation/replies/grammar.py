@@ -10,6 +10,7 @@ punctuation at the edges of its words, is one of:
     <no> <id>        decline id
     RESOLVE          resolve (the problem is over: stop escalating, tell everyone paged)
     RESOLVE <id>     resolve id
+    TEST <code>      answer a test page (incidents test-page): no incident is involved
     <service word>   left to End User Messaging (STOP, HELP, ...), alone
 
 Anything else ("No problem, on it", "ok", "yes 123 thanks") is not understood and gets help.
@@ -22,6 +23,7 @@ from enum import StrEnum
 YES_WORDS = frozenset({"yes", "y", "ack"})
 NO_WORDS = frozenset({"no", "n", "decline"})
 RESOLVE_WORDS = frozenset({"resolve"})
+TEST_WORD = "test"
 ALL_WORD = "all"
 # Keywords End User Messaging SMS answers itself (opt-out, opt-in, help): never ours to answer.
 SERVICE_KEYWORDS = frozenset(
@@ -41,6 +43,7 @@ class Intent(StrEnum):
     ACKNOWLEDGE_ALL = "acknowledge_all"
     DECLINE = "decline"
     RESOLVE = "resolve"
+    TEST = "test"  # the answer to a test page: incident_id holds the test's code
     SERVICE_KEYWORD = "service_keyword"
     UNKNOWN = "unknown"
 
@@ -83,6 +86,8 @@ def parse_reply(text: str) -> Reply:
         return Reply(Intent.DECLINE, incident_id)
     if keyword in RESOLVE_WORDS:
         return Reply(Intent.RESOLVE, incident_id)
+    if keyword == TEST_WORD and incident_id is not None:
+        return Reply(Intent.TEST, incident_id)
     if keyword in SERVICE_KEYWORDS and incident_id is None:
         return Reply(Intent.SERVICE_KEYWORD)
     return Reply(Intent.UNKNOWN)

@@ -8,6 +8,7 @@ from escalation.replies.context import ReplyContext
 from escalation.replies.grammar import Intent, parse_reply
 from escalation.replies.inbound import InboundSms
 from escalation.replies.matching import Inbox
+from escalation.sms import messages, test_pages
 from escalation.sms.phone_numbers import mask
 
 
@@ -17,6 +18,8 @@ def handle_inbound(deps: Dependencies, sms: InboundSms) -> str:
     if reply.intent == Intent.SERVICE_KEYWORD:
         return "service_keyword"  # STOP, HELP and friends are answered by End User Messaging itself
     sender = sms.origination_number
+    if reply.intent == Intent.TEST and reply.incident_id is not None:
+        return answer_test(deps, sms, reply.incident_id)
     inbox = Inbox(deps.incidents, deps.message_log, sender)
     if not inbox:
         logger.info("reply from a number with no page; ignored", extra={"from": mask(sender)})
@@ -48,3 +51,18 @@ def handle_inbound(deps: Dependencies, sms: InboundSms) -> str:
     if reply.intent == Intent.RESOLVE:
         return resolve_by_reply(ctx, item)
     return help_answer(ctx, inbox, item)
+
+
+def answer_test(deps: Dependencies, sms: InboundSms, code: str) -> str:
+    """`TEST <code>`: record the test page's round trip (if it was sent to this number) and say so, once."""
+    sender = sms.origination_number
+    answered = test_pages.record_reply(deps.once.table, code, sender, sms.inbound_message_id)
+    deps.once.once(
+        f"test_answer#{code.casefold()}#{sender}",
+        lambda: deps.notifier.send_best_effort(
+            sender, messages.test_answered(code, answered), incident_id=test_pages.incident_key(code), level=0,
+            kind="test_answer",
+        ),
+    )  # fmt: skip
+    logger.info("test page answered" if answered else "reply to an unknown test page", extra={"from": mask(sender)})
+    return "test_answered" if answered else "test_unknown"

@@ -279,3 +279,15 @@ def already_resolved(incident_id: str, resolved_by: str, open_ids: Sequence[str]
             f"{_open_for_you(open_ids)}"
         )
     return _priced(f"Incident {incident_id} is already resolved by {gsm_friendly(resolved_by)[:40]}. No action needed.")
+
+
+def test_page(code: str) -> Sms:
+    """A test page (incidents test-page): it asks for a reply that proves answers reach the pager."""
+    return _priced(f"Test page {code}: reply TEST {code} to show that your answers reach the pager. No incident is open.")
+
+
+def test_answered(code: str, answered: bool) -> Sms:
+    """The answer to `TEST <code>`: the round trip works, or no such test was sent to this number."""
+    if answered:
+        return _priced(f"Test {code} received: your answers reach the pager. Nothing else to do.")
+    return _priced(f"No test page {literal(code)[:MAX_NAMED_ID]} was sent to you. Nothing done.")

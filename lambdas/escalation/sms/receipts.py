@@ -41,6 +41,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from escalation.incidents.status import Event
 from escalation.incidents.timeline import timeline_entry
 from escalation.platform.observability import RECEIPTS_UNMATCHED, SMS_COST, SMS_DELIVERED, SMS_UNDELIVERED, count, logger, metrics
+from escalation.sms import test_pages
 from escalation.sms.receipt_events import CAUSE, FAILED, RANK, Outcome, Receipt
 from escalation.store.message_log import MessageLog
 from escalation.store.once import OnceOnly
@@ -83,6 +84,12 @@ def _record(
     """Record the event on each incident the text was about; what happened for each."""
     results = []
     for target in targets:
+        if target.kind == test_pages.KIND and receipt.is_final:  # a test page: how it ended is the test's answer
+            code = target.incident_id.removeprefix("test-")
+            test_pages.record_delivery(book.messages_table, code, outcome=outcome.value, event_type=receipt.event_type,
+                                       at=receipt.at)  # fmt: skip
+            results.append("test_page")
+            continue
         if not target.execution:
             logger.info(
                 "receipt of a text about no single pass of an incident (a digest, a handoff notice): on no timeline",

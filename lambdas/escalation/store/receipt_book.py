@@ -88,6 +88,11 @@ class ReceiptBook:
         self._messages = messages_table
         self._client = incidents_table.meta.client  # a resource's client: plain Python values, converted
 
+    @property
+    def messages_table(self) -> Any:
+        """The messages table (test pages keep their item there)."""
+        return self._messages
+
     def record(self, target: Target, *, rank: int, event_type: str, entry: Mapping[str, Any]) -> str:
         """Put entry on the target's timeline if the event takes its text further; what happened.
 
