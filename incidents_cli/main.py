@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 from escalation.oncall.fields import format_loc
 from escalation.oncall.store import NoDefinitions
 
-from . import heartbeats, incidents, integrations, oncall, report
+from . import heartbeats, incidents, integrations, oncall, report, test_page
 from .context import DEFAULT_STACK, Cli, CliError
 
 
@@ -104,6 +104,7 @@ def root(
 
 incidents.register(app)
 report.register(app)
+test_page.register(app)
 app.add_typer(oncall.app, name="oncall")
 app.add_typer(integrations.app, name="integrations")
 app.add_typer(heartbeats.app, name="heartbeats")

@@ -46,10 +46,14 @@ def _answer(response: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
 
 def call(cli: Cli, action: str, incident_id: str, by: str) -> dict[str, Any]:
     """Ask the operator function to act; its answer ({"ok": ...}), or a CliError once every attempt failed."""
+    return ask(cli, {"action": action, "incident_id": incident_id, "by": by})
+
+
+def ask(cli: Cli, request: dict[str, Any]) -> dict[str, Any]:
+    """Send the operator function one request (a new request id, the same on retries); its answer, as call does."""
     function = cli.output(OPERATOR_FUNCTION_OUTPUT)
     client = cli.client("lambda", config=INVOKE_CONFIG)
-    request = {"action": action, "incident_id": incident_id, "by": by, "request_id": str(uuid.uuid4())}
-    payload = json.dumps(request).encode()
+    payload = json.dumps({**request, "request_id": str(uuid.uuid4())}).encode()
     problem = ""
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:

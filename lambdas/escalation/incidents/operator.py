@@ -31,6 +31,7 @@ from escalation.sms import messages, test_pages
 
 ACTIONS = ("acknowledge", "resolve")
 TEST_PAGE = "test_page"  # not about an incident: a text that proves the round trip (incidents test-page)
+TEST_PAGE_STATUS = "test_page_status"  # what became of it: {"code": ...}
 OPERATOR = re.compile(r"^cli:[\w.@+-]{1,64}$")  # who, as the timeline and the other contacts' texts show it
 MAX_ID_LENGTH = 256
 MAX_REQUEST_ID_LENGTH = 128
@@ -197,7 +198,7 @@ def resolve_as_operator(deps: Dependencies, incident_id: str, *, by: str, reques
 
 def handle(request: object, dependencies: Callable[[], Dependencies]) -> dict[str, Any]:
     """One operator request; every answer the person can act on is data. Dependencies are built for a well-formed one only."""
-    if isinstance(request, dict) and request.get("action") == TEST_PAGE:
+    if isinstance(request, dict) and request.get("action") in (TEST_PAGE, TEST_PAGE_STATUS):
         return _test_page(request, dependencies)
     try:
         action, incident_id, by, request_id = _check(request)
@@ -211,12 +212,19 @@ def handle(request: object, dependencies: Callable[[], Dependencies]) -> dict[st
 
 
 def _test_page(request: dict[str, Any], dependencies: Callable[[], Dependencies]) -> dict[str, Any]:
-    """`{"action": "test_page", "number": ..., "by": ..., "request_id": ...}`: send a test page (escalation.sms.test_pages)."""
+    """Send a test page, or say what became of one (escalation.sms.test_pages).
+
+    Requests: `{"action": "test_page", "number", "by", "request_id"}`, `{"action": "test_page_status", "code", ...}`.
+    """
     number, by, request_id = request.get("number"), request.get("by"), request.get("request_id")
     if not isinstance(by, str) or not OPERATOR.match(by):
         return _error("invalid_request", "by: must be cli:<name>, the name 1-64 letters, digits, '.', '_', '@', '+' or '-'")
     if not isinstance(request_id, str) or not request_id.strip() or len(request_id) > MAX_REQUEST_ID_LENGTH:
         return _error("invalid_request", f"request_id: must be a non-empty string of at most {MAX_REQUEST_ID_LENGTH} characters")
+    if request.get("action") == TEST_PAGE_STATUS:
+        code = request.get("code")
+        found = test_pages.status(dependencies().once.table, code) if isinstance(code, str) and code.isdigit() else None
+        return {"ok": True, "outcome": "status", **found} if found else _error("not_found", f"no test page {code!r}")
     try:
         sent = test_pages.send_test_page(dependencies(), str(number), by=by, request_id=request_id)
     except test_pages.TestPageRefused as error:

@@ -119,3 +119,12 @@ def record_reply(table: Any, code: str, sender: str, inbound_id: str) -> bool:
         if not is_conditional_failure(error):
             raise  # else an earlier reply recorded it already
     return True
+
+
+def status(table: Any, code: str) -> dict[str, Any] | None:
+    """What became of a test page: sent, how its delivery ended, when the reply came (None: no such test)."""
+    item = table.get_item(Key={"message_id": PREFIX + code}, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    fields = ("delivery", "delivery_event", "delivered_at", "replied_at")
+    return {**_public(item), **{field: item[field] for field in fields if field in item}}
