@@ -35,7 +35,7 @@ from escalation.store.incident_table import is_conditional_failure
 
 STORM_TEXTS = 3  # incidents texted within STORM_BUCKET_SECONDS..2x that make a storm: a second page alone is not one
 STORM_BUCKET_SECONDS = 30
-STORM_LINGER_SECONDS = 120  # a storm lasts this long after the last text held in it
+STORM_LINGER_SECONDS = 300  # a storm lasts this long after the last text held in it (alerts come in waves)
 MAX_HOLD_SECONDS = 20  # the first digest of a storm opens for at most this long
 MAX_DIGEST_SECONDS = 300  # a later one doubles its window each time, up to this (the digest function waits for it)
 MAX_PAGE_BATCH_SECONDS = 120  # a storm's later page batches double too, up to this (or stormBatchSeconds if longer)
