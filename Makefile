@@ -24,7 +24,7 @@ setup: $(VENV)/.installed node_modules/.installed ## Create the virtualenv and i
 synth: setup ## Synthesize the CloudFormation template (cdk-nag runs on every synth)
 	$(CDK) synth --quiet
 
-# Four workers on two cores: most of the suite waits on (held, see README) Step Functions windows, not the CPU.
+# Four workers on two cores: most of the suite waits on (held, see docs/sandbox.md) Step Functions windows, not the CPU.
 TEST_WORKERS ?= 4
 
 test: setup ## Run every test: unit, infrastructure, workflow on moto, end-to-end sandbox scenarios; prints the 15 slowest

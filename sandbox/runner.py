@@ -242,7 +242,7 @@ def run_scenario(
             if warm:
                 runtime.initialize()  # the init phase of each function, as on AWS
             topic_arn = deployed.outputs["InboundSmsTopicArn"]
-            if not gateway.two_way_channels:  # configureTwoWay=false: wired by hand, as the README says
+            if not gateway.two_way_channels:  # configureTwoWay=false: wired by hand, as docs/deploying.md says
                 gateway.inbound_topic_arn = topic_arn
             gateway.on_message(script := _Script(scenario, gateway, runtime))
             _fail_sends(scenario, gateway)

@@ -111,7 +111,7 @@ class Sandbox:
                 '--key \'{"incident_id": {"S": "123"}}\'',
                 "",
                 f"Events API v2 endpoint (POST PagerDuty / Alertmanager events): {self.events_url}",
-                f"  routing keys: create an integration in {self.deployed.outputs['IntegrationsTableName']} (README, Alerts)",
+                f"  routing keys: create an integration in {self.deployed.outputs['IntegrationsTableName']} (docs/alerts.md)",
                 "",
                 "Texts sent appear below. Ctrl-C stops the sandbox.",
             ]

@@ -1,11 +1,11 @@
-"""The operations dashboard shows what the README promises, with metrics the handlers really publish."""
+"""The operations dashboard shows what docs/operations.md promises, with metrics the handlers really publish."""
 
 import json
 import re
 from typing import Any
 
 from escalation.platform import observability
-from tests.infra.support import Synth, placeholder
+from tests.infra.support import PROJECT, Synth, placeholder
 
 SEARCH_METRIC_NAME = re.compile(r'MetricName="([^"]+)"')
 
@@ -65,6 +65,11 @@ def test_every_handler_metric_on_the_dashboard_is_one_the_code_publishes(default
     assert used <= _published_names(), f"not in observability.py: {sorted(used - _published_names())}"
     # and every published metric is shown somewhere
     assert _published_names() <= used, f"not on the dashboard: {sorted(_published_names() - used)}"
+
+
+def test_the_operations_page_names_every_metric_the_handlers_publish() -> None:
+    page = (PROJECT / "docs" / "operations.md").read_text()
+    assert sorted(name for name in _published_names() if f"`{name}`" not in page) == []
 
 
 def test_handler_metrics_are_read_with_the_dimension_powertools_writes(default_synth: Synth) -> None:

@@ -1,4 +1,4 @@
-"""The GitHub Actions workflows: CI runs the README's test commands; deploy uses OIDC only and the settings a deploy needs."""
+"""GitHub Actions (docs/deploying.md): CI runs make lint and make test; deploy uses OIDC only and the settings a deploy needs."""
 
 from pathlib import Path
 from typing import Any
