@@ -315,8 +315,9 @@ MEANINGS: dict[str, str] = {
     "stormBatchSeconds": (
         "storms: for a person in a storm, a page while another is unanswered waits up to this long (0-300) and "
         "goes out in one text with the other pages that reach them meanwhile; each later batch in the same storm "
-        "waits twice as long, up to 120 s; notices and reminders go out as digests (the first after at most 20 s, "
-        "each later one twice as late, up to 300 s); `0` sends every text on its own"
+        "waits twice as long, up to 120 s; notices and reminders join a digest that the storm digest function sends "
+        "when it closes (the first stays open this long, at most 20 s; each next one in the same storm twice as long, "
+        "up to 300 s); `0` sends every text on its own and deploys no digest function"
     ),
     "twoWayManagedElsewhere": (
         "the number's two-way SMS already delivers to the `InboundSmsTopicArn` output; lets you deploy without `configureTwoWay`"
