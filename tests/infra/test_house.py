@@ -8,9 +8,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_MODULE_LINES = 300
-# Where the line limit applies (directories and single files, relative to the repository root); add "lambdas" here
-# once its modules are split.
-CHECKED_ROOTS = ["sandbox", "stacks", "incidents_cli", "tools", "app.py"]
+# Where the line limit applies (directories and single files, relative to the repository root).
+CHECKED_ROOTS = ["sandbox", "stacks", "incidents_cli", "tools", "lambdas", "app.py"]
 # Packages whose modules must not import each other in a cycle (imports under `if TYPE_CHECKING:` and inside
 # functions count too: a cycle hidden from the interpreter still ties the modules together for a reader).
 ACYCLIC_PACKAGES = ["sandbox"]
