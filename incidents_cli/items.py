@@ -9,7 +9,7 @@ from typing import Any
 from escalation.incidents.status import Event, Status
 from escalation.sms.phone_numbers import is_e164, mask
 
-from .context import parse_stored
+from .context import INCIDENTS_TABLE_OUTPUT, Cli, CliError, parse_stored
 
 
 def opened_at(item: Mapping[str, Any]) -> datetime | None:
@@ -47,3 +47,11 @@ def scan(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def get_incident(cli: Cli, incident_id: str) -> dict[str, Any]:
+    """The incident item, or CliError naming the table it is not in."""
+    item = cli.incidents().get(incident_id)
+    if item is None:
+        raise CliError(f"no incident {incident_id!r} in {cli.output(INCIDENTS_TABLE_OUTPUT)}")
+    return item

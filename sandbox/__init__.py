@@ -14,8 +14,9 @@ Typical use (everything inside one ``mock_aws`` block)::
         runtime.uninstall()
         sms.uninstall()
 
-``LocalEndpoint`` and ``LocalLambdaRuntime`` are in ``sandbox.runtime``; the event sources they
-feed in ``sandbox.event_sources``; every replaced moto method in ``sandbox.moto_patches``;
-``MOTO_CONFIG``, ``wait_for_executions`` and ``drain_executions`` in ``sandbox.executions``;
-``SmsGateway`` in ``sandbox.sms_gateway``; ``deploy_cdk_out`` in ``sandbox.deploy``.
+``LocalEndpoint`` is in ``sandbox.runtime`` (with ``FunctionRuntime``, the worker processes);
+``LocalLambdaRuntime`` in ``sandbox.local_lambda`` (the runtime plus the event sources that feed it,
+``sandbox.event_sources``); every replaced moto method in ``sandbox.moto_patches`` (the windows they
+hold in ``sandbox.windows``); ``MOTO_CONFIG``, ``wait_for_executions`` and ``drain_executions`` in
+``sandbox.executions``; ``SmsGateway`` in ``sandbox.sms_gateway``; ``deploy_cdk_out`` in ``sandbox.deploy``.
 """

@@ -9,8 +9,10 @@ import os
 import sys
 from pathlib import Path
 
-from .runner import check_expectations, dumps, run_scenario
-from .scenario import ScenarioError, load_scenario
+from .expectations import check_expectations
+from .runner import dumps, run_scenario
+from .scenario import load_scenario
+from .scenario_items import ScenarioError
 from .transcript import render
 
 EXIT_INCOMPLETE = 1

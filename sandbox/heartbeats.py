@@ -30,7 +30,7 @@ import boto3
 
 from .deploy import DeployedStack
 from .event_sources.schedules import OneTimeSchedules
-from .scenario import ScenarioError, SmsTrigger, _when
+from .scenario_items import ScenarioError, SmsTrigger, when
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def parse_heartbeats(data: Any, integrations: dict[str, dict[str, Any]]) -> Hear
         where = f"heartbeats.beats[{index}]."
         if not isinstance(item, dict) or item.get("monitor") not in data["monitors"]:
             raise ScenarioError(f"{where}monitor: must be one of heartbeats.monitors")
-        after, trigger = _when(item, where)
+        after, trigger = when(item, where)
         beats.append(BeatAt(item["monitor"], after, trigger))
     return HeartbeatPlan(tuple(monitors), tuple(beats))
 

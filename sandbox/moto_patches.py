@@ -23,14 +23,14 @@ replacement relies on, so a moto upgrade fails there first:
 * The two waits that end a task at its ``TimeoutSeconds`` (an acknowledgement window):
   ``threading`` as seen by ``moto...state.exec.execute_state`` (whose only use is the
   ``threading.Event()`` a state's timeout waits on) and ``CallbackEndpoint.wait`` (the
-  ``waitForTaskToken`` wait). Both go through ``WINDOWS``: a timeout whose time is up still waits
+  ``waitForTaskToken`` wait). Both go through ``WINDOWS`` (``sandbox.windows``): a timeout whose time is up still waits
   while a scenario holds the windows open (a scripted reply on its way, see ``WindowHolds``), so a
   scenario's verdict never depends on how fast the machine is. Outside scenarios only the
   runtime's work in flight holds them: in ``make sandbox`` a window runs out once nothing runs.
 
 ``cloudformation_resource_classes(override)`` replaces a sixth, only while ``sandbox.deploy``
 creates a stack: ``moto.cloudformation.parsing.resource_class_from_type``, so that the resource
-types moto's CloudFormation skips or gets wrong are created by the deployer's own classes.
+types moto's CloudFormation skips or gets wrong are created by the deployer's own classes (``sandbox.cfn_compensations``).
 
 Handler exceptions become Lambda function errors as on AWS: ``X-Amz-Function-Error: Unhandled``
 and a payload ``{"errorType": <exception class name>, "errorMessage": ..., "stackTrace": ...}``,
@@ -56,88 +56,10 @@ from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, CallbackOutcome
 
 from .records import Outcome, SandboxError
+from .windows import WINDOWS, ThreadingForTimeouts
 
 API_LOCK: Final = threading.RLock()
 """Held while moto handles one API call (not a Lambda invocation), in-process or over HTTP."""
-
-
-class WindowHolds:
-    """Task timeouts that wait for the work in flight: a timeout fires once its time is up and nothing holds it.
-
-    Two things hold: every piece of work the local Lambda runtime has queued or running (so a slow
-    cold start or a busy machine never eats an acknowledgement window: windows only run out while
-    the system is idle), and every scripted action of a scenario from its trigger until its effects
-    settled (so "the YES comes before the window closes" holds on any machine). A task that ends
-    (its token completed) is never held: only a timeout waits.
-    """
-
-    _POLL_S = 0.05  # an Event cannot wake a Condition: a held timeout re-checks its event this often
-
-    def __init__(self) -> None:
-        self._holds = 0
-        self._changed = threading.Condition()
-
-    def acquire(self, count: int = 1) -> None:
-        """Hold every timeout that comes due until the matching release()."""
-        with self._changed:
-            self._holds += count
-
-    def release(self, count: int = 1) -> None:
-        """Let timeouts that came due meanwhile fire (when no other hold remains)."""
-        with self._changed:
-            self._holds = max(self._holds - count, 0)
-            self._changed.notify_all()
-
-    def reset(self) -> None:
-        """Drop every hold (a run that ended, however it ended, holds nothing)."""
-        with self._changed:
-            self._holds = 0
-            self._changed.notify_all()
-
-    @property
-    def held(self) -> int:
-        """How many holds are taken."""
-        with self._changed:
-            return self._holds
-
-    def wait(self, event: threading.Event, timeout: float | None) -> bool:
-        """event.wait(timeout), except that a timeout does not end the wait while a hold is taken."""
-        if threading.Event.wait(event, timeout) or timeout is None:  # the base wait, also for a _HeldEvent
-            return event.is_set()
-        with self._changed:
-            while self._holds and not event.is_set():
-                self._changed.wait(self._POLL_S)
-        return event.is_set()
-
-
-WINDOWS: Final = WindowHolds()
-"""The sandbox's task timeouts (see WindowHolds); scenarios hold them, nothing else does."""
-
-
-class _HeldEvent(threading.Event):
-    """The Event a state's TimeoutSeconds waits on (the task's work sets it when it ends).
-
-    Once the state's timeout is due, this wait does not fire by itself: it waits for the task's own work
-    to end. For a waitForTaskToken task (the only kind with a TimeoutSeconds in this app) that work is the
-    token wait, which has the same timeout, is held by WINDOWS, and ends with the answer (if one came) or
-    with its own timeout (``States.Timeout``, as the state's would be). Firing here instead would race the
-    answer that arrived just before it, and would leave that token wait running beside the states that
-    follow (moto's state then times out while its task still runs). A task that never ends is cut off
-    after HUNG_TASK_SECONDS more.
-    """
-
-    HUNG_TASK_SECONDS = 600.0
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if super().wait(timeout) or timeout is None:
-            return self.is_set()
-        return super().wait(self.HUNG_TASK_SECONDS)
-
-
-class _ThreadingForTimeouts:
-    """What execute_state sees as ``threading``: its only use is ``threading.Event()`` for a state's timeout."""
-
-    Event = _HeldEvent
 
 
 class Target(Protocol):
@@ -192,7 +114,7 @@ def install(target: Target) -> None:
         LambdaBackend.send_dynamodb_items = _send_dynamodb_items  # type: ignore[method-assign]
         Subscription.publish = _subscription_publish  # type: ignore[method-assign]
         BotocoreStubber.process_request = _process_request  # type: ignore[method-assign]
-        vars(execute_state)["threading"] = _ThreadingForTimeouts
+        vars(execute_state)["threading"] = ThreadingForTimeouts
         CallbackEndpoint.wait = _callback_wait  # type: ignore[method-assign]
 
 

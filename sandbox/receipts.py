@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.session
 
-from .scenario import ScenarioError
+from .scenario_items import ScenarioError
 
 if TYPE_CHECKING:
-    from .sms_gateway import SentSms
+    from .sms_messages import SentSms
 
 DEFAULT_AFTER_SECONDS = 0.2
 DEFAULT_PRICE_PER_PART = Decimal("0.00581")

@@ -13,6 +13,10 @@ class SandboxError(Exception):
     """Raised for misuse of the sandbox itself (not for handler failures)."""
 
 
+class DeployError(Exception):
+    """The stack could not be deployed into moto."""
+
+
 @dataclass(frozen=True)
 class LocalFunction:
     """Where a function's code lives and how it is configured."""

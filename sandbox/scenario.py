@@ -3,115 +3,26 @@
 from __future__ import annotations
 
 import json
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .heartbeats import HeartbeatPlan
-    from .receipts import DeliveryScript
+from .heartbeats import HeartbeatPlan, parse_heartbeats
+from .receipts import DeliveryScript, parse_delivery
+from .scenario_items import (
+    AlarmChangeAt,
+    EventPost,
+    Injection,
+    OverrideAt,
+    PhoneAction,
+    ScenarioError,
+    SmsFailure,
+    Write,
+    require,
+    when,
+)
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
-
-
-class ScenarioError(ValueError):
-    """The scenario file is malformed; the message names the field."""
-
-
-@dataclass(frozen=True)
-class PhoneAction:
-    """Reply `reply` `delay_seconds` after the phone has received its `on_sms`-th message.
-
-    on_sms_to: count another phone's messages instead (reply once that phone got its n-th text), to
-    order replies of two phones without relying on how fast the system answers the first.
-    holds_windows: until the reply's effects have settled, no acknowledgement window closes (the
-    scenario's verdict then never depends on machine speed); false for a reply meant to race a window.
-    """
-
-    on_sms: int
-    reply: str
-    delay_seconds: float = 0.0
-    on_sms_to: str | None = None
-    holds_windows: bool = True
-
-
-@dataclass(frozen=True)
-class SmsTrigger:
-    """The moment `to` has received its `count`-th text (instead of a fixed time after the start)."""
-
-    to: str
-    count: int
-
-
-@dataclass(frozen=True)
-class Injection:
-    """A raw payload published to the inbound topic `after_seconds` after the incident (or after `on_sms`)."""
-
-    after_seconds: float
-    message: str
-    on_sms: SmsTrigger | None = None
-
-
-@dataclass(frozen=True)
-class Write:
-    """An item (DynamoDB JSON) put into the incidents table `after_seconds` after the incident (or after `on_sms`)."""
-
-    after_seconds: float
-    item: dict[str, Any]
-    on_sms: SmsTrigger | None = None
-
-
-@dataclass(frozen=True)
-class SmsFailure:
-    """The next SendTextMessage to `to` fails with this service error code (and Reason, Fields)."""
-
-    code: str
-    to: str | None = None
-    message: str = "failed by the scenario"
-    reason: str | None = None
-    fields: tuple[str, ...] = ()
-    after_sms: int = 0  # fail only once this many texts went to `to` (a reminder, a confirmation, not the page)
-
-
-@dataclass(frozen=True)
-class OverrideAt:
-    """An on-call override stored after the deploy: `person` covers `rotation` from/to seconds after the incident."""
-
-    rotation: str
-    person: str
-    from_seconds: float
-    to_seconds: float
-
-
-@dataclass(frozen=True)
-class EventPost:
-    """A body POSTed to the Events API v2 endpoint `after_seconds` after the start (or after `on_sms`).
-
-    routing_key from `integration`. `after_answer_to`: the index of an earlier post whose answer this one waits
-    for first (then `after_seconds` more), so "resolve 50 ms after the trigger was accepted" does not depend on
-    how fast the machine answers the trigger.
-    """
-
-    after_seconds: float
-    body: dict[str, Any]
-    integration: str | None = None
-    on_sms: SmsTrigger | None = None
-    after_answer_to: int | None = None
-
-
-@dataclass(frozen=True)
-class AlarmChangeAt:
-    """A CloudWatch alarm entering `state` `after_seconds` after the start (or after `on_sms`).
-
-    EventBridge's event to the rule's target.
-    """
-
-    after_seconds: float
-    alarm_name: str
-    state: str
-    integration: str | None = None  # the alarm's incident-escalation:integration tag; None: untagged
-    on_sms: SmsTrigger | None = None
 
 
 @dataclass(frozen=True)
@@ -166,15 +77,15 @@ def _events(data: dict[str, Any], known: dict[str, dict[str, Any]]) -> list[Even
         where = f"events[{index}]."
         if not isinstance(item, dict):
             raise ScenarioError(f"events[{index}]: must be an object")
-        after, trigger = _when(item, where)
+        after, trigger = when(item, where)
         if "body_file" in item:
-            path = REPO_ROOT / _require(item, "body_file", str, where)
+            path = REPO_ROOT / require(item, "body_file", str, where)
             try:
                 body = json.loads(path.read_text())
             except (OSError, ValueError) as error:
                 raise ScenarioError(f"{where}body_file: cannot read {path.name} ({error})") from None
         else:
-            body = _require(item, "body", dict, where)
+            body = require(item, "body", dict, where)
         if not isinstance(body, dict):
             raise ScenarioError(f"{where}body: must be a JSON object")
         waits_for = item.get("after_answer_to")
@@ -193,11 +104,11 @@ def _alarms(data: dict[str, Any], known: dict[str, dict[str, Any]]) -> list[Alar
         where = f"alarms[{index}]."
         if not isinstance(item, dict):
             raise ScenarioError(f"alarms[{index}]: must be an object")
-        after, trigger = _when(item, where)
-        state = _require(item, "state", str, where)
+        after, trigger = when(item, where)
+        state = require(item, "state", str, where)
         if state not in ALARM_STATES:
             raise ScenarioError(f"{where}state: must be one of {', '.join(ALARM_STATES)}")
-        name = _require(item, "alarm_name", str, where)
+        name = require(item, "alarm_name", str, where)
         changes.append(AlarmChangeAt(after, name, state, _integration_ref(item, where, known), trigger))
     return changes
 
@@ -210,44 +121,19 @@ def _alerts_and_incident(
     events = _events(data, integrations)
     alarms = _alarms(data, integrations)
     alone = not (events or alarms or "heartbeats" in data)  # with none of these the scenario pages its own incident
-    incident = _require(data, "incident", dict, "") if "incident" in data or alone else None
+    incident = require(data, "incident", dict, "") if "incident" in data or alone else None
     return integrations, events, alarms, incident
-
-
-def _when(item: dict[str, Any], where: str) -> tuple[float, SmsTrigger | None]:
-    """(after_seconds, on_sms) of a scheduled item: seconds after the start, or after a text reached a phone."""
-    trigger = item.get("on_sms")
-    if trigger is None:
-        return float(_require(item, "after_seconds", int | float, where)), None
-    if not isinstance(trigger, dict):
-        raise ScenarioError(f"{where}on_sms: must be an object {{to, count}}")
-    to = _require(trigger, "to", str, f"{where}on_sms.")
-    count = _require(trigger, "count", int, f"{where}on_sms.")
-    if count < 1:
-        raise ScenarioError(f"{where}on_sms.count: must be 1 or more")
-    after = item.get("after_seconds", 0)
-    if not isinstance(after, int | float) or after < 0:
-        raise ScenarioError(f"{where}after_seconds: must be a non-negative number")
-    return float(after), SmsTrigger(to=to, count=count)
-
-
-def _require(data: dict[str, Any], key: str, kind: type | types.UnionType, where: str) -> Any:
-    if key not in data:
-        raise ScenarioError(f"{where}{key}: is required")
-    if not isinstance(data[key], kind):
-        raise ScenarioError(f"{where}{key}: must be a {getattr(kind, '__name__', 'number')}")
-    return data[key]
 
 
 def _overrides(data: dict[str, Any]) -> list[OverrideAt]:
     overrides = []
     for index, item in enumerate(data.get("overrides") or []):
         where = f"overrides[{index}]."
-        start = float(_require(item, "from_seconds", int | float, where))
-        end = float(_require(item, "to_seconds", int | float, where))
+        start = float(require(item, "from_seconds", int | float, where))
+        end = float(require(item, "to_seconds", int | float, where))
         if end <= start:
             raise ScenarioError(f"{where}to_seconds: must be after from_seconds")
-        overrides.append(OverrideAt(_require(item, "rotation", str, where), _require(item, "person", str, where), start, end))
+        overrides.append(OverrideAt(require(item, "rotation", str, where), require(item, "person", str, where), start, end))
     return overrides
 
 
@@ -262,7 +148,7 @@ def _phones(data: dict[str, Any]) -> dict[str, list[PhoneAction]]:
             where = f"phones.{number}[{index}]."
             if not isinstance(action, dict):
                 raise ScenarioError(f"{where[:-1]}: must be an object")
-            on_sms = _require(action, "on_sms", int, where)
+            on_sms = require(action, "on_sms", int, where)
             if on_sms < 1:
                 raise ScenarioError(f"{where}on_sms: must be 1 or more")
             delay = action.get("delay_seconds", 0)
@@ -275,7 +161,7 @@ def _phones(data: dict[str, Any]) -> dict[str, list[PhoneAction]]:
             if not isinstance(holds, bool):
                 raise ScenarioError(f"{where}holds_windows: must be true or false")
             parsed.append(
-                PhoneAction(on_sms, _require(action, "reply", str, where), float(delay), on_sms_to=on_sms_to, holds_windows=holds)
+                PhoneAction(on_sms, require(action, "reply", str, where), float(delay), on_sms_to=on_sms_to, holds_windows=holds)
             )
         phones[number] = parsed
     return phones
@@ -289,8 +175,8 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
     injections = []
     for index, item in enumerate(data.get("inbound") or []):
         where = f"inbound[{index}]."
-        after, trigger = _when(item, where)
-        injections.append(Injection(after_seconds=after, message=_require(item, "message", str, where), on_sms=trigger))
+        after, trigger = when(item, where)
+        injections.append(Injection(after_seconds=after, message=require(item, "message", str, where), on_sms=trigger))
     failures = []
     for index, item in enumerate(data.get("sms_failures") or []):
         where = f"sms_failures[{index}]."
@@ -308,7 +194,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
             raise ScenarioError(f"{where}fields: must be a list of field names")
         failures.append(
             SmsFailure(
-                code=_require(item, "code", str, where),
+                code=require(item, "code", str, where),
                 to=to,
                 message=str(item.get("message", "failed by the scenario")),
                 reason=reason,
@@ -319,8 +205,8 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
     writes = []
     for index, item in enumerate(data.get("writes") or []):
         where = f"writes[{index}]."
-        after, trigger = _when(item, where)
-        writes.append(Write(after_seconds=after, item=_require(item, "item", dict, where), on_sms=trigger))
+        after, trigger = when(item, where)
+        writes.append(Write(after_seconds=after, item=require(item, "item", dict, where), on_sms=trigger))
     overrides = _overrides(data)
     oncall = data.get("oncall")
     if oncall is not None and not isinstance(oncall, dict):
@@ -331,16 +217,12 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
     integrations, events, alarms, incident = _alerts_and_incident(data)
     heartbeats = None
     if "heartbeats" in data:
-        from .heartbeats import parse_heartbeats  # noqa: PLC0415 - it builds on this module's parts
-
         heartbeats = parse_heartbeats(data["heartbeats"], integrations)
     delivery = {}
     if "delivery" in data:
-        from .receipts import parse_delivery  # noqa: PLC0415 - it builds on this module's parts
-
         delivery = parse_delivery(data["delivery"])
     return Scenario(
-        name=_require(data, "name", str, ""),
+        name=require(data, "name", str, ""),
         settings=dict(data.get("settings") or {}),
         incident=incident,
         phones=phones,

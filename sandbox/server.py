@@ -13,14 +13,17 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from .account import DEFAULT_SETTINGS, FAKE_ENV, ORIGINATION_NUMBER, PHONE_NUMBER_ID, REGION
 from .alerts import AlertsGateway, EventsEndpoint
-from .deploy import DeployedStack, deploy_cdk_out, load_stack, set_output
+from .cloud_assembly import load_stack
+from .deploy import DeployedStack, deploy_cdk_out, set_output
 from .executions import MOTO_CONFIG, drain_executions
+from .local_lambda import LocalLambdaRuntime
 from .receipts import configuration_set_destinations
-from .runner import DEFAULT_SETTINGS, FAKE_ENV, ORIGINATION_NUMBER, PHONE_NUMBER_ID, REGION
-from .runtime import LocalEndpoint, LocalLambdaRuntime
+from .runtime import LocalEndpoint
 from .runtime.endpoint import REPLY_PATH
-from .sms_gateway import SentSms, SmsGateway
+from .sms_gateway import SmsGateway
+from .sms_messages import SentSms
 from .synth import STACK_NAME, synthesize
 
 

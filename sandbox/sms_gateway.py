@@ -20,6 +20,9 @@ Operations:
   elsewhere): an SNS destination is remembered, as are those of the template's own configuration set
   (``add_event_destination``, from ``sandbox.receipts.configuration_set_destinations``).
 
+The phones (``sandbox.sms_phones``: what each was sent, scripted replies, delivery receipts) and the
+records (``sandbox.sms_messages``) live beside this module.
+
 Delivery receipts: for each text whose send names a configuration set with an SNS event destination, the
 text event its phone's script says (``sandbox.receipts``; by default TEXT_DELIVERED 0.2 s later, priced
 per part) is published to the destination topic through moto's SNS, where the stack's subscription hands
@@ -34,16 +37,9 @@ the reply arrives, whatever message the person meant to answer.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
-import math
-import sys
-import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import boto3
@@ -54,88 +50,10 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import OperationNotFoundError, ServiceModel
 from botocore.validate import validate_parameters
 
-from .receipts import DEFAULT_DELIVERY, DeliveryScript, text_event
+from .sms_messages import SentSms
+from .sms_phones import SmsPhones
 
 SERVICE_ID = "pinpoint-sms-voice-v2"
-PROJECT_MESSAGES_MODULE = "escalation.sms.messages"
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-SegmentCounter = Callable[[str], tuple[int, str]]
-
-
-@dataclass(frozen=True)
-class SentSms:
-    """One message accepted by the fake service."""
-
-    message_id: str
-    at: dt.datetime
-    to: str
-    origination_identity: str
-    body: str
-    message_type: str | None
-    context: Mapping[str, str]
-    segments: int
-    encoding: str
-    request: Mapping[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class ReceiptEvent:
-    """One text event published to a configuration set's SNS event destination."""
-
-    message_id: str
-    to: str
-    event_type: str
-    at: dt.datetime
-    topic_arn: str
-    price: Decimal | None  # totalMessagePrice + totalCarrierFee; None while pending
-
-
-@dataclass(frozen=True)
-class InboundSms:
-    """One reply published to an inbound topic."""
-
-    inbound_message_id: str
-    at: dt.datetime
-    topic_arn: str
-    payload: Mapping[str, str]
-    sns_message_id: str
-
-
-# -- segment accounting: fallback only ----------------------------------------------------------
-# TODO(sandbox): replace with lambdas/escalation/sms/messages.py:count_segments once it is always
-# importable; this copy exists so the sandbox still works if that module is absent or renamed.
-_GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
-
-
-def fallback_count_segments(text: str) -> tuple[int, str]:
-    """Segments and encoding of text (GSM-7 160/153, extension chars count 2; else UCS-2 70/67)."""
-    if all(ch in _GSM7_BASIC or ch in _GSM7_EXTENSION for ch in text):
-        septets = sum(2 if ch in _GSM7_EXTENSION else 1 for ch in text)
-        return (1 if septets <= 160 else math.ceil(septets / 153)), "GSM-7"
-    units = len(text.encode("utf-16-le")) // 2
-    return (1 if units <= 70 else math.ceil(units / 67)), "UCS-2"
-
-
-def project_segment_counter() -> SegmentCounter | None:
-    """The project's escalation.sms.messages.count_segments, importing it from lambdas/ if needed."""
-    try:
-        module = importlib.import_module(PROJECT_MESSAGES_MODULE)
-    except ImportError:
-        if not LAMBDAS_DIR.is_dir():
-            return None
-        sys.path.insert(0, str(LAMBDAS_DIR))
-        try:
-            module = importlib.import_module(PROJECT_MESSAGES_MODULE)
-        except ImportError:
-            return None
-        finally:
-            sys.path.remove(str(LAMBDAS_DIR))
-    counter: SegmentCounter | None = getattr(module, "count_segments", None)
-    return counter
 
 
 def _http_response(status: int) -> AWSResponse:
@@ -147,40 +65,10 @@ def _metadata(status: int = 200) -> dict[str, Any]:
     return {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
 
 
-class SmsGateway:
+class SmsGateway(SmsPhones):
     """The fake SMS service: records sends, drives scripted phones, publishes replies."""
 
-    def __init__(
-        self,
-        *,
-        inbound_topic_arn: str | None = None,
-        segment_counter: SegmentCounter | None = None,
-        keywords: frozenset[str] = frozenset({"STOP", "HELP"}),
-        origination_numbers: Mapping[str, str] | None = None,
-    ) -> None:
-        """Create a gateway; origination_numbers maps identities (ids, ARNs) to E.164 numbers."""
-        self.inbound_topic_arn = inbound_topic_arn
-        counter = segment_counter or project_segment_counter()
-        self.uses_project_segment_counter = counter is not None and segment_counter is None
-        self.count_segments: SegmentCounter = counter or fallback_count_segments
-        self.keywords = keywords
-        self.origination_numbers = dict(origination_numbers or {})
-        self.two_way_channels: dict[str, str] = {}
-        self.event_destinations: dict[str, list[str]] = {}  # configuration set name -> SNS topic ARNs
-        self.delivery_scripts: dict[str, list[DeliveryScript]] = {}  # phone -> its texts' events, in order
-        self.receipts: list[ReceiptEvent] = []
-        self.sent: list[SentSms] = []
-        self.inbound: list[InboundSms] = []
-        self.other_calls: list[tuple[str, Mapping[str, Any]]] = []
-        self._listeners: list[Callable[[SentSms], None]] = []
-        self._failures: list[tuple[dict[str, Any], str | None, int]] = []  # error body, number, after how many texts
-        self._failing_calls: dict[str, tuple[dict[str, Any], str | None, int]] = {}
-        self._lock = threading.Lock()
-        self._timers: list[threading.Thread] = []
-        self._closing = threading.Event()
-        self._session: boto3.session.Session | None = None
-
-    # -- installation -------------------------------------------------------------------------
+    # -- installation -------------------------------------------------------------------------------
 
     def install(self) -> SmsGateway:
         """Register the botocore hooks on boto3's default session (inside mock_aws)."""
@@ -219,12 +107,7 @@ class SmsGateway:
         """Uninstall on leaving a with block (pending replies are cancelled, see wait_replies)."""
         self.uninstall()
 
-    # -- scripting ----------------------------------------------------------------------------
-
-    def on_message(self, listener: Callable[[SentSms], None]) -> None:
-        """Call listener for every accepted message, synchronously inside the sender's call."""
-        # The sender has not stored the MessageId yet when listeners run: answer with reply_after()
-        self._listeners.append(listener)
+    # -- scripted failures --------------------------------------------------------------------------
 
     def fail_next(
         self,
@@ -260,116 +143,7 @@ class SmsGateway:
         with self._lock:
             self._failures.append((body, to, after_sms))
 
-    def messages_to(self, number: str) -> list[SentSms]:
-        """Messages sent to number, oldest first."""
-        with self._lock:
-            return [m for m in self.sent if m.to == number]
-
-    def add_event_destination(self, configuration_set: str, topic_arn: str) -> None:
-        """Publish the text events of sends naming configuration_set (its name or ARN) to topic_arn."""
-        name = configuration_set.rsplit("configuration-set/", 1)[-1]
-        with self._lock:
-            if topic_arn not in self.event_destinations.setdefault(name, []):
-                self.event_destinations[name].append(topic_arn)
-
-    def script_delivery(self, number: str, scripts: Sequence[DeliveryScript]) -> None:
-        """What happens to the texts to number, in order (the last script goes for every later text)."""
-        with self._lock:
-            self.delivery_scripts[number] = list(scripts)
-
-    def set_two_way(self, origination_identity: str, topic_arn: str) -> None:
-        """Deliver replies to messages sent from origination_identity to topic_arn."""
-        with self._lock:
-            self.two_way_channels[origination_identity] = topic_arn
-
-    # -- replies ------------------------------------------------------------------------------
-
-    def reply(self, from_number: str, body: str, *, topic_arn: str | None = None, keyword: str | None = None) -> InboundSms:
-        """Publish a reply from from_number to the inbound topic, as the real service does.
-
-        Its ``previousPublishedMessageId`` is the last message sent to from_number at this moment.
-        """
-        with self._lock:
-            earlier = [m for m in self.sent if m.to == from_number]
-            if not earlier:
-                raise LookupError(f"nothing was sent to {from_number}")
-            previous = earlier[-1]
-            identity = previous.origination_identity
-            topic = topic_arn or self.two_way_channels.get(identity) or self.inbound_topic_arn
-        if topic is None:
-            raise LookupError(f"no two-way channel for {identity}; set inbound_topic_arn or call set_two_way()")
-        first_word = body.strip().split(maxsplit=1)[0].upper() if body.strip() else ""
-        account = topic.split(":")[4]
-        payload = {
-            "originationNumber": from_number,
-            "destinationNumber": self.origination_numbers.get(identity, identity),
-            "messageKeyword": keyword or (first_word if first_word in self.keywords else f"KEYWORD_{account}"),
-            "messageBody": body,
-            "inboundMessageId": str(uuid.uuid4()),
-            "previousPublishedMessageId": previous.message_id,
-        }
-        sns = boto3.client("sns", region_name=topic.split(":")[3])
-        # Stamped before publishing: moto runs the reply handler inside publish().
-        sent_at = dt.datetime.now(dt.UTC)
-        sns_message_id = sns.publish(TopicArn=topic, Message=json.dumps(payload))["MessageId"]
-        inbound = InboundSms(
-            inbound_message_id=payload["inboundMessageId"],
-            at=sent_at,
-            topic_arn=topic,
-            payload=payload,
-            sns_message_id=sns_message_id,
-        )
-        with self._lock:
-            self.inbound.append(inbound)
-        return inbound
-
-    def reply_after(
-        self,
-        delay_s: float,
-        from_number: str,
-        body: str,
-        *,
-        before: Callable[[], None] | None = None,
-        then: Callable[[], None] | None = None,
-    ) -> threading.Thread:
-        """Reply from a background thread after delay_s (use from on_message listeners).
-
-        before: called in that thread first (delay_s counts from its return), e.g. to let the sender
-        finish recording what it sent. then: called once the reply is published (or skipped because the
-        gateway closed). The reply counts as pending until both have returned.
-        """
-
-        def send() -> None:
-            try:
-                if before is not None:
-                    before()
-                if not self._closing.wait(delay_s):
-                    self.reply(from_number, body)
-            finally:
-                if then is not None:
-                    then()
-
-        thread = threading.Thread(target=send, name=f"sandbox-sms-reply-{from_number}", daemon=True)
-        with self._lock:
-            self._timers.append(thread)
-        thread.start()
-        return thread
-
-    def pending_replies(self) -> int:
-        """How many scheduled replies are not published yet."""
-        with self._lock:
-            return sum(1 for thread in self._timers if thread.is_alive())
-
-    def wait_replies(self, timeout_s: float = 30.0) -> None:
-        """Wait for scheduled replies to be published; raise TimeoutError if they are not."""
-        with self._lock:
-            timers = list(self._timers)
-        for thread in timers:
-            thread.join(timeout_s)
-            if thread.is_alive():
-                raise TimeoutError(f"{thread.name} still pending after {timeout_s}s")
-
-    # -- requests (HTTP and in-process) --------------------------------------------------------
+    # -- requests (HTTP and in-process) -------------------------------------------------------------
 
     def handle_request(self, operation: str, body: bytes, invocation_id: str | None = None) -> tuple[int, dict[str, Any]]:
         """Answer one JSON-protocol request: (HTTP status, response or ``{"__type", "message"}``).
@@ -439,35 +213,6 @@ class SmsGateway:
             listener(message)
         self._schedule_receipt(message)
         return 200, {"MessageId": message.message_id}
-
-    def _schedule_receipt(self, message: SentSms) -> None:
-        """Publish the text's event to its configuration set's destinations when its phone's script says."""
-        name = str(message.request.get("ConfigurationSetName") or "").rsplit("configuration-set/", 1)[-1]
-        with self._lock:
-            topics = list(self.event_destinations.get(name, []))
-            scripts = self.delivery_scripts.get(message.to, [DEFAULT_DELIVERY])
-            index = sum(1 for sent in self.sent if sent.to == message.to) - 1  # this text is the index-th to its phone
-        script = scripts[min(index, len(scripts) - 1)]
-        if not topics or script.event_type is None:
-            return
-        origination = self.origination_numbers.get(message.origination_identity, message.origination_identity)
-
-        def publish() -> None:
-            if self._closing.wait(script.after_seconds):
-                return  # the run is over: nothing may reach the real AWS endpoint
-            at = dt.datetime.now(dt.UTC)
-            body, price = text_event(message, script, at=at, origination_number=origination)
-            for topic in topics:
-                boto3.client("sns", region_name=topic.split(":")[3]).publish(TopicArn=topic, Message=body)
-                assert script.event_type is not None
-                receipt = ReceiptEvent(message.message_id, message.to, script.event_type, at, topic, price)
-                with self._lock:
-                    self.receipts.append(receipt)
-
-        thread = threading.Thread(target=publish, name=f"sandbox-sms-receipt-{message.to}", daemon=True)
-        with self._lock:
-            self._timers.append(thread)
-        thread.start()
 
     def _create_event_destination(self, request: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .runner import decline_latency
+from .expectations import decline_latency
 
 
 def render(result: dict[str, Any], problems: list[str] | None = None) -> str:

@@ -6,10 +6,12 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+XRAY_REASON = "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions."
 POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:{version}"
 
 
@@ -64,4 +66,15 @@ def powertools_layer(scope: Construct, version: int) -> lambda_.ILayerVersion:
     """The public Powertools for AWS Lambda (Python) v3 layer, pinned to one version."""
     return lambda_.LayerVersion.from_layer_version_arn(
         scope, "PowertoolsLayer", POWERTOOLS_LAYER.format(region=Aws.REGION, version=version)
+    )
+
+
+def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """An encrypted, TLS-only queue that keeps what could not be processed for two weeks."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        retention_period=Duration.days(14),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
     )

@@ -5,8 +5,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import IConstruct
 
 from .alerts import acknowledge_alert_findings
-from .escalation_stack import EscalationStack, sms_send_resources
+from .escalation_stack import EscalationStack
 from .heartbeats import acknowledge_heartbeat_findings
+from .sms_grants import sms_send_resources
 
 # The singleton Lambda behind every AwsCustomResource in a stack has this fixed id.
 AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -16,7 +17,7 @@ SMS_REASON = (
     "protect configuration of each send. The identity is the configured one (an E.164 number's id is unknown at "
     "synth, so it is this account's numbers; with no identity the template is refused at deploy); opt-out lists "
     "are assigned to the identity outside the stack and protect configurations can only block sends, so those are "
-    "this account's and region's (stacks/escalation_stack.py sms_send_resources)."
+    "this account's and region's (stacks/sms_grants.py sms_send_resources)."
 )
 
 

@@ -16,8 +16,8 @@ incident items, and in the messages table reads rows, writes its once-only keys 
 index (the rows of a batch text); nothing else.
 
 Spend: lambdas/spend_check.py runs hourly, compares the month's SmsCost with the account's monthly text spend limit
-(DescribeSpendLimits) and publishes SmsSpendPercent; alarms at 80% and 100%. Alarms to ops also on either function's
-errors and on the dead-letter queue.
+(DescribeSpendLimits) and publishes SmsSpendPercent; alarms at 80% and 100% (stacks/spend_check.py makes them, in this
+construct). Alarms to ops also on either function's errors and on the dead-letter queue.
 """
 
 from aws_cdk import Acknowledgment, Annotations, Aws, CfnOutput, Duration, Stack, Validations
@@ -28,7 +28,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_smsvoice as smsvoice
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -36,22 +35,16 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from .functions import HandlerFunction
+from .functions import XRAY_REASON, HandlerFunction
+from .spend_check import add_spend_check, spend_alarms
 
 SMS_SERVICE = "sms-voice.amazonaws.com"
 TOPIC_ENCRYPTION_CONTEXT = "kms:EncryptionContext:aws:sns:topicArn"  # SNS asks KMS for data keys with it
 MATCHING_EVENT_TYPES = ("TEXT_ALL",)  # every text event: unknown new types are logged rather than missed
 RECEIPTS_TIMEOUT_SECONDS = 90  # a batch text's receipt updates every incident it listed
-SPEND_CHECK_TIMEOUT_SECONDS = 60
-SPEND_CHECK_PERIOD = Duration.hours(1)
-SPEND_ALARM_PERCENTS = (80, 100)
 LATE_RECEIPT_DAYS = 3  # carriers' final events may come 72 hours after the send
-NAMESPACE = "IncidentEscalation"  # lambdas/escalation/platform/observability.py
-SERVICE_DIMENSION = {"service": "incident-escalation"}
-SPEND_PERCENT_METRIC = "SmsSpendPercent"
 MESSAGES_INDEX = "by_contact"  # stacks/storage.py: a batch text's rows are read through it
 SHORT_RECEIPTS_WARNING = "incident-escalation:receiptsOutliveTheMessageLog"
-XRAY_REASON = "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions."
 
 
 def own_configuration_set_name(stack_name: str) -> str:
@@ -146,7 +139,8 @@ class Receipts(Construct):
         dependent.node.add_dependency(self.key)
 
         self.function = self._receipts_function(incidents, messages, code, layer, environment)
-        self.spend_check = self._spend_check(code, layer)
+        spend = add_spend_check(self, code, layer)  # stacks/spend_check.py
+        self.spend_check, self.scheduler_role, self.schedule = spend.handler, spend.scheduler_role, spend.schedule
         self.alarms = self._alarms(ops_topic)
         if message_ttl_days < LATE_RECEIPT_DAYS:
             Annotations.of(self).add_warning_v2(
@@ -244,51 +238,6 @@ class Receipts(Construct):
         )
         return handler
 
-    def _spend_check(self, code: lambda_.Code, layer: lambda_.ILayerVersion) -> HandlerFunction:
-        handler = HandlerFunction(
-            self, "SpendCheck", handler="spend_check.handler",
-            description="Hourly: this month's SMS cost as a percentage of the monthly text spend limit", code=code,
-            layer=layer, environment={}, timeout_seconds=SPEND_CHECK_TIMEOUT_SECONDS,
-        )  # fmt: skip
-        # Neither action supports resource-level permissions.
-        handler.role.add_to_policy(
-            iam.PolicyStatement(actions=["sms-voice:DescribeSpendLimits", "cloudwatch:GetMetricStatistics"], resources=["*"])
-        )
-        # EventBridge Scheduler runs it hourly, with a role that may invoke this function and nothing else.
-        self.scheduler_role = iam.Role(
-            self,
-            "SpendCheckSchedulerRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
-            description="EventBridge Scheduler: runs the hourly SMS spend check",
-        )
-        self.scheduler_role.add_to_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[handler.function.function_arn])
-        )
-        self.schedule = scheduler.CfnSchedule(
-            self,
-            "SpendCheckSchedule",
-            description="Hourly check of this month's SMS spend against the monthly text spend limit",
-            schedule_expression=f"rate({int(SPEND_CHECK_PERIOD.to_hours())} hour)",
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=handler.function.function_arn,
-                role_arn=self.scheduler_role.role_arn,
-                # a missed check is superseded by the next one
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=2, maximum_event_age_in_seconds=int(SPEND_CHECK_PERIOD.to_seconds())
-                ),
-            ),
-        )
-        Validations.of(handler).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                reason=f"{XRAY_REASON} sms-voice:DescribeSpendLimits and cloudwatch:GetMetricStatistics support none either.",
-            )
-        )
-        return handler
-
     def _alarms(self, ops_topic: sns.ITopic) -> list[cloudwatch.Alarm]:
         """Either function failing, a receipt kept in the dead-letter queue, the month's spend near and at the limit."""
         alarms = [
@@ -312,42 +261,8 @@ class Receipts(Construct):
                 evaluation_periods=1,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
-            self.spend_check.function.metric_errors(period=SPEND_CHECK_PERIOD, statistic="Sum").create_alarm(
-                self,
-                "SpendCheckErrors",
-                alarm_description="SpendCheck: the hourly check of the SMS spend failed (no text spend limit, or "
-                "CloudWatch unreadable): nothing warns before the limit stops every page",
-                threshold=0,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
         ]
-        spend = cloudwatch.Metric(
-            namespace=NAMESPACE,
-            metric_name=SPEND_PERCENT_METRIC,
-            dimensions_map=SERVICE_DIMENSION,
-            statistic="Maximum",
-            period=SPEND_CHECK_PERIOD,
-        )
-        for percent in SPEND_ALARM_PERCENTS:
-            what = (
-                "End User Messaging stops sending texts at the limit: every page would fail"
-                if percent < 100
-                else "End User Messaging stops sending texts now: pages fail until the limit is raised or the month ends"
-            )
-            alarms.append(
-                spend.create_alarm(
-                    self,
-                    f"SmsSpendAt{percent}Percent",
-                    alarm_description=f"This month's SMS cost reached {percent}% of the account's monthly text spend "
-                    f"limit: {what}; raise the limit (console, or a quota increase) or find what sends so much",
-                    threshold=percent,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    evaluation_periods=1,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
-            )
+        alarms.extend(spend_alarms(self, self.spend_check))
         action = cloudwatch_actions.SnsAction(ops_topic)
         for alarm in alarms:
             alarm.add_alarm_action(action)

@@ -2,8 +2,9 @@
 
 The keys, their defaults and their ranges are read from stacks/config.py load_config (the code that checks
 them at synth: `_int(context, "reminders", 0, 0, 5)` is the key, its default and its range), plus app.py's own
-keys (APP_KEYS); what each means is config.MEANINGS. The table is written between the markers of the page;
-with --check, nothing is written and the exit code says whether the page is stale (tests do the same).
+keys (APP_KEYS); what each means is MEANINGS (both in stacks/config_meanings.py). The table is written between
+the markers of the page; with --check, nothing is written and the exit code says whether the page is stale
+(tests do the same).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stacks import config
+from stacks.config_meanings import APP_KEYS, MEANINGS
 
 PROJECT = Path(__file__).resolve().parents[1]
 PAGE = PROJECT / "docs" / "deploying.md"
@@ -54,7 +56,7 @@ def settings() -> list[Setting]:
         found.append(Setting(key, READERS[read.func.id], default, low, high))  # type: ignore[arg-type]
     keys = [setting.key for setting in found]
     assert len(keys) == len(set(keys)), "a key is read twice"
-    return found + [Setting(key, "text", default) for key, (default, _) in config.APP_KEYS.items()]
+    return found + [Setting(key, "text", default) for key, (default, _) in APP_KEYS.items()]
 
 
 def _shown(value: object) -> str:
@@ -66,8 +68,8 @@ def _shown(value: object) -> str:
 
 
 def meaning(setting: Setting) -> str:
-    """What the key means (config.MEANINGS, or app.py's APP_KEYS)."""
-    return config.APP_KEYS[setting.key][1] if setting.key in config.APP_KEYS else config.MEANINGS[setting.key]
+    """What the key means (MEANINGS, or APP_KEYS for app.py's own keys)."""
+    return APP_KEYS[setting.key][1] if setting.key in APP_KEYS else MEANINGS[setting.key]
 
 
 def table() -> str:

@@ -26,13 +26,13 @@ from ..records import Outcome, function_name_from_arn, iso_ms, utcnow
 from .destinations import send_to
 
 if TYPE_CHECKING:
-    from ..runtime.lambda_runtime import LocalLambdaRuntime
+    from ..runtime.lambda_runtime import FunctionRuntime
 
 
 class AsyncInvoker:
     """Lambda's async event queue, one executor per function."""
 
-    def __init__(self, runtime: LocalLambdaRuntime) -> None:
+    def __init__(self, runtime: FunctionRuntime) -> None:
         self.runtime = runtime
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()

@@ -32,7 +32,7 @@ from ..records import StreamBatchRecord, iso_ms, utcnow
 from .destinations import send_to
 
 if TYPE_CHECKING:
-    from ..runtime.lambda_runtime import LocalLambdaRuntime
+    from ..runtime.lambda_runtime import FunctionRuntime
 
 FIRST_SEQUENCE_NUMBER: Final = 100000000000000000000  # 21 digits, like DynamoDB Streams
 STOP_TIMEOUT_S: Final = 5.0
@@ -41,7 +41,7 @@ STOP_TIMEOUT_S: Final = 5.0
 class StreamPoller:
     """The records queued for one mapping, and the thread delivering them batch by batch."""
 
-    def __init__(self, runtime: LocalLambdaRuntime, esm: EventSourceMapping, fn: LambdaFunction) -> None:
+    def __init__(self, runtime: FunctionRuntime, esm: EventSourceMapping, fn: LambdaFunction) -> None:
         self.runtime = runtime
         self.esm = esm
         self.fn = fn
@@ -170,7 +170,7 @@ class StreamPoller:
 class StreamDelivery:
     """Every mapping's poller; ``deliver`` is what the replaced ``send_dynamodb_items`` calls."""
 
-    def __init__(self, runtime: LocalLambdaRuntime) -> None:
+    def __init__(self, runtime: FunctionRuntime) -> None:
         self.runtime = runtime
         self._pollers: dict[str, StreamPoller] = {}
         self._lock = threading.Lock()

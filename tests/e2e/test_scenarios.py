@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 
 from sandbox.__main__ import EXIT_BAD_SCENARIO
+from sandbox.account import DEFAULT_SETTINGS
 from sandbox.burst import burst_scenario, measure
-from sandbox.runner import DEFAULT_SETTINGS, check_expectations, decline_latency, run_scenario
-from sandbox.scenario import SCENARIOS, ScenarioError, bundled_scenarios, load_scenario, parse_scenario
+from sandbox.expectations import check_expectations, decline_latency
+from sandbox.runner import run_scenario
+from sandbox.scenario import SCENARIOS, bundled_scenarios, load_scenario, parse_scenario
+from sandbox.scenario_items import ScenarioError
 from sandbox.synth import STACK_NAME, synthesize
 from sandbox.transcript import render
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks import config
+from stacks import config, config_meanings
 from tests.infra.support import PROJECT
 from tools import settings_reference
 
@@ -62,7 +62,7 @@ def test_the_settings_reference_is_what_the_code_reads_and_checks() -> None:
     assert settings_reference.with_table(page) == page, "run `make docs`"
     read = {setting.key for setting in settings_reference.settings()}
     # Every key the app reads has a meaning, and no meaning is left for a key nobody reads.
-    assert set(config.MEANINGS) | set(config.APP_KEYS) == read
+    assert set(config_meanings.MEANINGS) | set(config_meanings.APP_KEYS) == read
     import app  # noqa: PLC0415
 
     assert set(app.CONTEXT_KEYS) == read  # and app.py hands each of them to load_config

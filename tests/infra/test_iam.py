@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from stacks.config import load_config
-from stacks.escalation_stack import sms_send_resources
+from stacks.sms_grants import sms_send_resources
 from tests.infra.support import (
     CONFIGURATION_SET,
     PHONE_NUMBER_ID,

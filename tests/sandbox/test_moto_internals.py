@@ -46,10 +46,14 @@ from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from sandbox import moto_patches
-from sandbox.deploy import _coerce, _decode_booleans, boto3_service_name, deploy_template, zip_directory
+from sandbox.aws_sdk_call import _coerce, _decode_booleans, boto3_service_name
+from sandbox.cloud_assembly import zip_directory
+from sandbox.deploy import deploy_template
 from sandbox.executions import MOTO_CONFIG, drain_executions, states_entered, wait_for_executions
-from sandbox.runtime import LocalEndpoint, LocalLambdaRuntime
-from sandbox.sms_gateway import SentSms, SmsGateway, fallback_count_segments
+from sandbox.local_lambda import LocalLambdaRuntime
+from sandbox.runtime import LocalEndpoint
+from sandbox.sms_gateway import SmsGateway
+from sandbox.sms_messages import SentSms, fallback_count_segments
 
 REGION = "us-east-1"
 
@@ -240,7 +244,7 @@ def test_cloudformation_override_is_scoped_to_the_block() -> None:
 
 
 def test_cloudformation_gaps_still_exist() -> None:
-    # When one of these fails, moto gained support: drop the compensation in sandbox.deploy
+    # When one of these fails, moto gained support: drop the compensation in sandbox.cfn_compensations
     supported = cfn_parsing.get_model_map()
     for resource_type in (
         "AWS::SNS::Subscription",

@@ -14,7 +14,8 @@ import pytest
 from moto import mock_aws
 
 from sandbox.receipts import DeliveryScript, configuration_set_destinations, parse_delivery
-from sandbox.scenario import ScenarioError, parse_scenario
+from sandbox.scenario import parse_scenario
+from sandbox.scenario_items import ScenarioError
 from sandbox.sms_gateway import SmsGateway
 
 REGION = "eu-west-2"

@@ -14,9 +14,10 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from sandbox.deploy import zip_directory
+from sandbox.cloud_assembly import zip_directory
 from sandbox.executions import MOTO_CONFIG
-from sandbox.runtime import LocalEndpoint, LocalFunction, LocalLambdaRuntime
+from sandbox.local_lambda import LocalLambdaRuntime
+from sandbox.runtime import LocalEndpoint, LocalFunction
 from sandbox.server import reply
 from sandbox.sms_gateway import SmsGateway
 

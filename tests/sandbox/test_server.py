@@ -13,7 +13,7 @@ import pytest
 
 from escalation.alerts.integrations import create_integration
 from sandbox.server import Sandbox, put_item, reply
-from sandbox.sms_gateway import SentSms
+from sandbox.sms_messages import SentSms
 
 pytestmark = pytest.mark.xdist_group("sandbox-server")
 

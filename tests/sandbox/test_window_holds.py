@@ -1,4 +1,4 @@
-"""Task timeouts that wait for the scenario (sandbox.moto_patches.WindowHolds), on a real state machine.
+"""Task timeouts that wait for the scenario (sandbox.windows.WindowHolds), on a real state machine.
 
 No assertion here is about how fast anything is: a held timeout cannot fire, however slow the
 machine, and a released one must fire, however long that takes (bounded only by a generous limit).
@@ -15,8 +15,8 @@ import pytest
 from moto import mock_aws
 
 from sandbox.executions import MOTO_CONFIG, drain_executions, wait_for_executions
-from sandbox.moto_patches import WINDOWS, WindowHolds
-from sandbox.runtime import LocalLambdaRuntime
+from sandbox.local_lambda import LocalLambdaRuntime
+from sandbox.windows import WINDOWS, WindowHolds
 
 REGION = "us-east-1"
 # A one-second acknowledgement window: a token sent to a queue, then waited for.
