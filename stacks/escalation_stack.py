@@ -359,7 +359,7 @@ class EscalationStack(Stack):
             dead_letters=self.alarm_event_dlq,
         )
         # It writes new incidents (PutItem, conditional: never over an open one) and updates them like the reply handler.
-        # BatchGetItem: a new short id is drawn from a sample of ids read together (alert_incidents._draw).
+        # BatchGetItem: a new short id is drawn from a sample of ids read together (escalation.alerts.short_ids._draw).
         self.storage.incidents.grant(
             function.function, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
         )

@@ -81,5 +81,5 @@ def acknowledge(deps: Dependencies, incident_id: str, *, by: str, via: str, at: 
 
 
 def resolve_alert(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> str:
-    """Resolve for an integration (escalation.resolve); returns what happened."""
+    """Resolve for an integration (escalation.incidents.resolve); returns what happened."""
     return str(resolve(deps, incident_id, by=by, via=via, at=at))
