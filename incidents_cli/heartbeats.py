@@ -1,4 +1,4 @@
-"""`incidents heartbeats`: monitors that page when a job stops beating (escalation.heartbeats).
+"""`incidents heartbeats`: monitors that page when a job stops beating (escalation.alerts.heartbeat_monitors).
 
 A monitor's URL (output HeartbeatsUrl + a secret token) is shown once, when created; only the token's
 SHA-256 is stored (output IntegrationsTableName). Pausing and deleting also delete the monitor's pending

@@ -1,6 +1,6 @@
 """`incidents integrations`: routing keys for alert sources (the Events API v2 endpoint, output EventsApiUrl).
 
-The rules are escalation.integrations', shared with the endpoint's function: a routing key is shown once,
+The rules are escalation.alerts.integrations', shared with the endpoint's function: a routing key is shown once,
 when created or rotated, and only its SHA-256 is stored (output IntegrationsTableName).
 """
 

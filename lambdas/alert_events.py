@@ -11,8 +11,6 @@ escalation.alerts); 429 when the routing key sent more than EVENTS_PER_MINUTE ev
 An acknowledge or resolve for a dedup key with no incident is accepted and changes nothing, as on PagerDuty.
 """
 
-import base64
-import binascii
 import json
 import os
 import time
@@ -23,9 +21,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation.alerts.alarm_incidents import apply_change
 from escalation.alerts.alarms import InvalidAlarmEvent, is_alarm_event, parse_alarm_event
-from escalation.alerts.events import InvalidEvent, parse_event
-from escalation.alerts.intake import process, within_rate
-from escalation.alerts.integrations import lookup
+from escalation.alerts.events import InvalidEvent, parse_request
+from escalation.alerts.intake import Throttled, accept
 from escalation.alerts.short_ids import AlertsBusy
 from escalation.platform import aws_clients
 from escalation.platform.observability import EVENTS_BUSY, count, logger, metrics
@@ -66,33 +63,23 @@ def invalid(errors: list[str]) -> dict[str, Any]:
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:
     """One API Gateway proxy request."""
-    raw: str | bytes = request.get("body") or ""
     try:
-        if request.get("isBase64Encoded") and isinstance(raw, str):  # API Gateway's way with a body that is not UTF-8
-            try:
-                raw = base64.b64decode(raw, validate=True)
-            except binascii.Error:
-                raise InvalidEvent(["body: is marked base64 but is not"]) from None
-        event = parse_event(raw)
+        event = parse_request(request)
     except InvalidEvent as error:
         logger.info("event rejected", extra={"errors": error.errors})
         return invalid(error.errors)
-    table = integrations_table()
-    integration = lookup(table, event.routing_key)
-    if integration is None:
-        return invalid(["routing_key: unknown or revoked"])
-    if not within_rate(table, event.routing_key, events_per_minute()):
-        logger.warning("events arriving too fast", extra={"integration": integration.name})
-        return _response(429, {"status": "throttled", "message": "Requests for this routing key are arriving too quickly"})
     via = str((request.get("requestContext") or {}).get("requestId") or f"event-{time.time_ns()}")
     try:
-        result = process(dependencies(), table, integration, event, via=via, repeat_after=repeat_after_seconds())
+        per_minute, repeat_after = events_per_minute(), repeat_after_seconds()
+        result = accept(dependencies, integrations_table(), event, via=via, per_minute=per_minute, repeat_after=repeat_after)
+    except InvalidEvent as error:  # a routing key unknown or revoked
+        return invalid(error.errors)
+    except Throttled:
+        return _response(429, {"status": "throttled", "message": "Requests for this routing key are arriving too quickly"})
     except AlertsBusy as error:
         logger.warning("event not processed now; the sender retries", extra={"error": str(error)})
         count(EVENTS_BUSY)  # not a failure: the 5xx alarm leaves these out
         return _response(503, {"status": "unavailable", "message": "Try again shortly"})
-    count(f"Alert{event.action.capitalize()}")
-    logger.info("event processed", extra={"integration": integration.name, **result})
     return _response(202, {"status": "success", "message": "Event processed", "dedup_key": result["dedup_key"]})
 
 

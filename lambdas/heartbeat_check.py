@@ -1,4 +1,4 @@
-"""EventBridge Scheduler target: a heartbeat monitor's deadline came (escalation.alerts.heartbeats.check).
+"""EventBridge Scheduler target: a heartbeat monitor's deadline came (escalation.alerts.heartbeat_deadlines.check).
 
 Input (the schedule's): `{"monitor", "monitor_id", "beat_seq", "deadline"}`. The monitor pages its
 integration only when it still holds that beat and that deadline, and the deadline has passed; a schedule
@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation.alerts import heartbeats
+from escalation.alerts import heartbeat_deadlines
 from escalation.platform import aws_clients
 from escalation.platform.observability import logger, metrics
 from escalation.platform.wiring import dependencies
@@ -33,6 +33,6 @@ def repeat_after_seconds() -> int:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point: one schedule's input."""
-    result = heartbeats.check(dependencies(), integrations_table(), event, repeat_after=repeat_after_seconds())
+    result = heartbeat_deadlines.check(dependencies(), integrations_table(), event, repeat_after=repeat_after_seconds())
     logger.info("deadline checked", extra=result)
     return result

@@ -1,4 +1,4 @@
-"""API Gateway handler: `POST /v2/heartbeat/{token}`, one beat of a heartbeat monitor (escalation.heartbeats).
+"""API Gateway handler: `POST /v2/heartbeat/{token}`, one beat of a heartbeat monitor (escalation.alerts.heartbeats).
 
 POST only. A beat changes state (it arms a monitor and resolves what its silence opened), and a GET is
 fetched by things that are not the job: chat and mail link previews, crawlers, browser prefetch. A URL

@@ -22,7 +22,7 @@ from .functions import HandlerFunction
 
 EVENTS_PER_MINUTE = 120  # per routing key, PagerDuty's documented limit
 # Item key prefixes of the integrations table the alerts function reads only, and reads and writes
-# (lambdas/escalation/alerts/integrations.py, alert_incidents.py, alarm_incidents.py, alert_events.py within_rate).
+# (lambdas/escalation/alerts/integrations.py, incidents.py, short_ids.py, alarm_incidents.py, intake.py within_rate).
 READ_PREFIXES = ("key#", "integration#")
 WRITE_PREFIXES = ("dedup#", "short#", "rate#", "alarm#")
 STAGE_RATE_PER_SECOND = 50  # the whole endpoint (every key together)

@@ -18,7 +18,7 @@ _ORIGINATION_IDENTITY = re.compile(
     rf"|{_ARN_PREFIX}(phone-number/phone-[0-9a-zA-Z]+|pool/pool-[0-9a-zA-Z]+|sender-id/[A-Za-z0-9_-]{{1,11}}/[A-Z]{{2}}))$"
 )
 _CONFIGURATION_SET = re.compile(rf"^([A-Za-z0-9_-]{{1,64}}|{_ARN_PREFIX}configuration-set/[A-Za-z0-9_-]{{1,64}})$")
-_INTEGRATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # lambdas/escalation/alerts/integrations.py NAME
+_INTEGRATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # lambdas/escalation/alerts/integration_checks.py NAME
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # ISO 3166-1 alpha-2: the officially assigned country codes (the protect configuration blocks every one not allowed).

@@ -52,7 +52,7 @@ def add_events_api(  # noqa: PLR0917 - what the alerts function shares with the 
         dead_letters=alarm_dead_letters,
     )
     # It writes new incidents (PutItem, conditional: never over an open one) and updates them like the reply handler.
-    # BatchGetItem: a new short id is drawn from a sample of ids read together (alert_incidents._draw).
+    # BatchGetItem: a new short id is drawn from a sample of ids read together (escalation.alerts.short_ids._draw).
     storage.incidents.grant(
         function.function, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
     )

@@ -30,7 +30,7 @@ from .alerts import FUNCTION_TIMEOUT_SECONDS as API_TIMEOUT_SECONDS
 from .alerts import Alerts
 from .functions import HandlerFunction
 
-# Item key prefixes of the integrations table (lambdas/escalation/alerts/heartbeats.py, alert_incidents.py).
+# Item key prefixes of the integrations table (lambdas/escalation/alerts/heartbeat_monitors.py, incidents.py, short_ids.py).
 BEAT_READS = ("hbtoken#", "heartbeat#", "dedup#")  # its token, its monitor, the incident its expiry opened
 BEAT_WRITES = ("heartbeat#",)
 CHECK_READS = ("heartbeat#", "integration#", "dedup#", "short#")  # the monitor, whom it pages, the trigger's claims

@@ -47,7 +47,7 @@ HANDLER_METRIC_ALARMS = (
         "deployed): nobody was paged for it; the item's error says why (incidents show ID)",
     ),
 )
-SHORT_ID_POOL_METRIC = "ShortIdPoolUsed"  # lambdas/escalation/alerts/incidents.py SHORT_ID_POOL_USED (percent)
+SHORT_ID_POOL_METRIC = "ShortIdPoolUsed"  # lambdas/escalation/alerts/short_ids.py SHORT_ID_POOL_USED (percent)
 # A stream record older than this means new incidents are being paged late (retries, throttling, a failing batch).
 MAX_ITERATOR_AGE = Duration.minutes(2)
 

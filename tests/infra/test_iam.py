@@ -369,7 +369,7 @@ def test_the_repository_analysis_sees_reads_and_writes() -> None:
 
 def test_no_role_may_replace_or_delete_an_incident(any_synth: Synth) -> None:
     # Except the events endpoint, which opens incidents as a user does: a conditional PutItem that never writes over an
-    # open incident; a closed one it reuses the short id of is archived by the stream first (escalation.alert_incidents).
+    # open incident; a closed one it reuses the short id of is archived by the stream first (escalation.alerts.short_ids).
     # The heartbeat checker opens them through the same trigger.
     incidents = f"${{{any_synth.logical_id(any_synth.stack.storage.incidents)}.Arn}}"
     openers = {

@@ -21,6 +21,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
+from escalation.alerts import heartbeat_deadlines as deadlines
 from escalation.alerts import heartbeat_monitors, heartbeat_schedules, heartbeats
 from escalation.alerts.integrations import create_integration
 from escalation.incidents.resolve import RESOLVED_OUTPUT
@@ -80,7 +81,7 @@ class Monitors:
             (schedule,) = self.pending()
             payload = schedule["payload"]
             self.scheduler.delete_schedule(GroupName=GROUP, Name=schedule["Name"])
-        return heartbeats.check(dependencies(), self.table, payload, now=self.clock, sleep=self.clock.sleep)
+        return deadlines.check(dependencies(), self.table, payload, now=self.clock, sleep=self.clock.sleep)
 
     def item(self) -> dict[str, Any]:
         item: dict[str, Any] = self.table.get_item(Key=heartbeat_monitors.monitor_key(NAME), ConsistentRead=True)["Item"]
@@ -366,8 +367,8 @@ def test_create_refuses_what_cannot_work(monitors: Monitors) -> None:
 
 def test_the_summary_names_the_day_when_the_last_beat_was_not_today() -> None:
     now = 1_772_000_000.0  # 2026-02-25 06:13:20 UTC
-    assert heartbeats.summary("db", "2026-02-25T06:03:10.000Z", now) == "Heartbeat db expired: last beat 06:03 UTC"
-    assert heartbeats.summary("db", "2026-02-24T23:58:00.000Z", now) == "Heartbeat db expired: last beat 2026-02-24 23:58 UTC"
+    assert deadlines.summary("db", "2026-02-25T06:03:10.000Z", now) == "Heartbeat db expired: last beat 06:03 UTC"
+    assert deadlines.summary("db", "2026-02-24T23:58:00.000Z", now) == "Heartbeat db expired: last beat 2026-02-24 23:58 UTC"
 
 
 # -- the handlers ------------------------------------------------------------------------------------

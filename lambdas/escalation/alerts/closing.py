@@ -9,7 +9,6 @@ from escalation.incidents.acknowledgement import complete_task, public_name
 from escalation.incidents.resolve import contacts_paged, incident_key, resolve
 from escalation.incidents.status import Event, Status
 from escalation.incidents.timeline import timeline_entry
-from escalation.platform import aws_clients
 from escalation.platform.observability import INCIDENTS_ACKNOWLEDGED, count
 from escalation.platform.wiring import Dependencies
 from escalation.sms import messages
@@ -59,7 +58,7 @@ def acknowledge(deps: Dependencies, incident_id: str, *, by: str, via: str, at: 
     if token:
         output = json.dumps({"outcome": "acknowledged", "acknowledged_by": public_name(by)})
         try:
-            sfn = aws_clients.stepfunctions()
+            sfn = deps.stepfunctions()
             deps.once.once(f"ack_task#{key}", partial(complete_task, sfn.send_task_success, taskToken=str(token), output=output))
             deps.incidents.forget_token(incident_id, str(token))
         except Exception as error:  # re-raised below; the retry completes it
@@ -82,5 +81,5 @@ def acknowledge(deps: Dependencies, incident_id: str, *, by: str, via: str, at: 
 
 
 def resolve_alert(deps: Dependencies, incident_id: str, *, by: str, via: str, at: str) -> str:
-    """Resolve for an integration (escalation.resolve); returns what happened."""
+    """Resolve for an integration (escalation.incidents.resolve); returns what happened."""
     return str(resolve(deps, incident_id, by=by, via=via, at=at))

@@ -18,9 +18,12 @@ What a trigger's incident carries (its page's description, url, details): escala
 The body itself: UTF-8, at most MAX_BODY_BYTES bytes (512,000, where Alertmanager and Grafana cut an event;
 counted in bytes, not characters), and arrays and objects nested at most MAX_NESTING (32) levels deep, the
 body itself being the first. Both limits are checked before the JSON is parsed, so no body can make the
-parser recurse out of the stack.
+parser recurse out of the stack. A body API Gateway passes base64 encoded (one that is not UTF-8) is decoded
+first (parse_request).
 """
 
+import base64
+import binascii
 import json
 import re
 import uuid
@@ -163,6 +166,17 @@ def _decoded(raw: str | bytes) -> str:
     if _nesting_exceeds(text, MAX_NESTING):
         raise InvalidEvent([f"body: nests arrays and objects more than {MAX_NESTING} levels deep; the limit is {MAX_NESTING}"])
     return text
+
+
+def parse_request(request: dict[str, Any]) -> AlertEvent:
+    """Check the body of an API Gateway proxy request (base64 decoded when so marked); InvalidEvent listing every problem."""
+    raw: str | bytes = request.get("body") or ""
+    if request.get("isBase64Encoded") and isinstance(raw, str):  # API Gateway's way with a body that is not UTF-8
+        try:
+            raw = base64.b64decode(raw, validate=True)
+        except binascii.Error:
+            raise InvalidEvent(["body: is marked base64 but is not"]) from None
+    return parse_event(raw)
 
 
 def parse_event(raw: str | bytes) -> AlertEvent:

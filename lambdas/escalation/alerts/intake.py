@@ -1,18 +1,44 @@
-"""An Events API v2 event, checked and let in: the routing key's rate, then trigger, acknowledge or resolve."""
+"""An Events API v2 event, checked and let in: its routing key's integration and rate, then trigger, acknowledge or resolve."""
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from escalation.alerts.closing import acknowledge
-from escalation.alerts.events import AlertEvent
+from escalation.alerts.events import AlertEvent, InvalidEvent
 from escalation.alerts.incidents import incident_for, trigger
-from escalation.alerts.integrations import Integration, key_hash
+from escalation.alerts.integrations import Integration, key_hash, lookup
 from escalation.incidents.resolve import resolve
 from escalation.incidents.timeline import utc_now
+from escalation.platform.observability import count, logger
 from escalation.platform.wiring import Dependencies
 from escalation.store.incident_table import is_conditional_failure
+
+
+class Throttled(Exception):
+    """The routing key sent its limit of events in the current minute (the sender retries: 429)."""
+
+
+def accept(
+    dependencies: Callable[[], Dependencies], table: Any, event: AlertEvent, *, via: str, per_minute: int, repeat_after: int
+) -> dict[str, str]:
+    """Let one checked event in and act on it; {outcome, dedup_key, incident_id?}.
+
+    InvalidEvent for a routing key unknown or revoked, Throttled past the key's `per_minute` events, AlertsBusy when
+    it cannot be completed now. dependencies: how to build them, so an event refused here builds none.
+    """
+    integration = lookup(table, event.routing_key)
+    if integration is None:
+        raise InvalidEvent(["routing_key: unknown or revoked"])
+    if not within_rate(table, event.routing_key, per_minute):
+        logger.warning("events arriving too fast", extra={"integration": integration.name})
+        raise Throttled(integration.name)
+    result = process(dependencies(), table, integration, event, via=via, repeat_after=repeat_after)
+    count(f"Alert{event.action.capitalize()}")
+    logger.info("event processed", extra={"integration": integration.name, **result})
+    return result
 
 
 def within_rate(table: Any, routing_key: str, limit: int, now: float | None = None) -> bool:

@@ -1,7 +1,7 @@
 """Integrations and their routing keys: who may send alerts, and whom their incidents page.
 
 An integration is a name, a contact chain (E.164 numbers), an optional `policy` (an on-call policy
-name, copied onto its incidents) and an optional `page_template` (what its pages say: escalation.page_template,
+name, copied onto its incidents) and an optional `page_template` (what its pages say: escalation.alerts.page_template,
 checked when set; nothing in it is ever evaluated). A routing key is 32 lowercase hex characters, like PagerDuty's; it is
 shown once, when created, and stored only as its SHA-256. Rotating adds a key and leaves the old ones
 working until they are revoked, so a sender can be switched over without a gap.
@@ -54,7 +54,7 @@ class Integration:
     name: str
     contacts: tuple[str, ...]
     policy: str | None = None
-    page_template: str | None = None  # None: escalation.page_template.DEFAULT_TEMPLATE
+    page_template: str | None = None  # None: escalation.alerts.page_template.DEFAULT_TEMPLATE
 
 
 def key_hash(routing_key: str) -> str:
@@ -108,7 +108,7 @@ def create_integration(
     """Create an integration with its first routing key; returns {integration, routing_key, key_id, created_at}.
 
     allowed_calling_codes: the deployment's allowedCountries as calling codes; a contact outside them is refused.
-    page_template: what its pages say (escalation.page_template); None for the default.
+    page_template: what its pages say (escalation.alerts.page_template); None for the default.
     """
     check_name(name)
     chain = check_pages(contacts, policy, allowed_calling_codes)

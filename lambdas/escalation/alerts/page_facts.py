@@ -1,7 +1,7 @@
 """What a trigger's incident says: the facts its page carries, and the incident item itself.
 
 A trigger's incident (incident_item) carries what its page says: `description` is the integration's page
-template filled in with the alert's facts (escalation.page_template; by default the summary, then the first
+template filled in with the alert's facts (escalation.alerts.page_template; by default the summary, then the first
 alert's instance and description from Alertmanager-style custom_details), `url` the first link, else
 `client_url`, which the page puts after the text. `details` keeps custom_details as JSON, at most
 MAX_DETAILS_BYTES (4,096) bytes, for `incidents show`. Items written by hand are paged as before.
@@ -64,7 +64,7 @@ def _first_alert_facts(details: Any) -> tuple[str, str]:
 
 
 def page_facts(event: AlertEvent) -> dict[str, str]:
-    """What a page may say about this alert, by placeholder (escalation.page_template), each fact one line."""
+    """What a page may say about this alert, by placeholder (escalation.alerts.page_template), each fact one line."""
     instance, description = _first_alert_facts(event.custom_details)
     facts = {
         "summary": event.summary,
@@ -112,7 +112,7 @@ def incident_item(
 ) -> dict[str, Any]:
     """The incident item a trigger writes (the shape lambdas/escalation/incidents/item.py checks), plus where it came from.
 
-    page_template: the integration's (escalation.page_template), else DEFAULT_TEMPLATE; without {link}, no url.
+    page_template: the integration's (escalation.alerts.page_template), else DEFAULT_TEMPLATE; without {link}, no url.
     """
     template = page_template or DEFAULT_TEMPLATE
     normalised = list(event.normalised)

@@ -5,7 +5,7 @@ id IS its `incident_id`. Every text, every reply rule, the timeline and the CLI 
 so `YES 4821` works with no second name to match, and no text can show the wrong one. An id is reused only
 after it has rested (reusable(): 7 days after its incident closed; an alert's incident nobody resolves
 gives it back 7 days after its last change), and a reply reaches an incident only in the incarnation that
-paged the person (escalation.matching), so a late `YES 4821` never acts on a newer 4821. Writing a new
+paged the person (escalation.replies.matching), so a late `YES 4821` never acts on a newer 4821. Writing a new
 incident over the old item is the app's ordinary "new incident reusing an id" path: the stream archives the
 old item in IncidentHistory first, the new one gets its own execution, and once-only keys carry the
 execution, so nothing of the old incident is lost or acted on twice. Ids have 4 digits while fewer than half
