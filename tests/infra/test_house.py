@@ -12,7 +12,7 @@ MAX_MODULE_LINES = 300
 CHECKED_ROOTS = ["sandbox", "stacks", "incidents_cli", "tools", "lambdas", "app.py"]
 # Packages whose modules must not import each other in a cycle (imports under `if TYPE_CHECKING:` and inside
 # functions count too: a cycle hidden from the interpreter still ties the modules together for a reader).
-ACYCLIC_PACKAGES = ["sandbox"]
+ACYCLIC_PACKAGES = ["sandbox", "stacks", "incidents_cli", "tools"]
 
 
 def _modules(root: str) -> list[Path]:
