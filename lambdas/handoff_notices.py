@@ -1,6 +1,6 @@
 """Scheduled: text each person whose shift starts within handoffNoticeMinutes (once per shift); off by default.
 
-EventBridge Scheduler invokes this every 15 minutes (stacks/escalation_stack.py). A notice that fails
+EventBridge Scheduler invokes this every 15 minutes (stacks/handoff.py). A notice that fails
 because of the person's number is logged and skipped; a fault of ours (throttling, spend limit) fails
 the run after the other notices were tried, and the next run sends what is missing (once-only keys).
 """

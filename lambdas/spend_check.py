@@ -24,7 +24,7 @@ from escalation.platform import aws_clients
 from escalation.platform.observability import NAMESPACE, SERVICE, SMS_COST, SMS_SPEND_PERCENT, logger, metrics
 
 TEXT_LIMIT = "TEXT_MESSAGE_MONTHLY_SPEND_LIMIT"
-WARN_AT_PERCENT = 80  # stacks/receipts.py alarms at this and at 100
+WARN_AT_PERCENT = 80  # stacks/spend_check.py alarms at this and at 100
 
 
 class NoTextSpendLimit(RuntimeError):

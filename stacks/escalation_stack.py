@@ -284,7 +284,6 @@ class EscalationStack(Stack):
     def _grant_sms(self, role: iam.IRole, protect_configuration: smsvoice.CfnProtectConfiguration | None) -> None:
         """Permission to send SMS (stacks/sms_grants.py), and to hand a storm digest over when storms are on."""
         grant_sms(role, self.config, protect_configuration)
-        # A sender may hand a storm digest over (set before the first sender exists); with the legacy Pinpoint API
-        # no sender has ever been granted this.
-        if self.digests is not None and self.config.sms_api != "pinpoint":
+        # A sender may hand a storm digest over (set before the first sender exists), whichever SMS API it uses.
+        if self.digests is not None:
             self.digests.grant_invoke(role)

@@ -3,6 +3,8 @@
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from escalation.paging import storms
 from stacks.digests import MAX_DIGEST_SECONDS, TIMEOUT_SECONDS
 from tests.infra.support import Synth, actions_of, placeholder, resources_for, role_statements, synthesize
@@ -25,8 +27,11 @@ def test_the_function_waits_out_the_longest_digest_and_is_its_own_storm_setting(
     assert "STORM_DIGEST_FUNCTION" not in properties["Environment"]["Variables"]  # it never hands a digest to itself
 
 
-def test_every_sender_may_invoke_the_digest_function_and_nothing_else(default_synth: Synth) -> None:
-    synth = default_synth
+@pytest.mark.parametrize("api", ["default", "pinpoint"])
+def test_every_sender_may_invoke_the_digest_function_and_nothing_else(
+    default_synth: Synth, pinpoint_synth: Synth, api: str
+) -> None:
+    synth = default_synth if api == "default" else pinpoint_synth  # whichever SMS API sends
     assert synth.stack.digests is not None
     arn = f"${{{synth.logical_id(synth.stack.digests.function)}.Arn}}"
     name = {"Ref": synth.logical_id(synth.stack.digests.function)}

@@ -174,7 +174,7 @@ def is_new_incident(record: dict[str, Any]) -> bool:
 
     The second is a PutItem over an old item with the same id (running the same put-item twice) or a
     fix to an item marked invalid: both must page. The app's own writes never match it: the first one
-    sets execution_arn (or marks the item invalid). stacks/escalation_stack.py new_incident_filters
+    sets execution_arn (or marks the item invalid). stacks/incident_stream.py new_incident_filters
     says the same to the stream mapping.
     """
     image = record.get("dynamodb", {}).get("NewImage") or {}
@@ -190,7 +190,7 @@ AGAIN_FROM = (Status.UNACKNOWLEDGED.value, Status.FAILED.value)
 def is_new_pass(record: dict[str, Any]) -> bool:
     """A MODIFY that put an exhausted or failed incident back to open under a new execution: escalate it again.
 
-    Only alert_incidents.escalate_again writes that; stacks/escalation_stack.py new_pass_filters says the same.
+    Only escalation.alerts.incidents.escalate_again writes that; stacks/incident_stream.py new_pass_filters says the same.
     """
     dynamodb = record.get("dynamodb", {})
     old, new = dynamodb.get("OldImage") or {}, dynamodb.get("NewImage") or {}
