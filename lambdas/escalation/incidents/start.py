@@ -117,7 +117,7 @@ def start_incident(deps: Dependencies, image: dict[str, Any], stream_record_id: 
 
 
 def start_pass(deps: Dependencies, image: dict[str, Any]) -> str:
-    """Start the new pass an alert asked for (escalation.alert_incidents.escalate_again); returns what happened.
+    """Start the new pass an alert asked for (escalation.alerts.incidents.escalate_again); returns what happened.
 
     The chain is read afresh (a policy's levels as deployed now); the execution is the one the item names,
     so a redelivered record starts nothing twice.

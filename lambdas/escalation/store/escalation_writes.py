@@ -50,7 +50,7 @@ class EscalationWrites(IncidentTable):
             "execution_arn": execution_arn,
             "stat_date": at,
             "double_escalation": "no",
-            "pass_started": int(time.time()),  # when this pass over the chain began (alert_incidents: re-escalation)
+            "pass_started": int(time.time()),  # when this pass over the chain began (escalation.alerts.incidents: re-escalation)
         }
         if policy is not None:
             sets["level_contacts"] = {}
