@@ -22,6 +22,7 @@ from moto import mock_aws
 
 from escalation.platform import (
     aws_clients,  # lambdas/ is on sys.path (pytest pythonpath)
+    observability,
     wiring,
 )
 
@@ -36,6 +37,15 @@ MESSAGES_TABLE = "Messages"
 STATE_MACHINE_NAME = "IncidentEscalation"
 ORIGINATION_IDENTITY = "+447700900999"
 OPS_TOPIC_NAME = "incident-ops"
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_from_an_earlier_test() -> Iterator[None]:
+    """Powertools keeps metrics on the class until a handler flushes them: a test that calls domain code
+    directly leaves its counts behind, and the next handler in that worker would publish them as its own."""
+    observability.metrics.clear_metrics()
+    yield
+    observability.metrics.clear_metrics()
 
 
 # --- reference data ------------------------------------------------------------------------
