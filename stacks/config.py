@@ -5,6 +5,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
@@ -89,6 +90,11 @@ class EscalationConfig:
     alarm_integration: str = ""  # the integration an untagged CloudWatch alarm pages; "" for none (untagged alarms ignored)
     # An alert firing again on an incident nobody is on (exhausted, failed) escalates it again at most this often; 0: never.
     repeat_after_seconds: int = 14_400
+    # The pager self-test: an EventBridge Scheduler expression (cron or rate) on which everyone on call gets a test
+    # page and ops a summary of who did not answer; "" is off. Its zone, and how long it waits for the replies.
+    self_test_schedule: str = ""
+    self_test_timezone: str = "UTC"
+    self_test_reply_minutes: int = 10
 
     @property
     def allowed_calling_codes(self) -> tuple[str, ...]:
@@ -179,6 +185,24 @@ def _countries(context: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(sorted(codes))
 
 
+_SCHEDULE = re.compile(r"^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+
+
+def _check_self_test(config: EscalationConfig) -> None:
+    """Check that selfTestSchedule is a Scheduler cron() or rate() expression and its zone an IANA zone."""
+    if config.self_test_schedule and not _SCHEDULE.fullmatch(config.self_test_schedule):
+        raise ConfigError(
+            "selfTestSchedule: must be an EventBridge Scheduler cron(...) with six fields or rate(N unit) expression, "
+            f'such as "cron(0 10 ? * MON *)", got {config.self_test_schedule!r}'
+        )
+    try:
+        ZoneInfo(config.self_test_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"selfTestTimezone: must be an IANA time zone such as Europe/London, got {config.self_test_timezone!r}"
+        ) from None
+
+
 def load_config(context: dict[str, Any]) -> EscalationConfig:
     """Read and check the context keys; raises ConfigError naming the first bad key."""
     sms_api = _str(context, "smsApi") or "v2"
@@ -209,6 +233,9 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         alarm_integration=_str(context, "alarmIntegration"),
         storm_batch_seconds=_int(context, "stormBatchSeconds", 30, 0, 300),
         repeat_after_seconds=_int(context, "repeatAfterSeconds", 14_400, 0, 604_800),
+        self_test_schedule=_str(context, "selfTestSchedule"),
+        self_test_timezone=_str(context, "selfTestTimezone") or "UTC",
+        self_test_reply_minutes=_int(context, "selfTestReplyMinutes", 10, 1, 14),
     )
     if 0 < config.handoff_notice_minutes < HANDOFF_NOTICE_PERIOD_MINUTES:
         raise ConfigError(
@@ -247,6 +274,7 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         )
     if config.configure_two_way and config.two_way_managed_elsewhere:
         raise ConfigError("twoWayManagedElsewhere: contradicts configureTwoWay=true; set only one of them")
+    _check_self_test(config)
     if config.ops_email and not _EMAIL.fullmatch(config.ops_email):
         raise ConfigError(f"opsEmail: {config.ops_email!r} is not an email address")
     return config

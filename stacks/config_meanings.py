@@ -7,6 +7,13 @@ reads them there); a test fails when a key read there has no meaning here, or a 
 # What each context key means, for the settings reference in docs/deploying.md (`make docs` writes it from
 # these and from load_config, which reads and checks every key; a test fails when the page is stale).
 MEANINGS: dict[str, str] = {
+    "selfTestSchedule": (
+        "the pager self-test: an EventBridge Scheduler expression such as `cron(0 10 ? * MON *)` on which everyone "
+        "on call gets a test page asking for `TEST <code>`, and ops one summary of who was not sent to, whose text "
+        'did not arrive and who did not reply (see docs/operations.md); `""` is off'
+    ),
+    "selfTestTimezone": ("the IANA time zone of `selfTestSchedule` (Monday 10:00 in whose zone)"),
+    "selfTestReplyMinutes": ("how long (1-14 minutes) the self-test waits for the replies before it tells ops"),
     "ackTimeoutSeconds": ("how long a contact has to reply before the next step"),
     "alarmIntegration": (
         "the integration an untagged CloudWatch alarm pages (an alarm's `incident-escalation:integration` tag"

@@ -32,6 +32,7 @@ from .monitoring import Monitoring
 from .oncall import Oncall
 from .oncall_config import Definitions, check_destinations, load_oncall
 from .receipts import Receipts, own_configuration_set_name
+from .self_test import add_self_test
 from .sms_grants import grant_sms
 from .storage import Storage
 from .workflow import EscalationWorkflow
@@ -183,6 +184,11 @@ class EscalationStack(Stack):
                 lambda role: self._grant_sms(role, protect_configuration), sms_env, config.handoff_notice_minutes,
             )  # fmt: skip
 
+        self.self_test = None if not config.self_test_schedule else add_self_test(  # stacks/self_test.py
+            self, config, code=code, layer=layer, environment={**common_env, **sms_env}, messages=storage.messages,
+            oncall_table=self.oncall.table, ops_topic=messaging.ops_topic,
+            grant_sms=lambda role: self._grant_sms(role, protect_configuration),
+        )  # fmt: skip
         if config.configure_two_way:
             messaging.configure_two_way(phone_number_id=config.two_way_phone_number_id)
 
@@ -259,6 +265,7 @@ class EscalationStack(Stack):
                 "MarkUnacknowledged": self.unacknowledged.function,
                 "HandleReply": self.reply.function,
                 "Operator": self.operator.function,
+                **({"SelfTest": self.self_test.function} if self.self_test is not None else {}),
             },
             stream_function=self.start.function,
             events_api=self.alerts.api,

@@ -34,7 +34,10 @@ def acknowledge_findings(stack: EscalationStack) -> None:
     """Acknowledge, construct by construct, the findings that follow from the design."""
     messages_index = f"AwsSolutions-IAM5[Resource::<{_logical_id(stack, stack.storage.messages)}.Arn>/index/*]"
     handoff = [stack.handoff] if stack.handoff is not None else []
-    for handler in (stack.start, stack.page, stack.unacknowledged, stack.reply, stack.operator, stack.alerts.function, *handoff):
+    self_test = [stack.self_test] if stack.self_test is not None else []  # texts as the operator does, and tells ops
+    for handler in (
+        stack.start, stack.page, stack.unacknowledged, stack.reply, stack.operator, stack.alerts.function, *handoff, *self_test,
+    ):  # fmt: skip
         _ack(handler, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
     acknowledge_alert_findings(stack.alerts, stack.alerts.function.role)
     acknowledge_heartbeat_findings(
@@ -52,9 +55,10 @@ def acknowledge_findings(stack: EscalationStack) -> None:
     if stack.config.sms_api == "v2":  # the operator function texts as a YES or a RESOLVE does (no index: no reply matching)
         for resource in sms_send_resources(stack.config):
             if "*" in resource:
-                _ack(stack.operator, f"AwsSolutions-IAM5[Resource::{resource}]", SMS_REASON)
+                for handler in (stack.operator, *self_test):
+                    _ack(handler, f"AwsSolutions-IAM5[Resource::{resource}]", SMS_REASON)
     receipts = [stack.receipts.function] if stack.receipts is not None else []  # a page refused for a fault of ours
-    for handler in (stack.page, stack.unacknowledged, *receipts):  # they tell ops: a fault of ours, an exhausted chain
+    for handler in (stack.page, stack.unacknowledged, *receipts, *self_test):  # they tell ops (a fault, an exhausted chain)
         _ack(
             handler,
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",

@@ -18,6 +18,7 @@ from tests.infra.support import (
     PINPOINT_APP_ID,
     POOL_ID,
     REMINDERS,
+    SELF_TEST_SCHEDULE,
     Synth,
     synthesize,
 )
@@ -40,7 +41,8 @@ def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def two_way_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """Two-way wiring by custom resource, an ops email, a short acknowledgement window, reminders, handoff notices."""
+    """Two-way wiring by custom resource, an ops email, a short acknowledgement window, reminders, handoff notices,
+    the weekly pager self-test."""
     return synthesize(
         tmp_path_factory.mktemp("two-way"),
         configureTwoWay="true",  # as `-c configureTwoWay=true` passes it
@@ -49,6 +51,9 @@ def two_way_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         ackTimeoutSeconds=str(ACK_TIMEOUT_SECONDS),
         reminders=REMINDERS,
         handoffNoticeMinutes=str(HANDOFF_NOTICE_MINUTES),
+        selfTestSchedule=SELF_TEST_SCHEDULE,
+        selfTestTimezone="Europe/London",
+        selfTestReplyMinutes="5",
     )
 
 

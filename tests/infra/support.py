@@ -16,6 +16,7 @@ CDK_JSON_CONTEXT: dict[str, Any] = json.loads((PROJECT / "cdk.json").read_text()
 ACK_TIMEOUT_SECONDS = 120
 REMINDERS = 2
 HANDOFF_NOTICE_MINUTES = 60
+SELF_TEST_SCHEDULE = "cron(0 10 ? * MON *)"  # the two-way configuration tests its pager weekly
 PHONE_NUMBER_ID = "phone-0123456789abcdef"
 PINPOINT_APP_ID = "0123456789abcdef0123456789abcdef"
 OPS_EMAIL = "oncall-ops@example.com"

@@ -19,6 +19,7 @@ APP_KEYS = {
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
     "stormBatchSeconds", "maxSmsSegmentsUnicode", "repeatAfterSeconds",
+    "selfTestSchedule", "selfTestTimezone", "selfTestReplyMinutes",
 }  # fmt: skip
 
 
@@ -69,6 +70,12 @@ APP_KEYS = {
         ({"faultRetrySeconds": 86_401}, "faultRetrySeconds"),
         ({"maxSmsPerIncident": -1}, "maxSmsPerIncident"),
         ({"maxSmsPerHour": "many"}, "maxSmsPerHour"),
+        ({"selfTestSchedule": "weekly"}, "selfTestSchedule"),
+        ({"selfTestSchedule": "cron(0 10 * * MON)"}, "selfTestSchedule"),  # five fields: Scheduler's cron has six
+        ({"selfTestSchedule": "rate(1 fortnight)"}, "selfTestSchedule"),
+        ({"selfTestSchedule": "cron(0 10 ? * MON *)", "selfTestTimezone": "Europe/Londres"}, "selfTestTimezone"),
+        ({"selfTestReplyMinutes": 15}, "selfTestReplyMinutes"),  # the function waits for replies within Lambda's 15 min
+        ({"selfTestReplyMinutes": 0}, "selfTestReplyMinutes"),
     ],
 )
 def test_invalid_context_raises_config_error_naming_the_key(context: dict[str, Any], key: str) -> None:
