@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
+import sys
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,6 +25,8 @@ import boto3
 from moto.events.models import EventPattern
 
 ENQUEUE_PATH = "/v2/enqueue"
+HEARTBEAT_PREFIX = "/v2/heartbeat/"  # POST (or GET) /v2/heartbeat/<token>: a monitor's beat (docs/heartbeats.md)
+NOT_SERVED = {"message": f"only POST {ENQUEUE_PATH} and {HEARTBEAT_PREFIX}<token> are served here"}
 INTEGRATION_TAG = "incident-escalation:integration"  # lambdas/escalation/alerts/alarms.py
 ALARM_STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
 REASONS = {
@@ -134,29 +139,67 @@ class AlertsGateway:
         return reached
 
 
-class EventsEndpoint:
-    """`POST http://127.0.0.1:<port>/v2/enqueue`, served through the deployed function (make sandbox)."""
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up on the TLS handshake (it does not trust the local authority) is its own business."""
+        if not isinstance(sys.exc_info()[1], ssl.SSLError | ConnectionError):
+            super().handle_error(request, client_address)
 
-    def __init__(self, gateway: AlertsGateway, *, port: int, host: str = "127.0.0.1") -> None:
+
+class EventsEndpoint:
+    """`POST http(s)://127.0.0.1:<port>/v2/enqueue` and `/v2/heartbeat/<token>`, served through the deployed functions.
+
+    tls: serve https with this context (sandbox/tls.py); the handshake happens on the request's own thread, so a
+    client that never finishes it holds up nobody else. beat: answers a heartbeat token as the deployed beat
+    function does (None: heartbeat URLs get 404).
+    """
+
+    def __init__(
+        self,
+        gateway: AlertsGateway,
+        *,
+        port: int,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+        beat: Callable[[str, str], tuple[int, dict[str, Any]]] | None = None,
+    ) -> None:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _beat(self, method: str) -> bool:
+                path = self.path.split("?", 1)[0]
+                if beat is None or not path.startswith(HEARTBEAT_PREFIX):
+                    return False
+                outer._answer(self, *beat(path.removeprefix(HEARTBEAT_PREFIX), method))
+                return True
+
+            def do_GET(self) -> None:
+                if not self._beat("GET"):
+                    outer._answer(self, 404, NOT_SERVED)
+
             def do_POST(self) -> None:
-                if self.path.split("?", 1)[0] != ENQUEUE_PATH:
-                    outer._answer(self, 404, {"message": f"only POST {ENQUEUE_PATH} is served here"})
-                    return
                 length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if self._beat("POST"):
+                    return
+                if self.path.split("?", 1)[0] != ENQUEUE_PATH:
+                    outer._answer(self, 404, NOT_SERVED)
+                    return
                 try:
-                    status, body = gateway.post(self.rfile.read(length))
+                    status, answer = gateway.post(body)
                 except Exception:  # every request gets an answer, as API Gateway gives one
                     logging.getLogger(__name__).exception("the events endpoint could not reach the function")
-                    status, body = 502, {"message": "Internal server error"}
-                outer._answer(self, status, body)
+                    status, answer = 502, {"message": "Internal server error"}
+                outer._answer(self, status, answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # the sandbox prints texts, not access logs
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _Server((host, port), Handler)
+        self._scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True, do_handshake_on_connect=False)
+            self._scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="sandbox-events-endpoint")
 
     @staticmethod
@@ -169,10 +212,15 @@ class EventsEndpoint:
         handler.wfile.write(data)
 
     @property
-    def url(self) -> str:
-        """Where to POST events."""
+    def base_url(self) -> str:
+        """What a PagerDuty client library is given (it adds /v2/enqueue itself)."""
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{ENQUEUE_PATH}"
+        return f"{self._scheme}://{host!s}:{port}"
+
+    @property
+    def url(self) -> str:
+        """Where to POST events: the full URL (Alertmanager, Grafana, Zabbix, curl)."""
+        return self.base_url + ENQUEUE_PATH
 
     def start(self) -> EventsEndpoint:
         """Serve on a background thread."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,14 +19,17 @@ from .account import DEFAULT_SETTINGS, FAKE_ENV, ORIGINATION_NUMBER, PHONE_NUMBE
 from .alerts import AlertsGateway, EventsEndpoint
 from .cloud_assembly import load_stack
 from .deploy import DeployedStack, deploy_cdk_out, set_output
+from .event_sources.schedules import OneTimeSchedules
 from .executions import MOTO_CONFIG, drain_executions
+from .heartbeats import proxy_event as heartbeat_event
 from .local_lambda import LocalLambdaRuntime
 from .receipts import configuration_set_destinations
 from .runtime import LocalEndpoint
 from .runtime.endpoint import REPLY_PATH
 from .sms_gateway import SmsGateway
 from .sms_messages import SentSms
-from .synth import STACK_NAME, synthesize
+from .synth import CACHE, STACK_NAME, synthesize
+from .tls import LocalTls, make_local_tls
 
 
 class Sandbox:
@@ -37,10 +42,17 @@ class Sandbox:
         settings: dict[str, Any] | None = None,
         on_sms: Callable[[SentSms], None] | None = None,
         events_port: int | None = None,
+        https_port: int | None = None,
+        tls_dir: Path | None = None,
     ) -> None:
         self.port = port
         self.events_port = port + 1 if events_port is None else events_port  # 0: any free port
+        self.https_port = port + 2 if https_port is None else https_port  # 0: any free port
         self.events_endpoint: EventsEndpoint | None = None
+        self.https_endpoint: EventsEndpoint | None = None
+        self.tls: LocalTls | None = None
+        self._tls_dir = tls_dir  # None: a directory of its own (sandboxes running side by side each have their own)
+        self._schedules: OneTimeSchedules | None = None
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
         self._on_sms = on_sms
         self._mock = mock_aws(config=MOTO_CONFIG)
@@ -60,6 +72,25 @@ class Sandbox:
         assert self.events_endpoint is not None, "the sandbox is not started"
         return self.events_endpoint.url
 
+    @property
+    def https_base_url(self) -> str:
+        """The same endpoint over https (its authority: tls.ca_file), for the clients that insist on https."""
+        assert self.https_endpoint is not None, "the sandbox is not started"
+        return self.https_endpoint.base_url
+
+    def _beat(self, token: str, method: str) -> tuple[int, dict[str, Any]]:
+        """A heartbeat URL, answered by the deployed beat function as API Gateway's proxy integration would."""
+        assert self.deployed is not None
+        event = heartbeat_event(token)
+        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+        response = boto3.client("lambda", region_name=REGION).invoke(
+            FunctionName=self.deployed.function_name("HeartbeatsHeartbeatEvents"), Payload=json.dumps(event).encode()
+        )
+        payload = json.loads(response["Payload"].read() or b"null")
+        if "FunctionError" in response or not isinstance(payload, dict) or "statusCode" not in payload:
+            return 502, {"message": "Internal server error"}
+        return int(payload["statusCode"]), json.loads(payload.get("body") or "{}")
+
     def start(self) -> Sandbox:
         """Synthesize, deploy into moto, and start serving."""
         cdk_out = synthesize(self.settings)
@@ -78,14 +109,22 @@ class Sandbox:
         if self._on_sms is not None:
             self.gateway.on_message(self._on_sms)
         alerts = AlertsGateway(self.deployed.function_name("AlertEvents"), region=REGION)
-        self.events_endpoint = EventsEndpoint(alerts, port=self.events_port).start()
+        self.events_endpoint = EventsEndpoint(alerts, port=self.events_port, beat=self._beat).start()
+        self.tls = make_local_tls(self._tls_dir or Path(tempfile.mkdtemp(prefix="sandbox-tls-")))
+        self.https_endpoint = EventsEndpoint(alerts, port=self.https_port, beat=self._beat, tls=self.tls.server_context()).start()
         set_output(self.deployed, "EventsApiUrl", self.events_url)  # what `incidents integrations create` prints
+        # Heartbeat deadlines: moto's CloudFormation has no Scheduler, so the group is made here and due schedules fired.
+        boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=self.deployed.outputs["HeartbeatScheduleGroup"])
+        self._schedules = OneTimeSchedules(REGION).start()
         return self
 
     def stop(self) -> None:
         """Stop serving, drain executions, remove every patch."""
-        if self.events_endpoint is not None:
-            self.events_endpoint.stop()
+        if self._schedules is not None:
+            self._schedules.stop()
+        for endpoint in (self.events_endpoint, self.https_endpoint):
+            if endpoint is not None:
+                endpoint.stop()
         drain_executions(10, region_name=REGION)
         if self.runtime is not None:
             self.runtime.uninstall()
@@ -96,7 +135,7 @@ class Sandbox:
 
     def instructions(self) -> str:
         """What to type in a second terminal."""
-        assert self.deployed is not None
+        assert self.deployed is not None and self.tls is not None
         table = self.deployed.outputs["IncidentsTableName"]
         return "\n".join(
             [
@@ -114,7 +153,11 @@ class Sandbox:
                 '--key \'{"incident_id": {"S": "123"}}\'',
                 "",
                 f"Events API v2 endpoint (POST PagerDuty / Alertmanager events): {self.events_url}",
+                f"  over https: {self.https_base_url}/v2/enqueue (base URL for PagerDuty client libraries: "
+                f"{self.https_base_url})",
+                f"  trust its certificate: SSL_CERT_FILE / REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS={self.tls.ca_file}",
                 f"  routing keys: create an integration in {self.deployed.outputs['IntegrationsTableName']} (docs/alerts.md)",
+                f"Heartbeats: POST {self.events_url.removesuffix('/v2/enqueue')}/v2/heartbeat/<token> (`incidents heartbeats`)",
                 "",
                 "Texts sent appear below. Ctrl-C stops the sandbox.",
             ]
@@ -166,7 +209,7 @@ def serve_forever(port: int, settings: dict[str, Any]) -> None:
     def show(message: SentSms) -> None:
         print(f"SMS -> {message.to} [{message.segments} segment(s), {message.encoding}] {message.body}", flush=True)
 
-    sandbox = Sandbox(port=port, settings=settings, on_sms=show).start()
+    sandbox = Sandbox(port=port, settings=settings, on_sms=show, tls_dir=CACHE / "tls").start()
     print(sandbox.instructions(), flush=True)
     try:
         threading.Event().wait()
