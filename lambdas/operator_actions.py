@@ -17,5 +17,5 @@ from escalation.platform.wiring import dependencies
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Entry point: a synchronous lambda:InvokeFunction from the incidents CLI."""
-    return handle(event, dependencies)
+    """Entry point: a synchronous lambda:InvokeFunction from the incidents CLI (or a maintenance window's schedule)."""
+    return handle(event, dependencies, function_arn=context.invoked_function_arn)

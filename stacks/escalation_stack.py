@@ -27,6 +27,7 @@ from .events_api import add_events_api
 from .functions import HandlerFunction, dead_letter_queue, lambda_code, powertools_layer
 from .handoff import add_handoff_notices
 from .incident_stream import start_on_new_incidents
+from .maintenance import Maintenance
 from .messaging import Messaging
 from .monitoring import Monitoring
 from .oncall import Oncall
@@ -184,6 +185,8 @@ class EscalationStack(Stack):
                 lambda role: self._grant_sms(role, protect_configuration), sms_env, config.handoff_notice_minutes,
             )  # fmt: skip
 
+        self.maintenance = Maintenance(self, "Maintenance", operator=self.operator, start=self.start,  # windows
+                                       oncall_table=self.oncall.table, ops_topic=messaging.ops_topic)  # fmt: skip
         self.self_test = None if not config.self_test_schedule else add_self_test(  # stacks/self_test.py
             self, config, code=code, layer=layer, environment={**common_env, **sms_env}, messages=storage.messages,
             oncall_table=self.oncall.table, ops_topic=messaging.ops_topic,

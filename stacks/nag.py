@@ -7,6 +7,7 @@ from constructs import IConstruct
 from .alerts import acknowledge_alert_findings
 from .escalation_stack import EscalationStack
 from .heartbeats import acknowledge_heartbeat_findings
+from .maintenance import acknowledge_maintenance_findings
 from .sms_grants import sms_send_resources
 
 # The singleton Lambda behind every AwsCustomResource in a stack has this fixed id.
@@ -40,6 +41,7 @@ def acknowledge_findings(stack: EscalationStack) -> None:
     ):  # fmt: skip
         _ack(handler, "AwsSolutions-IAM5[Resource::*]", XRAY_REASON)
     acknowledge_alert_findings(stack.alerts, stack.alerts.function.role)
+    acknowledge_maintenance_findings(stack.maintenance, stack.operator)
     acknowledge_heartbeat_findings(
         stack.heartbeats,
         xray_reason=XRAY_REASON,

@@ -166,12 +166,13 @@ def test_no_function_gets_wildcard_actions(any_synth: Synth) -> None:
             assert action != "*" and not action.endswith(":*"), (handler, action)
 
 
-def test_only_the_page_and_mark_unacknowledged_functions_may_publish_to_the_ops_topic(default_synth: Synth) -> None:
+def test_only_the_page_mark_unacknowledged_and_operator_functions_may_publish_to_the_ops_topic(default_synth: Synth) -> None:
     synth = default_synth
     topic = f"${{{synth.logical_id(synth.stack.messaging.ops_topic)}}}"
-    for handler in ("page", "unacknowledged"):  # a fault of ours is told at once; so is an exhausted chain
+    # a fault of ours is told at once; so is an exhausted chain; and a maintenance window's start and end (operator)
+    for handler in ("page", "unacknowledged", "operator"):
         assert resources_for(statements(synth, handler), "sns:Publish") == {topic}
-    for handler in ("start", "reply", "operator"):
+    for handler in ("start", "reply"):
         assert "sns:Publish" not in actions_of(statements(synth, handler)), handler
 
 

@@ -42,7 +42,7 @@ class Schedules:
     role_arn: str = ""  # the role Scheduler assumes to invoke it
     dead_letter_arn: str = ""  # where Scheduler puts an invoke it could not make
 
-    def create(self, name: str, deadline: int, payload: dict[str, Any]) -> None:
+    def create(self, name: str, deadline: int, payload: dict[str, Any], *, description: str | None = None) -> None:
         """A schedule firing in the minute the deadline falls in (Scheduler's precision), then deleted."""
         minute = datetime.fromtimestamp(deadline - deadline % 60, UTC)
         target: dict[str, Any] = {
@@ -64,7 +64,7 @@ class Schedules:
             FlexibleTimeWindow={"Mode": "OFF"},
             Target=target,
             ActionAfterCompletion="DELETE",
-            Description=f"heartbeat {payload['monitor']}: deadline {iso(deadline)}",
+            Description=description or f"heartbeat {payload['monitor']}: deadline {iso(deadline)}",
         )
 
     def delete(self, name: str) -> None:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from escalation.incidents import acknowledgement
+from escalation.incidents import acknowledgement, maintenance_actions
 from escalation.incidents.levels import paged_contacts
 from escalation.incidents.resolve import Outcome, incident_key, resolve
 from escalation.incidents.status import Event, Status
@@ -196,10 +196,25 @@ def resolve_as_operator(deps: Dependencies, incident_id: str, *, by: str, reques
     return _error("not_resolvable", f"incident {incident_id} is {status}: there is no escalation to resolve")
 
 
-def handle(request: object, dependencies: Callable[[], Dependencies]) -> dict[str, Any]:
-    """One operator request; every answer the person can act on is data. Dependencies are built for a well-formed one only."""
+def handle(request: object, dependencies: Callable[[], Dependencies], *, function_arn: str = "") -> dict[str, Any]:
+    """One operator request; every answer the person can act on is data. Dependencies are built for a well-formed one only.
+
+    function_arn: this function's own (maintenance windows schedule their edges back to it).
+    """
     if isinstance(request, dict) and request.get("action") in (TEST_PAGE, TEST_PAGE_STATUS):
         return _test_page(request, dependencies)
+    if isinstance(request, dict) and request.get("action") in maintenance_actions.ACTIONS:
+        by, request_id = request.get("by"), request.get("request_id")
+        if request.get("action") in ("maintenance_start", "maintenance_end"):
+            if not isinstance(by, str) or not OPERATOR.match(by):
+                return _error(
+                    "invalid_request", "by: must be cli:<name>, the name 1-64 letters, digits, '.', '_', '@', '+' or '-'"
+                )
+            if not isinstance(request_id, str) or not request_id.strip() or len(request_id) > MAX_REQUEST_ID_LENGTH:
+                return _error(
+                    "invalid_request", f"request_id: must be a non-empty string of at most {MAX_REQUEST_ID_LENGTH} characters"
+                )
+        return maintenance_actions.handle(request, dependencies, function_arn=function_arn)
     try:
         action, incident_id, by, request_id = _check(request)
     except InvalidRequest as error:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from escalation.incidents.item import Incident, InvalidIncident, parse_incident
 from escalation.incidents.levels import policy_level
+from escalation.incidents.maintenance import covering
 from escalation.incidents.status import Status
 from escalation.incidents.timeline import utc_now
 from escalation.platform.observability import INCIDENTS_INVALID, INCIDENTS_STARTED, count, logger
@@ -62,6 +64,29 @@ def _chain_of(deps: Dependencies, incident: Incident, definitions: Definitions |
     return levels * (policy.repeat + 1), windows * (policy.repeat + 1)
 
 
+def _held_for_maintenance(deps: Dependencies, image: dict[str, Any], incident: Incident) -> str | None:
+    """Hold the incident when a maintenance window covers its integration or policy now; None: page it.
+
+    Read when the escalation would start, every time: a record of an incident already held (its own hold, a repeat)
+    finds it held and writes nothing; one whose window has ended finds none and pages.
+    """
+    integration = string_leaf(image, "integration")
+    if deps.oncall_table is None or (integration is None and incident.policy is None):
+        return None
+    from escalation.store.maintenance_windows import MaintenanceWindows, hold  # noqa: PLC0415 (only for such items)
+
+    windows = MaintenanceWindows(deps.oncall_table)
+    window = covering(windows.all(), integration, incident.policy, time.time())
+    if window is None:
+        return None
+    if string_leaf(image, "maintenance_window") == window.id:
+        return "in_maintenance"
+    if hold(windows, deps.incidents.table, incident.incident_id, window):
+        logger.info("incident held by a maintenance window", extra={"incident_id": incident.incident_id, "window": window.id})
+        return "in_maintenance"
+    return "not_held"  # started, closed or held by this window already (a record racing another)
+
+
 def start_incident(deps: Dependencies, image: dict[str, Any], stream_record_id: str) -> str:
     """Validate one new item and start its escalation; returns what happened."""
     incident_id = image["incident_id"]["S"]
@@ -78,6 +103,9 @@ def start_incident(deps: Dependencies, image: dict[str, Any], stream_record_id: 
         logger.warning("incident not paged: invalid item", extra={"incident_id": incident_id, "error": str(error)})
         count(INCIDENTS_INVALID)
         return "invalid"
+    held = _held_for_maintenance(deps, image, incident)
+    if held is not None:
+        return held
     name = execution_name(incident.incident_id, stream_record_id)
     arn = execution_arn(deps.settings.state_machine_arn, name)
     chain, windows = _chain_of(deps, incident, definitions)

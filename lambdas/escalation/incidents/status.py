@@ -46,6 +46,8 @@ class Event(StrEnum):
     ESCALATED_AGAIN = "escalated_again"  # the alert fired again with nobody on it: a new pass over the chain
     DELIVERED = "delivered"  # a delivery receipt: the handset got the text (or its carrier took it: see confirmed_by)
     UNDELIVERED = "undelivered"  # a delivery receipt: the text will not arrive (status, description, cause)
+    MAINTENANCE = "maintenance"  # held by a maintenance window: nobody is paged until it ends (escalation.incidents.maintenance)
+    MAINTENANCE_ENDED = "maintenance_ended"  # the window let go of it: its escalation starts now unless it was closed
 
 
 class WorkflowError(StrEnum):

@@ -61,7 +61,7 @@ class EscalationWrites(IncidentTable):
             condition=_FRESH,  # an alert acknowledged or resolved before its start is never paged
             condition_values=_FRESH_VALUES,
             started_only=False,
-            removes=("#error",),  # an item fixed after being marked invalid
+            removes=("#error", "maintenance_window", "maintenance_until"),  # fixed after invalid; no longer held
             extra_names={"#error": "error"},
         )
         return result is not None

@@ -42,6 +42,11 @@ class IncidentTable:
     def __init__(self, table: Any) -> None:
         self._table = table
 
+    @property
+    def table(self) -> Any:
+        """The incidents table itself (for writes kept beside their own rules, such as maintenance holds)."""
+        return self._table
+
     def get(self, incident_id: str) -> dict[str, Any] | None:
         """The incident item, read consistently, or None."""
         item: dict[str, Any] | None = self._table.get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item")
