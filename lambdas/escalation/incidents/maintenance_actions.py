@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from escalation.alerts.heartbeat_schedules import Schedules, scheduler_client
 from escalation.incidents.maintenance import MaintenanceError, Window, check_window, describe, iso
 from escalation.platform.observability import logger
@@ -44,6 +46,19 @@ def _schedules(function_arn: str) -> Schedules:
 
 def _schedule_name(window: Window, edge: str) -> str:
     return f"mw-{window.id}-{edge}"
+
+
+def _schedule(schedules: Schedules, window: Window, edge: str) -> None:
+    """The one-time schedule of a window's edge; a retried request finds it made already."""
+    moment = window.start if edge == "start" else window.end
+    try:
+        schedules.create(
+            _schedule_name(window, edge), moment, {"action": "maintenance_due", "window": window.id, "edge": edge},
+            description=f"maintenance {window.id}: {edge}",
+        )  # fmt: skip
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConflictException":
+            raise
 
 
 def _tell_ops(deps: Dependencies, window: Window, edge: str, detail: str = "") -> None:
@@ -78,25 +93,18 @@ def start_window(deps: Dependencies, request: dict[str, Any], *, function_arn: s
     )
     schedules = _schedules(function_arn)
     if window.start > now:
-        schedules.create(
-            _schedule_name(window, "start"), window.start, {"action": "maintenance_due", "window": window.id, "edge": "start"},
-            description=f"maintenance {window.id} starts",
-        )  # fmt: skip
+        _schedule(schedules, window, "start")
     else:
         _tell_ops(deps, window, "start")
-    schedules.create(
-        _schedule_name(window, "end"), window.end, {"action": "maintenance_due", "window": window.id, "edge": "end"},
-        description=f"maintenance {window.id} ends",
-    )  # fmt: skip
+    _schedule(schedules, window, "end")
     logger.info("maintenance window", extra={"window": window.id, "scope": scope, "target": target, "until": window.until})
     return describe(window, now)
 
 
 def _finish(deps: Dependencies, window: Window) -> int:
     """Release every incident the window holds and tell ops; returns how many were released."""
-    released = sum(
-        1 for incident_id in held_by(deps.incidents.table, window.id) if release(deps.incidents.table, incident_id, window.id)
-    )
+    held = held_by(_windows(deps), window.id)
+    released = sum(1 for incident_id in held if release(deps.incidents.table, incident_id, window.id))
     _tell_ops(deps, window, "end", f"{released} incident(s) held during the window page now." if released else "")
     return released
 

@@ -24,7 +24,7 @@ from escalation.incidents import acknowledgement, maintenance_actions
 from escalation.incidents.levels import paged_contacts
 from escalation.incidents.resolve import Outcome, incident_key, resolve
 from escalation.incidents.status import Event, Status
-from escalation.incidents.timeline import utc_now
+from escalation.incidents.timeline import timeline_entry, utc_now
 from escalation.platform.observability import INCIDENTS_ACKNOWLEDGED, count, logger, publish_time_to_acknowledge
 from escalation.platform.wiring import Dependencies
 from escalation.sms import messages, test_pages
@@ -131,11 +131,31 @@ def _finish_acknowledgement(deps: Dependencies, item: dict[str, Any], *, by: str
     return stopped
 
 
+def _acknowledge_held(deps: Dependencies, incident_id: str, *, by: str, request_id: str) -> dict[str, Any]:
+    """Acknowledge an incident a maintenance window holds: taken where it stands, never paged (nobody to tell)."""
+    at = utc_now()
+    entry = timeline_entry(Event.ACKNOWLEDGED, at, by=by, via=request_id[:128], before_start=True)
+    taken = deps.incidents.close_before_start(
+        incident_id, status=Status.ACKNOWLEDGED, by=by, at=at, via=request_id, entries=[entry]
+    )
+    current = deps.incidents.get(incident_id) or {}
+    if taken is None and current.get("acknowledged_via") != request_id:
+        return _error(
+            "not_acknowledgeable", f"incident {incident_id} changed meanwhile ({current.get('incident_stat')}): look again"
+        )
+    if taken is not None:
+        count(INCIDENTS_ACKNOWLEDGED)
+    return {"ok": True, "outcome": "acknowledged", "incident_id": incident_id, "acknowledged_by": by,
+            "acknowledged_at": current.get("acknowledged_at"), "escalation_stopped": False}  # fmt: skip
+
+
 def acknowledge(deps: Dependencies, incident_id: str, *, by: str, request_id: str) -> dict[str, Any]:
     """Acknowledge as an operator, by the rules of a YES; idempotent per request_id."""
     item = deps.incidents.get(incident_id)
     if item is None:
         return _not_found(incident_id)
+    if _not_started(item) and "maintenance_window" in item:
+        return _acknowledge_held(deps, incident_id, by=by, request_id=request_id)
     if _not_started(item):
         return _error("not_started", f"incident {incident_id} has not started paging yet; try again in a few seconds")
     via = request_id
@@ -172,7 +192,7 @@ def resolve_as_operator(deps: Dependencies, incident_id: str, *, by: str, reques
     item = deps.incidents.get(incident_id)
     if item is None:
         return _not_found(incident_id)
-    if _not_started(item):
+    if _not_started(item) and "maintenance_window" not in item:  # one a maintenance window holds is resolved as it is
         return _error("not_started", f"incident {incident_id} has not started paging yet; try again in a few seconds")
     via = request_id
     if item.get("incident_stat") == Status.RESOLVED and item.get("resolved_by") == by:
