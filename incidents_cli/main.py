@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 from escalation.oncall.fields import format_loc
 from escalation.oncall.store import NoDefinitions
 
-from . import heartbeats, incidents, integrations, oncall, report, test_page
+from . import heartbeats, incidents, integrations, maintenance, oncall, report, test_page
 from .context import DEFAULT_STACK, Cli, CliError
 
 
@@ -108,3 +108,4 @@ test_page.register(app)
 app.add_typer(oncall.app, name="oncall")
 app.add_typer(integrations.app, name="integrations")
 app.add_typer(heartbeats.app, name="heartbeats")
+app.add_typer(maintenance.app, name="maintenance")
