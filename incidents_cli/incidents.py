@@ -122,7 +122,7 @@ def show(ctx: typer.Context, incident_id: Annotated[str, typer.Argument(help="Th
     def render() -> None:
         console = cli.console
         who = holder(item, reveal=cli.show_numbers)
-        console.print(f"[bold]Incident {item['incident_id']}[/]  {item.get('incident_stat', 'new')}  {who}")
+        console.print(f"[bold]Incident {item['incident_id']}[/]  {status_shown(item)}  {who}")
         console.print(f"  {escape(str(item.get('description', '')))}")  # the sender's text: never markup
         if item.get("url"):
             console.print(f"  {escape(str(item['url']))}")
@@ -141,6 +141,14 @@ def show(ctx: typer.Context, incident_id: Annotated[str, typer.Argument(help="Th
         console.print(timeline_table(item.get("timeline") or []))
 
     cli.emit(item, render)
+
+
+def status_shown(item: dict[str, Any]) -> str:
+    """The status, or `in maintenance until <time>` for an open incident a maintenance window holds (nobody paged)."""
+    status = str(item.get("incident_stat", Status.NOT_ACKNOWLEDGED.value))
+    if item.get("maintenance_window") and status == Status.NOT_ACKNOWLEDGED and not item.get("execution_arn"):
+        return f"in maintenance until {item.get('maintenance_until', '?')}"
+    return status
 
 
 # -- list ------------------------------------------------------------------------------------------
@@ -166,7 +174,7 @@ def list_incidents(
         rows.append(
             {
                 "incident_id": item["incident_id"],
-                "status": item.get("incident_stat", Status.NOT_ACKNOWLEDGED.value),
+                "status": status_shown(item),
                 "opened": iso(opened) if opened else None,
                 "who": holder(item, reveal=True),  # --json keeps numbers: scripts read them
                 "level": item.get("escalation_level"),

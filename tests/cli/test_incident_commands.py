@@ -211,3 +211,15 @@ def test_show_prints_an_alerts_details_and_what_was_accepted_after_a_change_as_t
     assert "[FIRING:1] HighCPU [bold]db-1[/bold]" in text  # the sender's text is shown as it is, never as markup
     assert "accepted after a change: links: kept the first 20 of 21" in text
     assert 'details: {"firing": "Labels: - instance = db-1:9100", "num_firing": "1"}' in text
+
+
+def test_an_incident_a_maintenance_window_holds_shows_as_in_maintenance_in_show_and_list(deployed: Deployed) -> None:
+    held = {"incident_id": "4822", "incident_stat": "not_acknowledged", "double_escalation": "no", "description": "disk",
+            "contacts": [FIRST], "maintenance_window": "9456bdfa12", "maintenance_until": "2099-01-01T02:00:00Z"}  # fmt: skip
+    deployed.incidents.put_item(Item=held)
+    assert "in maintenance until 2099-01-01T02:00:00Z" in ok(deployed.cli("show", "4822", json_output=False))
+    (row,) = [row for row in ok(deployed.cli("list")) if row["incident_id"] == "4822"]
+    assert row["status"] == "in maintenance until 2099-01-01T02:00:00Z"
+    deployed.incidents.put_item(Item={**held, "incident_stat": "resolved"})  # closed during the window: just resolved
+    (row,) = [row for row in ok(deployed.cli("list")) if row["incident_id"] == "4822"]
+    assert row["status"] == "resolved"
