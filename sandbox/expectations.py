@@ -26,10 +26,6 @@ def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[s
     if "event_statuses" in expect and posted != expect["event_statuses"]:
         problems.append(f"event statuses: expected {expect['event_statuses']}, got {posted}")
     sms = result["sms"]
-    if "max_sms" in expect and len(sms) > expect["max_sms"]:
-        problems.append(f"sms: expected at most {expect['max_sms']}, got {len(sms)}")
-    if "sms_count" in expect and len(sms) != expect["sms_count"]:
-        problems.append(f"sms: expected {expect['sms_count']}, got {len(sms)}")
     segments = sum(message["segments"] for message in sms)
     if "max_segments" in expect and segments > expect["max_segments"]:
         problems.append(f"segments: expected at most {expect['max_segments']}, got {segments}")
@@ -51,12 +47,33 @@ def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[s
     expected_statuses = set(expect.get("execution_statuses", ["SUCCEEDED"]))  # paging stopped by a fault of ours: FAILED
     if statuses - expected_statuses:
         problems.append(f"executions: expected {sorted(expected_statuses)}, got {sorted(statuses)}")
+    problems.extend(_first_text(sms, expect, result.get("maintenance") or []))
     if "max_decline_latency_seconds" in expect:
         latency = decline_latency(result)
         if latency is None or latency > expect["max_decline_latency_seconds"]:
             problems.append(f"NO -> next page latency: expected <= {expect['max_decline_latency_seconds']} s, got {latency}")
     if result["errors"] and not expect.get("errors_allowed"):
         problems.append(f"errors: {result['errors']}")
+    return problems
+
+
+def _first_text(sms: list[dict[str, Any]], expect: dict[str, Any], windows: list[dict[str, Any]]) -> list[str]:
+    """How many texts, and when the first went.
+
+    `first_sms_after_seconds`: nobody was texted before then; `no_sms_in_maintenance`: nobody was texted before the
+    last maintenance window ended (as the operator function recorded its end).
+    """
+    problems = []
+    if "max_sms" in expect and len(sms) > expect["max_sms"]:
+        problems.append(f"sms: expected at most {expect['max_sms']}, got {len(sms)}")
+    if "sms_count" in expect and len(sms) != expect["sms_count"]:
+        problems.append(f"sms: expected {expect['sms_count']}, got {len(sms)}")
+    first = min((message["t"] for message in sms), default=None)
+    if "first_sms_after_seconds" in expect and (first is None or first < expect["first_sms_after_seconds"]):
+        problems.append(f"first text: expected at or after {expect['first_sms_after_seconds']} s, got {first}")
+    ends = [float(window["to_t"]) for window in windows if "to_t" in window]
+    if expect.get("no_sms_in_maintenance") and (not ends or (first is not None and first < max(ends))):
+        problems.append(f"a text at {first} s, before the maintenance window ended at {max(ends, default=None)} s")
     return problems
 
 

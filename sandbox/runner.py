@@ -26,6 +26,7 @@ from .deploy import DeployedStack, deploy_cdk_out
 from .executions import MOTO_CONFIG, ExecutionsStillRunning, drain_executions, list_executions, wait_for_executions
 from .heartbeats import HeartbeatsDriver
 from .local_lambda import LocalLambdaRuntime
+from .maintenance import MaintenanceDriver
 from .receipts import configuration_set_destinations
 from .run_report import (
     dead_letters,
@@ -79,6 +80,7 @@ def run_scenario(
             _store_overrides(scenario, deployed.outputs["OncallTableName"])
             alerts = AlertsScript(scenario, deployed, errors)
             heartbeats = HeartbeatsDriver(scenario.heartbeats, deployed, REGION, errors)
+            maintenance = MaintenanceDriver(scenario.maintenance, deployed, REGION, errors)
             started = time.monotonic()
             start_wall = time.time()
             if scenario.incident is not None:
@@ -87,12 +89,14 @@ def run_scenario(
                 *inject(scenario, script, started, topic_arn=topic_arn, table_name=table.name, errors=errors),
                 *alerts.schedule(script, started),
                 *scheduled(script, started, heartbeats.plans(), errors, "sandbox-heartbeats"),
+                *scheduled(script, started, maintenance.plans(), errors, "sandbox-maintenance"),
             ]
             try:
                 completed = _wait(scenario, gateway, runtime, injections, started, errors)
             finally:
                 script.close()
                 heartbeats.stop()
+                maintenance.stop()
             incidents = sorted((plain(i) for i in scan(table)), key=lambda i: str(i.get("incident_id")))
             item = main_incident(scenario, table, incidents)
             executions = execution_records(errors)
@@ -139,6 +143,7 @@ def run_scenario(
                 "events": alerts.event_results,
                 "alarms": alerts.alarm_results,
                 "heartbeats": heartbeats.results(start_wall),
+                "maintenance": maintenance.results(start_wall),
                 "errors": errors,
             }
         finally:

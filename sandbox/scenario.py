@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .heartbeats import HeartbeatPlan, parse_heartbeats
+from .maintenance import WindowAt, parse_maintenance
 from .receipts import DeliveryScript, parse_delivery
 from .scenario_items import (
     AlarmChangeAt,
@@ -44,6 +45,7 @@ class Scenario:
     events: list[EventPost] = field(default_factory=list)
     alarms: list[AlarmChangeAt] = field(default_factory=list)
     heartbeats: HeartbeatPlan | None = None  # monitors and their beats (sandbox/heartbeats.py)
+    maintenance: tuple[WindowAt, ...] = ()  # maintenance windows asked for at the start (sandbox/maintenance.py)
     # What happens to each phone's texts after the gateway accepts them (sandbox/receipts.py): its delivery receipts.
     delivery: dict[str, list[DeliveryScript]] = field(default_factory=dict)
 
@@ -238,6 +240,7 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         alarms=alarms,
         heartbeats=heartbeats,
         delivery=delivery,
+        maintenance=parse_maintenance(data["maintenance"], integrations) if "maintenance" in data else (),
     )
 
 

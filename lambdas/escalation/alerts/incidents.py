@@ -139,6 +139,8 @@ def wait_until_started(deps: Dependencies, incident_id: str, integration: str, d
             return None
         if item is not None and ("execution_arn" in item or item.get("incident_stat") == Status.ACKNOWLEDGED):
             return item
+        if item is not None and "maintenance_window" in item:  # held by a maintenance window: repeats dedup into it
+            return item
         if time.monotonic() >= deadline:
             if item is None:
                 return None  # the opener died between its claim and its write: the claim is stale

@@ -8,6 +8,10 @@ from escalation.incidents.status import RESOLVABLE_STATUSES, Status
 from escalation.store.escalation_writes import EscalationWrites
 from escalation.store.incident_table import _FRESH, _FRESH_VALUES, _IS_OPEN, _OPEN, _SETTLED, _SETTLED_VALUES
 
+# Started or settled, or held by a maintenance window (escalation.store.maintenance_windows): the stream start of a held
+# incident finds it held still and writes nothing, so a repeat may write to it.
+_SETTLED_OR_HELD = f"({_SETTLED} OR attribute_exists(maintenance_window))"
+
 
 class IncidentRepository(EscalationWrites):
     """Reads and conditionally updates incident items; every change appends to `timeline`."""
@@ -124,7 +128,9 @@ class IncidentRepository(EscalationWrites):
         return result
 
     def record_repeat(self, incident_id: str, *, dedup_key: str, entry: dict[str, Any], cap: int) -> bool:
-        """Count a repeated alert on a started (or taken before its start), not yet resolved incident; False if there is none.
+        """Count a repeated alert on an open or settled incident; False if there is none.
+
+        Open or settled: started, taken before its start, or held by a maintenance window, and not resolved.
 
         Only the first `cap` repeats go on the timeline (a flapping alert must not fill the item); all are counted.
         """
@@ -137,7 +143,7 @@ class IncidentRepository(EscalationWrites):
             ConditionExpression=f"{condition} AND (attribute_not_exists(alert_count) OR alert_count < :cap)",
             ExpressionAttributeNames={"#t": "timeline"},
             ExpressionAttributeValues={**values, ":empty": [], ":entries": [entry], ":cap": cap},
-            started=_SETTLED,
+            started=_SETTLED_OR_HELD,
         ):
             return True
         return self._conditional(
@@ -145,7 +151,7 @@ class IncidentRepository(EscalationWrites):
             UpdateExpression="ADD alert_count :one",
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
-            started=_SETTLED,
+            started=_SETTLED_OR_HELD,
         )
 
     def forget_token(self, incident_id: str, token: str) -> None:
