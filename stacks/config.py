@@ -95,6 +95,9 @@ class EscalationConfig:
     self_test_schedule: str = ""
     self_test_timezone: str = "UTC"
     self_test_reply_minutes: int = 10
+    # When a low-urgency incident may page a plain number of a chain (people in oncall.yaml have their own), and where.
+    working_hours: str = "Mon-Fri 09:00-18:00"
+    working_hours_zone: str = "UTC"
 
     @property
     def allowed_calling_codes(self) -> tuple[str, ...]:
@@ -185,6 +188,10 @@ def _countries(context: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(sorted(codes))
 
 
+# lambdas/escalation/incidents/urgency.py parse_hours reads the same shape (a test keeps them in step).
+_WORKING_HOURS = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(-(Mon|Tue|Wed|Thu|Fri|Sat|Sun))? ([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d"
+)
 _SCHEDULE = re.compile(r"^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 
 
@@ -201,6 +208,21 @@ def _check_self_test(config: EscalationConfig) -> None:
         raise ConfigError(
             f"selfTestTimezone: must be an IANA time zone such as Europe/London, got {config.self_test_timezone!r}"
         ) from None
+
+
+def _check_working_hours(config: EscalationConfig) -> None:
+    """Check that workingHours reads as days and hours, and workingHoursZone is an IANA zone."""
+    zone_ok = True
+    try:
+        ZoneInfo(config.working_hours_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone_ok = False
+    if not zone_ok:
+        raise ConfigError(f"workingHoursZone: must be an IANA time zone such as Europe/London, got {config.working_hours_zone!r}")
+    if not _WORKING_HOURS.fullmatch(config.working_hours):
+        raise ConfigError(
+            f'workingHours: must be like "Mon-Fri 09:00-18:00" (days, then from-to in 24 h), got {config.working_hours!r}'
+        )
 
 
 def load_config(context: dict[str, Any]) -> EscalationConfig:
@@ -236,6 +258,8 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         self_test_schedule=_str(context, "selfTestSchedule"),
         self_test_timezone=_str(context, "selfTestTimezone") or "UTC",
         self_test_reply_minutes=_int(context, "selfTestReplyMinutes", 10, 1, 14),
+        working_hours=_str(context, "workingHours") or "Mon-Fri 09:00-18:00",
+        working_hours_zone=_str(context, "workingHoursZone") or "UTC",
     )
     if 0 < config.handoff_notice_minutes < HANDOFF_NOTICE_PERIOD_MINUTES:
         raise ConfigError(
@@ -275,6 +299,7 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
     if config.configure_two_way and config.two_way_managed_elsewhere:
         raise ConfigError("twoWayManagedElsewhere: contradicts configureTwoWay=true; set only one of them")
     _check_self_test(config)
+    _check_working_hours(config)
     if config.ops_email and not _EMAIL.fullmatch(config.ops_email):
         raise ConfigError(f"opsEmail: {config.ops_email!r} is not an email address")
     return config

@@ -7,6 +7,12 @@ reads them there); a test fails when a key read there has no meaning here, or a 
 # What each context key means, for the settings reference in docs/deploying.md (`make docs` writes it from
 # these and from load_config, which reads and checks every key; a test fails when the page is stale).
 MEANINGS: dict[str, str] = {
+    "workingHours": (
+        "when a low-urgency incident (an alert of severity warning or info) may page a number of a contact chain, "
+        "as `Mon-Fri 09:00-18:00`; outside it the level waits (see docs/alerts.md#urgency). People in oncall.yaml "
+        "have their own `working_hours`"
+    ),
+    "workingHoursZone": ("the IANA time zone of `workingHours`"),
     "selfTestSchedule": (
         "the pager self-test: an EventBridge Scheduler expression such as `cron(0 10 ? * MON *)` on which everyone "
         "on call gets a test page asking for `TEST <code>`, and ops one summary of who was not sent to, whose text "

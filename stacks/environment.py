@@ -23,6 +23,9 @@ def function_environment(config: EscalationConfig, storage: Storage, oncall_tabl
         # The item check compares numbers with these (the protect configuration is the precise guard).
         "ALLOWED_CALLING_CODES": ",".join(config.allowed_calling_codes),
         "ONCALL_TABLE": oncall_table.table_name,  # deployed definitions and overrides (policies)
+        # When low-urgency incidents may page a plain number (a person of oncall.yaml has their own hours).
+        "WORKING_HOURS": config.working_hours,
+        "WORKING_HOURS_ZONE": config.working_hours_zone,
     }
 
 

@@ -19,7 +19,7 @@ APP_KEYS = {
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
     "stormBatchSeconds", "maxSmsSegmentsUnicode", "repeatAfterSeconds",
-    "selfTestSchedule", "selfTestTimezone", "selfTestReplyMinutes",
+    "selfTestSchedule", "selfTestTimezone", "selfTestReplyMinutes", "workingHours", "workingHoursZone",
 }  # fmt: skip
 
 
@@ -76,6 +76,9 @@ APP_KEYS = {
         ({"selfTestSchedule": "cron(0 10 ? * MON *)", "selfTestTimezone": "Europe/Londres"}, "selfTestTimezone"),
         ({"selfTestReplyMinutes": 15}, "selfTestReplyMinutes"),  # the function waits for replies within Lambda's 15 min
         ({"selfTestReplyMinutes": 0}, "selfTestReplyMinutes"),
+        ({"workingHours": "weekdays 9-5"}, "workingHours"),
+        ({"workingHours": "Mon-Fri 09:00-25:00"}, "workingHours"),
+        ({"workingHoursZone": "CET+1"}, "workingHoursZone"),
     ],
 )
 def test_invalid_context_raises_config_error_naming_the_key(context: dict[str, Any], key: str) -> None:

@@ -438,6 +438,11 @@ def test_the_default_bodies_of_grafana_zabbix_and_pagerdutys_example_page_with_t
     body = _body(fixtures_dir, fixture, integration["routing_key"])
     assert _post(lambda_context, body)[0] == 202
     (item,) = _incidents(aws)
+    # PagerDuty's example is severity info: low urgency, held outside working hours (tests/unit/test_urgency.py).
+    # What it would say when it pages is the subject here, so it is made high.
+    assert item["urgency"] == ("low" if body["payload"]["severity"] == "info" else "high")
+    aws.incidents.update_item(Key={"incident_id": item["incident_id"]}, UpdateExpression="SET urgency = :high",
+                              ExpressionAttributeValues={":high": "high"})  # fmt: skip
     assert _page_text(sms_stub, lambda_context, item["incident_id"]) == (
         f"INCIDENT {item['incident_id']}: {page_says} Reply YES to ack, NO to escalate."
     )

@@ -32,6 +32,7 @@ from escalation.alerts.page_facts import incident_item
 from escalation.alerts.short_ids import SHORT_ID_REST_SECONDS, AlertsBusy, claim_short_id, iso_at, release_short_id
 from escalation.incidents.status import RESOLVABLE_STATUSES, Event, Status
 from escalation.incidents.timeline import timeline_entry
+from escalation.incidents.urgency import raises_urgency
 from escalation.platform import aws_clients
 from escalation.platform.observability import logger
 from escalation.platform.wiring import Dependencies
@@ -103,6 +104,7 @@ def _open(
         dedup_key=dedup_key,
         at=at,
         page_template=integration.page_template,
+        urgency=integration.urgency,
     )
     try:
         aws_clients.dynamodb().Table(deps.settings.incidents_table).put_item(
@@ -200,6 +202,8 @@ def trigger(
                 entry = timeline_entry(Event.ALERT_REPEATED, at, source=event.source[:128] or None, via=via[:128])
                 if deps.incidents.record_repeat(incident_id, dedup_key=dedup_key, entry=entry, cap=REPEATS_ON_TIMELINE):
                     _keep(table, claim)
+                    if raises_urgency(item.get("urgency"), event.severity, integration.urgency):
+                        deps.incidents.raise_urgency(incident_id, severity=event.severity, at=at)
                     return {"outcome": "repeated", "dedup_key": dedup_key, "incident_id": incident_id}
                 continue  # closed meanwhile: look again
         opened = _open(deps, table, integration, event, dedup_key=dedup_key, stale=claim, via=via, at=at)

@@ -55,6 +55,7 @@ class Integration:
     contacts: tuple[str, ...]
     policy: str | None = None
     page_template: str | None = None  # None: escalation.alerts.page_template.DEFAULT_TEMPLATE
+    urgency: str | None = None  # high or low for every alert; None: by severity (escalation.incidents.urgency)
 
 
 def key_hash(routing_key: str) -> str:
@@ -68,6 +69,7 @@ def _integration(item: dict[str, Any]) -> Integration:
         contacts=tuple(item.get("contacts", [])),
         policy=item.get("policy"),
         page_template=item.get("page_template"),
+        urgency=item.get("urgency"),
     )
 
 

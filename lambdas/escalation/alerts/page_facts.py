@@ -14,6 +14,7 @@ from typing import Any
 from escalation.alerts.events import MAX_DETAILS_BYTES, AlertEvent
 from escalation.alerts.page_template import DEFAULT_TEMPLATE, has_link, render
 from escalation.incidents.item import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
+from escalation.incidents.urgency import urgency_of
 from escalation.sms.segments import ELLIPSIS, NO_URL, one_line
 
 
@@ -109,6 +110,7 @@ def incident_item(
     dedup_key: str,
     at: str,
     page_template: str | None = None,
+    urgency: str | None = None,
 ) -> dict[str, Any]:
     """The incident item a trigger writes (the shape lambdas/escalation/incidents/item.py checks), plus where it came from.
 
@@ -126,6 +128,7 @@ def incident_item(
         "integration": integration,
         "alert_count": 1,
         "severity": event.severity,
+        "urgency": urgency_of(event.severity, urgency),  # low waits for working hours (escalation.incidents.urgency)
         "source": event.source[:256],
         "opened_at": at,
     }

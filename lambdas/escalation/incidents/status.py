@@ -47,6 +47,8 @@ class Event(StrEnum):
     DELIVERED = "delivered"  # a delivery receipt: the handset got the text (or its carrier took it: see confirmed_by)
     UNDELIVERED = "undelivered"  # a delivery receipt: the text will not arrive (status, description, cause)
     MAINTENANCE = "maintenance"  # held by a maintenance window: nobody is paged until it ends (escalation.incidents.maintenance)
+    HELD = "held"  # a low-urgency level waits for its targets' working hours (escalation.incidents.urgency)
+    URGENCY_RAISED = "urgency_raised"  # a repeat raised the severity: high urgency from now on
     MAINTENANCE_ENDED = "maintenance_ended"  # the window let go of it: its escalation starts now unless it was closed
 
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from escalation.incidents.urgency import DEFAULT_HOURS, BadWorkingHours, WorkingHours, parse_hours
 from escalation.oncall.fields import WEEKDAYS, Clock, Id, Phone, StrictModel, Weekday, Zone
 
 
@@ -32,6 +33,21 @@ class Person(StrictModel):
     name: str = Field(min_length=1)
     phone: Phone
     zone: Zone
+    # When low-urgency incidents may page them, in their zone (escalation.incidents.urgency); None: Mon-Fri 09:00-18:00.
+    working_hours: str | None = None
+
+    @model_validator(mode="after")
+    def _hours_readable(self) -> Self:
+        if self.working_hours is not None:
+            try:
+                parse_hours(self.working_hours, self.zone)
+            except BadWorkingHours as error:
+                raise PydanticCustomError("working_hours", "working_hours: {problem}", {"problem": str(error)}) from None
+        return self
+
+    def hours(self) -> WorkingHours:
+        """Their working hours in their zone."""
+        return parse_hours(self.working_hours or DEFAULT_HOURS, self.zone)
 
 
 class Shift(StrictModel):

@@ -6,6 +6,7 @@ The handler (lambdas/page_contact.py) says what the task promises; this module k
 import json
 import math
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from escalation.incidents import ops_notices
@@ -14,6 +15,7 @@ from escalation.incidents.status import Event, WorkflowError
 from escalation.incidents.timeline import level_outcome, level_who, timeline_entry, utc_now
 from escalation.paging.batch_pages import batch
 from escalation.paging.policy_levels import nobody_on_call, resolve_policy_level
+from escalation.paging.urgency import hold_for_working_hours
 from escalation.platform import aws_clients
 from escalation.platform.observability import (
     SMS_ACCOUNT_FAULT,
@@ -185,6 +187,9 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         deps.incidents.record_escalation(incident_id, level=level, entries=entries)
     if not numbers:
         return nobody_on_call(deps, event, item, entry)
+    held = hold_for_working_hours(deps, event, item, entry, numbers, now=datetime.now(UTC))  # low urgency, out of hours
+    if held is not None:
+        return held
     texts, busy = _texts(deps, item, numbers, level=level, attempt=attempt)
     key = f"{incident_id}#{execution}#{level}#{attempt}"
     ttl = int(event.get("timeout") or deps.settings.ack_timeout_seconds)  # a page is moot after its window

@@ -39,6 +39,10 @@ class Settings:
     storm_batch_seconds: int = 0  # pages to a person with another page unanswered wait this long to go out together
     max_sms_segments_unicode: int = 2  # a page whose description needs UCS-2 may use this many segments
     storm_digest_function: str = ""  # sends a storm digest when it closes (escalation.sms.digest_flush); "": the opener
+    working_hours: str = (
+        "Mon-Fri 09:00-18:00"  # when low-urgency incidents may page a plain number (escalation.incidents.urgency)
+    )
+    working_hours_zone: str = "UTC"
 
 
 def _required(name: str) -> str:
@@ -103,4 +107,6 @@ def get_settings() -> Settings:
         storm_batch_seconds=_number("STORM_BATCH_SECONDS", "0", int),
         max_sms_segments_unicode=_number("MAX_SMS_SEGMENTS_UNICODE", "2", int),
         storm_digest_function=os.environ.get("STORM_DIGEST_FUNCTION", ""),
+        working_hours=os.environ.get("WORKING_HOURS", "") or "Mon-Fri 09:00-18:00",
+        working_hours_zone=os.environ.get("WORKING_HOURS_ZONE", "") or "UTC",
     )

@@ -4,7 +4,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from escalation.incidents.status import RESOLVABLE_STATUSES, Status
+from escalation.incidents.status import RESOLVABLE_STATUSES, Event, Status
+from escalation.incidents.timeline import timeline_entry
 from escalation.store.escalation_writes import EscalationWrites
 from escalation.store.incident_table import _FRESH, _FRESH_VALUES, _IS_OPEN, _OPEN, _SETTLED, _SETTLED_VALUES
 
@@ -151,6 +152,21 @@ class IncidentRepository(EscalationWrites):
             UpdateExpression="ADD alert_count :one",
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
+            started=_SETTLED_OR_HELD,
+        )
+
+    def raise_urgency(self, incident_id: str, *, severity: str, at: str) -> bool:
+        """Make a low-urgency incident high (a repeat raised its severity); False when it was not low.
+
+        A level waiting for working hours pages at its next look (escalation.paging.urgency).
+        """
+        entry = timeline_entry(Event.URGENCY_RAISED, at, severity=severity)
+        return self._conditional(
+            Key={"incident_id": incident_id},
+            UpdateExpression="SET urgency = :high, severity = :severity, #t = list_append(if_not_exists(#t, :empty), :entries)",
+            ConditionExpression="urgency = :low",
+            ExpressionAttributeNames={"#t": "timeline"},
+            ExpressionAttributeValues={":high": "high", ":low": "low", ":severity": severity, ":empty": [], ":entries": [entry]},
             started=_SETTLED_OR_HELD,
         )
 
