@@ -166,7 +166,14 @@ class IncidentRepository(EscalationWrites):
             UpdateExpression="SET urgency = :high, severity = :severity, #t = list_append(if_not_exists(#t, :empty), :entries)",
             ConditionExpression="urgency = :low",
             ExpressionAttributeNames={"#t": "timeline"},
-            ExpressionAttributeValues={":high": "high", ":low": "low", ":severity": severity, ":empty": [], ":entries": [entry]},
+            ExpressionAttributeValues={
+                ":high": "high",
+                ":low": "low",
+                ":severity": severity,
+                ":empty": [],
+                ":entries": [entry],
+                **_SETTLED_VALUES,
+            },
             started=_SETTLED_OR_HELD,
         )
 
