@@ -20,6 +20,7 @@ from escalation.alerts.integrations import (
     revoke_key,
     rotate_key,
     set_page_template,
+    set_urgency,
 )
 from escalation.alerts.page_template import DEFAULT_TEMPLATE, PLACEHOLDERS
 
@@ -168,6 +169,21 @@ def template_command(
         raise _refused(error) from None
     result = {**changed, "page_template": changed["page_template"] or DEFAULT_TEMPLATE}
     cli.emit(result, lambda: cli.console.print(f"Pages of [bold]{name}[/] now say: {escape(str(result['page_template']))}"))
+
+
+@app.command("urgency")
+def urgency_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The integration.")],
+    urgency: Annotated[str, typer.Argument(help="high, low, or by-severity (critical/error high, warning/info low).")],
+) -> None:
+    """Set the urgency of the integration's alerts from now on: low ones wait for working hours."""
+    cli = context.get(ctx)
+    try:
+        changed = set_urgency(cli.table(INTEGRATIONS_TABLE_OUTPUT), name, None if urgency == "by-severity" else urgency)
+    except IntegrationError as error:
+        raise _refused(error) from None
+    cli.emit(changed, lambda: cli.console.print(f"Alerts of [bold]{name}[/] are now {changed['urgency']} urgency."))
 
 
 @app.command()

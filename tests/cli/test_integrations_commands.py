@@ -177,3 +177,14 @@ def test_an_integrations_template_is_changed_and_set_back_to_the_default(deploye
     assert ok(deployed.cli("integrations", "template", "grafana", "--default"))["page_template"] == created["page_template"]
     assert lookup(deployed.integrations, created["routing_key"]) == Integration("grafana", (FIRST,))
     assert "name: no integration 'ghost'" in refused(deployed.cli("integrations", "template", "ghost", "{summary}"))
+
+
+def test_an_integrations_urgency_is_set_and_set_back_to_by_severity(deployed: Deployed) -> None:
+    created = ok(deployed.cli("integrations", "create", "nightly", "--contact", FIRST))
+    assert ok(deployed.cli("integrations", "urgency", "nightly", "low")) == {"integration": "nightly", "urgency": "low"}
+    integration = lookup(deployed.integrations, created["routing_key"])
+    assert integration is not None and integration.urgency == "low"
+    assert ok(deployed.cli("integrations", "urgency", "nightly", "by-severity"))["urgency"] == "by-severity"
+    assert lookup(deployed.integrations, created["routing_key"]) == Integration("nightly", (FIRST,))
+    assert "urgency: must be high, low or by-severity" in refused(deployed.cli("integrations", "urgency", "nightly", "urgent"))
+    assert "name: no integration 'ghost'" in refused(deployed.cli("integrations", "urgency", "ghost", "high"))

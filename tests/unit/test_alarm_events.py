@@ -17,7 +17,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from escalation.alerts.alarm_incidents import AlarmNotRouted
-from escalation.alerts.alarms import INTEGRATION_TAG, InvalidAlarmEvent, parse_alarm_event, utc_timestamp
+from escalation.alerts.alarms import INTEGRATION_TAG, URGENCY_TAG, InvalidAlarmEvent, parse_alarm_event, utc_timestamp
 from escalation.alerts.integrations import create_integration
 from escalation.platform.wiring import dependencies
 from tests.conftest import REGION, Aws
@@ -111,6 +111,17 @@ def test_alarm_opens_one_incident_keyed_by_its_arn_on_the_integration_its_tag_na
     assert item["description"].startswith("db-cpu: Threshold Crossed: 1 out of the last 1 datapoints")
     assert item["url"] == f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#alarmsV2:alarm/db-cpu"
     assert (item["incident_stat"], item["alert_count"], item["severity"]) == ("not_acknowledged", 1, "critical")
+    assert item["urgency"] == "high"  # an alarm is high urgency unless its tag says low
+
+
+def test_an_alarm_tagged_low_urgency_opens_a_low_urgency_incident(
+    integrations: Any, aws: Aws, sample: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    arn = make_alarm("disk-warning")
+    boto3.client("cloudwatch", region_name=REGION).tag_resource(ResourceARN=arn, Tags=[{"Key": URGENCY_TAG, "Value": "Low"}])
+    deliver(lambda_context, state_change(sample, arn, "ALARM", T1, "e1"))
+    (item,) = incidents(aws)
+    assert (item["urgency"], item["severity"]) == ("low", "critical")
 
 
 def test_a_repeated_alarm_counts_as_a_repeat_and_ok_resolves(

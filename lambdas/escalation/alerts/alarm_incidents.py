@@ -16,16 +16,18 @@ An OK that overtakes its ALARM while the ALARM is being applied is caught by the
 the item again once its incident is open and resolves it.
 """
 
+import dataclasses
 import hashlib
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from escalation.alerts.alarms import INTEGRATION_TAG, AlarmChange, as_trigger
+from escalation.alerts.alarms import INTEGRATION_TAG, URGENCY_TAG, AlarmChange, as_trigger
 from escalation.alerts.incidents import OPEN_FOR_DEDUP, incident_for, trigger
 from escalation.alerts.integrations import Integration, by_name
 from escalation.incidents.resolve import resolve
 from escalation.incidents.timeline import utc_now
+from escalation.incidents.urgency import URGENCIES
 from escalation.platform import aws_clients
 from escalation.platform.observability import logger
 from escalation.platform.wiring import Dependencies
@@ -61,23 +63,21 @@ def record_change(table: Any, change: AlarmChange) -> dict[str, Any] | None:
     return attributes
 
 
-def tagged_integration(alarm_arn: str) -> str | None:
-    """The integration the alarm's tag names, or None (no tag, or the alarm is gone)."""
+def alarm_tags(alarm_arn: str) -> dict[str, str]:
+    """The alarm's tags with a value (none when the alarm is gone)."""
     try:
         tags = aws_clients.cloudwatch().list_tags_for_resource(ResourceARN=alarm_arn).get("Tags", [])
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return None
+            return {}
         raise
-    for tag in tags:
-        if tag.get("Key") == INTEGRATION_TAG and str(tag.get("Value", "")).strip():
-            return str(tag["Value"]).strip()
-    return None
+    return {str(tag["Key"]): str(tag.get("Value", "")).strip() for tag in tags if str(tag.get("Value", "")).strip()}
 
 
 def route(table: Any, alarm_arn: str, default: str) -> Integration | None:
-    """The integration an alarm pages; None when it has no tag and there is no default."""
-    tagged = tagged_integration(alarm_arn)
+    """The integration an alarm pages (with the urgency its tag says, if any); None with no tag and no default."""
+    tags = alarm_tags(alarm_arn)
+    tagged = tags.get(INTEGRATION_TAG)
     name = tagged or default
     if not name:
         return None
@@ -85,7 +85,8 @@ def route(table: Any, alarm_arn: str, default: str) -> Integration | None:
     if integration is None:
         where = f"tag {INTEGRATION_TAG}" if tagged else "alarmIntegration (the default integration)"
         raise AlarmNotRouted(f"{where}: no integration named {name!r} (create it, or fix the name)")
-    return integration
+    urgency = tags.get(URGENCY_TAG, "").lower()
+    return dataclasses.replace(integration, urgency=urgency) if urgency in URGENCIES else integration
 
 
 def _resolve_started(deps: Dependencies, table: Any, integration: str, alarm_arn: str, *, via: str) -> dict[str, str]:

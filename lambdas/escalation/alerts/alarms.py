@@ -16,6 +16,7 @@ SOURCE = "aws.cloudwatch"
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
 INTEGRATION_TAG = "incident-escalation:integration"  # an alarm's tag naming the integration it pages
+URGENCY_TAG = "incident-escalation:urgency"  # `low`: the alarm waits for working hours (alarms are high otherwise)
 MAX_REASON = 300  # characters of the state reason kept in the summary (a page shows far less)
 
 

@@ -182,6 +182,25 @@ def set_page_template(table: Any, name: str, page_template: str | None) -> dict[
     return {"integration": name, "page_template": template}
 
 
+def set_urgency(table: Any, name: str, urgency: str | None) -> dict[str, str | None]:
+    """Every alert of the integration high or low from now on (None: by its severity, escalation.incidents.urgency)."""
+    check_name(name)
+    if urgency is not None and urgency not in ("high", "low"):
+        raise IntegrationError("urgency", f"must be high, low or by-severity, got {urgency!r}")
+    update = (
+        {"UpdateExpression": "SET urgency = :urgency", "ExpressionAttributeValues": {":urgency": urgency}}
+        if urgency is not None
+        else {"UpdateExpression": "REMOVE urgency"}
+    )
+    try:
+        table.update_item(Key={"pk": f"integration#{name}"}, ConditionExpression="attribute_exists(pk)", **update)
+    except ClientError as error:
+        if is_conditional_failure(error):
+            raise IntegrationError("name", f"no integration {name!r}") from error
+        raise
+    return {"integration": name, "urgency": urgency or "by-severity"}
+
+
 def revoke_key(table: Any, name: str, key_id: str) -> dict[str, str]:
     """Revoke one of an integration's keys (by key_id, or the routing key itself); events sent with it get 400."""
     check_name(name)
