@@ -148,6 +148,9 @@ def status_shown(item: dict[str, Any]) -> str:
     status = str(item.get("incident_stat", Status.NOT_ACKNOWLEDGED.value))
     if item.get("maintenance_window") and status == Status.NOT_ACKNOWLEDGED and not item.get("execution_arn"):
         return f"in maintenance until {item.get('maintenance_until', '?')}"
+    last = (item.get("timeline") or [{}])[-1]
+    if status in (Status.NOT_ACKNOWLEDGED, Status.ESCALATION) and last.get("event") == "held":
+        return f"held until {last.get('until', '?')} (low urgency)"
     return status
 
 

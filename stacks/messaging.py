@@ -11,7 +11,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from .config import ISO_COUNTRY_CODES
+from .countries import ISO_COUNTRY_CODES
 
 SMS_SERVICE = "sms-voice.amazonaws.com"
 CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"

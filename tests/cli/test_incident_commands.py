@@ -220,6 +220,18 @@ def test_an_incident_a_maintenance_window_holds_shows_as_in_maintenance_in_show_
     assert "in maintenance until 2099-01-01T02:00:00Z" in ok(deployed.cli("show", "4822", json_output=False))
     (row,) = [row for row in ok(deployed.cli("list")) if row["incident_id"] == "4822"]
     assert row["status"] == "in maintenance until 2099-01-01T02:00:00Z"
+    waiting = {
+        **held,
+        "maintenance_window": None,
+        "execution_arn": "arn:exec",
+        "urgency": "low",
+        "timeline": [
+            {"at": "2099-01-01T00:00:00.000Z", "event": "created"},
+            {"at": "2099-01-01T00:00:01.000Z", "event": "held", "level": 0, "until": "2099-01-02T09:00:00Z"},
+        ],
+    }
+    deployed.incidents.put_item(Item=waiting)  # fmt: skip
+    assert "held until 2099-01-02T09:00:00Z (low urgency)" in ok(deployed.cli("show", "4822", json_output=False))
     deployed.incidents.put_item(Item={**held, "incident_stat": "resolved"})  # closed during the window: just resolved
     (row,) = [row for row in ok(deployed.cli("list")) if row["incident_id"] == "4822"]
     assert row["status"] == "resolved"

@@ -7,7 +7,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import ISO_COUNTRY_CODES
+from stacks.countries import ISO_COUNTRY_CODES
 from stacks.messaging import Messaging
 from tests.infra.support import OPS_EMAIL, PHONE_NUMBER_ID, Synth, as_list, placeholder, role_statements
 
