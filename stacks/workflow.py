@@ -23,6 +23,9 @@ def fault_retry_schedule(fault_retry_seconds: int) -> tuple[int, int]:
     return interval, attempts
 
 
+MAX_HOLD_SECONDS_PER_LEVEL = 7 * 86_400  # working hours recur weekly: a level waits at most a week for them
+
+
 def _state(level: str = "$.level", attempt: str | int = "$.attempt", timeout: str = "$.timeout") -> dict[str, object]:
     """The workflow's state between tasks: the incident, its chain and windows, the level, reminders, why a level ended."""
     fields: dict[str, object] = {
@@ -184,8 +187,11 @@ class EscalationWorkflow(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
         )
-        # The longest chain: max_levels contacts at the deployment's window, or a policy's levels (repeats included).
+        # The longest chain: max_levels contacts at the deployment's window, or a policy's levels (repeats included),
+        # each level of a low-urgency incident perhaps held for its targets' working hours (a week at most: hours
+        # recur weekly; lambdas/escalation/paging/urgency.py). An execution timing out would leave its incident open.
         worst_case_seconds = max(ack_timeout_seconds * max_levels, longest_policy_seconds) * (reminders + 1)
+        worst_case_seconds += MAX_HOLD_SECONDS_PER_LEVEL * max_levels
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

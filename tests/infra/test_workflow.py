@@ -200,3 +200,6 @@ def test_execution_timeout_outlasts_the_longest_escalation(two_way_synth: Synth)
     stack = two_way_synth.stack
     max_levels = 10 * (stack.config.repeat + 1)
     assert definition["TimeoutSeconds"] >= ACK_TIMEOUT_SECONDS * (REMINDERS + 1) * max_levels
+    # and each level of a low-urgency incident may wait up to a week for working hours
+    assert definition["TimeoutSeconds"] >= (ACK_TIMEOUT_SECONDS * (REMINDERS + 1) + 7 * 86_400) * max_levels
+    assert definition["TimeoutSeconds"] <= 365 * 86_400  # Step Functions' longest execution

@@ -71,11 +71,11 @@ def test_urgency_comes_from_severity_unless_the_integration_says() -> None:
     assert raises_urgency("low", "error") and not raises_urgency("high", "warning") and not raises_urgency("low", "info")
 
 
-def _hours_around_now(*, inside: bool) -> str:
-    """Working hours every day that contain now (inside) or start an hour or two from now (outside)."""
+def _hours_around_now(*, inside: bool, hours_away: int = 2) -> str:
+    """Working hours every day that contain now (inside) or start one hour less than hours_away from now (outside)."""
     now = datetime.now(UTC)
-    start = now - timedelta(hours=1) if inside else now + timedelta(hours=2)
-    end = now + timedelta(hours=2) if inside else now + timedelta(hours=3)
+    start = now - timedelta(hours=1) if inside else now + timedelta(hours=hours_away)
+    end = now + timedelta(hours=2) if inside else now + timedelta(hours=hours_away + 1)
     return f"Mon-Sun {start:%H}:00-{end:%H}:00"
 
 
@@ -146,3 +146,13 @@ def test_an_alert_of_severity_warning_opens_low_and_a_critical_repeat_makes_it_h
     raised = aws.incident(str(item["incident_id"]))
     assert (raised["urgency"], raised["severity"], raised["alert_count"]) == ("high", "critical", 3)
     assert [entry["event"] for entry in raised["timeline"]][-1] == "urgency_raised"
+
+
+def test_a_level_held_far_from_working_hours_looks_again_every_fifteen_minutes(
+    low_incident: Aws, sfn_stub: Stubber, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKING_HOURS", _hours_around_now(inside=False, hours_away=9))  # 8 to 9 hours away
+    wiring.reset()
+    queued = '{"outcome": "queued", "wait_seconds": 900}'
+    sfn_stub.add_response("send_task_success", {}, expected_params={"taskToken": "token-0", "output": queued})
+    assert page_contact.handler(page_event(level=0, token="token-0"), lambda_context)["wait_seconds"] == 900

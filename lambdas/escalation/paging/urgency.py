@@ -2,9 +2,10 @@
 
 When a level of a low-urgency incident is due and none of its targets is within working hours, the page is not sent:
 the task completes as `queued` (as a page waiting for a send slot does) and the state machine's Wait brings it back
-after at most RECHECK_SECONDS, or at the start of the first target's working hours if sooner. Each look reads the item
-again, so an incident made high meanwhile (a repeat raised its severity) or closed (resolved) is paged or ended at
-the next look, within RECHECK_SECONDS. The level's timeline says `held` once, with when it will page.
+after RECHECK_SECONDS (LONG_RECHECK_SECONDS while working hours are more than LONG_WAIT_SECONDS away), or at the
+start of the first target's working hours if sooner. Each look reads the item again, so an incident made high
+meanwhile (a repeat raised its severity) or closed (resolved) is paged or ended at the next look. The level's
+timeline says `held` once, with when it will page.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from escalation.platform.observability import logger
 from escalation.platform.wiring import Dependencies
 
 RECHECK_SECONDS = 300  # a held level looks again this often: a raise to high pages within it
+# Further than this from working hours, it looks every LONG_RECHECK_SECONDS: a week's wait stays well within an
+# execution's 25,000 history events (about 10 events a look).
+LONG_WAIT_SECONDS = 6 * 3600
+LONG_RECHECK_SECONDS = 900
 
 
 def _hours_of(deps: Dependencies, numbers: list[str], policy: str | None) -> list[WorkingHours]:
@@ -46,7 +51,8 @@ def hold_for_working_hours(
     starts = first_start(_hours_of(deps, numbers, item.get("policy")), now)
     if starts <= now:
         return None
-    seconds = max(1, min(RECHECK_SECONDS, math.ceil((starts - now).total_seconds())))
+    remaining = math.ceil((starts - now).total_seconds())
+    seconds = max(1, min(RECHECK_SECONDS if remaining <= LONG_WAIT_SECONDS else LONG_RECHECK_SECONDS, remaining))
     incident_id, level, execution = str(item["incident_id"]), int(event["level"]), str(event["execution"])
     until = starts.isoformat(timespec="seconds").replace("+00:00", "Z")
 
