@@ -24,6 +24,7 @@ from escalation.platform import wiring
 from escalation.store.maintenance_windows import MaintenanceWindows, hold
 from tests.conftest import REGION, Aws
 from tests.unit.events import stream_event, stream_record
+from tests.unit.test_alert_events import _post, integration  # noqa: F401 (the fixture)
 
 GROUP = "IncidentEscalation-maintenance"
 HOUR = 3600
@@ -61,8 +62,8 @@ def start(context: LambdaContext, *, scope: str = "integration", target: str = "
     return operator(request, context)
 
 
-def alert_item(seed_item: dict[str, Any], incident_id: str = "123", integration: str = "db") -> dict[str, Any]:
-    return {**seed_item, "incident_id": {"S": incident_id}, "integration": {"S": integration}}
+def alert_item(seed_item: dict[str, Any], incident_id: str = "123", source: str = "db") -> dict[str, Any]:
+    return {**seed_item, "incident_id": {"S": incident_id}, "integration": {"S": source}}
 
 
 _SEQUENCE = [1000]
@@ -100,7 +101,7 @@ def test_a_window_holds_a_new_incident_of_its_integration_and_its_end_pages_it(
     assert "execution_arn" not in item and aws.executions() == []
     stream(aws, lambda_context, "123")  # the record of the hold itself: nothing more is written
     assert events(aws, "123") == ["maintenance"]
-    other = alert_item(seed_item, "124", integration="api")  # another integration pages as usual
+    other = alert_item(seed_item, "124", source="api")  # another integration pages as usual
     aws.put_incident(other)
     stream(aws, lambda_context, "124", event_name="INSERT")
     assert len(aws.executions()) == 1
@@ -210,3 +211,25 @@ def test_the_window_that_ends_last_covers(aws: Aws) -> None:
     assert covering([a, b, ended], "db", None, now) == a
     assert covering([a, b, ended], "api", None, now) is None
     assert maintenance_actions.ACTIONS == ("maintenance_start", "maintenance_end", "maintenance_list", "maintenance_due")
+
+
+def test_a_repeat_during_the_window_dedups_into_the_held_incident(
+    aws: Aws,
+    windows: MaintenanceWindows,
+    integration: dict[str, str],  # noqa: F811 (the fixture: an integration called alertmanager)
+    lambda_context: LambdaContext,
+) -> None:
+    start(lambda_context, target="alertmanager")
+    body = {"routing_key": integration["routing_key"], "event_action": "trigger", "dedup_key": "disk",
+            "payload": {"summary": "Disk full", "source": "db-1", "severity": "critical"}}  # fmt: skip
+    assert _post(lambda_context, body)[0] == 202
+    (item,) = aws.incidents.scan(ConsistentRead=True)["Items"]
+    incident_id = str(item["incident_id"])
+    stream(aws, lambda_context, incident_id, event_name="INSERT")
+    assert "maintenance_window" in aws.incident(incident_id)
+    status, answer = _post(lambda_context, body, "req-2")  # not a 503 for the whole window: it counts on the held one
+    assert (status, answer["dedup_key"]) == (202, "disk")
+    stream(aws, lambda_context, incident_id)  # the repeat's own record: still held, nothing written
+    held = aws.incident(incident_id)
+    assert (held["alert_count"], held["incident_stat"]) == (2, "not_acknowledged")
+    assert events(aws, incident_id) == ["maintenance", "alert_repeated"] and aws.executions() == []
