@@ -113,8 +113,10 @@ class Sandbox:
         self.tls = make_local_tls(self._tls_dir or Path(tempfile.mkdtemp(prefix="sandbox-tls-")))
         self.https_endpoint = EventsEndpoint(alerts, port=self.https_port, beat=self._beat, tls=self.tls.server_context()).start()
         set_output(self.deployed, "EventsApiUrl", self.events_url)  # what `incidents integrations create` prints
-        # Heartbeat deadlines: moto's CloudFormation has no Scheduler, so the group is made here and due schedules fired.
-        boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=self.deployed.outputs["HeartbeatScheduleGroup"])
+        # moto's CloudFormation has no Scheduler: the groups are made here, and due one-time schedules fired.
+        scheduler = boto3.client("scheduler", region_name=REGION)  # heartbeat deadlines, maintenance windows' edges
+        for group in ("HeartbeatScheduleGroup", "MaintenanceScheduleGroup"):
+            scheduler.create_schedule_group(Name=self.deployed.outputs[group])
         self._schedules = OneTimeSchedules(REGION).start()
         return self
 

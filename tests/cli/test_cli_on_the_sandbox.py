@@ -115,3 +115,9 @@ def test_open_watch_acknowledge_and_report_with_the_cli_alone(sandbox: str) -> N
     with urllib.request.urlopen(request, timeout=60) as response:
         assert (response.status, json.loads(response.read())["status"]) == (202, "success")
     assert [row["name"] for row in cli("integrations", "list")] == ["alertmanager"]
+    # A maintenance window through the deployed operator function (its edges scheduled in the sandbox's Scheduler).
+    window = cli("maintenance", "start", "--integration", "alertmanager", "--for", "1h", "--reason", "deploy", "--as", "tester")
+    assert (window["state"], window["integration"], window["reason"]) == ("active", "alertmanager", "deploy")
+    assert [listed["id"] for listed in cli("maintenance", "list")["windows"]] == [window["id"]]
+    ended = cli("maintenance", "end", window["id"], "--as", "tester")
+    assert (ended["state"], ended["released"]) == ("ended", 0)
