@@ -47,7 +47,7 @@ def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[s
     expected_statuses = set(expect.get("execution_statuses", ["SUCCEEDED"]))  # paging stopped by a fault of ours: FAILED
     if statuses - expected_statuses:
         problems.append(f"executions: expected {sorted(expected_statuses)}, got {sorted(statuses)}")
-    problems.extend(_first_text(sms, expect, result.get("maintenance") or []))
+    problems.extend(_first_text(sms, expect, result))
     if "max_decline_latency_seconds" in expect:
         latency = decline_latency(result)
         if latency is None or latency > expect["max_decline_latency_seconds"]:
@@ -57,11 +57,12 @@ def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[s
     return problems
 
 
-def _first_text(sms: list[dict[str, Any]], expect: dict[str, Any], windows: list[dict[str, Any]]) -> list[str]:
+def _first_text(sms: list[dict[str, Any]], expect: dict[str, Any], result: dict[str, Any]) -> list[str]:
     """How many texts, and when the first went.
 
     `first_sms_after_seconds`: nobody was texted before then; `no_sms_in_maintenance`: nobody was texted before the
-    last maintenance window ended (as the operator function recorded its end).
+    last maintenance window ended (as the operator function recorded its end); `no_sms_before_working_hours`: nobody
+    was texted before the scenario's working hours began (`working_hours_start_in_seconds`).
     """
     problems = []
     if "max_sms" in expect and len(sms) > expect["max_sms"]:
@@ -71,7 +72,10 @@ def _first_text(sms: list[dict[str, Any]], expect: dict[str, Any], windows: list
     first = min((message["t"] for message in sms), default=None)
     if "first_sms_after_seconds" in expect and (first is None or first < expect["first_sms_after_seconds"]):
         problems.append(f"first text: expected at or after {expect['first_sms_after_seconds']} s, got {first}")
-    ends = [float(window["to_t"]) for window in windows if "to_t" in window]
+    hours = result.get("working_hours_start_t")
+    if expect.get("no_sms_before_working_hours") and (hours is None or (first is not None and first < hours)):
+        problems.append(f"a text at {first} s, before working hours began at {hours} s")
+    ends = [float(window["to_t"]) for window in result.get("maintenance") or [] if "to_t" in window]
     if expect.get("no_sms_in_maintenance") and (not ends or (first is not None and first < max(ends))):
         problems.append(f"a text at {first} s, before the maintenance window ended at {max(ends, default=None)} s")
     return problems

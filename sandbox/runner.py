@@ -44,6 +44,7 @@ from .scenario_script import AlertsScript, Script, inject, scheduled
 from .sms_gateway import SmsGateway
 from .synth import CACHE, STACK_NAME, synthesize
 from .windows import WINDOWS
+from .working_hours import apply_working_hours
 
 
 def run_scenario(
@@ -65,6 +66,7 @@ def run_scenario(
         runtime = LocalLambdaRuntime(endpoint_url=endpoint.url, region_name=REGION, max_workers=workers).install()
         try:
             deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
+            hours_start = apply_working_hours(deployed, scenario.working_hours_start_in)  # sandbox/working_hours.py
             runtime.register_all(deployed.functions)
             if warm:
                 runtime.initialize()  # the init phase of each function, as on AWS
@@ -79,8 +81,10 @@ def run_scenario(
             client = boto3.client("dynamodb", region_name=REGION)
             _store_overrides(scenario, deployed.outputs["OncallTableName"])
             alerts = AlertsScript(scenario, deployed, errors)
-            heartbeats = HeartbeatsDriver(scenario.heartbeats, deployed, REGION, errors)
-            maintenance = MaintenanceDriver(scenario.maintenance, deployed, REGION, errors)
+            heartbeats, maintenance = (  # sandbox/heartbeats.py, sandbox/maintenance.py
+                HeartbeatsDriver(scenario.heartbeats, deployed, REGION, errors),
+                MaintenanceDriver(scenario.maintenance, deployed, REGION, errors),
+            )
             started = time.monotonic()
             start_wall = time.time()
             if scenario.incident is not None:
@@ -144,6 +148,7 @@ def run_scenario(
                 "alarms": alerts.alarm_results,
                 "heartbeats": heartbeats.results(start_wall),
                 "maintenance": maintenance.results(start_wall),
+                "working_hours_start_t": None if hours_start is None else round(hours_start - start_wall, 3),
                 "errors": errors,
             }
         finally:

@@ -46,6 +46,7 @@ class Scenario:
     alarms: list[AlarmChangeAt] = field(default_factory=list)
     heartbeats: HeartbeatPlan | None = None  # monitors and their beats (sandbox/heartbeats.py)
     maintenance: tuple[WindowAt, ...] = ()  # maintenance windows asked for at the start (sandbox/maintenance.py)
+    working_hours_start_in: float | None = None  # working hours begin this long after the start (sandbox/working_hours.py)
     # What happens to each phone's texts after the gateway accepts them (sandbox/receipts.py): its delivery receipts.
     delivery: dict[str, list[DeliveryScript]] = field(default_factory=dict)
 
@@ -241,7 +242,15 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         heartbeats=heartbeats,
         delivery=delivery,
         maintenance=parse_maintenance(data["maintenance"], integrations) if "maintenance" in data else (),
+        working_hours_start_in=_seconds_or_none(data, "working_hours_start_in_seconds"),
     )
+
+
+def _seconds_or_none(data: dict[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool) or value < 0):
+        raise ScenarioError(f"{key}: must be a number of seconds")
+    return None if value is None else float(value)
 
 
 def load_scenario(path: Path) -> Scenario:
