@@ -195,4 +195,9 @@ def test_the_heartbeat_url_is_served_over_http_and_https(running: Running) -> No
         assert status == 200, answer
     status, _ = _post(f"{running.sandbox.https_base_url}/v2/heartbeat/not-a-token", b"", running.sandbox.tls.client_context())
     assert status == 404
+    # A GET (a link preview of a pasted URL) is no beat: 405, as API Gateway answers it.
+    get = urllib.request.Request(f"{running.sandbox.https_base_url}/v2/heartbeat/{token}", method="GET")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(get, timeout=30, context=running.sandbox.tls.client_context())
+    assert refused.value.code == 405
     assert f"{running.sandbox.https_base_url}/v2/enqueue" in running.sandbox.instructions()
