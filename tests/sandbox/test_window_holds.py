@@ -61,7 +61,7 @@ def machine(monkeypatch: pytest.MonkeyPatch, runtime: LocalLambdaRuntime) -> Ite
             )["stateMachineArn"]
             yield arn, queue
         finally:
-            drain_executions(10, region_name=REGION)
+            drain_executions(60, region_name=REGION)  # a hang guard: moto's worker threads end late on a busy machine
 
 
 def _start(machine: tuple[str, str], name: str) -> str:
