@@ -89,6 +89,7 @@ class EscalationConfig:
     alarm_integration: str = ""  # the integration an untagged CloudWatch alarm pages; "" for none (untagged alarms ignored)
     # An alert firing again on an incident nobody is on (exhausted, failed) escalates it again at most this often; 0: never.
     repeat_after_seconds: int = 14_400
+    voice_after_seconds: int = 0  # call a contact-chain number this long after its page; 0: never (docs/voice.md)
 
     @property
     def allowed_calling_codes(self) -> tuple[str, ...]:
@@ -209,7 +210,15 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         alarm_integration=_str(context, "alarmIntegration"),
         storm_batch_seconds=_int(context, "stormBatchSeconds", 30, 0, 300),
         repeat_after_seconds=_int(context, "repeatAfterSeconds", 14_400, 0, 604_800),
+        voice_after_seconds=_int(context, "voiceAfterSeconds", 0, 0, 86_400),
     )
+    if config.voice_after_seconds and config.voice_after_seconds >= config.ack_timeout_seconds:
+        raise ConfigError(
+            f"voiceAfterSeconds: a call {config.voice_after_seconds} s after the page never rings: the level ends after "
+            f"ackTimeoutSeconds ({config.ack_timeout_seconds} s); call sooner, or 0 for never"
+        )
+    if config.voice_after_seconds and config.sms_api != "v2":
+        raise ConfigError("voiceAfterSeconds: calls need smsApi=v2 (SendVoiceMessage); the Pinpoint API is not supported")
     if 0 < config.handoff_notice_minutes < HANDOFF_NOTICE_PERIOD_MINUTES:
         raise ConfigError(
             f"handoffNoticeMinutes: must be 0 (off) or at least {HANDOFF_NOTICE_PERIOD_MINUTES} (the schedule runs every "

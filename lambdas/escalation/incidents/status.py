@@ -46,6 +46,12 @@ class Event(StrEnum):
     ESCALATED_AGAIN = "escalated_again"  # the alert fired again with nobody on it: a new pass over the chain
     DELIVERED = "delivered"  # a delivery receipt: the handset got the text (or its carrier took it: see confirmed_by)
     UNDELIVERED = "undelivered"  # a delivery receipt: the text will not arrive (status, description, cause)
+    CALL_SCHEDULED = "call_scheduled"  # the person's rules ask for a call after the page (due)
+    CALLED = "called"  # a voice call was placed (message_id, open_incidents)
+    CALL_COVERED = "call_covered"  # no call of its own: the person was called for their open incidents at `covered_by`
+    CALL_NOT_MADE = "call_not_made"  # a call that could not be placed (reason, error); ops were told; the level goes on
+    CALL_ANSWERED = "call_answered"  # a voice receipt: the call was answered
+    CALL_UNANSWERED = "call_unanswered"  # a voice receipt: no answer, busy, failed or expired (status)
 
 
 class WorkflowError(StrEnum):

@@ -39,6 +39,12 @@ class Settings:
     storm_batch_seconds: int = 0  # pages to a person with another page unanswered wait this long to go out together
     max_sms_segments_unicode: int = 2  # a page whose description needs UCS-2 may use this many segments
     storm_digest_function: str = ""  # sends a storm digest when it closes (escalation.sms.digest_flush); "": the opener
+    # Voice calls (escalation.voice): "" for the function when this deployment places none.
+    voice_after_seconds: int = 0  # a chain of plain numbers: call this long after the page (0: never)
+    voice_function_arn: str = ""  # what a call's schedule invokes (lambdas/place_call.py)
+    voice_schedule_group: str = ""
+    voice_scheduler_role_arn: str = ""  # the role Scheduler assumes to invoke it
+    voice_dead_letter_arn: str = ""  # where Scheduler keeps an invoke it could not make
 
 
 def _required(name: str) -> str:
@@ -103,4 +109,9 @@ def get_settings() -> Settings:
         storm_batch_seconds=_number("STORM_BATCH_SECONDS", "0", int),
         max_sms_segments_unicode=_number("MAX_SMS_SEGMENTS_UNICODE", "2", int),
         storm_digest_function=os.environ.get("STORM_DIGEST_FUNCTION", ""),
+        voice_after_seconds=_number("VOICE_AFTER_SECONDS", "0", int),
+        voice_function_arn=os.environ.get("VOICE_FUNCTION_ARN", ""),
+        voice_schedule_group=os.environ.get("VOICE_SCHEDULE_GROUP", ""),
+        voice_scheduler_role_arn=os.environ.get("VOICE_SCHEDULER_ROLE_ARN", ""),
+        voice_dead_letter_arn=os.environ.get("VOICE_DEAD_LETTER_ARN", ""),
     )
