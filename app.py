@@ -15,7 +15,7 @@ CONTEXT_KEYS = (
     "repeat", "maxSmsSegments", "configureTwoWay", "opsEmail", "powertoolsLayerVersion", "messageTtlDays", "stackName",
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
-    "stormBatchSeconds", "maxSmsSegmentsUnicode", "repeatAfterSeconds",
+    "stormBatchSeconds", "maxSmsSegmentsUnicode", "repeatAfterSeconds", "voiceAfterSeconds",
 )  # fmt: skip
 
 

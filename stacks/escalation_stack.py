@@ -34,6 +34,7 @@ from .oncall_config import Definitions, check_destinations, load_oncall
 from .receipts import Receipts, own_configuration_set_name
 from .sms_grants import grant_sms
 from .storage import Storage
+from .voice import add_voice_calls
 from .workflow import EscalationWorkflow
 
 MAX_CONTACTS = 10  # the chain cap enforced by the start handler (lambdas/escalation/incidents/item.py)
@@ -128,6 +129,10 @@ class EscalationStack(Stack):
             state_machine_arn,
             protect_configuration,
         )
+        self.voice = add_voice_calls(  # stacks/voice.py: only when some level may call someone
+            self, config, definitions, storage.incidents, storage.messages, messaging.ops_topic, code, layer,
+            {**common_env, **sms_env}, protect_configuration.ref if protect_configuration else None, self.page,
+        )  # fmt: skip
 
         self.workflow = EscalationWorkflow(
             self,
@@ -206,7 +211,12 @@ class EscalationStack(Stack):
             "Dashboard",
             dashboard_name=f"{self.stack_name}-operations",
             state_machine=self.workflow.state_machine,
-            alarms=[*self.monitoring.alarms, *self.heartbeats.alarms, *(self.receipts.alarms if self.receipts else [])],
+            alarms=[
+                *self.monitoring.alarms,
+                *self.heartbeats.alarms,
+                *(self.receipts.alarms if self.receipts else []),
+                *(self.voice.alarms if self.voice else []),
+            ],
         )
         CfnOutput(self, "IncidentsTableName", value=storage.incidents.table_name, description="Write incidents here")
         CfnOutput(self, "IncidentHistoryTableName", value=storage.history.table_name, description="Replaced, deleted incidents")
@@ -232,6 +242,7 @@ class EscalationStack(Stack):
             self, "Receipts", configuration_set=self.config.configuration_set, owned=self.owns_configuration_set,
             incidents=self.storage.incidents, messages=self.storage.messages, ops_topic=self.messaging.ops_topic,
             code=code, layer=layer, environment=environment, message_ttl_days=self.config.message_ttl_days,
+            calls=self.voice is not None,
         )  # fmt: skip
 
     def _monitoring(self, ops_topic: sns.ITopic) -> Monitoring:
