@@ -42,6 +42,7 @@ from .scenario import Scenario
 from .scenario_script import AlertsScript, Script, inject, scheduled
 from .sms_gateway import SmsGateway
 from .synth import CACHE, STACK_NAME, synthesize
+from .voice import VoiceDriver
 from .windows import WINDOWS
 
 
@@ -79,6 +80,7 @@ def run_scenario(
             _store_overrides(scenario, deployed.outputs["OncallTableName"])
             alerts = AlertsScript(scenario, deployed, errors)
             heartbeats = HeartbeatsDriver(scenario.heartbeats, deployed, REGION, errors)
+            voice = VoiceDriver(deployed.outputs, REGION, poller_running=heartbeats.poller_running)
             started = time.monotonic()
             start_wall = time.time()
             if scenario.incident is not None:
@@ -93,6 +95,7 @@ def run_scenario(
             finally:
                 script.close()
                 heartbeats.stop()
+                voice.stop(errors)
             incidents = sorted((plain(i) for i in scan(table)), key=lambda i: str(i.get("incident_id")))
             item = main_incident(scenario, table, incidents)
             executions = execution_records(errors)
@@ -114,6 +117,15 @@ def run_scenario(
                         "message_id": message.message_id,
                     }
                     for message in gateway.sent
+                ],
+                "calls": [
+                    {
+                        "t": round(call.at.timestamp() - start_wall, 3),
+                        "to": call.to,
+                        "body": call.body,
+                        "message_id": call.message_id,
+                    }
+                    for call in gateway.calls
                 ],
                 "receipts": [
                     {
