@@ -7,7 +7,6 @@ throttling, a queue of calls too long to wait for) raises: Lambda retries the in
 the dead-letter queue, which alarms.
 """
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,9 +18,11 @@ from escalation.voice.calls import InvalidCall, parse_request, place_call
 from escalation.voice.sender import VoiceSender
 
 
-@cache
 def sender() -> VoiceSender:
-    """The voice sender of this deployment (its origination identity, configuration set, protect configuration)."""
+    """The voice sender of this deployment (its origination identity, configuration set, protect configuration).
+
+    Cheap to make: the client under it is made once per container (aws_clients).
+    """
     settings = dependencies().settings
     return VoiceSender(
         aws_clients.sms_v2(),
