@@ -25,8 +25,9 @@ from .functions import HandlerFunction
 from .oncall_config import Definitions
 from .sms_grants import SMS_ARN_PREFIX, sms_send_resources
 
-# The call waits up to 90 s for its second within the schedule's minute and up to 60 s for its slot, then a few SDK calls.
-TIMEOUT_SECONDS = 240
+# The call waits up to 125 s for its second (escalation.voice.calls MAX_EARLY_SECONDS), up to 60 s for its slot, then
+# makes a few SDK calls.
+TIMEOUT_SECONDS = 300
 MESSAGE_ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 
 

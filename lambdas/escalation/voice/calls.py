@@ -37,7 +37,8 @@ from escalation.voice.limits import Budget, VoiceLimits
 from escalation.voice.sender import VoiceSender
 from escalation.voice.ssml import call_script
 
-MAX_EARLY_SECONDS = 90  # a schedule fires within its minute: the call waits for its own second, never longer than this
+# The schedule fires within the minute before the call is due: the call waits for its own second, never longer than this.
+MAX_EARLY_SECONDS = 125
 MAX_PACING_WAIT_SECONDS = 60
 CALL_TTL_SECONDS = 120  # a call the service could not start within this is dropped (VOICE_TTL_EXPIRED): it would be late
 HIGHEST_SEVERITY = "critical"
@@ -165,7 +166,7 @@ def _call(deps: Dependencies, request: CallRequest, item: dict[str, Any], sender
 
 def place_call(deps: Dependencies, request: CallRequest, sender: VoiceSender) -> dict[str, Any]:
     """Place the call the schedule stands for, if it is still wanted (see the module's docstring)."""
-    time.sleep(min(MAX_EARLY_SECONDS, max(0.0, request.due - time.time())))  # Scheduler fires within the due minute
+    time.sleep(min(MAX_EARLY_SECONDS, max(0.0, request.due - time.time())))  # fired in the minute before the due second
     item = deps.incidents.get(request.incident_id)
     reason = moot(item, request)
     if reason is not None or item is None:

@@ -6,9 +6,10 @@ no sooner than the level's window ends is not scheduled (the level would be over
 
 Once per call: the schedule's name is made from the incident pass, level and number, so a retried page finds
 it there (ConflictException) instead of scheduling a second call. Scheduler fires within the minute it is set
-for: the schedule is set for the minute the call is due in, and the call waits for its second
-(escalation.voice.calls). A schedule that cannot be created is a fault of ours: recorded on the incident
-(`call_not_made`), told to ops, and the page stands.
+for: the schedule is set for the minute before the call is due (or the current one, for a call due within a
+minute), and the call waits for its second (escalation.voice.calls): it never rings late for Scheduler's sake.
+A schedule that cannot be created is a fault of ours: recorded on the incident (`call_not_made`), told to ops, and
+the page stands.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def schedule_name(request: CallRequest) -> str:
 
 def _create(deps: Dependencies, request: CallRequest) -> None:
     settings = deps.settings
-    minute = datetime.fromtimestamp(request.due - request.due % 60, UTC)
+    early = max(request.due - 60, time.time())  # fired within the minute before the call is due, never after it
+    minute = datetime.fromtimestamp(early - early % 60, UTC)
     target: dict[str, Any] = {
         "Arn": settings.voice_function_arn,
         "RoleArn": settings.voice_scheduler_role_arn,

@@ -31,7 +31,8 @@ def call_script(incident_id: str, description: str, *, open_incidents: int = 1) 
     if open_incidents < 1:
         raise ValueError(f"open_incidents: must be 1 or more, got {open_incidents}")
     what = _spoken(description)
-    about = f"Incident {spelled(incident_id)}" + (f": {what}." if what else ".")
+    about = f"Incident {spelled(incident_id)}" + (f": {what}" if what else "")
+    about += "" if about.endswith((".", "!", "?")) else "."
     if open_incidents == 1:
         message = f"<p>This is an incident page. {about}</p><p>Reply YES {spelled(incident_id)} by text to acknowledge.</p>"
     else:
