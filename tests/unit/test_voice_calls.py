@@ -291,3 +291,42 @@ def test_an_answered_call_is_recorded_once_in_any_order(
         delivery_receipts.handler(sns_event(message), lambda_context)
     (entry,) = events_of(aws, "call_answered", "call_unanswered")
     assert entry["event"] == "call_answered"
+
+
+@pytest.fixture
+def policy_rules(calls_on: Any, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Deployed definitions in which alice asks for a call with her text, bob for none; chains are not called."""
+    from escalation.oncall.definitions import Definitions  # noqa: PLC0415
+    from escalation.oncall.store import definitions_item  # noqa: PLC0415
+    from tests.unit.test_policy_paging import ALICE, BOB, ONCALL_TABLE, _definitions  # noqa: PLC0415
+
+    data = _definitions().model_dump(mode="json")
+    data["people"]["alice"]["notify"] = [{"sms": 0}, {"voice": 0}]
+    table = boto3.resource("dynamodb", region_name=REGION).create_table(
+        TableName=ONCALL_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    table.put_item(Item=definitions_item(Definitions.model_validate(data)))
+    monkeypatch.setenv("ONCALL_TABLE", ONCALL_TABLE)
+    monkeypatch.setenv("VOICE_AFTER_SECONDS", "0")
+    wiring.reset()
+    return calls_on, ALICE, BOB
+
+
+def test_a_policy_level_calls_each_person_by_their_own_rules(
+    policy_rules: Any, aws: Aws, sms_stub: Stubber, lambda_context: LambdaContext
+) -> None:
+    from tests.unit.test_policy_paging import _page, _sent_to, _started  # noqa: PLC0415
+
+    scheduler, alice, bob = policy_rules
+    _started(aws)
+    _sent_to(sms_stub, alice)
+    page_contact.handler(_page(0, "token-0"), lambda_context)
+    _sent_to(sms_stub, alice, bob)  # level 2 pages alice and bob (alice, paged again, gets no notice about level 1)
+    page_contact.handler(_page(1, "token-1"), lambda_context)
+
+    payloads = sorted((json.loads(s["Target"]["Input"]) for s in schedules(scheduler)), key=lambda p: p["level"])
+    assert [(payload["level"], payload["number"]) for payload in payloads] == [(0, alice), (1, alice)]  # never bob
+    assert all(abs(payload["due"] - time.time()) < 60 for payload in payloads)  # {voice: 0}: with the text
