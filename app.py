@@ -16,7 +16,7 @@ CONTEXT_KEYS = (
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
     "stormBatchSeconds", "maxSmsSegmentsUnicode", "repeatAfterSeconds",
-    "selfTestSchedule", "selfTestTimezone", "selfTestReplyMinutes", "workingHours", "workingHoursZone",
+    "selfTestSchedule", "selfTestTimezone", "selfTestReplyMinutes", "workingHours", "workingHoursZone", "voiceAfterSeconds",
 )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 def check_expectations(result: dict[str, Any], expect: dict[str, Any]) -> list[str]:
     """What the run got wrong compared with the scenario's `expect` block (empty when all is well)."""
-    problems = []
+    problems = call_problems(result, expect)
     incident = result["incident"]
     for key in ("incident_stat", "acknowledged_by", "resolved_by", "double_escalation", "error", "alert_count"):
         if key in expect and incident.get(key) != expect[key]:
@@ -79,6 +79,14 @@ def _first_text(sms: list[dict[str, Any]], expect: dict[str, Any], result: dict[
     if expect.get("no_sms_in_maintenance") and (not ends or (first is not None and first < max(ends))):
         problems.append(f"a text at {first} s, before the maintenance window ended at {max(ends, default=None)} s")
     return problems
+
+
+def call_problems(result: dict[str, Any], expect: dict[str, Any]) -> list[str]:
+    """`calls_to`: the numbers called (sandbox.voice), in order."""
+    calls = [call["to"] for call in result.get("calls", [])]
+    if "calls_to" in expect and calls != expect["calls_to"]:
+        return [f"calls_to: expected {expect['calls_to']}, got {calls}"]
+    return []
 
 
 def decline_latency(result: dict[str, Any]) -> float | None:

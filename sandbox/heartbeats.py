@@ -150,6 +150,11 @@ class HeartbeatsDriver:
             for index, beat in enumerate(self._plan.beats)
         ]
 
+    @property
+    def poller_running(self) -> bool:
+        """True when this driver fires one-time schedules (of every group: voice calls' too)."""
+        return self._poller is not None
+
     def stop(self) -> None:
         """Fire no more deadlines; the poller's own faults become the run's errors."""
         if self._poller is not None:

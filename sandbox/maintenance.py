@@ -118,6 +118,11 @@ class MaintenanceDriver:
             for window in self.windows
         ]
 
+    @property
+    def polling(self) -> bool:
+        """True when this driver fires one-time schedules (of every group)."""
+        return self._poller is not None
+
     def stop(self) -> None:
         """Fire no more edges; the poller's own faults become the run's errors."""
         if self._poller is not None:

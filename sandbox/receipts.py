@@ -13,8 +13,9 @@ scenario key ``delivery`` changes that per phone::
 
 ``sms`` is the event (``delivered``, ``successful``, ``blocked``, ``carrier_unreachable``..., an event type without
 TEXT_ in lower case, or the type itself; ``none`` sends no event), ``after_seconds`` when (after the send),
-``price_per_part`` and ``carrier_fee`` what it costs (US dollars). A list instead of an object scripts the phone's
-texts in order (its last entry goes for every later text).
+``price_per_part`` and ``carrier_fee`` what it costs (US dollars), ``voice`` what the phone does with a call
+(``answered``, ``no_answer``, ``busy``, ``failed``, ``ttl_expired``, ``none``; sandbox.voice). A list instead of an
+object scripts the phone's texts in order (its last entry goes for every later text), and its calls, counted apart.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 
 from .scenario_items import ScenarioError
+from .voice import VOICE_OUTCOMES
 
 if TYPE_CHECKING:
     from .sms_messages import SentSms
 
 DEFAULT_AFTER_SECONDS = 0.2
 DEFAULT_PRICE_PER_PART = Decimal("0.00581")
-FIELDS = ("sms", "after_seconds", "price_per_part", "carrier_fee")
+FIELDS = ("sms", "voice", "after_seconds", "price_per_part", "carrier_fee")
 PENDING = frozenset({"TEXT_PENDING", "TEXT_QUEUED", "TEXT_SENT"})
 DESCRIPTIONS = {
     "TEXT_DELIVERED": "Message has been delivered to the handset",
@@ -70,6 +72,7 @@ class DeliveryScript:
     after_seconds: float = DEFAULT_AFTER_SECONDS
     price_per_part: Decimal = DEFAULT_PRICE_PER_PART
     carrier_fee: Decimal = Decimal(0)
+    voice: str = "answered"  # what the phone does with a call (sandbox.voice VOICE_OUTCOMES)
 
 
 DEFAULT_DELIVERY = DeliveryScript()
@@ -89,6 +92,11 @@ def _script(data: Any, where: str) -> DeliveryScript:
     if event_type is not None and event_type not in types:
         names = ", ".join(sorted(name.removeprefix("TEXT_").lower() for name in types))
         raise ScenarioError(f"{where}.sms: {sms!r} is not a text event; use one of {names} or none")
+    voice = data.get("voice", "answered")
+    if voice not in VOICE_OUTCOMES:
+        raise ScenarioError(
+            f"{where}.voice: {voice!r} is not what a phone does with a call; use one of {', '.join(VOICE_OUTCOMES)}"
+        )
     numbers: dict[str, Decimal] = {}
     for key, default in (
         ("after_seconds", Decimal(str(DEFAULT_AFTER_SECONDS))),
@@ -99,7 +107,9 @@ def _script(data: Any, where: str) -> DeliveryScript:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or value < 0:
             raise ScenarioError(f"{where}.{key}: must be a non-negative number")
         numbers[key] = Decimal(str(value))
-    return DeliveryScript(event_type, float(numbers["after_seconds"]), numbers["price_per_part"], numbers["carrier_fee"])
+    return DeliveryScript(
+        event_type, float(numbers["after_seconds"]), numbers["price_per_part"], numbers["carrier_fee"], voice=str(voice)
+    )
 
 
 def parse_delivery(data: Any) -> dict[str, list[DeliveryScript]]:

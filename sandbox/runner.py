@@ -43,8 +43,16 @@ from .scenario import Scenario
 from .scenario_script import AlertsScript, Script, inject, scheduled
 from .sms_gateway import SmsGateway
 from .synth import CACHE, STACK_NAME, synthesize
+from .voice import VoiceDriver
 from .windows import WINDOWS
 from .working_hours import apply_working_hours
+
+
+def _stop_drivers(heartbeats: HeartbeatsDriver, maintenance: MaintenanceDriver, voice: VoiceDriver, errors: list[str]) -> None:
+    """Fire no more schedules: heartbeat deadlines, maintenance edges, calls."""
+    heartbeats.stop()
+    maintenance.stop()
+    voice.stop(errors)
 
 
 def run_scenario(
@@ -85,6 +93,7 @@ def run_scenario(
                 HeartbeatsDriver(scenario.heartbeats, deployed, REGION, errors),
                 MaintenanceDriver(scenario.maintenance, deployed, REGION, errors),
             )
+            voice = VoiceDriver(deployed.outputs, REGION, poller_running=heartbeats.poller_running or maintenance.polling)
             started = time.monotonic()
             start_wall = time.time()
             if scenario.incident is not None:
@@ -99,8 +108,7 @@ def run_scenario(
                 completed = _wait(scenario, gateway, runtime, injections, started, errors)
             finally:
                 script.close()
-                heartbeats.stop()
-                maintenance.stop()
+                _stop_drivers(heartbeats, maintenance, voice, errors)
             incidents = sorted((plain(i) for i in scan(table)), key=lambda i: str(i.get("incident_id")))
             item = main_incident(scenario, table, incidents)
             executions = execution_records(errors)
@@ -122,6 +130,15 @@ def run_scenario(
                         "message_id": message.message_id,
                     }
                     for message in gateway.sent
+                ],
+                "calls": [
+                    {
+                        "t": round(call.at.timestamp() - start_wall, 3),
+                        "to": call.to,
+                        "body": call.body,
+                        "message_id": call.message_id,
+                    }
+                    for call in gateway.calls
                 ],
                 "receipts": [
                     {

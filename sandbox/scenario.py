@@ -151,9 +151,10 @@ def _phones(data: dict[str, Any]) -> dict[str, list[PhoneAction]]:
             where = f"phones.{number}[{index}]."
             if not isinstance(action, dict):
                 raise ScenarioError(f"{where[:-1]}: must be an object")
-            on_sms = require(action, "on_sms", int, where)
+            trigger = "on_call" if "on_call" in action else "on_sms"  # after the n-th call (sandbox.voice) or text
+            on_sms = require(action, trigger, int, where)
             if on_sms < 1:
-                raise ScenarioError(f"{where}on_sms: must be 1 or more")
+                raise ScenarioError(f"{where}{trigger}: must be 1 or more")
             delay = action.get("delay_seconds", 0)
             if not isinstance(delay, int | float) or delay < 0:
                 raise ScenarioError(f"{where}delay_seconds: must be a non-negative number")
@@ -164,7 +165,14 @@ def _phones(data: dict[str, Any]) -> dict[str, list[PhoneAction]]:
             if not isinstance(holds, bool):
                 raise ScenarioError(f"{where}holds_windows: must be true or false")
             parsed.append(
-                PhoneAction(on_sms, require(action, "reply", str, where), float(delay), on_sms_to=on_sms_to, holds_windows=holds)
+                PhoneAction(
+                    on_sms,
+                    require(action, "reply", str, where),
+                    float(delay),
+                    on_sms_to=on_sms_to,
+                    holds_windows=holds,
+                    on_call=trigger == "on_call",
+                )
             )
         phones[number] = parsed
     return phones

@@ -30,6 +30,7 @@ class PhoneAction:
     delay_seconds: float = 0.0
     on_sms_to: str | None = None
     holds_windows: bool = True
+    on_call: bool = False  # count the phone's voice calls instead of its texts (`{"on_call": 1, "reply": ...}`)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from .scenario import Scenario
 from .scenario_items import SmsTrigger
 from .sms_gateway import SmsGateway
 from .sms_messages import SentSms
+from .voice import SentCall
 from .windows import WINDOWS
 
 Plan = tuple[float, SmsTrigger | None, str, Callable[[], object]]
@@ -43,6 +44,8 @@ class Script:
         self._runtime = runtime
         self._settle_s = scenario.time_limit_seconds
         self._received: dict[str, int] = defaultdict(int)
+        self._calls: dict[str, int] = defaultdict(int)
+        gateway.on_call(self.call_received)  # a phone may answer a call, then text
         self._changed = threading.Condition()
         self._closed = False
 
@@ -52,9 +55,19 @@ class Script:
             self._received[message.to] += 1
             count = self._received[message.to]
             self._changed.notify_all()
+        self._trigger(message.to, count, calls=False)
+
+    def call_received(self, call: SentCall) -> None:
+        """The gateway's call listener (sandbox.voice): count the call and start the replies it triggers."""
+        with self._changed:
+            self._calls[call.to] += 1
+            count = self._calls[call.to]
+        self._trigger(call.to, count, calls=True)
+
+    def _trigger(self, to: str, count: int, *, calls: bool) -> None:
         for number, actions in self._scripts.items():
             for action in actions:
-                if (action.on_sms_to or number) == message.to and action.on_sms == count:
+                if action.on_call == calls and (action.on_sms_to or number) == to and action.on_sms == count:
                     then = None
                     if action.holds_windows:
                         WINDOWS.acquire()

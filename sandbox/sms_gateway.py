@@ -52,6 +52,7 @@ from botocore.validate import validate_parameters
 
 from .sms_messages import SentSms
 from .sms_phones import SmsPhones
+from .voice import send_voice
 
 SERVICE_ID = "pinpoint-sms-voice-v2"
 
@@ -162,6 +163,8 @@ class SmsGateway(SmsPhones):
             return 400, {"__type": "ValidationException", "message": str(error)}
         if operation == "SendTextMessage":
             return self._send(request, invocation_id)
+        if operation == "SendVoiceMessage":
+            return send_voice(self, request)  # sandbox.voice
         if operation == "UpdatePhoneNumber":
             return self._update_phone_number(request)
         if operation == "CreateEventDestination":

@@ -17,6 +17,7 @@ import boto3
 
 from .receipts import DEFAULT_DELIVERY, DeliveryScript, text_event
 from .sms_messages import InboundSms, ReceiptEvent, SegmentCounter, SentSms, fallback_count_segments, project_segment_counter
+from .voice import SentCall
 
 
 class SmsPhones:
@@ -44,6 +45,8 @@ class SmsPhones:
         self.sent: list[SentSms] = []
         self.inbound: list[InboundSms] = []
         self.other_calls: list[tuple[str, Mapping[str, Any]]] = []
+        self.calls: list[SentCall] = []  # SendVoiceMessage (sandbox.voice)
+        self._call_listeners: list[Callable[[SentCall], None]] = []
         self._listeners: list[Callable[[SentSms], None]] = []
         self._failures: list[tuple[dict[str, Any], str | None, int]] = []  # error body, number, after how many texts
         self._failing_calls: dict[str, tuple[dict[str, Any], str | None, int]] = {}
@@ -58,6 +61,10 @@ class SmsPhones:
         """Call listener for every accepted message, synchronously inside the sender's call."""
         # The sender has not stored the MessageId yet when listeners run: answer with reply_after()
         self._listeners.append(listener)
+
+    def on_call(self, listener: Callable[[SentCall], None]) -> None:
+        """Call listener for every accepted voice call, synchronously inside the caller's request."""
+        self._call_listeners.append(listener)
 
     def messages_to(self, number: str) -> list[SentSms]:
         """Messages sent to number, oldest first."""

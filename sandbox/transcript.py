@@ -12,9 +12,13 @@ def render(result: dict[str, Any], problems: list[str] | None = None) -> str:
     lines = [f"Scenario: {result['scenario']}", ""]
     events = [(m["t"], "sms", m) for m in result["sms"]] + [(r["t"], "reply", r) for r in result["replies"]]
     events += [(r["t"], "receipt", r) for r in result.get("receipts", [])]
+    events += [(c["t"], "call", c) for c in result.get("calls", [])]
     for t, kind, entry in sorted(events, key=lambda event: event[0]):
         if kind == "sms":
             lines.append(f"{t:7.2f}s  SMS -> {entry['to']}  [{entry['segments']} segment(s), {entry['encoding']}]")
+            lines.append(f"          {entry['body']}")
+        elif kind == "call":
+            lines.append(f"{t:7.2f}s  CALL -> {entry['to']}")
             lines.append(f"          {entry['body']}")
         elif kind == "receipt":
             price = "" if entry["price"] is None else f", ${entry['price']}"

@@ -80,6 +80,7 @@ class EscalationConfig:
     # When a low-urgency incident may page a plain number of a chain (people in oncall.yaml have their own), and where.
     working_hours: str = "Mon-Fri 09:00-18:00"
     working_hours_zone: str = "UTC"
+    voice_after_seconds: int = 0  # call a contact-chain number this long after its page; 0: never (docs/voice.md)
 
     @property
     def allowed_calling_codes(self) -> tuple[str, ...]:
@@ -242,7 +243,15 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         self_test_reply_minutes=_int(context, "selfTestReplyMinutes", 10, 1, 14),
         working_hours=_str(context, "workingHours") or "Mon-Fri 09:00-18:00",
         working_hours_zone=_str(context, "workingHoursZone") or "UTC",
+        voice_after_seconds=_int(context, "voiceAfterSeconds", 0, 0, 86_400),
     )
+    if config.voice_after_seconds and config.voice_after_seconds >= config.ack_timeout_seconds:
+        raise ConfigError(
+            f"voiceAfterSeconds: a call {config.voice_after_seconds} s after the page never rings: the level ends after "
+            f"ackTimeoutSeconds ({config.ack_timeout_seconds} s); call sooner, or 0 for never"
+        )
+    if config.voice_after_seconds and config.sms_api != "v2":
+        raise ConfigError("voiceAfterSeconds: calls need smsApi=v2 (SendVoiceMessage); the Pinpoint API is not supported")
     if 0 < config.handoff_notice_minutes < HANDOFF_NOTICE_PERIOD_MINUTES:
         raise ConfigError(
             f"handoffNoticeMinutes: must be 0 (off) or at least {HANDOFF_NOTICE_PERIOD_MINUTES} (the schedule runs every "

@@ -87,6 +87,11 @@ MEANINGS: dict[str, str] = {
     "twoWayManagedElsewhere": (
         "the number's two-way SMS already delivers to the `InboundSmsTopicArn` output; lets you deploy without `configureTwoWay`"
     ),
+    "voiceAfterSeconds": (
+        "voice calls for chains of plain numbers: call each number this many seconds after its level texted it, "
+        "unless the incident was acknowledged, resolved or moved on meanwhile (below `ackTimeoutSeconds`; the "
+        "origination identity must be voice capable); `0` never. People in oncall.yaml have their own `notify` rules"
+    ),
 }
 # Read by app.py itself, not by load_config: key -> (default, meaning).
 APP_KEYS: dict[str, tuple[str, str]] = {"stackName": ("IncidentEscalation", "CloudFormation stack name")}

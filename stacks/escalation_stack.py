@@ -36,6 +36,7 @@ from .receipts import Receipts, own_configuration_set_name
 from .self_test import add_self_test
 from .sms_grants import grant_sms
 from .storage import Storage
+from .voice import add_voice_calls
 from .workflow import EscalationWorkflow
 
 MAX_CONTACTS = 10  # the chain cap enforced by the start handler (lambdas/escalation/incidents/item.py)
@@ -51,9 +52,8 @@ INCIDENT_TABLE_ACTIONS = {
     "operator": ("dynamodb:GetItem", "dynamodb:UpdateItem"),
 }
 # Every SDK call gives up after at most ~24 s (lambdas/escalation/platform/aws_clients.py); a function does a few in a row,
-# and the senders may wait a little for a send slot. The reply handler may send a confirmation and up to ten notices
-# (a YES ALL: one confirmation, then a digest per other person, whatever the number of incidents).
-# The operator function (the CLI's acknowledge and resolve) sends what a YES or a RESOLVE sends.
+# and senders may wait for a send slot. A reply may send a confirmation and up to ten notices (YES ALL: a confirmation,
+# then a digest per other person); the operator function (the CLI's ack and resolve) sends what a YES or RESOLVE sends.
 FUNCTION_TIMEOUT_SECONDS = {
     "StartEscalation": 60, "PageContact": 90, "MarkUnacknowledged": 180, "HandleReply": 180, "HandoffNotices": 180,
     "Operator": 180,
@@ -126,10 +126,12 @@ class EscalationStack(Stack):
         self.reply = function("HandleReply", "handle_reply.handler", "Acts on YES/NO SMS replies", **sms_env)
         self.operator = self._operator(
             function("Operator", "operator_actions.handler", "Acknowledges and resolves for the incidents CLI", **sms_env),
-            storage,
-            state_machine_arn,
-            protect_configuration,
-        )
+            storage, state_machine_arn, protect_configuration,
+        )  # fmt: skip
+        self.voice = add_voice_calls(  # stacks/voice.py: only when some level may call someone
+            self, config, definitions, storage.incidents, storage.messages, messaging.ops_topic, code, layer,
+            {**common_env, **sms_env}, protect_configuration.ref if protect_configuration else None, self.page,
+        )  # fmt: skip
 
         self.workflow = EscalationWorkflow(
             self,
@@ -210,13 +212,11 @@ class EscalationStack(Stack):
             receipts.function.add_environment("OPS_TOPIC_ARN", messaging.ops_topic.topic_arn)
 
         self.monitoring = self._monitoring(messaging.ops_topic)
+        optional = [*(self.receipts.alarms if self.receipts else []), *(self.voice.alarms if self.voice else [])]
         self.dashboard = OperationsDashboard(
-            self,
-            "Dashboard",
-            dashboard_name=f"{self.stack_name}-operations",
-            state_machine=self.workflow.state_machine,
-            alarms=[*self.monitoring.alarms, *self.heartbeats.alarms, *(self.receipts.alarms if self.receipts else [])],
-        )
+            self, "Dashboard", dashboard_name=f"{self.stack_name}-operations", state_machine=self.workflow.state_machine,
+            alarms=[*self.monitoring.alarms, *self.heartbeats.alarms, *optional],
+        )  # fmt: skip
         CfnOutput(self, "IncidentsTableName", value=storage.incidents.table_name, description="Write incidents here")
         CfnOutput(self, "IncidentHistoryTableName", value=storage.history.table_name, description="Replaced, deleted incidents")
         CfnOutput(self, "InboundSmsTopicArn", value=messaging.inbound_topic.topic_arn, description="Two-way SMS destination")
@@ -241,6 +241,7 @@ class EscalationStack(Stack):
             self, "Receipts", configuration_set=self.config.configuration_set, owned=self.owns_configuration_set,
             incidents=self.storage.incidents, messages=self.storage.messages, ops_topic=self.messaging.ops_topic,
             code=code, layer=layer, environment=environment, message_ttl_days=self.config.message_ttl_days,
+            calls=self.voice is not None,
         )  # fmt: skip
 
     def _monitoring(self, ops_topic: sns.ITopic) -> Monitoring:

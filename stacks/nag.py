@@ -9,6 +9,7 @@ from .escalation_stack import EscalationStack
 from .heartbeats import acknowledge_heartbeat_findings
 from .maintenance import acknowledge_maintenance_findings
 from .sms_grants import sms_send_resources
+from .voice import acknowledge_voice_findings
 
 # The singleton Lambda behind every AwsCustomResource in a stack has this fixed id.
 AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -93,6 +94,9 @@ def acknowledge_findings(stack: EscalationStack) -> None:
     handoff_dlq = [stack.handoff_dlq] if stack.handoff_dlq is not None else []
     for queue in (stack.stream_dlq, stack.reply_dlq, stack.alarm_event_dlq, *handoff_dlq):
         _ack(queue, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue (on-failure destination).")
+    if stack.voice is not None:  # stacks/voice.py
+        acknowledge_voice_findings(stack.voice, stack.page, xray_reason=XRAY_REASON, sms_reason=SMS_REASON, config=stack.config,
+                                   messages_index=messages_index)  # fmt: skip
     provider = stack.node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER)
     if provider is not None:
         _ack(

@@ -41,6 +41,7 @@ from .spend_check import add_spend_check, spend_alarms
 SMS_SERVICE = "sms-voice.amazonaws.com"
 TOPIC_ENCRYPTION_CONTEXT = "kms:EncryptionContext:aws:sns:topicArn"  # SNS asks KMS for data keys with it
 MATCHING_EVENT_TYPES = ("TEXT_ALL",)  # every text event: unknown new types are logged rather than missed
+VOICE_EVENT_TYPES = ("VOICE_ALL",)  # and every call's, when this deployment calls (docs/voice.md)
 RECEIPTS_TIMEOUT_SECONDS = 90  # a batch text's receipt updates every incident it listed
 LATE_RECEIPT_DAYS = 3  # carriers' final events may come 72 hours after the send
 MESSAGES_INDEX = "by_contact"  # stacks/storage.py: a batch text's rows are read through it
@@ -76,11 +77,13 @@ class Receipts(Construct):
         layer: lambda_.ILayerVersion,
         environment: dict[str, str],
         message_ttl_days: int,
+        calls: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.configuration_set_name = configuration_set
         self.configuration_set_arn = configuration_set_arn(configuration_set)
+        self.event_types = [*MATCHING_EVENT_TYPES, *(VOICE_EVENT_TYPES if calls else ())]
         topic_name = f"{stack.stack_name}-DeliveryReceipts"  # named: the key policy names it (a Ref would be a cycle)
         self.key = kms.Key(self, "TopicKey", description="Encrypts the delivery receipts topic", enable_key_rotation=True)
         self.key.add_to_resource_policy(
@@ -121,7 +124,7 @@ class Receipts(Construct):
                     smsvoice.CfnConfigurationSet.EventDestinationProperty(
                         enabled=True,
                         event_destination_name=destination_name,
-                        matching_event_types=list(MATCHING_EVENT_TYPES),
+                        matching_event_types=self.event_types,
                         sns_destination=smsvoice.CfnConfigurationSet.SnsDestinationProperty(topic_arn=self.topic.topic_arn),
                     )
                 ],
@@ -156,7 +159,7 @@ class Receipts(Construct):
         destination = {
             "ConfigurationSetName": configuration_set,
             "EventDestinationName": destination_name,
-            "MatchingEventTypes": list(MATCHING_EVENT_TYPES),
+            "MatchingEventTypes": self.event_types,
             "SnsDestination": {"TopicArn": self.topic.topic_arn},
         }
         physical_id = cr.PhysicalResourceId.of(f"{configuration_set}/{destination_name}")

@@ -50,6 +50,12 @@ class Event(StrEnum):
     HELD = "held"  # a low-urgency level waits for its targets' working hours (escalation.incidents.urgency)
     URGENCY_RAISED = "urgency_raised"  # a repeat raised the severity: high urgency from now on
     MAINTENANCE_ENDED = "maintenance_ended"  # the window let go of it: its escalation starts now unless it was closed
+    CALL_SCHEDULED = "call_scheduled"  # the person's rules ask for a call after the page (due)
+    CALLED = "called"  # a voice call was placed (message_id, open_incidents)
+    CALL_COVERED = "call_covered"  # no call of its own: the person was called for their open incidents at `covered_by`
+    CALL_NOT_MADE = "call_not_made"  # a call that could not be placed (reason, error); ops were told; the level goes on
+    CALL_ANSWERED = "call_answered"  # a voice receipt: the call was answered
+    CALL_UNANSWERED = "call_unanswered"  # a voice receipt: no answer, busy, failed or expired (status)
 
 
 class WorkflowError(StrEnum):

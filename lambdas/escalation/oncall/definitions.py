@@ -24,6 +24,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from escalation.incidents.urgency import DEFAULT_HOURS, BadWorkingHours, WorkingHours, parse_hours
 from escalation.oncall.fields import WEEKDAYS, Clock, Id, Phone, StrictModel, Weekday, Zone
+from escalation.oncall.notify import DEFAULT_NOTIFY, Notify, voice_after_seconds
 
 
 class Person(StrictModel):
@@ -48,6 +49,13 @@ class Person(StrictModel):
     def hours(self) -> WorkingHours:
         """Their working hours in their zone."""
         return parse_hours(self.working_hours or DEFAULT_HOURS, self.zone)
+
+    notify: Notify = DEFAULT_NOTIFY  # escalation.oncall.notify: text, then maybe a call
+
+    @property
+    def voice_after_seconds(self) -> int | None:
+        """Seconds from a level's page to the call its rules ask for; None when the person is not called."""
+        return voice_after_seconds(self.notify)
 
 
 class Shift(StrictModel):
@@ -234,9 +242,43 @@ class Definitions(StrictModel):
                         unknown((*loc, "rotation"), "rotation", target.rotation, self.rotations)
                     if target.person is not None and target.person not in self.people:
                         unknown((*loc, "person"), "person", target.person, self.people)
+        errors += self._calls_that_never_ring()
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self
+
+    def _people_of(self, target: Target) -> set[str]:
+        if target.person is not None:
+            return {target.person}
+        rotation = self.rotations.get(target.rotation or "")
+        return {person for layer in rotation.layers for person in layer.participants} if rotation else set()
+
+    def _calls_that_never_ring(self) -> list[InitErrorDetails]:
+        """A call due no sooner than a level paging the person ends would never ring: refused, naming both."""
+        errors = []
+        for person_id, person in self.people.items():
+            delay = person.voice_after_seconds
+            if delay is None:
+                continue
+            index = next(i for i, step in enumerate(person.notify) if step.method == "voice")
+            for policy_id, policy in self.policies.items():
+                for level_index, level in enumerate(policy.levels):
+                    pages = set().union(*(self._people_of(target) for target in level.targets))
+                    if person_id in pages and delay >= level.ack_timeout_seconds:
+                        errors.append(
+                            InitErrorDetails(
+                                type=PydanticCustomError(
+                                    "call_never_rings",
+                                    "a call {minutes} minutes after the page never rings: policies.{policy}.levels[{level}] "
+                                    "pages them and ends after {window} s (ack_timeout_seconds); call sooner or wait longer",
+                                    {"minutes": delay // 60, "policy": policy_id, "level": level_index,
+                                     "window": level.ack_timeout_seconds},
+                                ),
+                                loc=("people", person_id, "notify", index, "voice"),
+                                input=delay // 60,
+                            )
+                        )  # fmt: skip
+        return errors
 
 
 class Override(StrictModel):

@@ -29,6 +29,7 @@ from escalation.replies.matching import other_open_incident
 from escalation.sms import messages
 from escalation.sms.client import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.sms.send_rate import MAX_INLINE_WAIT_SECONDS
+from escalation.voice.scheduling import schedule_calls
 
 
 def _queue_for_slot(deps: Dependencies, sms: messages.Sms, key: str) -> float:
@@ -209,6 +210,8 @@ def page_contact(event: dict[str, Any]) -> dict[str, Any]:
         sfn.send_task_failure(taskToken=token, error=WorkflowError.SMS_FAILED.value, cause=cause)
         logger.warning("page not delivered; escalating", extra={"incident_id": incident_id, "level": level, "error": cause})
         return {"outcome": "sms_failed"}
+    if item.get("urgency") != "low":  # low urgency never calls (escalation.incidents.urgency)
+        schedule_calls(deps, event, numbers, sent_key=key, window=ttl)  # the person's rules may ask for a call later
     if attempt == 0 and level > 0:
         _tell_previous_level(deps, item, level - 1, numbers)
     return {"outcome": "page" if attempt == 0 else "reminder", "message_ids": message_ids}

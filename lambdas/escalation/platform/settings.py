@@ -43,6 +43,12 @@ class Settings:
         "Mon-Fri 09:00-18:00"  # when low-urgency incidents may page a plain number (escalation.incidents.urgency)
     )
     working_hours_zone: str = "UTC"
+    # Voice calls (escalation.voice): "" for the function when this deployment places none.
+    voice_after_seconds: int = 0  # a chain of plain numbers: call this long after the page (0: never)
+    voice_function_arn: str = ""  # what a call's schedule invokes (lambdas/place_call.py)
+    voice_schedule_group: str = ""
+    voice_scheduler_role_arn: str = ""  # the role Scheduler assumes to invoke it
+    voice_dead_letter_arn: str = ""  # where Scheduler keeps an invoke it could not make
 
 
 def _required(name: str) -> str:
@@ -109,4 +115,9 @@ def get_settings() -> Settings:
         storm_digest_function=os.environ.get("STORM_DIGEST_FUNCTION", ""),
         working_hours=os.environ.get("WORKING_HOURS", "") or "Mon-Fri 09:00-18:00",
         working_hours_zone=os.environ.get("WORKING_HOURS_ZONE", "") or "UTC",
+        voice_after_seconds=_number("VOICE_AFTER_SECONDS", "0", int),
+        voice_function_arn=os.environ.get("VOICE_FUNCTION_ARN", ""),
+        voice_schedule_group=os.environ.get("VOICE_SCHEDULE_GROUP", ""),
+        voice_scheduler_role_arn=os.environ.get("VOICE_SCHEDULER_ROLE_ARN", ""),
+        voice_dead_letter_arn=os.environ.get("VOICE_DEAD_LETTER_ARN", ""),
     )

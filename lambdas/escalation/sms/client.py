@@ -71,6 +71,11 @@ def _classified(error: ClientError) -> Exception:
     return classify(code, reason, fields)(text)
 
 
+def classified(error: ClientError) -> Exception:
+    """An SMS or voice API error as SmsThrottled, SmsFailed or SmsAccountFault (for the voice sender too)."""
+    return _classified(error)
+
+
 class EndUserMessagingSender:
     """SendTextMessage (pinpoint-sms-voice-v2): the API for new deployments."""
 

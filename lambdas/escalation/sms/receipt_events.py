@@ -48,6 +48,20 @@ EVENT_OUTCOMES: Mapping[str, Outcome] = MappingProxyType(
         "TEXT_UNKNOWN": Outcome.UNKNOWN,  # undeliverable for another reason, or no final event within 72 hours
     }
 )
+# Every voice event type (EventType, VOICE_*): a call is "delivered" when answered; busy, no answer, expired and failed
+# say it did not reach the person. A call never ends a level (escalation.voice.calls): these only go on the timeline.
+VOICE_OUTCOMES: Mapping[str, Outcome] = MappingProxyType(
+    {
+        "VOICE_INITIATED": Outcome.PENDING,  # the call is being placed
+        "VOICE_RINGING": Outcome.PENDING,
+        "VOICE_ANSWERED": Outcome.DELIVERED,
+        "VOICE_COMPLETED": Outcome.DELIVERED,  # answered, and the message was played to its end
+        "VOICE_BUSY": Outcome.FAILED_CONTACT,
+        "VOICE_NO_ANSWER": Outcome.FAILED_CONTACT,
+        "VOICE_TTL_EXPIRED": Outcome.FAILED_CONTACT,  # not placed within its TimeToLive
+        "VOICE_FAILED": Outcome.UNKNOWN,  # the call failed; the event does not say whose side
+    }
+)
 FAILED = frozenset({Outcome.FAILED_CONTACT, Outcome.FAILED_OURS, Outcome.UNKNOWN})
 CAUSE = {Outcome.FAILED_CONTACT: "contact", Outcome.FAILED_OURS: "ours", Outcome.UNKNOWN: "unknown"}
 # How far a text got: an event is recorded only when it takes its text further (every final outcome is as far as it goes).
@@ -56,8 +70,8 @@ RANK = {Outcome.PENDING: 1, Outcome.ACCEPTED: 2, Outcome.DELIVERED: 3, Outcome.F
 
 
 def classify(event_type: str) -> Outcome | None:
-    """What an event type means for its text; None for a type this table does not list (logged, not recorded)."""
-    return EVENT_OUTCOMES.get(event_type)
+    """What an event type means for its text or call; None for a type the tables do not list (logged, not recorded)."""
+    return EVENT_OUTCOMES.get(event_type) or VOICE_OUTCOMES.get(event_type)
 
 
 class InvalidReceipt(ValueError):

@@ -47,6 +47,7 @@ from escalation.store.message_log import MessageLog
 from escalation.store.once import OnceOnly
 from escalation.store.receipt_book import ReceiptBook, Target, targets_of
 
+CALL_KIND = "call"  # the message log's kind of a voice call (escalation.voice.calls)
 MAX_DESCRIPTION = 100  # characters of the service's status description kept on an entry
 
 
@@ -64,6 +65,12 @@ def receipt_entry(receipt: Receipt, outcome: Outcome, target: Target) -> dict[st
     """The timeline entry of a delivered (or carrier-accepted) or undelivered text."""
     common: dict[str, Any] = {"level": target.level, "phone": target.contact, "message_id": receipt.message_id,
                               "kind": target.kind}  # fmt: skip
+    if target.kind == CALL_KIND:  # a voice receipt: answered or not (a call never ends a level)
+        answered = outcome is Outcome.DELIVERED
+        status = None if answered else receipt.event_type.removeprefix("VOICE_").lower()  # busy, no_answer, failed...
+        event = Event.CALL_ANSWERED if answered else Event.CALL_UNANSWERED
+        return timeline_entry(event, receipt.at, level=target.level, phone=target.contact, message_id=receipt.message_id,
+                              status=status, delay_seconds=_delay_seconds(receipt, target))  # fmt: skip
     if outcome in (Outcome.DELIVERED, Outcome.ACCEPTED):
         return timeline_entry(
             Event.DELIVERED, receipt.at, **common, confirmed_by="handset" if outcome is Outcome.DELIVERED else "carrier",
@@ -104,11 +111,14 @@ def _record(
                 "receipt of a text of an earlier incident with this id: not recorded on the new one",
                 extra={"incident_id": target.incident_id, "message_id": receipt.message_id},
             )
-        if result in ("recorded", "not_kept") and outcome in FAILED and undelivered is not None:
+        calls = target.kind == CALL_KIND  # an unanswered call changes nothing: the text stands, the level goes on
+        if result in ("recorded", "not_kept") and outcome in FAILED and undelivered is not None and not calls:
             moved = undelivered(target, receipt, outcome)
             logger.info("undelivered text acted on", extra={"incident_id": target.incident_id, "result": moved})
         results.append(result)
-    if outcome in (Outcome.DELIVERED, Outcome.ACCEPTED):
+    if targets and targets[0].kind == CALL_KIND:
+        pass  # calls are not texts: the SMS delivery metrics do not count them
+    elif outcome in (Outcome.DELIVERED, Outcome.ACCEPTED):
         count(SMS_DELIVERED)
     elif outcome in FAILED:
         count(SMS_UNDELIVERED)

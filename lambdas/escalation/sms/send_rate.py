@@ -43,9 +43,11 @@ def sleep_until(at_ms: int) -> None:
 class SendRate:
     """Reserves send slots: two conditional writes at most, whatever the number of concurrent senders."""
 
-    def __init__(self, table: Any, parts_per_second: float) -> None:
+    def __init__(self, table: Any, parts_per_second: float, *, key: str = SLOT_KEY) -> None:
+        """key: the item holding the queue (voice calls keep their own, escalation.voice.limits)."""
         self._table = table
         self._ms_per_part = 1000.0 / parts_per_second
+        self._key = key
 
     def reserve(self, parts: int, *, at_ms: int | None = None) -> int:
         """Reserve the next free slot for `parts` message parts, however far; when it starts (epoch ms, never before now).
@@ -79,7 +81,7 @@ class SendRate:
         expires = now // 1000 + _KEEP_SECONDS
         try:  # idle: the next slot is free now
             self._table.update_item(
-                Key={"message_id": SLOT_KEY},
+                Key={"message_id": self._key},
                 UpdateExpression="SET next_at = :end, expires_at = :expires",
                 ConditionExpression="attribute_not_exists(next_at) OR next_at <= :now",
                 ExpressionAttributeValues={":end": now + cost, ":now": now, ":expires": expires},
@@ -91,7 +93,7 @@ class SendRate:
             return now
         # busy: queue behind the last reservation (if its end is soon enough, when there is a latest start)
         request: dict[str, Any] = {
-            "Key": {"message_id": SLOT_KEY},
+            "Key": {"message_id": self._key},
             "UpdateExpression": "SET next_at = next_at + :cost, expires_at = :expires",
             "ExpressionAttributeValues": {":cost": cost, ":expires": expires},
             "ReturnValues": "UPDATED_NEW",

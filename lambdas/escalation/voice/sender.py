@@ -1,0 +1,43 @@
+"""SendVoiceMessage (pinpoint-sms-voice-v2): one call that speaks SSML, from the deployment's origination identity."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from escalation.sms.client import MAX_TTL_SECONDS, MIN_TTL_SECONDS, classified
+
+VOICE_ID = "MATTHEW"  # the service's default voice, named so every call sounds the same
+
+
+class VoiceSender:
+    """Places calls; errors come out as escalation.sms.client's classes (throttled, the contact's, ours)."""
+
+    def __init__(
+        self, client: Any, *, origination_identity: str, configuration_set: str = "", protect_configuration_id: str = ""
+    ) -> None:
+        self._client = client
+        self._origination_identity = origination_identity
+        self._configuration_set = configuration_set
+        self._protect_configuration_id = protect_configuration_id
+
+    def call(self, destination: str, ssml: str, *, incident_id: str, ttl_seconds: int) -> str:
+        """Place one call; a call not placed within ttl_seconds is dropped (VOICE_TTL_EXPIRED). Its MessageId."""
+        request: dict[str, Any] = {
+            "DestinationPhoneNumber": destination,
+            "OriginationIdentity": self._origination_identity,
+            "MessageBody": ssml,
+            "MessageBodyTextType": "SSML",
+            "VoiceId": VOICE_ID,
+            "Context": {"incident_id": incident_id[:256]},
+            "TimeToLive": max(MIN_TTL_SECONDS, min(MAX_TTL_SECONDS, ttl_seconds)),
+        }
+        if self._configuration_set:  # its event destination brings the voice receipts (escalation.sms.receipts)
+            request["ConfigurationSetName"] = self._configuration_set
+        if self._protect_configuration_id:
+            request["ProtectConfigurationId"] = self._protect_configuration_id
+        try:
+            response = self._client.send_voice_message(**request)
+        except ClientError as error:
+            raise classified(error) from error
+        message_id: str = response["MessageId"]
+        return message_id
