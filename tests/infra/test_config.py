@@ -19,7 +19,7 @@ APP_KEYS = {
     "twoWayManagedElsewhere", "allowedCountries", "smsPartsPerSecond", "faultRetrySeconds", "maxSmsPerIncident",
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
     "stormBatchSeconds", "maxSmsSegmentsUnicode", "repeatAfterSeconds",
-    "selfTestSchedule", "selfTestTimezone", "selfTestReplyMinutes", "workingHours", "workingHoursZone",
+    "selfTestSchedule", "selfTestTimezone", "selfTestReplyMinutes", "workingHours", "workingHoursZone", "voiceAfterSeconds",
 }  # fmt: skip
 
 

@@ -33,6 +33,7 @@ RULES = frozenset(
         "escalation.incidents.urgency",
         "escalation.oncall.definitions",
         "escalation.oncall.fields",
+        "escalation.oncall.notify",
         "escalation.oncall.schedule",
         "escalation.paging.handoff",
         "escalation.replies.grammar",

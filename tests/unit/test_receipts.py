@@ -15,7 +15,7 @@ from botocore.stub import ANY, Stubber
 
 from escalation.incidents.status import Event
 from escalation.incidents.timeline import utc_now
-from escalation.sms.receipt_events import EVENT_OUTCOMES, Outcome, Receipt, classify, parse_receipt
+from escalation.sms.receipt_events import EVENT_OUTCOMES, VOICE_OUTCOMES, Outcome, Receipt, classify, parse_receipt
 from escalation.sms.receipts import MAX_DESCRIPTION, receipt_entry
 from escalation.store.message_log import MessageLog
 from escalation.store.receipt_book import RECEIPTS_KEPT, Target
@@ -61,7 +61,8 @@ def test_each_text_event_type_is_classified(event_type: str) -> None:
 
 def test_the_table_lists_every_text_event_type_of_the_service_and_nothing_else() -> None:
     assert set(EVENT_OUTCOMES) == text_event_types() == set(EXPECTED)
-    assert classify("TEXT_SOMETHING_NEW") is None and classify("VOICE_COMPLETED") is None
+    assert classify("TEXT_SOMETHING_NEW") is None and classify("VOICE_SOMETHING_NEW") is None
+    assert classify("VOICE_COMPLETED") == VOICE_OUTCOMES["VOICE_COMPLETED"]  # calls have their own table
 
 
 def event(

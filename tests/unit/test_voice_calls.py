@@ -26,6 +26,7 @@ from escalation.voice.limits import CALLS_PER_DAY, DAY_SECONDS
 from tests.conftest import ACCOUNT_ID, ORIGINATION_IDENTITY, REGION, Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, page_event, run_page
 from tests.unit.events import sns_event
+from tests.unit.test_urgency import _hours_around_now
 
 GROUP = "IncidentEscalation-calls"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:IncidentEscalation-PlaceCall"
@@ -97,6 +98,23 @@ def test_the_page_schedules_the_call_for_the_minute_before_it_is_due_once(
     assert (schedule["Target"]["Arn"], schedule["Target"]["RoleArn"]) == (FUNCTION_ARN, ROLE_ARN)
     (entry,) = events_of(aws, "call_scheduled")
     assert entry["phone"] == "+44********01" and entry["level"] == 0
+
+
+def test_a_low_urgency_page_schedules_no_call(
+    calls_on: Any,
+    aws: Aws,
+    sms_stub: Stubber,
+    started_incident: dict[str, Any],
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WORKING_HOURS", _hours_around_now(inside=True))  # within hours: the page goes
+    monkeypatch.setenv("WORKING_HOURS_ZONE", "UTC")
+    wiring.reset()
+    aws.incidents.update_item(Key={"incident_id": "123"}, UpdateExpression="SET urgency = :low",
+                              ExpressionAttributeValues={":low": "low"})  # fmt: skip
+    run_page(sms_stub, lambda_context, level=0, token="token-0", message_id="msg-1")
+    assert schedules(calls_on) == [] and events_of(aws, "call_scheduled") == []  # low urgency never calls
 
 
 def test_a_reminder_schedules_no_call(scheduled: Any, sms_stub: Stubber, lambda_context: LambdaContext) -> None:
@@ -181,6 +199,9 @@ def test_the_last_call_of_the_day_is_kept_for_a_critical_incident(
     scheduled: Any, aws: Aws, sms_stub: Stubber, lambda_context: LambdaContext
 ) -> None:
     seed_budget(aws, *[60.0] * (CALLS_PER_DAY - 1))
+    aws.incidents.update_item(  # an incident with no severity counts as the highest: this one is a warning
+        Key={"incident_id": "123"}, UpdateExpression="SET severity = :warning", ExpressionAttributeValues={":warning": "warning"}
+    )
     assert "kept for a critical" in place_call.handler(due_now(), lambda_context)["reason"]
 
     aws.incidents.update_item(

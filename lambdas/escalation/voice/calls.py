@@ -133,7 +133,8 @@ def _call(deps: Dependencies, request: CallRequest, item: dict[str, Any], sender
         return {"result": "covered", "covered_by": covered_by}
     open_items = [other for other in Inbox(deps.incidents, deps.message_log, request.number, newest=False).items
                   if is_open(other) and other["incident_id"] != request.incident_id]  # fmt: skip
-    critical = any(str(one.get("severity", "")) == HIGHEST_SEVERITY for one in (item, *open_items))
+    # No severity (an item written to the table, the CLI) counts as the highest.
+    critical = any(str(one.get("severity") or HIGHEST_SEVERITY) == HIGHEST_SEVERITY for one in (item, *open_items))
     budget = limits.take(request.number, request.key, critical=critical)
     if budget is not Budget.OK:
         return not_made(deps, request, BUDGET_REASONS[budget])
