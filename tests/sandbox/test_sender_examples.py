@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,26 +29,12 @@ from escalation.alerts.integrations import create_integration
 from sandbox.server import Sandbox
 from sandbox.sms_messages import SentSms
 from tests.conftest import REPO_ROOT
+from tests.sandbox.test_server import _free_port, _wait_for
 
 pytestmark = pytest.mark.xdist_group("sandbox-server")
 
 EXAMPLES = REPO_ROOT / "docs" / "examples"
 SUMMARY = "Disk 95% full on db-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_for(condition: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what} after {limit_s} s")
-        time.sleep(0.05)
 
 
 @dataclass

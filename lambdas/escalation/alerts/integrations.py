@@ -164,14 +164,12 @@ def rotate_key(table: Any, name: str, *, allowed_calling_codes: tuple[str, ...] 
     return _new_key(table, name, utc_now())
 
 
-def set_page_template(table: Any, name: str, page_template: str | None) -> dict[str, str | None]:
-    """Change what an integration's pages say from now on (None: back to the default); incidents open keep theirs."""
-    check_name(name)
-    template = check_page_template(page_template)
+def _set_or_remove(table: Any, name: str, attribute: str, value: str | None) -> None:
+    """Set one setting of an existing integration (None: remove it, back to the default); IntegrationError if none."""
     update = (
-        {"UpdateExpression": "SET page_template = :template", "ExpressionAttributeValues": {":template": template}}
-        if template is not None
-        else {"UpdateExpression": "REMOVE page_template"}
+        {"UpdateExpression": f"SET {attribute} = :value", "ExpressionAttributeValues": {":value": value}}
+        if value is not None
+        else {"UpdateExpression": f"REMOVE {attribute}"}
     )
     try:
         table.update_item(Key={"pk": f"integration#{name}"}, ConditionExpression="attribute_exists(pk)", **update)
@@ -179,6 +177,13 @@ def set_page_template(table: Any, name: str, page_template: str | None) -> dict[
         if is_conditional_failure(error):
             raise IntegrationError("name", f"no integration {name!r}") from error
         raise
+
+
+def set_page_template(table: Any, name: str, page_template: str | None) -> dict[str, str | None]:
+    """Change what an integration's pages say from now on (None: back to the default); incidents open keep theirs."""
+    check_name(name)
+    template = check_page_template(page_template)
+    _set_or_remove(table, name, "page_template", template)
     return {"integration": name, "page_template": template}
 
 
@@ -187,17 +192,7 @@ def set_urgency(table: Any, name: str, urgency: str | None) -> dict[str, str | N
     check_name(name)
     if urgency is not None and urgency not in ("high", "low"):
         raise IntegrationError("urgency", f"must be high, low or by-severity, got {urgency!r}")
-    update = (
-        {"UpdateExpression": "SET urgency = :urgency", "ExpressionAttributeValues": {":urgency": urgency}}
-        if urgency is not None
-        else {"UpdateExpression": "REMOVE urgency"}
-    )
-    try:
-        table.update_item(Key={"pk": f"integration#{name}"}, ConditionExpression="attribute_exists(pk)", **update)
-    except ClientError as error:
-        if is_conditional_failure(error):
-            raise IntegrationError("name", f"no integration {name!r}") from error
-        raise
+    _set_or_remove(table, name, "urgency", urgency)
     return {"integration": name, "urgency": urgency or "by-severity"}
 
 
