@@ -6,7 +6,8 @@ import sys
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import ConfigError, load_config
+from stacks.config import load_config
+from stacks.config_errors import ConfigError
 from stacks.escalation_stack import EscalationStack
 from stacks.nag import acknowledge_findings
 
@@ -17,6 +18,7 @@ CONTEXT_KEYS = (
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
     "stormBatchSeconds", "maxSmsSegmentsUnicode", "repeatAfterSeconds",
     "selfTestSchedule", "selfTestTimezone", "selfTestReplyMinutes", "workingHours", "workingHoursZone", "voiceAfterSeconds",
+    "voiceId", "voiceMaxPricePerMinute", "spendBudgetUsd",
 )  # fmt: skip
 
 

@@ -29,6 +29,8 @@ def sender() -> VoiceSender:
         origination_identity=settings.origination_identity,
         configuration_set=settings.configuration_set,
         protect_configuration_id=settings.protect_configuration_id,
+        voice_id=settings.voice_id,
+        max_price_per_minute=settings.voice_max_price_per_minute,
     )
 
 

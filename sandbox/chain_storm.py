@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=DEFAULT_MAX_WORKERS, help="processes per function (as Lambda's concurrency)"
     )
+    parser.add_argument("--texts", action="store_true", help="also list each person's texts (seconds, first line)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     with contextlib.redirect_stdout(sys.stderr):  # handlers log to stdout
@@ -92,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         "errors": len(result["errors"]),
         "run_s": round(time.monotonic() - started, 1),
     }
+    if args.texts:
+        figures["texts"] = {
+            person: [
+                f"{message['t']:.1f} {str(message['body']).splitlines()[0][:100]}"
+                for message in result["sms"]
+                if message["to"] == person
+            ]
+            for person in (FIRST, SECOND)
+        }
     print(json.dumps(figures, indent=1))
     return 0 if result["completed"] else 1
 

@@ -5,10 +5,11 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from .config_checks import check_self_test, check_voice, check_working_hours
+from .config_errors import ConfigError
 from .countries import ISO_COUNTRY_CODES
 
 SMS_APIS = ("v2", "pinpoint")
@@ -33,10 +34,6 @@ def legitimate_sms_per_incident(*, reminders: int, repeat: int) -> int:
     """The most texts one incident may need: pages and reminders at every level, a notice per escalation, the closing notices."""
     levels = MAX_CHAIN * (repeat + 1)
     return levels * (reminders + 1) + levels + 2 * MAX_CHAIN + 1
-
-
-class ConfigError(ValueError):
-    """A context value is missing or wrong; the message names the key."""
 
 
 HANDOFF_NOTICE_PERIOD_MINUTES = 15  # lambdas/escalation/paging/handoff.py NOTICE_PERIOD_MINUTES
@@ -81,6 +78,9 @@ class EscalationConfig:
     working_hours: str = "Mon-Fri 09:00-18:00"
     working_hours_zone: str = "UTC"
     voice_after_seconds: int = 0  # call a contact-chain number this long after its page; 0: never (docs/voice.md)
+    voice_id: str = "MATTHEW"  # the Polly voice that speaks a call (English: the call's words are)
+    voice_max_price_per_minute: str = ""  # US dollars; a call to a number that costs more is not placed ("" no cap)
+    spend_budget_usd: int = 0  # this stack's own monthly budget for texts and calls; alarms at 80% and 100% (0 off)
 
     @property
     def allowed_calling_codes(self) -> tuple[str, ...]:
@@ -171,43 +171,6 @@ def _countries(context: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(sorted(codes))
 
 
-# lambdas/escalation/incidents/urgency.py parse_hours reads the same shape (a test keeps them in step).
-_WORKING_HOURS = re.compile(
-    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun)(-(Mon|Tue|Wed|Thu|Fri|Sat|Sun))? ([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d"
-)
-_SCHEDULE = re.compile(r"^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
-
-
-def _check_self_test(config: EscalationConfig) -> None:
-    """Check that selfTestSchedule is a Scheduler cron() or rate() expression and its zone an IANA zone."""
-    if config.self_test_schedule and not _SCHEDULE.fullmatch(config.self_test_schedule):
-        raise ConfigError(
-            "selfTestSchedule: must be an EventBridge Scheduler cron(...) with six fields or rate(N unit) expression, "
-            f'such as "cron(0 10 ? * MON *)", got {config.self_test_schedule!r}'
-        )
-    try:
-        ZoneInfo(config.self_test_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"selfTestTimezone: must be an IANA time zone such as Europe/London, got {config.self_test_timezone!r}"
-        ) from None
-
-
-def _check_working_hours(config: EscalationConfig) -> None:
-    """Check that workingHours reads as days and hours, and workingHoursZone is an IANA zone."""
-    zone_ok = True
-    try:
-        ZoneInfo(config.working_hours_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone_ok = False
-    if not zone_ok:
-        raise ConfigError(f"workingHoursZone: must be an IANA time zone such as Europe/London, got {config.working_hours_zone!r}")
-    if not _WORKING_HOURS.fullmatch(config.working_hours):
-        raise ConfigError(
-            f'workingHours: must be like "Mon-Fri 09:00-18:00" (days, then from-to in 24 h), got {config.working_hours!r}'
-        )
-
-
 def load_config(context: dict[str, Any]) -> EscalationConfig:
     """Read and check the context keys; raises ConfigError naming the first bad key."""
     sms_api = _str(context, "smsApi") or "v2"
@@ -244,6 +207,9 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         working_hours=_str(context, "workingHours") or "Mon-Fri 09:00-18:00",
         working_hours_zone=_str(context, "workingHoursZone") or "UTC",
         voice_after_seconds=_int(context, "voiceAfterSeconds", 0, 0, 86_400),
+        voice_id=(_str(context, "voiceId") or "MATTHEW").upper(),
+        voice_max_price_per_minute=_str(context, "voiceMaxPricePerMinute"),
+        spend_budget_usd=_int(context, "spendBudgetUsd", 0, 0, 1_000_000),
     )
     if config.voice_after_seconds and config.voice_after_seconds >= config.ack_timeout_seconds:
         raise ConfigError(
@@ -289,8 +255,9 @@ def load_config(context: dict[str, Any]) -> EscalationConfig:
         )
     if config.configure_two_way and config.two_way_managed_elsewhere:
         raise ConfigError("twoWayManagedElsewhere: contradicts configureTwoWay=true; set only one of them")
-    _check_self_test(config)
-    _check_working_hours(config)
+    check_self_test(config.self_test_schedule, config.self_test_timezone)
+    check_working_hours(config.working_hours, config.working_hours_zone)
+    check_voice(config.voice_id, config.voice_max_price_per_minute)
     if config.ops_email and not _EMAIL.fullmatch(config.ops_email):
         raise ConfigError(f"opsEmail: {config.ops_email!r} is not an email address")
     return config

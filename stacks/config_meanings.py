@@ -92,6 +92,18 @@ MEANINGS: dict[str, str] = {
         "unless the incident was acknowledged, resolved or moved on meanwhile (below `ackTimeoutSeconds`; the "
         "origination identity must be voice capable); `0` never. People in oncall.yaml have their own `notify` rules"
     ),
+    "voiceId": (
+        "the voice that speaks a call: an English Polly voice (`MATTHEW`, `JOANNA`, `AMY`, `BRIAN`, `NICOLE`, "
+        "`RAVEENA`...), since a call's words are English"
+    ),
+    "voiceMaxPricePerMinute": (
+        "the most a call may cost per minute, in US dollars (`0.10`): a number that costs more is not called, and "
+        "the call is recorded as failed; empty for no cap"
+    ),
+    "spendBudgetUsd": (
+        "this stack's own monthly budget for texts and calls, in whole US dollars: the hourly spend check alarms at "
+        "80% and 100% of it, besides the account's End User Messaging limits; `0` for none"
+    ),
 }
 # Read by app.py itself, not by load_config: key -> (default, meaning).
 APP_KEYS: dict[str, tuple[str, str]] = {"stackName": ("IncidentEscalation", "CloudFormation stack name")}

@@ -25,6 +25,8 @@ SMS_TROUBLE = ("SmsFailed", "SmsThrottled", "SmsAccountFault", "SmsCeilingReache
 SMS_DELIVERY = ("SmsDelivered", "SmsUndelivered", "ReceiptsUnmatched")
 SMS_COST = "SmsCost"  # US dollars
 SMS_SPEND_PERCENT = "SmsSpendPercent"  # month to date, of the monthly text spend limit
+VOICE_COST, VOICE_SPEND_PERCENT = "VoiceCost", "VoiceSpendPercent"  # calls: the same, of the monthly voice limit
+BUDGET_SPEND_PERCENT = "BudgetSpendPercent"  # texts and calls, of spendBudgetUsd
 PERIOD = Duration.minutes(5)
 WIDTH = 12  # two graphs a row (the grid is 24 wide)
 HEIGHT = 6
@@ -100,9 +102,13 @@ class OperationsDashboard(Construct):
                 [
                     self._graph("SMS delivery receipts", [handler_metric(name) for name in SMS_DELIVERY]),
                     cloudwatch.GraphWidget(
-                        title="SMS cost (US dollars) and spend (% of the monthly limit)",
-                        left=[handler_metric(SMS_COST, label="cost")],
-                        right=[handler_metric(SMS_SPEND_PERCENT, statistic="Maximum", label="% of the limit")],
+                        title="Cost (US dollars) and spend (% of the monthly limits)",
+                        left=[handler_metric(SMS_COST, label="texts"), handler_metric(VOICE_COST, label="calls")],
+                        right=[
+                            handler_metric(SMS_SPEND_PERCENT, statistic="Maximum", label="% of the text limit"),
+                            handler_metric(VOICE_SPEND_PERCENT, statistic="Maximum", label="% of the voice limit"),
+                            handler_metric(BUDGET_SPEND_PERCENT, statistic="Maximum", label="% of spendBudgetUsd"),
+                        ],
                         width=WIDTH,
                         height=HEIGHT,
                     ),

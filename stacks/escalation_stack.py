@@ -241,7 +241,7 @@ class EscalationStack(Stack):
             self, "Receipts", configuration_set=self.config.configuration_set, owned=self.owns_configuration_set,
             incidents=self.storage.incidents, messages=self.storage.messages, ops_topic=self.messaging.ops_topic,
             code=code, layer=layer, environment=environment, message_ttl_days=self.config.message_ttl_days,
-            calls=self.voice is not None,
+            calls=self.voice is not None, spend_budget_usd=self.config.spend_budget_usd,
         )  # fmt: skip
 
     def _monitoring(self, ops_topic: sns.ITopic) -> Monitoring:

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from stacks.config import ConfigError
+from stacks.config_errors import ConfigError
 
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambdas"
 if str(LAMBDA_SOURCE) not in sys.path:  # `cdk synth` runs app.py from the repository root only

@@ -78,6 +78,7 @@ class Receipts(Construct):
         environment: dict[str, str],
         message_ttl_days: int,
         calls: bool = False,
+        spend_budget_usd: int = 0,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -142,7 +143,8 @@ class Receipts(Construct):
         dependent.node.add_dependency(self.key)
 
         self.function = self._receipts_function(incidents, messages, code, layer, environment)
-        spend = add_spend_check(self, code, layer)  # stacks/spend_check.py
+        self.calls, self.spend_budget_usd = calls, spend_budget_usd
+        spend = add_spend_check(self, code, layer, calls=calls, budget_usd=spend_budget_usd)  # stacks/spend_check.py
         self.spend_check, self.scheduler_role, self.schedule = spend.handler, spend.scheduler_role, spend.schedule
         self.alarms = self._alarms(ops_topic)
         if message_ttl_days < LATE_RECEIPT_DAYS:
@@ -265,7 +267,7 @@ class Receipts(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         ]
-        alarms.extend(spend_alarms(self, self.spend_check))
+        alarms.extend(spend_alarms(self, self.spend_check, calls=self.calls, budget=self.spend_budget_usd > 0))
         action = cloudwatch_actions.SnsAction(ops_topic)
         for alarm in alarms:
             alarm.add_alarm_action(action)

@@ -1,7 +1,8 @@
-"""Spend: the hourly check of this month's SMS cost against the account's monthly text spend limit, and its alarms.
+"""Spend: the hourly check of this month's cost against the account's monthly spend limits, and its alarms.
 
 lambdas/spend_check.py runs hourly (EventBridge Scheduler), compares the month's SmsCost with the account's monthly
-text spend limit and publishes the percentage; alarms at 80% and 100%, and on the check's own errors. The resources
+text spend limit (and VoiceCost with the voice limit when the stack calls, and both with spendBudgetUsd when set)
+and publishes the percentages; alarms at 80% and 100% of each, and on the check's own errors. The resources
 belong to the Receipts construct (stacks/receipts.py), which creates them through these functions.
 """
 
@@ -33,12 +34,20 @@ class SpendCheck:
     schedule: scheduler.CfnSchedule
 
 
-def add_spend_check(scope: Construct, code: lambda_.Code, layer: lambda_.ILayerVersion) -> SpendCheck:
-    """The function, run hourly by EventBridge Scheduler with a role that may invoke it and nothing else."""
+def add_spend_check(
+    scope: Construct, code: lambda_.Code, layer: lambda_.ILayerVersion, *, calls: bool, budget_usd: int
+) -> SpendCheck:
+    """The function, run hourly by EventBridge Scheduler with a role that may invoke it and nothing else.
+
+    calls: this stack places calls, so the voice limit is checked too; budget_usd: spendBudgetUsd (0: none).
+    """
+    environment = {"CALLS": "1"} if calls else {}
+    if budget_usd:
+        environment["SPEND_BUDGET_USD"] = str(budget_usd)
     handler = HandlerFunction(
         scope, "SpendCheck", handler="spend_check.handler",
-        description="Hourly: this month's SMS cost as a percentage of the monthly text spend limit", code=code,
-        layer=layer, environment={}, timeout_seconds=SPEND_CHECK_TIMEOUT_SECONDS,
+        description="Hourly: this month's SMS (and call) cost as a percentage of the monthly spend limits", code=code,
+        layer=layer, environment=environment, timeout_seconds=SPEND_CHECK_TIMEOUT_SECONDS,
     )  # fmt: skip
     # Neither action supports resource-level permissions.
     handler.role.add_to_policy(
@@ -80,8 +89,28 @@ def add_spend_check(scope: Construct, code: lambda_.Code, layer: lambda_.ILayerV
     return SpendCheck(handler=handler, scheduler_role=scheduler_role, schedule=schedule)
 
 
-def spend_alarms(scope: Construct, spend_check: HandlerFunction) -> list[cloudwatch.Alarm]:
-    """The check failing, and the month's spend near and at the limit (no actions: the caller adds them)."""
+# What reaching each percentage means, per metric: (alarm id prefix, metric, what it measures, near, at).
+_SPEND_ALARMS = {
+    "text": (
+        "SmsSpend", SPEND_PERCENT_METRIC, "SMS cost reached {percent}% of the account's monthly text spend limit",
+        "End User Messaging stops sending texts at the limit: every page would fail",
+        "End User Messaging stops sending texts now: pages fail until the limit is raised or the month ends",
+    ),
+    "voice": (
+        "VoiceSpend", "VoiceSpendPercent", "cost of calls reached {percent}% of the account's monthly voice spend limit",
+        "End User Messaging stops placing calls at the limit: people are texted only",
+        "End User Messaging places no calls now: people are texted only until the limit is raised or the month ends",
+    ),
+    "budget": (
+        "BudgetSpend", "BudgetSpendPercent", "cost of texts and calls reached {percent}% of spendBudgetUsd",
+        "this stack's own budget (nothing stops sending at it)",
+        "this stack's own budget is spent (nothing stops sending at it)",
+    ),
+}  # fmt: skip
+
+
+def spend_alarms(scope: Construct, spend_check: HandlerFunction, *, calls: bool, budget: bool) -> list[cloudwatch.Alarm]:
+    """The check failing, and the month's spend near and at each limit (no actions: the caller adds them)."""
     alarms = [
         spend_check.function.metric_errors(period=SPEND_CHECK_PERIOD, statistic="Sum").create_alarm(
             scope,
@@ -94,29 +123,27 @@ def spend_alarms(scope: Construct, spend_check: HandlerFunction) -> list[cloudwa
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         ),
     ]
-    spend = cloudwatch.Metric(
-        namespace=NAMESPACE,
-        metric_name=SPEND_PERCENT_METRIC,
-        dimensions_map=SERVICE_DIMENSION,
-        statistic="Maximum",
-        period=SPEND_CHECK_PERIOD,
-    )
-    for percent in SPEND_ALARM_PERCENTS:
-        what = (
-            "End User Messaging stops sending texts at the limit: every page would fail"
-            if percent < 100
-            else "End User Messaging stops sending texts now: pages fail until the limit is raised or the month ends"
+    kinds = ["text", *(["voice"] if calls else []), *(["budget"] if budget else [])]
+    for kind in kinds:
+        prefix, metric_name, reached, near, at = _SPEND_ALARMS[kind]
+        spend = cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map=SERVICE_DIMENSION,
+            statistic="Maximum",
+            period=SPEND_CHECK_PERIOD,
         )
-        alarms.append(
-            spend.create_alarm(
-                scope,
-                f"SmsSpendAt{percent}Percent",
-                alarm_description=f"This month's SMS cost reached {percent}% of the account's monthly text spend "
-                f"limit: {what}; raise the limit (console, or a quota increase) or find what sends so much",
-                threshold=percent,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        for percent in SPEND_ALARM_PERCENTS:
+            alarms.append(
+                spend.create_alarm(
+                    scope,
+                    f"{prefix}At{percent}Percent",
+                    alarm_description=f"This month's {reached.format(percent=percent)}: {near if percent < 100 else at}; "
+                    "raise the limit (console, or a quota increase) or find what sends so much",
+                    threshold=percent,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    evaluation_periods=1,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
             )
-        )
     return alarms

@@ -20,7 +20,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .config import ConfigError, EscalationConfig
+from .config import EscalationConfig
+from .config_errors import ConfigError
 from .functions import HandlerFunction
 from .oncall_config import Definitions
 from .sms_grants import SMS_ARN_PREFIX, sms_send_resources
@@ -43,6 +44,14 @@ def _resolved(resource: str) -> str:
         .replace("<AWS::Region>", Aws.REGION)
         .replace("<AWS::AccountId>", Aws.ACCOUNT_ID)
     )
+
+
+def call_environment(config: EscalationConfig) -> dict[str, str]:
+    """How a call sounds and what it may cost: for whatever places calls."""
+    environment = {"VOICE_ID": config.voice_id}
+    if config.voice_max_price_per_minute:
+        environment["VOICE_MAX_PRICE_PER_MINUTE"] = config.voice_max_price_per_minute
+    return environment
 
 
 class VoiceCalls(Construct):
@@ -75,7 +84,7 @@ class VoiceCalls(Construct):
             self, "PlaceCall", handler="place_call.handler",
             description="Voice calls: calls a paged person when their rules say so and the page is still unanswered",
             code=code, layer=layer, timeout_seconds=TIMEOUT_SECONDS,
-            environment={**environment, "OPS_TOPIC_ARN": ops_topic.topic_arn},
+            environment={**environment, "OPS_TOPIC_ARN": ops_topic.topic_arn, **call_environment(config)},
         )  # fmt: skip
         self.function = self.handler.function
         self.function.configure_async_invoke(

@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 
 import app
-from stacks.config import ConfigError, EscalationConfig, load_config
+from stacks.config import EscalationConfig, load_config
+from stacks.config_checks import ENGLISH_VOICES
+from stacks.config_errors import ConfigError
 from tests.infra.support import CDK_JSON_CONTEXT, PROJECT, synthesize
 
 APP_KEYS = {
@@ -20,6 +23,7 @@ APP_KEYS = {
     "maxSmsPerHour", "oncallFile", "handoffNoticeMinutes", "alarmIntegration",
     "stormBatchSeconds", "maxSmsSegmentsUnicode", "repeatAfterSeconds",
     "selfTestSchedule", "selfTestTimezone", "selfTestReplyMinutes", "workingHours", "workingHoursZone", "voiceAfterSeconds",
+    "voiceId", "voiceMaxPricePerMinute", "spendBudgetUsd",
 }  # fmt: skip
 
 
@@ -79,12 +83,29 @@ APP_KEYS = {
         ({"workingHours": "weekdays 9-5"}, "workingHours"),
         ({"workingHours": "Mon-Fri 09:00-25:00"}, "workingHours"),
         ({"workingHoursZone": "CET+1"}, "workingHoursZone"),
+        ({"voiceId": "TATYANA"}, "voiceId"),  # a Polly voice, but Russian: the call's words are English
+        ({"voiceId": "HAL"}, "voiceId"),
+        ({"voiceMaxPricePerMinute": "10 cents"}, "voiceMaxPricePerMinute"),
+        ({"voiceMaxPricePerMinute": "100.0"}, "voiceMaxPricePerMinute"),  # the service takes two whole digits
+        ({"voiceMaxPricePerMinute": "0.0"}, "voiceMaxPricePerMinute"),
+        ({"spendBudgetUsd": "-5"}, "spendBudgetUsd"),
+        ({"spendBudgetUsd": "ten"}, "spendBudgetUsd"),
     ],
 )
 def test_invalid_context_raises_config_error_naming_the_key(context: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(context)
     assert str(raised.value).startswith(f"{key}:"), str(raised.value)
+
+
+def test_every_voice_offered_is_one_the_service_model_takes_and_speaks_english() -> None:
+    model = botocore.session.get_session().get_service_model("pinpoint-sms-voice-v2")
+    voices = set(model.operation_model("SendVoiceMessage").input_shape.members["VoiceId"].enum)
+    assert set(ENGLISH_VOICES) <= voices
+    assert all(language.startswith("en-") for language in ENGLISH_VOICES.values())
+    config = load_config({"voiceId": "amy", "voiceMaxPricePerMinute": "0.10", "spendBudgetUsd": "25"})
+    assert (config.voice_id, config.voice_max_price_per_minute, config.spend_budget_usd) == ("AMY", "0.10", 25)
+    assert (load_config({}).voice_id, load_config({}).voice_max_price_per_minute) == ("MATTHEW", "")
 
 
 def test_strings_from_the_command_line_are_accepted() -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_config
+from stacks.config import load_config
+from stacks.config_errors import ConfigError
 from stacks.oncall_config import ONCALL_FILE, OncallConfigError, check_destinations, load_oncall, parse_oncall
 from tests.conftest import REPO_ROOT
 from tests.infra.support import CDK_JSON_CONTEXT, HANDOFF_NOTICE_MINUTES, PROJECT, Synth

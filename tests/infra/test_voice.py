@@ -16,8 +16,11 @@ CALLS_GROUP = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:
 
 @pytest.fixture(scope="module")
 def voice_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """A chain of plain numbers called two minutes after their page, from a phone number."""
-    return synthesize(tmp_path_factory.mktemp("voice"), voiceAfterSeconds="120", originationIdentity=PHONE_NUMBER_ID)
+    """A chain of plain numbers called two minutes after their page, from a phone number; a voice, a cap, a budget."""
+    return synthesize(
+        tmp_path_factory.mktemp("voice"), voiceAfterSeconds="120", originationIdentity=PHONE_NUMBER_ID, voiceId="AMY",
+        voiceMaxPricePerMinute="0.10", spendBudgetUsd="30",
+    )  # fmt: skip
 
 
 def role(synth: Synth, construct: Any) -> list[dict[str, Any]]:
@@ -94,3 +97,27 @@ def test_a_persons_voice_rule_turns_calls_on() -> None:
     assert not calls_wanted(load_config({}), texted)
     assert calls_wanted(load_config({}), called)
     assert calls_wanted(load_config({"voiceAfterSeconds": "60"}), None)
+
+
+def spend_alarm_metrics(synth: Synth) -> dict[str, tuple[str, float]]:
+    """Each receipts alarm on a spend percentage: its id prefix -> (metric, threshold)."""
+    return {
+        name: (alarm["Properties"]["MetricName"], alarm["Properties"]["Threshold"])
+        for name, alarm in synth.of_type("AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("MetricName", "").endswith("SpendPercent")
+    }
+
+
+def test_the_voice_and_its_price_cap_reach_the_call_and_spend_is_watched_for_calls_and_the_budget(
+    voice_synth: Synth, default_synth: Synth
+) -> None:
+    variables = voice_synth.resources[voice_synth.logical_id(voice_synth.stack.voice.function)]["Properties"]["Environment"]
+    assert (variables["Variables"]["VOICE_ID"], variables["Variables"]["VOICE_MAX_PRICE_PER_MINUTE"]) == ("AMY", "0.10")
+    check = voice_synth.resources[voice_synth.logical_id(voice_synth.stack.receipts.spend_check.function)]["Properties"]
+    assert {k: v for k, v in check["Environment"]["Variables"].items() if k in ("CALLS", "SPEND_BUDGET_USD")} == {
+        "CALLS": "1", "SPEND_BUDGET_USD": "30",
+    }  # fmt: skip
+    watched = sorted(spend_alarm_metrics(voice_synth).values())
+    assert watched == sorted((metric, percent) for metric in ("SmsSpendPercent", "VoiceSpendPercent", "BudgetSpendPercent")
+                             for percent in (80, 100))  # fmt: skip
+    assert sorted(spend_alarm_metrics(default_synth).values()) == [("SmsSpendPercent", 80), ("SmsSpendPercent", 100)]

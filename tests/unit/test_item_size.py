@@ -20,7 +20,8 @@ from boto3.dynamodb.types import TypeSerializer
 from escalation.incidents.item import MAX_CONTACTS, MAX_DESCRIPTION_LENGTH, MAX_INCIDENT_ID_LENGTH, MAX_URL_LENGTH, parse_incident
 from escalation.incidents.status import Event, Status
 from escalation.incidents.timeline import level_outcome, timeline_entry
-from stacks.config import ConfigError, load_config
+from stacks.config import load_config
+from stacks.config_errors import ConfigError
 from tests.conftest import Aws
 
 MAX_REPEAT = 3

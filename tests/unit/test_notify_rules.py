@@ -8,7 +8,8 @@ import pytest
 
 from escalation.oncall.definitions import Definitions
 from escalation.voice.ssml import MAX_SPOKEN_DESCRIPTION, call_script, spelled
-from stacks.config import ConfigError, load_config
+from stacks.config import load_config
+from stacks.config_errors import ConfigError
 from stacks.oncall_config import OncallConfigError, parse_oncall
 
 ONCALL = """

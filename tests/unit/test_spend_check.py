@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
 from escalation.platform import aws_clients
+from escalation.sms import spend
 from tests.conftest import REGION
 from tests.unit.test_escalation_pages_metric import _counts
 
@@ -44,14 +45,14 @@ def test_the_limit_is_the_enforced_one_when_set_else_the_accounts(
         "describe_spend_limits",
         limits(("VOICE_MESSAGE_MONTHLY_SPEND_LIMIT", 5, 10, True), ("TEXT_MESSAGE_MONTHLY_SPEND_LIMIT", 50, 100, overridden)),
     )
-    assert spend_check.text_spend_limit(spend_check._sms()) == expected
+    assert spend.text_spend_limit(spend_check._sms()) == expected
 
 
 def test_no_text_limit_is_an_error(stubs: tuple[Stubber, Stubber]) -> None:
     sms, _ = stubs
     sms.add_response("describe_spend_limits", limits(("VOICE_MESSAGE_MONTHLY_SPEND_LIMIT", 5, 10, True)))
-    with pytest.raises(spend_check.NoTextSpendLimit):
-        spend_check.text_spend_limit(spend_check._sms())
+    with pytest.raises(spend.NoSpendLimit):
+        spend.text_spend_limit(spend_check._sms())
 
 
 def test_month_to_date_reads_the_sum_of_sms_cost_since_the_first_in_whole_hours(stubs: tuple[Stubber, Stubber]) -> None:
@@ -66,7 +67,7 @@ def test_month_to_date_reads_the_sum_of_sms_cost_since_the_first_in_whole_hours(
             "StartTime": datetime(2026, 3, 1, tzinfo=UTC), "EndTime": now, "Period": 395 * 3600, "Statistics": ["Sum"],
         },
     )  # fmt: skip
-    assert spend_check.month_to_date_cost(aws_clients.cloudwatch(), now) == Decimal("12.75")
+    assert spend.month_to_date_cost(aws_clients.cloudwatch(), now) == Decimal("12.75")
 
 
 @pytest.mark.parametrize(
@@ -74,7 +75,7 @@ def test_month_to_date_reads_the_sum_of_sms_cost_since_the_first_in_whole_hours(
     [(Decimal("0.8"), 1, 80.0), (Decimal("12.75"), 100, 12.75), (Decimal(0), 0, 0.0), (Decimal("0.01"), 0, 100.0)],
 )
 def test_spend_percent(cost: Decimal, limit: int, percent: float) -> None:
-    assert spend_check.spend_percent(cost, limit) == percent
+    assert spend.spend_percent(cost, limit) == percent
 
 
 def test_the_check_publishes_the_percentage(
@@ -89,3 +90,42 @@ def test_the_check_publishes_the_percentage(
     capsys.readouterr()
     assert spend_check.handler({}, lambda_context) == {"month_to_date_usd": "8.5", "limit_usd": 10, "percent": 85.0}
     assert _counts(capsys)["SmsSpendPercent"] == 85.0
+
+
+def expect_cost(cloudwatch: Stubber, metric: str, total: float) -> None:
+    cloudwatch.add_response("get_metric_statistics", {"Datapoints": [{"Sum": total}]}, {
+        "Namespace": "IncidentEscalation", "MetricName": metric, "Dimensions": ANY, "StartTime": ANY, "EndTime": ANY,
+        "Period": ANY, "Statistics": ["Sum"],
+    })  # fmt: skip
+
+
+def test_a_stack_that_calls_checks_the_voice_limit_and_a_budget_covers_both(
+    stubs: tuple[Stubber, Stubber], lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("CALLS", "1")
+    monkeypatch.setenv("SPEND_BUDGET_USD", "20")
+    sms, cloudwatch = stubs
+    sms.add_response(
+        "describe_spend_limits",
+        limits(("TEXT_MESSAGE_MONTHLY_SPEND_LIMIT", 0, 100, False), ("VOICE_MESSAGE_MONTHLY_SPEND_LIMIT", 5, 10, True)),
+    )
+    expect_cost(cloudwatch, "SmsCost", 12.0)
+    expect_cost(cloudwatch, "VoiceCost", 4.5)
+    capsys.readouterr()
+    result = spend_check.handler({}, lambda_context)
+    assert result["percent"] == 12.0
+    assert result["voice"] == {"month_to_date_usd": "4.5", "limit_usd": 5, "percent": 90.0}
+    assert result["budget"] == {"month_to_date_usd": "16.5", "limit_usd": 20, "percent": 82.5}
+    counts = _counts(capsys)
+    assert (counts["SmsSpendPercent"], counts["VoiceSpendPercent"], counts["BudgetSpendPercent"]) == (12.0, 90.0, 82.5)
+
+
+def test_a_stack_that_calls_without_a_voice_limit_listed_fails_the_check(
+    stubs: tuple[Stubber, Stubber], lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLS", "1")
+    sms, _ = stubs
+    sms.add_response("describe_spend_limits", limits(("TEXT_MESSAGE_MONTHLY_SPEND_LIMIT", 0, 100, False)))
+    with pytest.raises(spend.NoSpendLimit, match="VOICE_MESSAGE_MONTHLY_SPEND_LIMIT"):
+        spend_check.handler({}, lambda_context)

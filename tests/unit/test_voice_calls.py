@@ -26,6 +26,7 @@ from escalation.voice.limits import CALLS_PER_DAY, DAY_SECONDS
 from tests.conftest import ACCOUNT_ID, ORIGINATION_IDENTITY, REGION, Aws
 from tests.unit.conftest import EXECUTION_ARN, FIRST, page_event, run_page
 from tests.unit.events import sns_event
+from tests.unit.test_escalation_pages_metric import _counts
 from tests.unit.test_urgency import _hours_around_now
 
 GROUP = "IncidentEscalation-calls"
@@ -65,13 +66,14 @@ def due_now(**changes: Any) -> dict[str, Any]:
     return {"incident_id": "123", "execution": EXECUTION_ARN, "level": 0, "number": FIRST, "due": time.time(), **changes}
 
 
-def expect_call(sms_stub: Stubber, message_id: str = "call-1", to: str = FIRST) -> None:
+def expect_call(sms_stub: Stubber, message_id: str = "call-1", to: str = FIRST, **more: str) -> None:
     sms_stub.add_response(
         "send_voice_message",
         {"MessageId": message_id},
         expected_params={
             "DestinationPhoneNumber": to, "OriginationIdentity": ORIGINATION_IDENTITY, "MessageBody": ANY,
             "MessageBodyTextType": "SSML", "VoiceId": "MATTHEW", "Context": {"incident_id": "123"}, "TimeToLive": 120,
+            **more,
         },
     )  # fmt: skip
 
@@ -278,13 +280,14 @@ def test_a_malformed_schedule_input_is_refused_naming_the_field(aws: Aws, lambda
     assert place_call.handler(due_now(number=""), lambda_context)["error"] == "number: must be a non-empty string"
 
 
-def voice_event(message_id: str, event_type: str, *, after: float = 20.0) -> str:
+def voice_event(message_id: str, event_type: str, *, after: float = 20.0, price: float | None = None) -> str:
     sent = int(time.time() * 1000)
+    priced = {} if price is None else {"totalMessagePrice": price}
     return json.dumps({
         "eventType": event_type, "eventVersion": "1.0", "eventTimestamp": sent + int(after * 1000),
         "isFinal": event_type not in ("VOICE_INITIATED", "VOICE_RINGING", "VOICE_ANSWERED"), "messageId": message_id,
         "messageRequestTimestamp": sent, "messageStatus": event_type.removeprefix("VOICE_"),
-        "destinationPhoneNumber": FIRST, "context": {"incident_id": "123"},
+        "destinationPhoneNumber": FIRST, "context": {"incident_id": "123"}, **priced,
     })  # fmt: skip
 
 
@@ -351,3 +354,19 @@ def test_a_policy_level_calls_each_person_by_their_own_rules(
     payloads = sorted((json.loads(s["Target"]["Input"]) for s in schedules(scheduler)), key=lambda p: p["level"])
     assert [(payload["level"], payload["number"]) for payload in payloads] == [(0, alice), (1, alice)]  # never bob
     assert all(abs(payload["due"] - time.time()) < 60 for payload in payloads)  # {voice: 0}: with the text
+
+
+def test_the_deployments_voice_and_price_cap_go_with_the_call_and_its_cost_counts_against_the_voice_limit(
+    scheduled: Any, aws: Aws, sms_stub: Stubber, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("VOICE_ID", "AMY")
+    monkeypatch.setenv("VOICE_MAX_PRICE_PER_MINUTE", "0.05")
+    wiring.reset()
+    expect_call(sms_stub, VoiceId="AMY", MaxPricePerMinute="0.05")  # the Stubber checks both against the model
+    place_call.handler(due_now(), lambda_context)
+    capsys.readouterr()
+    delivery_receipts.handler(sns_event(voice_event("call-1", "VOICE_COMPLETED", price=0.0137)), lambda_context)
+    counts = _counts(capsys)
+    assert counts["VoiceCost"] == pytest.approx(0.0137) and "SmsCost" not in counts  # texts and calls: two limits
+    assert aws.incident("123")["cost"] > 0

@@ -35,6 +35,9 @@ SMS_COST = "SmsCost"  # US dollars: totalMessagePrice + totalCarrierFee of a tex
 RECEIPTS_UNMATCHED = "ReceiptsUnmatched"  # a receipt for a message id the message log does not know: dropped
 EVENTS_BUSY = "EventsBusy"  # an events API or heartbeat request answered 503: busy now, the sender retries
 SMS_SPEND_PERCENT = "SmsSpendPercent"  # month-to-date SmsCost as a percentage of the account's monthly text spend limit
+VOICE_COST = "VoiceCost"  # US dollars: the price of a call's final receipt, once per call
+VOICE_SPEND_PERCENT = "VoiceSpendPercent"  # month-to-date VoiceCost, of the account's monthly voice spend limit
+BUDGET_SPEND_PERCENT = "BudgetSpendPercent"  # month-to-date SmsCost + VoiceCost, of this stack's spendBudgetUsd
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

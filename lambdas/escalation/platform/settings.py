@@ -49,6 +49,8 @@ class Settings:
     voice_schedule_group: str = ""
     voice_scheduler_role_arn: str = ""  # the role Scheduler assumes to invoke it
     voice_dead_letter_arn: str = ""  # where Scheduler keeps an invoke it could not make
+    voice_id: str = "MATTHEW"  # the Polly voice of a call (SendVoiceMessage VoiceId)
+    voice_max_price_per_minute: str = ""  # SendVoiceMessage MaxPricePerMinute in US dollars; "" no cap
 
 
 def _required(name: str) -> str:
@@ -120,4 +122,6 @@ def get_settings() -> Settings:
         voice_schedule_group=os.environ.get("VOICE_SCHEDULE_GROUP", ""),
         voice_scheduler_role_arn=os.environ.get("VOICE_SCHEDULER_ROLE_ARN", ""),
         voice_dead_letter_arn=os.environ.get("VOICE_DEAD_LETTER_ARN", ""),
+        voice_id=os.environ.get("VOICE_ID", "") or "MATTHEW",
+        voice_max_price_per_minute=os.environ.get("VOICE_MAX_PRICE_PER_MINUTE", ""),
     )

@@ -22,8 +22,8 @@ incident too, as long as the message log still has the row (messageTtlDays).
 
 Cost: totalMessagePrice + totalCarrierFee of a text's final receipt are added to the `cost` of the incident whose
 row holds the real message id (a batch text is paid by the incident that sent it, so the sum over incidents is
-what was spent), in one transaction with a `priced` mark on that row: each text is paid once. SmsCost is
-published then, whether or not an incident took the cost.
+what was spent), in one transaction with a `priced` mark on that row: each text is paid once. SmsCost (VoiceCost
+for a call) is published then, whether or not an incident took the cost.
 
 A timeline keeps at most RECEIPTS_KEPT receipt entries (the item must stay far below DynamoDB's item limit however
 long an escalation runs); the rest are counted in `receipts_not_kept`.
@@ -40,7 +40,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from escalation.incidents.status import Event
 from escalation.incidents.timeline import timeline_entry
-from escalation.platform.observability import RECEIPTS_UNMATCHED, SMS_COST, SMS_DELIVERED, SMS_UNDELIVERED, count, logger, metrics
+from escalation.platform.observability import (
+    RECEIPTS_UNMATCHED,
+    SMS_COST,
+    SMS_DELIVERED,
+    SMS_UNDELIVERED,
+    VOICE_COST,
+    count,
+    logger,
+    metrics,
+)
 from escalation.sms import test_pages
 from escalation.sms.receipt_events import CAUSE, FAILED, RANK, Outcome, Receipt
 from escalation.store.message_log import MessageLog
@@ -155,8 +164,9 @@ def apply(
         def charge() -> None:
             nonlocal charged
             charged = book.charge(str(row["message_id"]), targets[0], price)
-            if charged != "already":
-                metrics.add_metric(name=SMS_COST, unit=MetricUnit.NoUnit, value=float(price))
+            if charged != "already":  # texts and calls count against different spend limits (lambdas/spend_check.py)
+                cost_metric = VOICE_COST if targets[0].kind == CALL_KIND else SMS_COST
+                metrics.add_metric(name=cost_metric, unit=MetricUnit.NoUnit, value=float(price))
 
         once.once(f"receipt_cost#{receipt.message_id}", charge)
     logger.info("delivery receipt", extra={**summary, "outcome": outcome.value, "results": results, "charged": charged})

@@ -6,16 +6,25 @@ from botocore.exceptions import ClientError
 
 from escalation.sms.client import MAX_TTL_SECONDS, MIN_TTL_SECONDS, classified
 
-VOICE_ID = "MATTHEW"  # the service's default voice, named so every call sounds the same
+DEFAULT_VOICE_ID = "MATTHEW"  # the service's default voice, named so every call sounds the same
 
 
 class VoiceSender:
     """Places calls; errors come out as escalation.sms.client's classes (throttled, the contact's, ours)."""
 
     def __init__(
-        self, client: Any, *, origination_identity: str, configuration_set: str = "", protect_configuration_id: str = ""
+        self,
+        client: Any,
+        *,
+        origination_identity: str,
+        configuration_set: str = "",
+        protect_configuration_id: str = "",
+        voice_id: str = DEFAULT_VOICE_ID,
+        max_price_per_minute: str = "",
     ) -> None:
         self._client = client
+        self._voice_id = voice_id
+        self._max_price_per_minute = max_price_per_minute
         self._origination_identity = origination_identity
         self._configuration_set = configuration_set
         self._protect_configuration_id = protect_configuration_id
@@ -27,12 +36,14 @@ class VoiceSender:
             "OriginationIdentity": self._origination_identity,
             "MessageBody": ssml,
             "MessageBodyTextType": "SSML",
-            "VoiceId": VOICE_ID,
+            "VoiceId": self._voice_id,
             "Context": {"incident_id": incident_id[:256]},
             "TimeToLive": max(MIN_TTL_SECONDS, min(MAX_TTL_SECONDS, ttl_seconds)),
         }
         if self._configuration_set:  # its event destination brings the voice receipts (escalation.sms.receipts)
             request["ConfigurationSetName"] = self._configuration_set
+        if self._max_price_per_minute:  # a number that costs more per minute is not called (VOICE_FAILED)
+            request["MaxPricePerMinute"] = self._max_price_per_minute
         if self._protect_configuration_id:
             request["ProtectConfigurationId"] = self._protect_configuration_id
         try:
