@@ -4,6 +4,9 @@ The operator function sends one test text ("Test page 482193: reply TEST 482193 
 became of it until the reply arrives or the time runs out: delivered (from the text's delivery receipt) and
 answered (the reply reached the stack's inbound topic and the reply function). A broken two-way setup loses every
 YES silently; this shows it before an incident does. Exit code 0 only when the reply came.
+
+With --voice the function also rings the phone (a test call asking for the same reply), and the CLI waits for the
+call's voice receipt too: it passes only when the call was answered as well.
 """
 
 from __future__ import annotations
@@ -45,8 +48,30 @@ def _number(cli: Cli, target: str) -> str:
     return str(people[target].phone)
 
 
-def summary(status: dict[str, Any], *, timeout: int) -> tuple[bool, str]:
-    """(passed, one line): delivered in N s, reply received in M s; or what failed."""
+def call_part(status: dict[str, Any]) -> tuple[bool | None, str]:
+    """(answered: True, False, or None while unknown; words) for the test call."""
+    if status.get("call_not_placed"):
+        return False, f"call not placed: {status['call_not_placed']}"
+    outcome = status.get("call_delivery")
+    answered = _seconds(status.get("called_at"), status.get("call_ended_at"))
+    if outcome == "delivered":
+        return True, f"call answered in {answered} s" if answered is not None else "call answered"
+    if outcome:
+        return False, f"call not answered: {status.get('call_event', outcome)}"
+    if status.get("called_at"):
+        return None, "call placed, no voice receipt yet"
+    return None, "call not placed yet"
+
+
+def settled(status: dict[str, Any], *, voice: bool) -> bool:
+    """Nothing more to wait for: the reply came (and the call's outcome, with --voice), or the text failed."""
+    if not status.get("ok") or str(status.get("delivery", "")).startswith("failed"):
+        return True
+    return bool(status.get("replied_at")) and (not voice or call_part(status)[0] is not None)
+
+
+def summary(status: dict[str, Any], *, timeout: int, voice: bool = False) -> tuple[bool, str]:
+    """(passed, one line): delivered in N s, [call answered in C s,] reply received in M s; or what failed."""
     delivered = _seconds(status.get("sent_at"), status.get("delivered_at"))
     replied = _seconds(status.get("sent_at"), status.get("replied_at"))
     delivery = status.get("delivery")
@@ -59,9 +84,13 @@ def summary(status: dict[str, Any], *, timeout: int) -> tuple[bool, str]:
         parts.append(f"not delivered: {status.get('delivery_event', delivery)}")
     else:
         parts.append("no delivery receipt yet")
+    call_ok: bool | None = True
+    if voice:
+        call_ok, words = call_part(status)
+        parts.append(words)
     if replied is not None:
         parts.append(f"reply received in {replied} s")
-        return True, ", ".join(parts)
+        return bool(call_ok), ", ".join(parts)
     parts.append(NO_REPLY.format(timeout=timeout, code=status.get("code")))
     return False, ", ".join(parts)
 
@@ -71,11 +100,13 @@ def test_page(
     target: Annotated[str, typer.Argument(help="A person's id in oncall.yaml, or an E.164 number.")],
     timeout: Annotated[int, typer.Option(help="Seconds to wait for the reply.", min=1, max=3600)] = 180,
     as_name: Annotated[str | None, typer.Option("--as", help="Your name, recorded as cli:<name>.")] = None,
+    voice: Annotated[bool, typer.Option("--voice", help="Also call the phone (the deployment must place calls).")] = False,
 ) -> None:
     """Send a test page and wait for its receipt and the reply TEST <code>: proves sending and two-way SMS work."""
     cli = context.get(ctx)
     by = operator_function.operator_name(as_name)
-    sent = operator_function.ask(cli, {"action": "test_page", "number": _number(cli, target), "by": by})
+    request = {"action": "test_page", "number": _number(cli, target), "by": by, **({"voice": True} if voice else {})}
+    sent = operator_function.ask(cli, request)
     if not sent.get("ok"):
         operator_function.settle(cli, sent, lambda: None)
     code = str(sent["code"])
@@ -85,12 +116,12 @@ def test_page(
     status = sent
     while True:
         status = operator_function.ask(cli, {"action": "test_page_status", "code": code, "by": by})
-        if not status.get("ok") or status.get("replied_at") or str(status.get("delivery", "")).startswith("failed"):
+        if settled(status, voice=voice):
             break
         if time.monotonic() + POLL_SECONDS > deadline:
             break  # the next look would come after the time the person was given
         time.sleep(POLL_SECONDS)
-    passed, line = summary(status, timeout=timeout)
+    passed, line = summary(status, timeout=timeout, voice=voice)
     cli.emit({**status, "passed": passed, "summary": line}, lambda: cli.console.print(line))
     if not passed:
         raise typer.Exit(1)

@@ -11,27 +11,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from escalation.platform import aws_clients
 from escalation.platform.observability import logger, metrics
 from escalation.platform.wiring import dependencies
 from escalation.voice.calls import InvalidCall, parse_request, place_call
-from escalation.voice.sender import VoiceSender
+from escalation.voice.sender import VoiceSender, deployment_sender
 
 
 def sender() -> VoiceSender:
-    """The voice sender of this deployment (its origination identity, configuration set, protect configuration).
-
-    Cheap to make: the client under it is made once per container (aws_clients).
-    """
-    settings = dependencies().settings
-    return VoiceSender(
-        aws_clients.sms_v2(),
-        origination_identity=settings.origination_identity,
-        configuration_set=settings.configuration_set,
-        protect_configuration_id=settings.protect_configuration_id,
-        voice_id=settings.voice_id,
-        max_price_per_minute=settings.voice_max_price_per_minute,
-    )
+    """The voice sender of this deployment."""
+    return deployment_sender(dependencies().settings)
 
 
 @metrics.log_metrics

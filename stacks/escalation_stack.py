@@ -130,7 +130,7 @@ class EscalationStack(Stack):
         )  # fmt: skip
         self.voice = add_voice_calls(  # stacks/voice.py: only when some level may call someone
             self, config, definitions, storage.incidents, storage.messages, messaging.ops_topic, code, layer,
-            {**common_env, **sms_env}, protect_configuration.ref if protect_configuration else None, self.page,
+            {**common_env, **sms_env}, protect_configuration.ref if protect_configuration else None, self.page, self.operator,
         )  # fmt: skip
 
         self.workflow = EscalationWorkflow(

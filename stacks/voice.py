@@ -99,6 +99,7 @@ class VoiceCalls(Construct):
         resources = [_resolved(resource) for resource in sms_send_resources(config)]
         if protect_configuration_id is not None:
             resources.append(_resolved(f"{SMS_ARN_PREFIX}protect-configuration/{protect_configuration_id}"))
+        self.send_resources = resources
         role.add_to_policy(iam.PolicyStatement(actions=["sms-voice:SendVoiceMessage"], resources=resources))
         ops_topic.grant_publish(self.function)
 
@@ -131,6 +132,12 @@ class VoiceCalls(Construct):
             "VOICE_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
             "VOICE_DEAD_LETTER_ARN": self.dead_letters.queue_arn,
         }
+
+    def grant_test_calls(self, operator: HandlerFunction, config: EscalationConfig) -> None:
+        """Let the operator function place a test call (incidents test-page --voice) as this function calls."""
+        operator.role.add_to_policy(iam.PolicyStatement(actions=["sms-voice:SendVoiceMessage"], resources=self.send_resources))
+        for key, value in {"CALLS": "1", **call_environment(config)}.items():
+            operator.function.add_environment(key, value)
 
     def grant_schedule(self, role: iam.IRole) -> None:
         """Let the page step create a call's schedule in this group, handing Scheduler this construct's role only."""
@@ -202,8 +209,9 @@ def add_voice_calls(  # noqa: PLR0917 - the stack's parts it wires
     environment: dict[str, str],
     protect_configuration_id: str | None,
     page: HandlerFunction,
+    operator: HandlerFunction,
 ) -> VoiceCalls | None:
-    """Voice calls when some level may call someone (None otherwise), and the page step's part in them."""
+    """Voice calls when some level may call someone (None otherwise), the page step's part, and test calls."""
     if not calls_wanted(config, definitions):
         return None
     if config.sms_api != "v2":
@@ -215,4 +223,5 @@ def add_voice_calls(  # noqa: PLR0917 - the stack's parts it wires
     for key, value in voice.environment(config).items():
         page.function.add_environment(key, value)
     voice.grant_schedule(page.role)
+    voice.grant_test_calls(operator, config)
     return voice

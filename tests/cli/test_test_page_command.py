@@ -68,6 +68,41 @@ def test_a_refused_number_is_one_line(deployed: Deployed, lambda_stub: LambdaStu
     assert "number: must be an E.164 number" in refused(deployed.cli("test-page", "+12", "--as", "dana"))
 
 
+CALLED = {"called_at": "2026-03-01T10:00:01.000Z", "call_message_id": "call-1"}
+
+
+def test_with_voice_it_waits_for_the_call_too_and_times_it(deployed: Deployed, lambda_stub: LambdaStub) -> None:
+    lambda_stub.answer({**SENT, **CALLED})
+    lambda_stub.answer({**ANSWERED, **CALLED})  # the reply came before the call's receipt: it waits on
+    lambda_stub.answer({**ANSWERED, **CALLED, "call_delivery": "delivered", "call_event": "VOICE_ANSWERED",
+                        "call_ended_at": "2026-03-01T10:00:13.000Z"})  # fmt: skip
+    out = ok(deployed.cli("test-page", "alice", "--voice", "--as", "dana"))
+    assert (out["passed"], out["summary"]) == (True, "delivered in 3.2 s, call answered in 12.0 s, reply received in 41.0 s")
+    send = lambda_stub.requests[0]["Payload"]
+    assert (send["action"], send["voice"]) == ("test_page", True)
+    assert len(lambda_stub.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        ({"call_not_placed": "the daily limit of calls to this number (5 in 24 hours) is reached: texts only"},
+         "call not placed: the daily limit of calls"),
+        ({**CALLED, "call_delivery": "failed_contact", "call_event": "VOICE_NO_ANSWER",
+          "call_ended_at": "2026-03-01T10:00:40.000Z"}, "call not answered: VOICE_NO_ANSWER"),
+    ],
+)  # fmt: skip
+def test_with_voice_a_call_that_did_not_ring_through_fails_even_with_the_reply(
+    deployed: Deployed, lambda_stub: LambdaStub, call: dict[str, str], words: str
+) -> None:
+    lambda_stub.answer({**SENT, **call})
+    lambda_stub.answer({**ANSWERED, **call})
+    result = deployed.cli("test-page", "alice", "--voice", "--as", "dana")
+    assert result.exit_code == 1
+    out = ok_json(result.stdout)
+    assert out["passed"] is False and words in str(out["summary"]) and "reply received in 41.0 s" in str(out["summary"])
+
+
 def ok_json(stdout: str) -> dict[str, object]:
     import json  # noqa: PLC0415
 

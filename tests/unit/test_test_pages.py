@@ -30,12 +30,17 @@ def stored_test(aws: Aws) -> dict[str, Any]:
     return item
 
 
-def send(aws: Aws, sms_stub: Stubber, context: LambdaContext) -> dict[str, Any]:
+def expect_test_text(sms_stub: Stubber) -> None:
     body = messages.test_page(CODE).body
     sms_stub.add_response(
         "send_text_message", {"MessageId": "msg-test"}, expected_params=sms_request(FIRST, body, f"test-{CODE}", ttl=TTL_SECONDS)
     )
-    result: dict[str, Any] = operator_actions.handler(REQUEST, context)
+
+
+def send(aws: Aws, sms_stub: Stubber, context: LambdaContext, *, request: dict[str, Any] = REQUEST) -> dict[str, Any]:
+    """The operator function sends a test page; the text's response is stubbed before anything the caller stubs next."""
+    expect_test_text(sms_stub)
+    result: dict[str, Any] = operator_actions.handler(request, context)
     return result
 
 

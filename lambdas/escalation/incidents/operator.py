@@ -28,6 +28,8 @@ from escalation.incidents.timeline import timeline_entry, utc_now
 from escalation.platform.observability import INCIDENTS_ACKNOWLEDGED, count, logger, publish_time_to_acknowledge
 from escalation.platform.wiring import Dependencies
 from escalation.sms import messages, test_pages
+from escalation.voice import test_calls
+from escalation.voice.sender import deployment_sender
 
 ACTIONS = ("acknowledge", "resolve")
 TEST_PAGE = "test_page"  # not about an incident: a text that proves the round trip (incidents test-page)
@@ -249,9 +251,13 @@ def handle(request: object, dependencies: Callable[[], Dependencies], *, functio
 def _test_page(request: dict[str, Any], dependencies: Callable[[], Dependencies]) -> dict[str, Any]:
     """Send a test page, or say what became of one (escalation.sms.test_pages).
 
-    Requests: `{"action": "test_page", "number", "by", "request_id"}`, `{"action": "test_page_status", "code", ...}`.
+    Requests: `{"action": "test_page", "number", "by", "request_id", "voice"?}` (voice: true also places a test
+    call, escalation.voice.test_calls), `{"action": "test_page_status", "code", ...}`.
     """
     number, by, request_id = request.get("number"), request.get("by"), request.get("request_id")
+    voice = request.get("voice", False)
+    if not isinstance(voice, bool):
+        return _error("invalid_request", f"voice: must be true or false, got {voice!r}")
     if not isinstance(by, str) or not OPERATOR.match(by):
         return _error("invalid_request", "by: must be cli:<name>, the name 1-64 letters, digits, '.', '_', '@', '+' or '-'")
     if not isinstance(request_id, str) or not request_id.strip() or len(request_id) > MAX_REQUEST_ID_LENGTH:
@@ -260,8 +266,17 @@ def _test_page(request: dict[str, Any], dependencies: Callable[[], Dependencies]
         code = request.get("code")
         found = test_pages.status(dependencies().once.table, code) if isinstance(code, str) and code.isdigit() else None
         return {"ok": True, "outcome": "status", **found} if found else _error("not_found", f"no test page {code!r}")
+    deps = dependencies()
+    if voice and not deps.settings.calls:
+        return _error(
+            "refused", "voice: this deployment places no calls; turn them on first (a voice step in oncall.yaml notify, "
+            "or voiceAfterSeconds): see docs/voice.md",
+        )  # fmt: skip
     try:
-        sent = test_pages.send_test_page(dependencies(), str(number), by=by, request_id=request_id)
+        sent = test_pages.send_test_page(deps, str(number), by=by, request_id=request_id)
     except test_pages.TestPageRefused as error:
         return _error("refused", str(error))
+    if voice:
+        test_calls.place_test_call(deps, str(sent["code"]), str(number), deployment_sender(deps.settings))
+        sent = test_pages.status(deps.once.table, str(sent["code"])) or sent
     return {"ok": True, "outcome": "sent", **sent}

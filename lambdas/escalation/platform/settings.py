@@ -50,6 +50,7 @@ class Settings:
     voice_scheduler_role_arn: str = ""  # the role Scheduler assumes to invoke it
     voice_dead_letter_arn: str = ""  # where Scheduler keeps an invoke it could not make
     voice_id: str = "MATTHEW"  # the Polly voice of a call (SendVoiceMessage VoiceId)
+    calls: bool = False  # this deployment places calls (the operator function may place a test call)
     voice_max_price_per_minute: str = ""  # SendVoiceMessage MaxPricePerMinute in US dollars; "" no cap
 
 
@@ -123,5 +124,6 @@ def get_settings() -> Settings:
         voice_scheduler_role_arn=os.environ.get("VOICE_SCHEDULER_ROLE_ARN", ""),
         voice_dead_letter_arn=os.environ.get("VOICE_DEAD_LETTER_ARN", ""),
         voice_id=os.environ.get("VOICE_ID", "") or "MATTHEW",
+        calls=os.environ.get("CALLS") == "1",
         voice_max_price_per_minute=os.environ.get("VOICE_MAX_PRICE_PER_MINUTE", ""),
     )

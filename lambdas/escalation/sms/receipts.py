@@ -57,6 +57,7 @@ from escalation.store.once import OnceOnly
 from escalation.store.receipt_book import ReceiptBook, Target, targets_of
 
 CALL_KIND = "call"  # the message log's kind of a voice call (escalation.voice.calls)
+CALL_KINDS = (CALL_KIND, test_pages.CALL_KIND)  # and of a test call (escalation.voice.test_calls)
 MAX_DESCRIPTION = 100  # characters of the service's status description kept on an entry
 
 
@@ -106,6 +107,12 @@ def _record(
                                        at=receipt.at)  # fmt: skip
             results.append("test_page")
             continue
+        if target.kind == test_pages.CALL_KIND:  # a test call: answered, or how it was not (the first such event)
+            code = target.incident_id.removeprefix("test-")
+            test_pages.record_call(book.messages_table, code, outcome=outcome.value, event_type=receipt.event_type,
+                                   at=receipt.at)  # fmt: skip
+            results.append("test_call")
+            continue
         if not target.execution:
             logger.info(
                 "receipt of a text about no single pass of an incident (a digest, a handoff notice): on no timeline",
@@ -125,7 +132,7 @@ def _record(
             moved = undelivered(target, receipt, outcome)
             logger.info("undelivered text acted on", extra={"incident_id": target.incident_id, "result": moved})
         results.append(result)
-    if targets and targets[0].kind == CALL_KIND:
+    if targets and targets[0].kind in CALL_KINDS:
         pass  # calls are not texts: the SMS delivery metrics do not count them
     elif outcome in (Outcome.DELIVERED, Outcome.ACCEPTED):
         count(SMS_DELIVERED)
@@ -165,7 +172,7 @@ def apply(
             nonlocal charged
             charged = book.charge(str(row["message_id"]), targets[0], price)
             if charged != "already":  # texts and calls count against different spend limits (lambdas/spend_check.py)
-                cost_metric = VOICE_COST if targets[0].kind == CALL_KIND else SMS_COST
+                cost_metric = VOICE_COST if targets[0].kind in CALL_KINDS else SMS_COST
                 metrics.add_metric(name=cost_metric, unit=MetricUnit.NoUnit, value=float(price))
 
         once.once(f"receipt_cost#{receipt.message_id}", charge)

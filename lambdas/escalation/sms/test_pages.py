@@ -5,7 +5,9 @@ loses every YES silently; only a real round trip shows it. `incidents test-page`
 send one text to a person or number ("Test page 482193: reply TEST 482193 ..."), then watches its item:
 
     test#<code>   number, message_id, sent_at, by, request_id; delivery, delivery_event, delivered_at (from its
-                  receipts); replied_at, reply_id (from the reply handler); expires_at (a day)
+                  receipts); replied_at, reply_id (from the reply handler); expires_at (a day); with a test call
+                  (--voice, escalation.voice.test_calls): call_message_id, called_at, then call_delivery,
+                  call_event, call_ended_at from its voice receipts, or call_not_placed (why not)
 
 The code is six digits derived from the CLI's request id, so a retried request finds its own test and sends
 nothing more. A receipt for the text (escalation.sms.receipts) records how its delivery ended, once; a reply
@@ -28,6 +30,7 @@ from escalation.store.incident_table import is_conditional_failure
 
 PREFIX = "test#"
 KIND = "test_page"
+CALL_KIND = "test_call"  # the message log's kind of a test call (escalation.voice.test_calls)
 TTL_SECONDS = 600  # a test text is moot after ten minutes
 KEEP_SECONDS = 86_400
 CODE_DIGITS = 6
@@ -103,6 +106,20 @@ def record_delivery(table: Any, code: str, *, outcome: str, event_type: str, at:
             raise
 
 
+def record_call(table: Any, code: str, *, outcome: str, event_type: str, at: str) -> None:
+    """A voice receipt for the test call that says how it went (answered, or not): the first such one counts."""
+    try:
+        table.update_item(
+            Key={"message_id": PREFIX + code},
+            UpdateExpression="SET call_delivery = :outcome, call_event = :event, call_ended_at = :at",
+            ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(call_delivery)",
+            ExpressionAttributeValues={":outcome": outcome, ":event": event_type, ":at": at},
+        )
+    except ClientError as error:
+        if not is_conditional_failure(error):
+            raise
+
+
 def record_reply(table: Any, code: str, sender: str, inbound_id: str) -> bool:
     """A reply `TEST <code>`: True when the test was sent to sender (the round trip is recorded once)."""
     item = table.get_item(Key={"message_id": PREFIX + code}, ConsistentRead=True).get("Item")
@@ -126,5 +143,6 @@ def status(table: Any, code: str) -> dict[str, Any] | None:
     item = table.get_item(Key={"message_id": PREFIX + code}, ConsistentRead=True).get("Item")
     if item is None:
         return None
-    fields = ("delivery", "delivery_event", "delivered_at", "replied_at")
+    fields = ("delivery", "delivery_event", "delivered_at", "replied_at", "called_at", "call_delivery", "call_event",
+              "call_ended_at", "call_not_placed")  # fmt: skip
     return {**_public(item), **{field: item[field] for field in fields if field in item}}

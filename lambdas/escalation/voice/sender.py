@@ -4,6 +4,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from escalation.platform import aws_clients
+from escalation.platform.settings import Settings
 from escalation.sms.client import MAX_TTL_SECONDS, MIN_TTL_SECONDS, classified
 
 DEFAULT_VOICE_ID = "MATTHEW"  # the service's default voice, named so every call sounds the same
@@ -52,3 +54,18 @@ class VoiceSender:
             raise classified(error) from error
         message_id: str = response["MessageId"]
         return message_id
+
+
+def deployment_sender(settings: Settings) -> VoiceSender:
+    """The voice sender of this deployment: its origination identity, configuration set, voice, price ceiling.
+
+    Cheap to make: the client under it is made once per container (aws_clients).
+    """
+    return VoiceSender(
+        aws_clients.sms_v2(),
+        origination_identity=settings.origination_identity,
+        configuration_set=settings.configuration_set,
+        protect_configuration_id=settings.protect_configuration_id,
+        voice_id=settings.voice_id,
+        max_price_per_minute=settings.voice_max_price_per_minute,
+    )

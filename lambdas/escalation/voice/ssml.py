@@ -43,3 +43,9 @@ def call_script(incident_id: str, description: str, *, open_incidents: int = 1) 
     body = f"<speak>{PAUSE.join([message] * TIMES_SAID)}</speak>"
     assert len(body) <= MAX_SSML_CHARACTERS  # bounded by MAX_SPOKEN_DESCRIPTION and the id's length (64 at most)
     return body
+
+
+def test_call_script(code: str) -> str:
+    """The SSML of a test call (incidents test-page --voice): it asks for the same reply as the test text."""
+    message = f"<p>This is a test page. No incident is open.</p><p>Reply TEST {spelled(code)} by text.</p>"
+    return f"<speak>{PAUSE.join([message] * TIMES_SAID)}</speak>"
