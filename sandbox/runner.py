@@ -43,7 +43,7 @@ from .scenario import Scenario
 from .scenario_script import AlertsScript, Script, inject, scheduled
 from .sms_gateway import SmsGateway
 from .synth import CACHE, STACK_NAME, synthesize
-from .voice import VoiceDriver
+from .voice import VoiceDriver, seed_earlier_calls
 from .windows import WINDOWS
 from .working_hours import apply_working_hours
 
@@ -75,6 +75,7 @@ def run_scenario(
         try:
             deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
             hours_start = apply_working_hours(deployed, scenario.working_hours_start_in)  # sandbox/working_hours.py
+            seed_earlier_calls(deployed, scenario.calls_earlier_today, REGION)  # sandbox/voice.py
             runtime.register_all(deployed.functions)
             if warm:
                 runtime.initialize()  # the init phase of each function, as on AWS

@@ -10,6 +10,7 @@ from typing import Any
 from .heartbeats import HeartbeatPlan, parse_heartbeats
 from .maintenance import WindowAt, parse_maintenance
 from .receipts import DeliveryScript, parse_delivery
+from .voice import parse_earlier_calls
 from .scenario_items import (
     AlarmChangeAt,
     EventPost,
@@ -49,6 +50,7 @@ class Scenario:
     working_hours_start_in: float | None = None  # working hours begin this long after the start (sandbox/working_hours.py)
     # What happens to each phone's texts after the gateway accepts them (sandbox/receipts.py): its delivery receipts.
     delivery: dict[str, list[DeliveryScript]] = field(default_factory=dict)
+    calls_earlier_today: dict[str, int] = field(default_factory=dict)  # numbers already called (sandbox/voice.py)
 
 
 ALARM_STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
@@ -251,7 +253,17 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         delivery=delivery,
         maintenance=parse_maintenance(data["maintenance"], integrations) if "maintenance" in data else (),
         working_hours_start_in=_seconds_or_none(data, "working_hours_start_in_seconds"),
+        calls_earlier_today=_earlier_calls(data),
     )
+
+
+def _earlier_calls(data: dict[str, Any]) -> dict[str, int]:
+    if "calls_earlier_today" not in data:
+        return {}
+    try:
+        return parse_earlier_calls(data["calls_earlier_today"])
+    except ValueError as error:
+        raise ScenarioError(str(error)) from None
 
 
 def _seconds_or_none(data: dict[str, Any], key: str) -> float | None:

@@ -27,6 +27,7 @@ import boto3
 
 from .event_sources.schedules import OneTimeSchedules
 
+CALLS_PER_DAY = 5  # End User Messaging's calls to one recipient in 24 hours (escalation.voice.limits)
 VOICE_OUTCOMES = ("answered", "no_answer", "busy", "failed", "ttl_expired", "none")
 PRICE_PER_MINUTE = Decimal("0.013")  # what the sandbox charges an answered call (a minute at most: the message is short)
 DESCRIPTIONS = {
@@ -151,3 +152,34 @@ class VoiceDriver:
         if self._poller is not None:
             self._poller.stop()
             errors.extend(self._poller.errors)
+
+
+def parse_earlier_calls(raw: Any) -> dict[str, int]:
+    """Scenario key `calls_earlier_today`: {number: how many calls it got in the last 24 hours, 1-5}."""
+    if not isinstance(raw, dict):
+        raise ValueError("calls_earlier_today: must be an object of number -> calls (1-5)")
+    for number, count in raw.items():
+        if not (isinstance(number, str) and number.startswith("+")):
+            raise ValueError(f"calls_earlier_today: {number!r} is not an E.164 number")
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= CALLS_PER_DAY:
+            raise ValueError(f"calls_earlier_today.{number}: must be a whole number of calls from 1 to {CALLS_PER_DAY}")
+    return dict(raw)
+
+
+def seed_earlier_calls(deployed: Any, earlier: Mapping[str, int], region: str) -> None:
+    """Record calls placed an hour ago to each number, as the call function keeps them (escalation.voice.limits):
+    the daily budget of a number that was already called today, without an hour of real calls.
+    """
+    if not earlier:
+        return
+    table_name = next(
+        str(function.environment["MESSAGES_TABLE"])
+        for function in deployed.functions.values()
+        if "MESSAGES_TABLE" in function.environment
+    )
+    table = boto3.resource("dynamodb", region_name=region).Table(table_name)
+    an_hour_ago = int(dt.datetime.now(dt.UTC).timestamp()) - 3600
+    for number, count in earlier.items():
+        calls = {f"earlier#{index}": an_hour_ago for index in range(count)}
+        table.put_item(Item={"message_id": f"voice-budget#{number}", "calls": calls, "version": 1,
+                             "expires_at": an_hour_ago + 2 * 86_400})  # fmt: skip

@@ -63,6 +63,23 @@ def test_a_bad_delivery_is_refused_naming_the_field(delivery: Any, message: str)
     assert str(raised.value).startswith(message)
 
 
+@pytest.mark.parametrize(
+    ("earlier", "message"),
+    [
+        ([PHONE], "calls_earlier_today: must be an object"),
+        ({"07700900001": 2}, "calls_earlier_today: '07700900001' is not an E.164 number"),
+        ({PHONE: 6}, f"calls_earlier_today.{PHONE}: must be a whole number of calls from 1 to 5"),
+        ({PHONE: True}, f"calls_earlier_today.{PHONE}: must be a whole number"),
+    ],
+)
+def test_calls_earlier_today_are_read_or_refused_naming_the_field(earlier: Any, message: str) -> None:
+    base = {"name": "n", "incident": {"incident_id": {"S": "1"}}, "time_limit_seconds": 5}
+    assert parse_scenario({**base, "calls_earlier_today": {PHONE: 5}}).calls_earlier_today == {PHONE: 5}
+    with pytest.raises(ScenarioError) as raised:
+        parse_scenario({**base, "calls_earlier_today": earlier})
+    assert str(raised.value).startswith(message)
+
+
 def test_the_templates_configuration_set_destinations_resolve_to_the_deployed_topic() -> None:
     template = {
         "Resources": {
