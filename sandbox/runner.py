@@ -55,6 +55,12 @@ def _stop_drivers(heartbeats: HeartbeatsDriver, maintenance: MaintenanceDriver, 
     voice.stop(errors)
 
 
+def _before_the_start(deployed: Any, scenario: Scenario) -> float | None:
+    """What the scenario sets up before anything runs: calls made earlier today, working hours (their start)."""
+    seed_earlier_calls(deployed, scenario.calls_earlier_today, REGION)  # sandbox/voice.py
+    return apply_working_hours(deployed, scenario.working_hours_start_in)  # sandbox/working_hours.py
+
+
 def run_scenario(
     scenario: Scenario, *, cdk_out: Path | None = None, workers: int = DEFAULT_MAX_WORKERS, warm: bool = True
 ) -> dict[str, Any]:
@@ -74,8 +80,7 @@ def run_scenario(
         runtime = LocalLambdaRuntime(endpoint_url=endpoint.url, region_name=REGION, max_workers=workers).install()
         try:
             deployed = deploy_cdk_out(cdk_out, STACK_NAME, region_name=REGION)
-            hours_start = apply_working_hours(deployed, scenario.working_hours_start_in)  # sandbox/working_hours.py
-            seed_earlier_calls(deployed, scenario.calls_earlier_today, REGION)  # sandbox/voice.py
+            hours_start = _before_the_start(deployed, scenario)
             runtime.register_all(deployed.functions)
             if warm:
                 runtime.initialize()  # the init phase of each function, as on AWS

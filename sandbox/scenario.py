@@ -10,7 +10,6 @@ from typing import Any
 from .heartbeats import HeartbeatPlan, parse_heartbeats
 from .maintenance import WindowAt, parse_maintenance
 from .receipts import DeliveryScript, parse_delivery
-from .voice import parse_earlier_calls
 from .scenario_items import (
     AlarmChangeAt,
     EventPost,
@@ -23,6 +22,7 @@ from .scenario_items import (
     require,
     when,
 )
+from .voice import parse_earlier_calls
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
