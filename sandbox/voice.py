@@ -167,8 +167,9 @@ def parse_earlier_calls(raw: Any) -> dict[str, int]:
 
 
 def seed_earlier_calls(deployed: Any, earlier: Mapping[str, int], region: str) -> None:
-    """Record calls placed an hour ago to each number, as the call function keeps them (escalation.voice.limits):
-    the daily budget of a number that was already called today, without an hour of real calls.
+    """Record calls placed an hour ago to each number, as the call function keeps them (escalation.voice.limits).
+
+    The daily budget of a number that was already called today, without hours of real calls.
     """
     if not earlier:
         return
