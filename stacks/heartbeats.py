@@ -29,6 +29,7 @@ from constructs import Construct, IConstruct
 from .alerts import FUNCTION_TIMEOUT_SECONDS as API_TIMEOUT_SECONDS
 from .alerts import Alerts
 from .functions import HandlerFunction
+from .scheduler_roles import invoker_role, pass_to_scheduler
 
 # Item key prefixes of the integrations table (lambdas/escalation/alerts/heartbeat_monitors.py, incidents.py, short_ids.py).
 BEAT_READS = ("hbtoken#", "heartbeat#", "dedup#")  # its token, its monitor, the incident its expiry opened
@@ -104,15 +105,9 @@ class Heartbeats(Construct):
         incidents.grant(check, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 
         # Scheduler's role: invoke the checker, and keep what it could not deliver.
-        self.scheduler_role = iam.Role(
-            self,
-            "SchedulerRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
-            description="EventBridge Scheduler: invokes the heartbeat checker at each deadline",
+        self.scheduler_role = invoker_role(
+            self, "SchedulerRole", check, description="EventBridge Scheduler: invokes the heartbeat checker at each deadline"
         )
-        self.scheduler_role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[check.function_arn]))
         self.dead_letters.grant_send_messages(self.scheduler_role)
 
         # The beat function: internet-facing; writes monitors, creates and deletes their schedules, resolves.
@@ -135,13 +130,7 @@ class Heartbeats(Construct):
                 resources=[self.schedule_arns],
             )
         )
-        self.events.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.scheduler_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            )
-        )
+        self.events.role.add_to_policy(pass_to_scheduler(self.scheduler_role))
         for handler in (self.check, self.events):  # a resolve texts those paged and completes the parked task
             handler.role.add_to_policy(iam.PolicyStatement(actions=list(MESSAGE_ITEM_ACTIONS), resources=[messages.table_arn]))
             grant_sms(handler.role)

@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .functions import HandlerFunction
+from .scheduler_roles import invoker_role, pass_to_scheduler
 
 PARTITION = "maintenance"  # lambdas/escalation/store/maintenance_windows.py: the windows' partition of the on-call table
 # The operator's windows in the on-call table: read them all, store one, end one.
@@ -39,28 +40,16 @@ class Maintenance(Construct):
         self.group = scheduler.ScheduleGroup(
             self, "Edges", schedule_group_name=self.group_name, removal_policy=RemovalPolicy.DESTROY
         )
-        self.scheduler_role = iam.Role(
-            self,
-            "SchedulerRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
-            description="EventBridge Scheduler: brings each maintenance window's start and end to the operator function",
-        )
         function = operator.function
-        invoke = iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
-        self.scheduler_role.add_to_policy(invoke)
+        self.scheduler_role = invoker_role(
+            self, "SchedulerRole", function,
+            description="EventBridge Scheduler: brings each maintenance window's start and end to the operator function",
+        )  # fmt: skip
         role = operator.role
         schedules = f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule/{self.group_name}/*"
         edges = iam.PolicyStatement(actions=["scheduler:CreateSchedule", "scheduler:DeleteSchedule"], resources=[schedules])
         role.add_to_policy(edges)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.scheduler_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            )
-        )
+        role.add_to_policy(pass_to_scheduler(self.scheduler_role))
         role.add_to_policy(iam.PolicyStatement(actions=list(ONCALL_ACTIONS), resources=[oncall_table.table_arn]))
         # The start function notes each incident a window holds on the window's item: that partition only.
         start.role.add_to_policy(

@@ -7,7 +7,6 @@ passes the time it fired for, which names the run (a repeated delivery tests nob
 
 from collections.abc import Callable
 
-from aws_cdk import Aws
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -17,6 +16,7 @@ from constructs import Construct
 
 from .config import EscalationConfig
 from .functions import HandlerFunction
+from .scheduler_roles import invoker_role
 
 # In the messages table: once-only keys, the test pages' items, the outbound log, the send rate and the ceilings.
 SELF_TEST_MESSAGES_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -31,15 +31,9 @@ def self_test_timeout_seconds(config: EscalationConfig) -> int:
 
 def schedule_self_test(scope: Construct, handler: HandlerFunction, config: EscalationConfig) -> scheduler.CfnSchedule:
     """The schedule that runs the self-test, with a role that may invoke the function and nothing else."""
-    role = iam.Role(
-        scope,
-        "SelfTestSchedulerRole",
-        assumed_by=iam.ServicePrincipal(
-            "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-        ),
-        description="EventBridge Scheduler: runs the pager self-test",
+    role = invoker_role(
+        scope, "SelfTestSchedulerRole", handler.function, description="EventBridge Scheduler: runs the pager self-test"
     )
-    role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[handler.function.function_arn]))
     handler.function.add_environment("SELF_TEST_REPLY_MINUTES", str(config.self_test_reply_minutes))
     return scheduler.CfnSchedule(
         scope,

@@ -8,7 +8,7 @@ belong to the Receipts construct (stacks/receipts.py), which creates them throug
 
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Aws, Duration, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -16,6 +16,7 @@ from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from .functions import XRAY_REASON, HandlerFunction
+from .scheduler_roles import invoker_role
 
 SPEND_CHECK_TIMEOUT_SECONDS = 60
 SPEND_CHECK_PERIOD = Duration.hours(1)
@@ -54,16 +55,8 @@ def add_spend_check(
         iam.PolicyStatement(actions=["sms-voice:DescribeSpendLimits", "cloudwatch:GetMetricStatistics"], resources=["*"])
     )
     # EventBridge Scheduler runs it hourly, with a role that may invoke this function and nothing else.
-    scheduler_role = iam.Role(
-        scope,
-        "SpendCheckSchedulerRole",
-        assumed_by=iam.ServicePrincipal(
-            "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-        ),
-        description="EventBridge Scheduler: runs the hourly SMS spend check",
-    )
-    scheduler_role.add_to_policy(
-        iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[handler.function.function_arn])
+    scheduler_role = invoker_role(
+        scope, "SpendCheckSchedulerRole", handler.function, description="EventBridge Scheduler: runs the hourly SMS spend check"
     )
     schedule = scheduler.CfnSchedule(
         scope,

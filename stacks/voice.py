@@ -24,6 +24,7 @@ from .config import EscalationConfig
 from .config_errors import ConfigError
 from .functions import HandlerFunction
 from .oncall_config import Definitions
+from .scheduler_roles import invoker_role, pass_to_scheduler
 from .sms_grants import SMS_ARN_PREFIX, sms_send_resources
 
 # The call waits up to 125 s for its second (escalation.voice.calls MAX_EARLY_SECONDS), up to 60 s for its slot, then
@@ -103,16 +104,11 @@ class VoiceCalls(Construct):
         role.add_to_policy(iam.PolicyStatement(actions=["sms-voice:SendVoiceMessage"], resources=resources))
         ops_topic.grant_publish(self.function)
 
-        self.scheduler_role = iam.Role(
+        self.scheduler_role = invoker_role(
             self,
             "SchedulerRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
+            self.function,
             description="EventBridge Scheduler: invokes place_call when a scheduled call comes due",
-        )
-        self.scheduler_role.add_to_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
         )
         self.dead_letters.grant_send_messages(self.scheduler_role)
         self.alarms = self._alarms(ops_topic)
@@ -142,13 +138,7 @@ class VoiceCalls(Construct):
     def grant_schedule(self, role: iam.IRole) -> None:
         """Let the page step create a call's schedule in this group, handing Scheduler this construct's role only."""
         role.add_to_principal_policy(iam.PolicyStatement(actions=["scheduler:CreateSchedule"], resources=[self.schedule_arns]))
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.scheduler_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            )
-        )
+        role.add_to_principal_policy(pass_to_scheduler(self.scheduler_role))
 
     def _alarms(self, ops_topic: sns.ITopic) -> list[cloudwatch.Alarm]:
         """The function failing, a call kept in the dead-letter queue: to ops."""
