@@ -78,7 +78,7 @@ MEANINGS: dict[str, str] = {
         "once (the service may throttle it) without holding one, so a page never waits for a slot nobody uses"
     ),
     "stormBatchSeconds": (
-        "storms: for a person in a storm, a page while another is unanswered waits up to this long (0-300) and "
+        "storms: for a person in a storm, a page waits up to this long (0-300) and "
         "goes out in one text with the other pages that reach them meanwhile; each later batch in the same storm "
         "waits twice as long, up to 120 s; notices and reminders join a digest that the storm digest function sends "
         "when it closes (the first stays open this long, at most 20 s; each next one in the same storm twice as long, "

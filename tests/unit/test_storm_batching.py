@@ -35,7 +35,13 @@ def batching(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> None:
 
 @pytest.fixture
 def storm(batching: None, aws: Aws) -> None:
-    """FIRST is in a storm (texts came fast): pages to them while another is open join a batch."""
+    """FIRST is in a storm (texts came fast): every first page to them joins a batch."""
+    Storms(aws.messages, window_seconds=WINDOW).extend(FIRST)
+
+
+def paged_then_storm(aws: Aws, sms_stub: Stubber, context: LambdaContext) -> None:
+    """FIRST's page of incident 123 went at once, alone; then texts came fast and FIRST is in a storm."""
+    run_page(sms_stub, context, level=0, token="t-123", message_id="m-123")
     Storms(aws.messages, window_seconds=WINDOW).extend(FIRST)
 
 
@@ -68,10 +74,10 @@ def _queued(sfn_stub: Stubber, token: str) -> None:
 
 
 def test_pages_to_a_busy_person_go_out_together_once_the_batch_closes(
-    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
     seed_item: dict[str, Any], lambda_context: LambdaContext,
 ) -> None:  # fmt: skip
-    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")  # the first page goes at once
+    paged_then_storm(aws, sms_stub, lambda_context)  # the first page goes at once
     runs = {
         incident: _open(aws, seed_item, incident, f"{name} is failing") for incident, name in (("4821", "db"), ("4822", "api"))
     }
@@ -109,11 +115,34 @@ def test_pages_to_a_busy_person_go_out_together_once_the_batch_closes(
     assert storms.batch_window_ms(FIRST, WINDOW * 1000) == 2 * WINDOW * 1000
 
 
+def test_in_a_storm_pages_racing_to_a_person_with_nothing_unanswered_still_go_as_one_text(
+    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, seed_item: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    # Two escalations reach FIRST at the same instant; neither finds the other's page unanswered yet.
+    runs = {
+        incident: _open(aws, seed_item, incident, f"{name} is failing") for incident, name in (("4821", "db"), ("4822", "api"))
+    }
+    for incident, execution in runs.items():
+        _queued(sfn_stub, f"t-{incident}")
+        result = page_contact.handler(
+            page_event(level=0, token=f"t-{incident}", incident_id=incident, execution=execution), lambda_context
+        )
+        assert result["outcome"] == "queued" and 0 < result["wait_seconds"] <= WINDOW  # the base window: maybe alone
+    time.sleep(WINDOW)
+    body = batch_page([("4821", "db is failing"), ("4822", "api is failing")], max_segments=1).body
+    sms_stub.add_response(
+        "send_text_message", {"MessageId": "m-batch"}, expected_params=sms_request(FIRST, body, "4821", ttl=300)
+    )
+    assert _page("4821", runs["4821"], "t-4821b", lambda_context) == {"outcome": "page", "message_ids": []}
+    assert _page("4822", runs["4822"], "t-4822b", lambda_context) == {"outcome": "page", "message_ids": []}
+    sms_stub.assert_no_pending_responses()  # one text for both, not two
+
+
 def test_a_batch_of_one_is_the_ordinary_page(
-    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
     seed_item: dict[str, Any], lambda_context: LambdaContext,
 ) -> None:  # fmt: skip
-    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
+    paged_then_storm(aws, sms_stub, lambda_context)
     execution = _open(aws, seed_item, "4821", "db is failing")
     _queued(sfn_stub, "t-1")
     assert (
@@ -151,10 +180,10 @@ def test_an_isolated_second_page_goes_out_at_once_and_a_third_in_quick_successio
 
 
 def test_a_page_already_going_out_alone_is_left_out_of_the_batch(
-    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
     seed_item: dict[str, Any], lambda_context: LambdaContext,
 ) -> None:  # fmt: skip
-    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
+    paged_then_storm(aws, sms_stub, lambda_context)
     runs = {incident: _open(aws, seed_item, incident, f"{incident} is failing") for incident in ("4821", "4822")}
     for incident, execution in runs.items():
         _queued(sfn_stub, f"t-{incident}")
@@ -172,10 +201,10 @@ def test_a_page_already_going_out_alone_is_left_out_of_the_batch(
 
 
 def test_a_batch_still_goes_as_one_text_after_the_first_page_was_acknowledged(
-    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
+    aws: Aws, batching: None, sms_stub: Stubber, sfn_stub: Stubber, started_incident: dict[str, Any],
     seed_item: dict[str, Any], lambda_context: LambdaContext,
 ) -> None:  # fmt: skip
-    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")
+    paged_then_storm(aws, sms_stub, lambda_context)
     runs = {incident: _open(aws, seed_item, incident, f"{incident} is failing") for incident in ("4821", "4822", "4823")}
     for incident, execution in runs.items():
         _queued(sfn_stub, f"t-{incident}")
@@ -219,8 +248,8 @@ def test_a_page_of_a_taken_batch_waits_until_its_taker_has_held_the_pages(aws: A
 def test_in_a_storm_a_reminder_joins_the_digest_instead_of_going_alone(
     aws: Aws, handed_over: Stubber, sms_stub: Stubber, started_incident: dict[str, Any], lambda_context: LambdaContext
 ) -> None:
-    Storms(aws.messages, window_seconds=20).extend(FIRST)  # FIRST is in a storm
-    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")  # the page itself goes at once
+    run_page(sms_stub, lambda_context, level=0, token="t-123", message_id="m-123")  # the page itself went at once
+    Storms(aws.messages, window_seconds=20).extend(FIRST)  # then FIRST is in a storm
     handed_over.add_response("invoke", {"StatusCode": 202}, expected_params=None)  # the reminder opens a digest
     result = page_contact.handler(page_event(level=0, attempt=1, token="t-123r"), lambda_context)
     assert result == {"outcome": "reminder", "message_ids": []}  # no text of its own

@@ -20,17 +20,22 @@ from escalation.store.once import SideEffectInProgress
 
 
 def in_storm(deps: Dependencies, number: str, incident_id: str, *, busy: bool) -> bool:
-    """Count this page as a text to number; True when it should join a batch (a storm, and another incident open)."""
+    """Count this page as a text to number; True when it should join a batch: the person is in a storm.
+
+    In a storm a page joins a batch even when no other page to the person is unanswered: pages racing to a person
+    at the same instant each find none unanswered yet, and would otherwise each go alone. Without storm tracking
+    (no digests deployed), a page joins one when another incident is open for the person (busy).
+    """
     storms = deps.notifier.storms
-    in_storm = storms.note(number, incident_id) if storms is not None else True
-    return busy and in_storm
+    return storms.note(number, incident_id) if storms is not None else busy
 
 
 def batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], number: str, *, ttl: int, busy: bool) -> float:
     """Storm batching (escalation.batching): seconds this page waits for its batch; 0 when it needs no batch now.
 
-    Only a first page (not a reminder) to a number in a storm (escalation.storms: texts coming fast) that has
-    another incident open (busy) joins a batch: an isolated second page goes at once. A page
+    Only a first page (not a reminder) to a number in a storm (escalation.storms: texts coming fast) joins a batch:
+    an isolated second page goes at once. A page that opens a batch for a person with no other incident open (busy)
+    opens it for stormBatchSeconds only, not the storm's longer later windows: it may be the only page. A page
     that joined one goes with it even if the other incident closed meanwhile (the person acknowledged their first
     page within the window: the rest still arrive as one text). 0 also when the batch was sent (this page with
     it) or could not be: the page then goes out on its own.
@@ -52,7 +57,7 @@ def batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numbe
         "description": str(item.get("description", ""))[:80],
     }
     storms = deps.notifier.storms
-    window_ms = storms.batch_window_ms(number, batches.window_ms) if storms is not None else None
+    window_ms = storms.batch_window_ms(number, batches.window_ms) if storms is not None and busy else None
     flush_at = batches.join(number, page_key, member, window_ms=window_ms)
     if storms is not None:
         storms.extend(number, beyond=flush_at / 1000)  # the storm outlasts the batch it holds for the person
