@@ -114,9 +114,10 @@ class Sandbox:
         self.https_endpoint = EventsEndpoint(alerts, port=self.https_port, beat=self._beat, tls=self.tls.server_context()).start()
         set_output(self.deployed, "EventsApiUrl", self.events_url)  # what `incidents integrations create` prints
         # moto's CloudFormation has no Scheduler: the groups are made here, and due one-time schedules fired.
-        scheduler = boto3.client("scheduler", region_name=REGION)  # heartbeat deadlines, maintenance windows' edges
-        for group in ("HeartbeatScheduleGroup", "MaintenanceScheduleGroup"):
-            scheduler.create_schedule_group(Name=self.deployed.outputs[group])
+        scheduler = boto3.client("scheduler", region_name=REGION)  # heartbeat deadlines, window edges, calls
+        for group in ("HeartbeatScheduleGroup", "MaintenanceScheduleGroup", "VoiceScheduleGroup"):
+            if group in self.deployed.outputs:  # calls only when the settings turn them on (voiceAfterSeconds)
+                scheduler.create_schedule_group(Name=self.deployed.outputs[group])
         self._schedules = OneTimeSchedules(REGION).start()
         return self
 
@@ -166,13 +167,15 @@ class Sandbox:
         )
 
 
-def _clients(endpoint: str) -> tuple[Any, Any]:
+def dynamodb_clients(endpoint: str) -> tuple[Any, Any]:
+    """A DynamoDB client and resource for the running sandbox at endpoint."""
     # moto accepts any credentials; these are placeholders, not secrets.
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)  # noqa: S106
     return session.client("dynamodb", endpoint_url=endpoint), session.resource("dynamodb", endpoint_url=endpoint)
 
 
-def _table_named(client: Any, fragment: str) -> str:
+def table_named(client: Any, fragment: str) -> str:
+    """The name of the sandbox's table with fragment in its name (Incidents, Messages...)."""
     names = [name for name in client.list_tables()["TableNames"] if fragment in name]
     if not names:
         raise LookupError(f"no table with {fragment!r} in its name at the endpoint: is the sandbox running?")
@@ -181,8 +184,8 @@ def _table_named(client: Any, fragment: str) -> str:
 
 def put_item(endpoint: str, item: dict[str, Any]) -> str:
     """Write an incident item (DynamoDB JSON) into the sandbox's incidents table; returns the table name."""
-    client, _ = _clients(endpoint)
-    table = _table_named(client, "Incidents")
+    client, _ = dynamodb_clients(endpoint)
+    table = table_named(client, "Incidents")
     client.put_item(TableName=table, Item=item)
     return table
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,10 +19,12 @@ import pytest
 from typer.testing import CliRunner
 
 from incidents_cli.main import app
+from sandbox import server
 from tests.conftest import REGION, REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox-server")]
 READY = "Emulated AWS account ready"
+SETTINGS = ("--set", "ackTimeoutSeconds=60", "--set", "voiceAfterSeconds=45")  # calls on: the test page may call
 
 
 def _free_port() -> int:
@@ -36,7 +39,7 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """`python -m sandbox serve` on a free port, as `make sandbox` runs it; its endpoint URL."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "serve", "--port", str(port), "--set", "ackTimeoutSeconds=60"],
+        [sys.executable, "-m", "sandbox", "serve", "--port", str(port), *SETTINGS],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -65,7 +68,8 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             process.wait()
 
 
-RECEIPTS = ("delivered", "undelivered")  # delivery receipts land on the timeline whenever they come
+# Delivery receipts land on the timeline whenever they come; so does the call the page schedules (calls are on here).
+RECEIPTS = ("delivered", "undelivered", "call_scheduled")
 
 
 def test_open_watch_acknowledge_and_report_with_the_cli_alone(sandbox: str) -> None:
@@ -121,3 +125,49 @@ def test_open_watch_acknowledge_and_report_with_the_cli_alone(sandbox: str) -> N
     assert [listed["id"] for listed in cli("maintenance", "list")["windows"]] == [window["id"]]
     ended = cli("maintenance", "end", window["id"], "--as", "tester")
     assert (ended["state"], ended["released"]) == ("ended", 0)
+
+
+def _answer_test_pages(endpoint: str, number: str, stop: threading.Event) -> threading.Thread:
+    """A phone that answers `TEST <code>` once its test page is on record (the sandbox's messages table)."""
+    client, _ = server.dynamodb_clients(endpoint)
+    table = server.table_named(client, "Messages")
+
+    def answer() -> None:
+        while not stop.wait(0.3):
+            found = client.scan(
+                TableName=table, FilterExpression="begins_with(message_id, :test) AND #number = :number",
+                ExpressionAttributeNames={"#number": "number"},
+                ExpressionAttributeValues={":test": {"S": "test#"}, ":number": {"S": number}},
+            )["Items"]  # fmt: skip
+            if found and "message_id_sent" in found[0]:
+                server.reply(endpoint, number, f"TEST {found[0]['message_id']['S'].removeprefix('test#')}")
+                return
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_test_page_and_a_test_call_go_round_the_sandbox_and_no_reply_fails(sandbox: str) -> None:
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(app, ["--endpoint-url", sandbox, "--region", REGION, "--json", *args])
+
+    stop = threading.Event()
+    try:
+        answering = _answer_test_pages(sandbox, "+447700900003", stop)
+        result = invoke("test-page", "+447700900003", "--voice", "--timeout", "120", "--as", "tester")
+        answering.join(5)
+    finally:
+        stop.set()
+    assert result.exit_code == 0, result.output
+    passed = json.loads(result.stdout)
+    words = passed["summary"].split(", ")
+    assert [word.split(" in ")[0] for word in words] == ["delivered", "call answered", "reply received"], passed["summary"]
+    assert passed["call_event"] in ("VOICE_ANSWERED", "VOICE_COMPLETED")
+    silent = invoke("test-page", "+447700900004", "--timeout", "3", "--as", "tester")  # nobody answers
+    assert silent.exit_code == 1
+    failed = json.loads(silent.stdout)
+    assert failed["passed"] is False and "no reply within 3 s" in failed["summary"]
+    assert failed["summary"].startswith("delivered in")  # the text arrived: the fault is on the way back
