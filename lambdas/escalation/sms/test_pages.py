@@ -92,32 +92,29 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def record_delivery(table: Any, code: str, *, outcome: str, event_type: str, at: str) -> None:
-    """A final receipt for the test text: how its delivery ended (the first final one counts)."""
+def _record_first(table: Any, code: str, fields: tuple[str, str, str], values: tuple[str, str, str]) -> None:
+    """Set (outcome, event, at) fields on the test's item unless its outcome field is set already."""
     try:
         table.update_item(
             Key={"message_id": PREFIX + code},
-            UpdateExpression="SET delivery = :outcome, delivery_event = :event, delivered_at = :at",
-            ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(delivery)",
-            ExpressionAttributeValues={":outcome": outcome, ":event": event_type, ":at": at},
+            UpdateExpression="SET " + ", ".join(f"#f{index} = :v{index}" for index in range(len(fields))),
+            ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(#f0)",
+            ExpressionAttributeNames={f"#f{index}": field for index, field in enumerate(fields)},
+            ExpressionAttributeValues={f":v{index}": value for index, value in enumerate(values)},
         )
     except ClientError as error:
         if not is_conditional_failure(error):
-            raise
+            raise  # else an earlier event recorded how it ended: the first one counts
+
+
+def record_delivery(table: Any, code: str, *, outcome: str, event_type: str, at: str) -> None:
+    """A final receipt for the test text: how its delivery ended (the first final one counts)."""
+    _record_first(table, code, ("delivery", "delivery_event", "delivered_at"), (outcome, event_type, at))
 
 
 def record_call(table: Any, code: str, *, outcome: str, event_type: str, at: str) -> None:
     """A voice receipt for the test call that says how it went (answered, or not): the first such one counts."""
-    try:
-        table.update_item(
-            Key={"message_id": PREFIX + code},
-            UpdateExpression="SET call_delivery = :outcome, call_event = :event, call_ended_at = :at",
-            ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(call_delivery)",
-            ExpressionAttributeValues={":outcome": outcome, ":event": event_type, ":at": at},
-        )
-    except ClientError as error:
-        if not is_conditional_failure(error):
-            raise
+    _record_first(table, code, ("call_delivery", "call_event", "call_ended_at"), (outcome, event_type, at))
 
 
 def record_reply(table: Any, code: str, sender: str, inbound_id: str) -> bool:
