@@ -19,6 +19,7 @@ from escalation.paging.storms import (
     MAX_DIGEST_SECONDS,
     MAX_PAGE_BATCH_SECONDS,
     STORM_BUCKET_SECONDS,
+    STORM_BUCKETS,
     STORM_LINGER_SECONDS,
     Storms,
 )
@@ -59,9 +60,18 @@ def test_texts_about_three_incidents_within_a_bucket_make_a_storm_that_lingers(a
     assert storms.note(FIRST, "2", at=start + 5) is False  # a second incident alone is no storm
     assert storms.note(FIRST, "2", at=start + 6) is False  # nor its notices: texts about the same incident count once
     assert storms.note(SECOND, "3", at=start + 6) is False  # texts to someone else do not count
-    assert storms.note(FIRST, "3", at=start + STORM_BUCKET_SECONDS + 1) is True  # the previous bucket counts too
-    assert storms.in_storm(FIRST, at=start + STORM_BUCKET_SECONDS + STORM_LINGER_SECONDS) is True
-    assert storms.in_storm(FIRST, at=start + STORM_BUCKET_SECONDS + STORM_LINGER_SECONDS + 2) is False
+    later = start + (STORM_BUCKETS - 1) * STORM_BUCKET_SECONDS + 1
+    assert storms.note(FIRST, "3", at=later) is True  # the two buckets before count too
+    assert storms.in_storm(FIRST, at=later + STORM_LINGER_SECONDS - 1) is True
+    assert storms.in_storm(FIRST, at=later + STORM_LINGER_SECONDS + 1) is False
+
+
+def test_texts_spread_wider_than_the_buckets_make_no_storm(aws: Aws) -> None:
+    storms = Storms(aws.messages, window_seconds=20)
+    start = 1_000 * STORM_BUCKET_SECONDS
+    assert storms.note(FIRST, "1", at=start) is False
+    assert storms.note(FIRST, "2", at=start + STORM_BUCKET_SECONDS) is False
+    assert storms.note(FIRST, "3", at=start + STORM_BUCKETS * STORM_BUCKET_SECONDS) is False  # the first fell out
 
 
 def test_notices_outside_a_storm_go_alone(digests: None, aws: Aws, sms_stub: Stubber) -> None:

@@ -1,7 +1,8 @@
 """Storms: when texts to one person come fast, pages go out as batches and notices as digests.
 
 A person is in a storm once texts (pages and notices, counted when they are about to go) about STORM_TEXTS
-different incidents reach them within one to two STORM_BUCKET_SECONDS buckets, and stays in it until
+different incidents reach them within STORM_BUCKETS buckets of STORM_BUCKET_SECONDS (the current one and the two
+before it: 60 to 90 s; escalations of a storm reach the next contact a window apart, in waves), and stays in it until
 STORM_LINGER_SECONDS after the last text held for them. Outside a storm every text goes at once: an isolated
 second page is not held (escalation.paging.batching decides with in_storm). In a storm, notices ("moved to the
 next contact", "UNACKNOWLEDGED", "acknowledged by", "resolved") join the person's digest; the first notice to open
@@ -33,8 +34,9 @@ from botocore.exceptions import ClientError
 
 from escalation.store.incident_table import is_conditional_failure
 
-STORM_TEXTS = 3  # incidents texted within STORM_BUCKET_SECONDS..2x that make a storm: a second page alone is not one
+STORM_TEXTS = 3  # incidents texted within STORM_BUCKETS buckets that make a storm: a second page alone is not one
 STORM_BUCKET_SECONDS = 30
+STORM_BUCKETS = 3  # the current bucket and the two before it
 STORM_LINGER_SECONDS = 300  # a storm lasts this long after the last text held in it (alerts come in waves)
 MAX_HOLD_SECONDS = 20  # the first digest of a storm opens for at most this long
 MAX_DIGEST_SECONDS = 300  # a later one doubles its window each time, up to this (the digest function waits for it)
@@ -95,8 +97,11 @@ class Storms:
             ExpressionAttributeValues={":incident": {incident_id}, ":expires": self._expires()},
             ReturnValues="ALL_NEW",
         )["Attributes"]["incidents"]
-        previous = self._table.get_item(Key={"message_id": f"texts#{number}#{bucket - 1}"}, ConsistentRead=True).get("Item")
-        if len(set(current) | set((previous or {}).get("incidents", set()))) >= STORM_TEXTS:
+        texted = set(current)
+        for earlier in range(bucket - STORM_BUCKETS + 1, bucket):
+            item = self._table.get_item(Key={"message_id": f"texts#{number}#{earlier}"}, ConsistentRead=True).get("Item")
+            texted |= set((item or {}).get("incidents", set()))
+        if len(texted) >= STORM_TEXTS:
             self.extend(number, at=now)
             return True
         return self.in_storm(number, at=now)
