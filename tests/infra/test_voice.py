@@ -121,3 +121,15 @@ def test_the_voice_and_its_price_cap_reach_the_call_and_spend_is_watched_for_cal
     assert watched == sorted((metric, percent) for metric in ("SmsSpendPercent", "VoiceSpendPercent", "BudgetSpendPercent")
                              for percent in (80, 100))  # fmt: skip
     assert sorted(spend_alarm_metrics(default_synth).values()) == [("SmsSpendPercent", 80), ("SmsSpendPercent", 100)]
+
+
+def test_the_operator_function_may_place_a_test_call_only_where_the_stack_calls(voice_synth: Synth, default_synth: Synth) -> None:
+    called = role(voice_synth, voice_synth.stack.operator.role)
+    assert resources_for(called, "sms-voice:SendVoiceMessage") == resources_for(
+        role(voice_synth, voice_synth.stack.voice.handler.role), "sms-voice:SendVoiceMessage"
+    )
+    variables = voice_synth.resources[voice_synth.logical_id(voice_synth.stack.operator.function)]["Properties"]["Environment"]
+    assert (variables["Variables"]["CALLS"], variables["Variables"]["VOICE_ID"]) == ("1", "AMY")
+    assert "sms-voice:SendVoiceMessage" not in actions_of(role(default_synth, default_synth.stack.operator.role))
+    plain = default_synth.resources[default_synth.logical_id(default_synth.stack.operator.function)]["Properties"]
+    assert "CALLS" not in plain["Environment"]["Variables"]
