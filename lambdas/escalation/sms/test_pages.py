@@ -92,29 +92,41 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _record_first(table: Any, code: str, fields: tuple[str, str, str], values: tuple[str, str, str]) -> None:
-    """Set (outcome, event, at) fields on the test's item unless its outcome field is set already."""
+def _set(table: Any, code: str, values: dict[str, str], *, unless: str | None = None) -> None:
+    """Set values on the test's item; with unless, only while that field is not set yet (the first event counts)."""
+    condition = "attribute_exists(message_id)" + (" AND attribute_not_exists(#unless)" if unless else "")
+    names = {f"#f{index}": field for index, field in enumerate(values)}
     try:
         table.update_item(
             Key={"message_id": PREFIX + code},
-            UpdateExpression="SET " + ", ".join(f"#f{index} = :v{index}" for index in range(len(fields))),
-            ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(#f0)",
-            ExpressionAttributeNames={f"#f{index}": field for index, field in enumerate(fields)},
-            ExpressionAttributeValues={f":v{index}": value for index, value in enumerate(values)},
+            UpdateExpression="SET " + ", ".join(f"#f{index} = :v{index}" for index in range(len(values))),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={**names, **({"#unless": unless} if unless else {})},
+            ExpressionAttributeValues={f":v{index}": value for index, value in enumerate(values.values())},
         )
     except ClientError as error:
         if not is_conditional_failure(error):
-            raise  # else an earlier event recorded how it ended: the first one counts
+            raise  # else an earlier event recorded how it ended (or the test is gone): nothing to add
 
 
 def record_delivery(table: Any, code: str, *, outcome: str, event_type: str, at: str) -> None:
     """A final receipt for the test text: how its delivery ended (the first final one counts)."""
-    _record_first(table, code, ("delivery", "delivery_event", "delivered_at"), (outcome, event_type, at))
+    _set(table, code, {"delivery": outcome, "delivery_event": event_type, "delivered_at": at}, unless="delivery")
+
+
+def record_call_placed(table: Any, code: str, *, message_id: str, at: str) -> None:
+    """The test call went out (escalation.voice.test_calls)."""
+    _set(table, code, {"call_message_id": message_id, "called_at": at})
+
+
+def record_call_not_placed(table: Any, code: str, reason: str) -> None:
+    """The test call could not be made, and why (the text stands)."""
+    _set(table, code, {"call_not_placed": reason})
 
 
 def record_call(table: Any, code: str, *, outcome: str, event_type: str, at: str) -> None:
     """A voice receipt for the test call that says how it went (answered, or not): the first such one counts."""
-    _record_first(table, code, ("call_delivery", "call_event", "call_ended_at"), (outcome, event_type, at))
+    _set(table, code, {"call_delivery": outcome, "call_event": event_type, "call_ended_at": at}, unless="call_delivery")
 
 
 def record_reply(table: Any, code: str, sender: str, inbound_id: str) -> bool:

@@ -12,7 +12,6 @@ Once per test: a retried request (the same code) finds its call placed, or its r
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from escalation.incidents.timeline import utc_now
 from escalation.platform.observability import logger
@@ -28,44 +27,35 @@ from escalation.voice.ssml import test_call_script
 MAX_PACING_WAIT_SECONDS = 20  # the operator function answers the CLI: a test call does not queue behind a storm
 
 
-def _note(deps: Dependencies, code: str, **fields: Any) -> None:
-    names = {f"#{name}": name for name in fields}
-    deps.once.table.update_item(
-        Key={"message_id": test_pages.PREFIX + code},
-        UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in fields),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={f":{name}": value for name, value in fields.items()},
-    )
-
-
-def _not_placed(deps: Dependencies, code: str, reason: str) -> dict[str, Any]:
-    _note(deps, code, call_not_placed=reason)
+def _not_placed(deps: Dependencies, code: str, reason: str) -> None:
+    test_pages.record_call_not_placed(deps.once.table, code, reason)
     logger.warning("test call not placed", extra={"code": code, "reason": reason})
-    return {"call_not_placed": reason}
 
 
-def _place(deps: Dependencies, code: str, number: str, sender: VoiceSender) -> dict[str, Any]:
+def _place(deps: Dependencies, code: str, number: str, sender: VoiceSender) -> None:
     limits = VoiceLimits(deps.once.table)
     call = f"test#{code}"
     budget = limits.take(number, call, critical=False)
     if budget is not Budget.OK:
-        return _not_placed(deps, code, BUDGET_REASONS[budget])
+        _not_placed(deps, code, BUDGET_REASONS[budget])
+        return
     slot = limits.pace().reserve_within(1, MAX_PACING_WAIT_SECONDS * 1000)
     if slot is None:
         limits.give_back(number, call)
-        return _not_placed(deps, code, f"calls are busy: the next call slot is more than {MAX_PACING_WAIT_SECONDS} s away")
+        _not_placed(deps, code, f"calls are busy: the next call slot is more than {MAX_PACING_WAIT_SECONDS} s away")
+        return
     time.sleep(max(0.0, slot / 1000 - time.time()))
     key = test_pages.incident_key(code)
     try:
         message_id = sender.call(number, test_call_script(code), incident_id=key, ttl_seconds=CALL_TTL_SECONDS)
     except (SmsFailed, SmsAccountFault) as error:
         limits.give_back(number, call)
-        return _not_placed(deps, code, f"the call could not be placed: {str(error)[:300]}")
+        _not_placed(deps, code, f"the call could not be placed: {str(error)[:300]}")
+        return
     at = utc_now()
     deps.message_log.record(message_id, incident_id=key, contact=number, level=0, kind=test_pages.CALL_KIND, at=at)
-    _note(deps, code, call_message_id=message_id, called_at=at)
+    test_pages.record_call_placed(deps.once.table, code, message_id=message_id, at=at)
     logger.info("test call placed", extra={"code": code, "to": mask(number), "message_id": message_id})
-    return {"call_message_id": message_id, "called_at": at}
 
 
 def place_test_call(deps: Dependencies, code: str, number: str, sender: VoiceSender) -> None:
