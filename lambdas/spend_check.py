@@ -34,7 +34,7 @@ from escalation.platform.observability import (
     logger,
     metrics,
 )
-from escalation.sms.spend import TEXT_LIMIT, VOICE_LIMIT, NoSpendLimit, month_to_date_cost, spend_limits, spend_percent
+from escalation.sms.spend import TEXT_LIMIT, VOICE_LIMIT, limit_named, month_to_date_cost, spend_limits, spend_percent
 
 WARN_AT_PERCENT = 80  # stacks/spend_check.py alarms at this and at 100
 
@@ -59,15 +59,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     limits = spend_limits(_sms())
     calls = os.environ.get("CALLS") == "1"
     budget = int(os.environ.get("SPEND_BUDGET_USD") or 0)
-    for name in (TEXT_LIMIT, *((VOICE_LIMIT,) if calls else ())):
-        if name not in limits:
-            raise NoSpendLimit(f"DescribeSpendLimits has no {name}")
+    text_limit = limit_named(limits, TEXT_LIMIT)
+    voice_limit = limit_named(limits, VOICE_LIMIT) if calls else 0  # both known before anything is published
     text_cost = month_to_date_cost(aws_clients.cloudwatch(), now, SMS_COST)
-    result = _publish(SMS_SPEND_PERCENT, text_cost, limits[TEXT_LIMIT])
+    result = _publish(SMS_SPEND_PERCENT, text_cost, text_limit)
     voice_cost = Decimal(0)
     if calls:
         voice_cost = month_to_date_cost(aws_clients.cloudwatch(), now, VOICE_COST)
-        result["voice"] = _publish(VOICE_SPEND_PERCENT, voice_cost, limits[VOICE_LIMIT])
+        result["voice"] = _publish(VOICE_SPEND_PERCENT, voice_cost, voice_limit)
     if budget > 0:
         result["budget"] = _publish(BUDGET_SPEND_PERCENT, text_cost + voice_cost, budget)
     highest = max(result["percent"], result.get("voice", {}).get("percent", 0), result.get("budget", {}).get("percent", 0))

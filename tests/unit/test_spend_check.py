@@ -45,14 +45,14 @@ def test_the_limit_is_the_enforced_one_when_set_else_the_accounts(
         "describe_spend_limits",
         limits(("VOICE_MESSAGE_MONTHLY_SPEND_LIMIT", 5, 10, True), ("TEXT_MESSAGE_MONTHLY_SPEND_LIMIT", 50, 100, overridden)),
     )
-    assert spend.text_spend_limit(spend_check._sms()) == expected
+    assert spend.limit_named(spend.spend_limits(spend_check._sms()), spend.TEXT_LIMIT) == expected
 
 
 def test_no_text_limit_is_an_error(stubs: tuple[Stubber, Stubber]) -> None:
     sms, _ = stubs
     sms.add_response("describe_spend_limits", limits(("VOICE_MESSAGE_MONTHLY_SPEND_LIMIT", 5, 10, True)))
     with pytest.raises(spend.NoSpendLimit):
-        spend.text_spend_limit(spend_check._sms())
+        spend.limit_named(spend.spend_limits(spend_check._sms()), spend.TEXT_LIMIT)
 
 
 def test_month_to_date_reads_the_sum_of_sms_cost_since_the_first_in_whole_hours(stubs: tuple[Stubber, Stubber]) -> None:

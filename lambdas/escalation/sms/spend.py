@@ -30,12 +30,11 @@ def spend_limits(client: Any) -> dict[str, int]:
     return limits
 
 
-def text_spend_limit(client: Any) -> int:
-    """The monthly text limit in US dollars."""
-    limits = spend_limits(client)
-    if TEXT_LIMIT not in limits:
-        raise NoSpendLimit(f"DescribeSpendLimits has no {TEXT_LIMIT}")
-    return limits[TEXT_LIMIT]
+def limit_named(limits: dict[str, int], name: str) -> int:
+    """The listed limit called name (TEXT_LIMIT, VOICE_LIMIT), in US dollars; NoSpendLimit when it is not listed."""
+    if name not in limits:
+        raise NoSpendLimit(f"DescribeSpendLimits has no {name}")
+    return limits[name]
 
 
 def month_start(now: datetime) -> datetime:
