@@ -90,14 +90,26 @@ def batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numbe
         for joined in held:
             deps.once.release(f"sent#{joined['page_key']}")
         return 0.0
-    text = messages.batch_page(
-        [(str(joined["incident_id"]), str(joined["description"])) for joined in held],
-        max_segments=deps.settings.max_sms_segments,
-    )
+    _send(deps, event, number, held, flush_at=flush_at, ttl=ttl)
+    return 0.0
+
+
+def _send(deps: Dependencies, event: dict[str, Any], number: str, held: list[dict[str, Any]], *, flush_at: int, ttl: int) -> None:
+    """Send the batch's held pages as one text (with the person's digest if one is due), or release them to go alone."""
+    incident_id: str = event["incident_id"]
+    level = int(event["level"])
+    batch = f"{number}#{flush_at}"
+    pages = [(str(joined["incident_id"]), str(joined["description"])) for joined in held]
+    # A digest of notices due for the person within seconds goes with the batch: one text wakes them once.
+    along = deps.notifier.take_digest_along(number, taker=f"batch#{batch}")
+    if along is None:
+        text = messages.batch_page(pages, max_segments=deps.settings.max_sms_segments)
+    else:
+        text = messages.batch_page_with_digest(pages, along[1], max_segments=deps.settings.max_sms_segments)
     # Every incident of the batch is on record as paged to this number before the text goes: a YES ALL sent the
     # instant it arrives must find them all (a record without the send is harmless: the pages then go out alone).
     # Each row names the batch, so a bare YES after the batch text acts on none of them (escalation.matching).
-    at, batch = utc_now(), f"{number}#{flush_at}"
+    at = utc_now()
     for index, joined in enumerate(held):
         deps.message_log.record(
             f"batch#{number}#{flush_at}#{index}", incident_id=str(joined["incident_id"]), contact=number,
@@ -112,8 +124,12 @@ def batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numbe
         for joined in held:
             deps.once.release(f"sent#{joined['page_key']}")
         logger.warning("batched page not sent; each page goes out alone", extra={"incident_id": incident_id, "error": str(error)})
-        return 0.0
+        if along is not None:
+            deps.notifier.give_digest_back(number, along[0], along[1], taker=f"batch#{batch}")
+        return
     count(PAGES_BATCHED, len(held))
+    if along is not None:
+        deps.notifier.digest_sent_along(number, along[0])
     if deps.notifier.storms is not None:
         deps.notifier.storms.batch_sent(number)
     sent_at = utc_now()
@@ -124,4 +140,3 @@ def batch(deps: Dependencies, event: dict[str, Any], item: dict[str, Any], numbe
         )  # fmt: skip
         deps.incidents.record_sent(str(joined["incident_id"]), entry)
         deps.once.mark_done(f"sent#{joined['page_key']}")
-    return 0.0

@@ -98,6 +98,11 @@ class Batches:
         self._table.put_item(Item={"message_id": f"batched#{page_key}", "flush_at": flush_at, "expires_at": self._expires_at()})
         return flush_at
 
+    def closes_at(self, number: str) -> int | None:
+        """When number's latest page batch closes, or closed (epoch ms); None when it has none."""
+        item = self._table.get_item(Key={"message_id": f"batch#{number}"}, ConsistentRead=True).get("Item")
+        return int(item["flush_at"]) if item else None
+
     def mark_held(self, number: str, flush_at: int) -> None:
         """The taker of the batch closing at flush_at has held (or left out) every page: the others may look now."""
         try:

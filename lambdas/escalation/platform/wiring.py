@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+from escalation.paging.batching import Batches
 from escalation.paging.storms import Storms
 from escalation.platform import aws_clients
 from escalation.platform.settings import Settings, get_settings
@@ -64,6 +65,7 @@ def dependencies() -> Dependencies:
             flusher=DigestFlusher(aws_clients.lambda_(), settings.storm_digest_function)
             if settings.storm_digest_function
             else None,
+            batches=Batches(messages, window_seconds=settings.storm_batch_seconds) if settings.storm_batch_seconds else None,
         ),
         inbound_store=DynamoDBPersistenceLayer(
             table_name=settings.messages_table, key_attr="message_id", expiry_attr="expires_at"

@@ -14,9 +14,11 @@ digest hands it to the storm digest function (escalation.sms.digest_flush), whic
 """
 
 import time
+from typing import Any
 
 from escalation.incidents.timeline import utc_now
-from escalation.paging.storms import Storms
+from escalation.paging.batching import Batches
+from escalation.paging.storms import MERGE_SECONDS, Storms
 from escalation.paging.storms import now_ms as storm_now_ms
 from escalation.platform.observability import ESCALATION_PAGES, SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
 from escalation.sms.ceiling import SmsCeiling, SmsCeilingReached
@@ -29,6 +31,7 @@ from escalation.store.message_log import MessageLog
 
 COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
 DIGEST_SLEEP_STEP_SECONDS = 30.0  # a digest's wait, in steps (a clock that jumps, a window that moved)
+MERGE_GRACE_SECONDS = 5.0  # how long past a page batch's closing a digest waits for the batch to take it along
 MAX_COURTESY_WAIT_SECONDS = 1.0  # a slot this close is reserved and waited for; past it, send now and reserve none
 DIGESTED_KINDS = frozenset({"escalated_notice", "exhausted_notice", "acknowledged_notice", "resolved_notice", "reminder"})
 
@@ -46,8 +49,10 @@ class Notifier:
         storms: Storms | None = None,
         digest_segments: int = 1,
         flusher: DigestFlusher | None = None,
+        batches: Batches | None = None,
     ) -> None:
         self.storms = storms
+        self._batches = batches
         self._flusher = flusher
         self._digest_segments = digest_segments
         self._sender = sender
@@ -194,17 +199,69 @@ class Notifier:
         """Wait until the digest closing at flush_at has closed, then send it, once; None when someone else sent it.
 
         Called by the storm digest function with the opener's key (or by the opener itself); a retry finds it sent.
+        A page batch to the person closing within MERGE_SECONDS is waited for: it takes the digest along (one text).
         Only a crash between the send and its record sends it twice (a courtesy text: better twice than never).
         """
         assert self.storms is not None
-        while (wait := (flush_at - storm_now_ms()) / 1000) > 0:
-            time.sleep(min(wait, DIGEST_SLEEP_STEP_SECONDS))
+        _sleep_until(flush_at)
+        self._wait_for_closing_batch(to)
         members = self.storms.take(to, flush_at, taker=taker)
+        if members is None:
+            members = self._take_back(to, flush_at, taker)
         if not members:
-            return None  # a later notice found it due first and sends it (it took the opener's place)
+            return None  # a batch sent it along, or a later notice found it due first and sends it
         self.storms.extend(to)
         digest = storm_digest(members, self._digest_segments)
         first = str(members[0]["incident_id"])
         message_id = self.send(to, digest, incident_id=first, level=0, kind="storm_digest", ttl_seconds=COURTESY_TTL_SECONDS)
         self.storms.sent(to, flush_at)
         return message_id
+
+    def _wait_for_closing_batch(self, to: str) -> None:
+        """If a page batch to the person closes within MERGE_SECONDS (or just closed), wait until it has had its go."""
+        closes = self._batches.closes_at(to) if self._batches is not None else None
+        if closes is not None and -MERGE_GRACE_SECONDS * 1000 <= closes - storm_now_ms() <= MERGE_SECONDS * 1000:
+            _sleep_until(closes + int(MERGE_GRACE_SECONDS * 1000))
+
+    def _take_back(self, to: str, flush_at: int, taker: str) -> list[dict[str, Any]] | None:
+        """A page batch took the digest along: wait for its lease; the members if it never sent it, else None."""
+        assert self.storms is not None
+        while (lease := self.storms.lease_until(to, flush_at)) is not None:
+            _sleep_until(lease + 500)
+            members = self.storms.reclaim(to, flush_at, taker=taker)
+            if members is not None:
+                logger.warning("a page batch took this digest along and never sent it: sent alone", extra={"to": mask(to)})
+                return members
+        return None
+
+    def take_digest_along(self, to: str, *, taker: str) -> tuple[int, list[dict[str, Any]]] | None:
+        """For a page batch about to go: the person's digest due within MERGE_SECONDS, (flush_at, members), or None.
+
+        The caller sends it with the batch and then calls digest_sent_along, or give_digest_back if the text failed.
+        """
+        return self.storms.take_along(to, taker) if self.storms is not None else None
+
+    def digest_sent_along(self, to: str, flush_at: int) -> None:
+        """The digest closing at flush_at went out with a page batch."""
+        assert self.storms is not None
+        self.storms.sent(to, flush_at)
+
+    def give_digest_back(self, to: str, flush_at: int, members: list[dict[str, Any]], *, taker: str) -> None:
+        """The page batch that took a digest along could not send it: the digest goes out on its own after all."""
+        assert self.storms is not None
+        due = self.storms.give_back(to, flush_at, members, taker=taker)
+        if due is None:
+            return  # its own function took it back, or its notices joined an open digest
+        if self._flusher is not None:
+            self._flusher.flush_later(to, due, taker)
+            return
+        try:
+            self.flush_digest(to, due, taker)
+        except (SmsFailed, SmsThrottled, SmsAccountFault) as error:
+            logger.warning("storm digest given back and not sent", extra={"to": mask(to), "error": str(error)})
+
+
+def _sleep_until(at_ms: int) -> None:
+    """Sleep until at_ms (epoch ms), in steps (a clock that jumps, a window that moved)."""
+    while (wait := (at_ms - storm_now_ms()) / 1000) > 0:
+        time.sleep(min(wait, DIGEST_SLEEP_STEP_SECONDS))
