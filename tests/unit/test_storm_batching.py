@@ -261,3 +261,77 @@ def test_in_a_storm_a_reminder_joins_the_digest_instead_of_going_alone(
     assert [(member["kind"], member["incident_id"]) for member in digest["members"]] == [("reminder", "123")]
     body = messages.storm_digest(digest["members"], 1).body
     assert body == "Storm update: 1 still waiting for your answer: 123. Reply YES <id> to take one, YES ALL for all."
+
+
+# --- a digest due with the batch goes in the batch's text -------------------------------------------------------------
+
+
+def _digest_open(aws: Aws) -> tuple[int, str]:
+    """A notice for FIRST opened their digest (its function sleeps until it closes, WINDOW s from now)."""
+    key = f"exhausted_notice#77#exec-77#{FIRST}"
+    flush_at, opened = Storms(aws.messages, window_seconds=WINDOW).hold(
+        FIRST, {"key": key, "kind": "exhausted_notice", "incident_id": "77"}
+    )
+    assert opened
+    return flush_at, key
+
+
+def _racing_pages(aws: Aws, sfn_stub: Stubber, seed_item: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    runs = {
+        incident: _open(aws, seed_item, incident, f"{name} is failing") for incident, name in (("4821", "db"), ("4822", "api"))
+    }
+    for incident, execution in runs.items():
+        _queued(sfn_stub, f"t-{incident}")
+        assert _page(incident, execution, f"t-{incident}", context)["outcome"] == "queued"
+    return runs
+
+
+PAGES = [("4821", "db is failing"), ("4822", "api is failing")]
+NOTICE = [{"incident_id": "77", "kind": "exhausted_notice"}]
+
+
+def test_a_digest_closing_with_the_batch_goes_in_its_text_and_its_function_sends_nothing(
+    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, seed_item: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    flush_at, key = _digest_open(aws)
+    runs = _racing_pages(aws, sfn_stub, seed_item, lambda_context)  # the batch closes about when the digest does
+    time.sleep(WINDOW)
+    body = messages.batch_page_with_digest(PAGES, NOTICE, max_segments=1).body
+    assert body == (
+        "2 new incidents: 4821 db is failing, 4822 api is failing. Reply YES ALL or YES <id>. "
+        "Also: 1 UNACKNOWLEDGED, escalation stopped: 77."
+    )
+    sms_stub.add_response(
+        "send_text_message", {"MessageId": "m-batch"}, expected_params=sms_request(FIRST, body, "4821", ttl=300)
+    )
+    assert _page("4821", runs["4821"], "t-4821b", lambda_context) == {"outcome": "page", "message_ids": []}
+    assert _page("4822", runs["4822"], "t-4822b", lambda_context) == {"outcome": "page", "message_ids": []}
+    # The digest's own function wakes (retried too): the digest went with the batch, it sends nothing.
+    notifier = wiring.dependencies().notifier
+    assert notifier.flush_digest(FIRST, flush_at, key) is None
+    assert notifier.flush_digest(FIRST, flush_at, key) is None
+    sms_stub.assert_no_pending_responses()  # one text for two pages and the notice
+    assert aws.messages.get_item(Key={"message_id": f"digest#{FIRST}"})["Item"]["sent"] is True
+
+
+def test_a_batch_text_that_fails_gives_the_digest_back_and_it_goes_alone(
+    aws: Aws, storm: None, sms_stub: Stubber, sfn_stub: Stubber, seed_item: dict[str, Any], lambda_context: LambdaContext
+) -> None:
+    flush_at, key = _digest_open(aws)
+    runs = _racing_pages(aws, sfn_stub, seed_item, lambda_context)
+    time.sleep(WINDOW)
+    with_digest = messages.batch_page_with_digest(PAGES, NOTICE, max_segments=1).body
+    sms_stub.add_client_error(
+        "send_text_message", service_error_code="ThrottlingException", service_message="Rate exceeded",
+        expected_params=sms_request(FIRST, with_digest, "4821", ttl=300),
+    )  # fmt: skip
+    # Given back, the digest goes on its own at once (this deployment has no digest function: the batch's sends it),
+    alone = messages.storm_digest(NOTICE, 1).body
+    sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, alone, "77"))
+    # ... and the page, released from the batch, goes out alone as well.
+    sms_stub.add_response("send_text_message", {"MessageId": "m-4821"}, expected_params=sms_request(FIRST, ANY, "4821", ttl=300))
+    assert _page("4821", runs["4821"], "t-4821b", lambda_context)["message_ids"] == ["m-4821"]
+    sms_stub.assert_no_pending_responses()
+    # Its own function, waking late, finds it sent: the notice reached the person once.
+    assert wiring.dependencies().notifier.flush_digest(FIRST, flush_at, key) is None
+    assert aws.messages.get_item(Key={"message_id": f"digest#{FIRST}"})["Item"]["sent"] is True

@@ -15,6 +15,7 @@ import send_digest
 from botocore.stub import ANY, Stubber
 
 from escalation.paging import storms as storms_module
+from escalation.paging.batching import Batches
 from escalation.paging.storms import (
     MAX_DIGEST_SECONDS,
     MAX_PAGE_BATCH_SECONDS,
@@ -282,3 +283,123 @@ def test_a_storm_never_ends_while_something_is_held_for_the_person(aws: Aws) -> 
     assert storms.in_storm(FIRST, at=now + MAX_DIGEST_SECONDS + STORM_LINGER_SECONDS + 1) is False
     storms.extend(FIRST, at=now)  # a later, shorter extension never cuts it short
     assert storms.in_storm(FIRST, at=now + MAX_DIGEST_SECONDS + STORM_LINGER_SECONDS - 1) is True
+
+
+# --- a page batch takes a digest along: the lease, the give-back, the wait ---------------------------------------------
+
+
+def _due_digest(aws: Aws, key: str = "k1", incident_id: str = "4821") -> int:
+    """FIRST's digest, opened by notice key, closed a moment ago and not sent yet."""
+    flush_at = storm_now_ms() - 100
+    aws.messages.put_item(
+        Item={
+            "message_id": f"digest#{FIRST}",
+            "flush_at": flush_at,
+            "opener": key,
+            "members": [{"key": key, "kind": "resolved_notice", "incident_id": incident_id}],
+        }
+    )
+    return flush_at
+
+
+def test_a_digest_taken_along_by_a_batch_that_died_is_taken_back_when_its_lease_ends(
+    digests: None, aws: Aws, sms_stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storms_module, "MERGE_LEASE_SECONDS", 1)
+    flush_at = _due_digest(aws)
+    notifier = wiring.dependencies().notifier
+    along = notifier.take_digest_along(FIRST, taker="batch#b1")
+    assert along is not None and along[0] == flush_at  # ... and the batch's function died before its text went
+    assert notifier.take_digest_along(FIRST, taker="batch#b2") is None  # taken once
+    digest = messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
+    sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, digest.body, "4821"))
+    started = storm_now_ms()
+    assert send_digest.handler({"number": FIRST, "flush_at": flush_at, "taker": "k1"}, FakeLambdaContext()) == {
+        "outcome": "sent",
+        "message_id": "m-digest",
+    }
+    assert storm_now_ms() - started >= 1000  # not before the lease ended
+    sms_stub.assert_no_pending_responses()
+    # The batch, had it only been slow, can no longer mark it sent as its own or give it back: the function has it.
+    assert aws.messages.get_item(Key={"message_id": f"digest#{FIRST}"})["Item"]["taken_by"] == "k1"
+    assert notifier.storms is not None
+    assert notifier.storms.give_back(FIRST, flush_at, along[1], taker="batch#b1") is None
+
+
+def test_a_digest_given_back_after_a_newer_one_opened_joins_it(digests: None, aws: Aws) -> None:
+    storms = Storms(aws.messages, window_seconds=20)
+    storms.extend(FIRST)
+    flush_at = _due_digest(aws, key="k1", incident_id="4821")
+    along = storms.take_along(FIRST, "batch#b1")
+    assert along is not None
+    # While the batch's text is going, a notice opens FIRST's next digest ...
+    newer, opened = storms.hold(FIRST, {"key": "k2", "kind": "escalated_notice", "incident_id": "4822"})
+    assert opened and newer > flush_at
+    # ... and the text fails: the taken notice joins the newer digest, whose opener sends both.
+    assert storms.give_back(FIRST, flush_at, along[1], taker="batch#b1") is None
+    assert storms.take(FIRST, newer, taker="k2") == [
+        {"key": "k2", "kind": "escalated_notice", "incident_id": "4822"},
+        {"key": "k1", "kind": "resolved_notice", "incident_id": "4821"},
+    ]
+
+
+def test_a_digest_given_back_after_its_item_was_sent_over_opens_the_next_for_the_batch(digests: None, aws: Aws) -> None:
+    storms = Storms(aws.messages, window_seconds=20)
+    storms.extend(FIRST)
+    flush_at = _due_digest(aws)
+    along = storms.take_along(FIRST, "batch#b1")
+    assert along is not None
+    newer, _ = storms.hold(FIRST, {"key": "k2", "kind": "escalated_notice", "incident_id": "4822"})
+    storms.take(FIRST, newer, taker="k2")
+    storms.sent(FIRST, newer)  # the newer digest went out before the batch's text failed
+    reopened = storms.give_back(FIRST, flush_at, along[1], taker="batch#b1")
+    assert reopened is not None  # the batch hands this one to the digest function as its opener
+    assert storms.take(FIRST, reopened, taker="batch#b1") == [{"key": "k1", "kind": "resolved_notice", "incident_id": "4821"}]
+
+
+def test_the_digest_function_waits_for_a_page_batch_about_to_close_which_takes_the_digest_along(
+    digests: None, aws: Aws, sms_stub: Stubber
+) -> None:
+    flush_at = _due_digest(aws)
+    batch_closes = Batches(aws.messages, window_seconds=2).join(FIRST, "page-1", {"page_key": "page-1"})
+    outcome: dict[str, object] = {}
+    thread = threading.Thread(
+        target=lambda: outcome.update(
+            send_digest.handler({"number": FIRST, "flush_at": flush_at, "taker": "k1"}, FakeLambdaContext())
+        )
+    )
+    thread.start()  # the digest is due: without a batch closing in 2 s, its function would send it now
+    while storm_now_ms() < batch_closes:
+        time.sleep(0.1)
+    notifier = wiring.dependencies().notifier  # the batch closes and its text takes the digest along
+    along = notifier.take_digest_along(FIRST, taker=f"batch#{FIRST}#{batch_closes}")
+    assert along is not None and along[0] == flush_at
+    notifier.digest_sent_along(FIRST, flush_at)
+    thread.join(60)
+    assert outcome == {"outcome": "sent_by_another", "message_id": None}
+    sms_stub.assert_no_pending_responses()  # the function sent nothing: the notice went with the batch
+
+
+def test_a_digest_given_back_goes_to_the_digest_function_which_sends_it_for_the_batch(
+    handed_over: Stubber, aws: Aws, sms_stub: Stubber
+) -> None:
+    flush_at = _due_digest(aws)
+    notifier = wiring.dependencies().notifier
+    along = notifier.take_digest_along(FIRST, taker="batch#b1")
+    assert along is not None
+    invoked = capture_invokes(handed_over)
+    handed_over.add_response(
+        "invoke",
+        {"StatusCode": 202},
+        expected_params={"FunctionName": DIGEST_FUNCTION, "InvocationType": "Event", "Payload": ANY},
+    )
+    notifier.give_digest_back(FIRST, flush_at, along[1], taker="batch#b1")  # the batch's text failed
+    assert invoked == [{"number": FIRST, "flush_at": flush_at, "taker": "batch#b1"}]
+    digest = messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
+    sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, digest.body, "4821"))
+    assert send_digest.handler(invoked[0], FakeLambdaContext()) == {"outcome": "sent", "message_id": "m-digest"}
+    # The digest's own function, waking after, finds it no longer its own and not held by a batch: nothing more.
+    assert send_digest.handler({"number": FIRST, "flush_at": flush_at, "taker": "k1"}, FakeLambdaContext())["outcome"] == (
+        "sent_by_another"
+    )
+    sms_stub.assert_no_pending_responses()
