@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.texts:
         figures["texts"] = {
             person: [
-                f"{message['t']:.1f} {str(message['body']).splitlines()[0][:100]}"
+                f"{message['t']:.1f} {str(message['body']).splitlines()[0][:320]}"
                 for message in result["sms"]
                 if message["to"] == person
             ]

@@ -10,7 +10,8 @@ caller gives back the once-only key and a retry sends it, send_best_effort logs 
 
 Storms (escalation.paging.storms): a notice (escalated, unacknowledged, acknowledged, resolved) to a person in a
 storm joins their digest instead of going alone; confirmations and answers are never held. The notice that opens a
-digest hands it to the storm digest function (escalation.sms.digest_flush), which sends it when it closes.
+digest hands it to the storm digest function (escalation.sms.digest_flush), which sends it when it closes, or
+leaves it to a page batch to the person closing within seconds, whose text takes it along (escalation.paging.batch_pages).
 """
 
 import time
