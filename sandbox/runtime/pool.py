@@ -174,6 +174,13 @@ class Worker:
             self._dead = True
         return not self._dead
 
+    def terminate(self) -> None:
+        """Stop the process now; the thread waiting for its answer sees it gone (and releases it, closing its pipes)."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self._dead = True
+
     def kill(self) -> None:
         """Stop the process and close its pipes."""
         if self.alive():
@@ -197,6 +204,7 @@ class FunctionPool:
         self.environment = dict(environment)
         self.max_workers = max_workers
         self._idle: list[Worker] = []
+        self._busy: set[Worker] = set()  # handed out by acquire, not released yet
         self._live = 0
         self._closed = False
         self._condition = threading.Condition()
@@ -231,7 +239,9 @@ class FunctionPool:
                 if self._closed:
                     raise SandboxError(f"{self.name}: the runtime was stopped")
                 if self._idle:
-                    return self._idle.pop()
+                    worker = self._idle.pop()
+                    self._busy.add(worker)
+                    return worker
                 if self._live < self.max_workers:
                     self._live += 1
                     break
@@ -239,16 +249,20 @@ class FunctionPool:
                 if remaining <= 0 or not self._condition.wait(remaining):
                     raise TimeoutError(f"{self.name}: no worker came free in {timeout_s:g} s")
         try:
-            return self._start()
+            started = self._start()
         except BaseException:
             with self._condition:
                 self._live -= 1
                 self._condition.notify()
             raise
+        with self._condition:
+            self._busy.add(started)
+        return started
 
     def release(self, worker: Worker, *, healthy: bool) -> None:
         """Give a worker back after an invocation; unhealthy ones are stopped."""
         with self._condition:
+            self._busy.discard(worker)
             keep = healthy and not self._closed and worker.alive()
             if keep:
                 self._idle.append(worker)
@@ -259,14 +273,20 @@ class FunctionPool:
             worker.kill()
 
     def close(self) -> None:
-        """Stop every idle worker now; busy ones are stopped when released."""
+        """Stop every worker now: idle ones, and busy ones too (a handler sleeping for minutes must not hold the stop).
+
+        The invocation of a busy one ends as a crash, and its worker is released as such.
+        """
         with self._condition:
             self._closed = True
             idle, self._idle = self._idle, []
+            busy = list(self._busy)
             self._live -= len(idle)
             self._condition.notify_all()
         for worker in idle:
             worker.kill()
+        for worker in busy:
+            worker.terminate()
 
     def reset(self) -> None:
         """Stop the idle workers, so the next invocation is a cold start."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ import json, os, time
 
 def handler(event, context):
     started = time.time()
+    if "touch" in event:  # says it is running
+        open(event["touch"], "w").close()
     if "Records" in event:
         time.sleep(0.8)
     else:
@@ -134,6 +137,27 @@ def test_a_handler_past_its_timeout_is_killed_and_the_next_call_gets_a_fresh_pro
     assert "pid" in stack.invoke({"sleep": 0})
     assert stack.runtime.worker_processes("slow") in (before, before + 1)  # an idle warm one, or a cold start
     assert [e.error_type for e in stack.runtime.errors] == ["Sandbox.Timedout"]
+
+
+def test_stopping_the_runtime_ends_a_handler_still_sleeping_at_once(stack: Stack, tmp_path: Path) -> None:
+    # A function that sleeps for minutes (a call waiting for its second, a digest for its window) must not hold
+    # the sandbox's stop: Ctrl-C on `make sandbox` stops it now, not when the handler wakes.
+    role = boto3.client("iam").get_role(RoleName="slow")["Role"]["Arn"]
+    stack.lam.create_function(
+        FunctionName="sleeper", Runtime="python3.12", Role=role, Handler="slow.handler",
+        Code={"ZipFile": zip_directory(tmp_path / "code")}, Timeout=300,
+    )  # fmt: skip
+    stack.runtime.register("sleeper", LocalFunction(code_dir=tmp_path / "code", handler="slow.handler", timeout_s=300))
+    running = tmp_path / "running"
+    stack.lam.invoke(FunctionName="sleeper", InvocationType="Event", Payload=json.dumps({"sleep": 240, "touch": str(running)}))
+    deadline = time.monotonic() + 60
+    while not running.exists():
+        assert time.monotonic() < deadline, "the handler never started"
+        time.sleep(0.05)
+    stopping = time.monotonic()
+    stack.runtime.uninstall()
+    assert stack.runtime.wait_settled(30)  # the invocation ended (as a crash) instead of sleeping on for 240 s
+    assert time.monotonic() - stopping < 30
 
 
 def test_sms_gateway_answers_over_http_and_replies_name_the_last_message(stack: Stack) -> None:
