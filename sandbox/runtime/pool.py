@@ -273,10 +273,7 @@ class FunctionPool:
             worker.kill()
 
     def close(self) -> None:
-        """Stop every worker now: idle ones, and busy ones too (a handler sleeping for minutes must not hold the stop).
-
-        The invocation of a busy one ends as a crash, and its worker is released as such.
-        """
+        """Stop every worker now, busy ones too: a handler asleep for minutes must not hold the stop (it ends crashed)."""
         with self._condition:
             self._closed = True
             idle, self._idle = self._idle, []

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from escalation.paging import storms
+from escalation.paging import digests, storms
 from escalation.sms import outbox
 from stacks.digests import MAX_DIGEST_SECONDS, MERGE_LEASE_SECONDS, MERGE_WAIT_SECONDS, TIMEOUT_SECONDS
 from tests.infra.support import Synth, actions_of, placeholder, resources_for, role_statements, synthesize
@@ -21,8 +21,8 @@ def digest_function(synth: Synth) -> dict[str, Any]:
 
 def test_the_function_waits_out_the_longest_digest_and_is_its_own_storm_setting(default_synth: Synth) -> None:
     assert MAX_DIGEST_SECONDS == storms.MAX_DIGEST_SECONDS  # the stack and the functions agree on the longest wait
-    assert MERGE_WAIT_SECONDS == storms.MERGE_SECONDS + outbox.MERGE_GRACE_SECONDS  # ... on waiting for a page batch
-    assert MERGE_LEASE_SECONDS == storms.MERGE_LEASE_SECONDS  # ... and on a batch's hold on a digest
+    assert MERGE_WAIT_SECONDS == digests.MERGE_SECONDS + outbox.MERGE_GRACE_SECONDS  # ... on waiting for a page batch
+    assert MERGE_LEASE_SECONDS == digests.MERGE_LEASE_SECONDS  # ... and on a batch's hold on a digest
     properties = digest_function(default_synth)["Properties"]
     assert properties["Handler"] == "send_digest.handler"
     assert properties["Timeout"] == TIMEOUT_SECONDS > MAX_DIGEST_SECONDS

@@ -14,10 +14,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.stub import ANY, Stubber
 
 from escalation.paging.batching import Batches
+from escalation.paging.digests import Digests
 from escalation.paging.storms import STORM_TEXTS, Storms
 from escalation.platform import wiring
 from escalation.replies.matching import Inbox
-from escalation.sms import messages
+from escalation.sms import storm_messages
 from escalation.sms.messages import batch_page
 from escalation.store.message_log import MessageLog
 from escalation.store.repository import IncidentRepository
@@ -259,7 +260,7 @@ def test_in_a_storm_a_reminder_joins_the_digest_instead_of_going_alone(
     assert reminded["in_digest"] is True
     digest = aws.messages.get_item(Key={"message_id": f"digest#{FIRST}"})["Item"]
     assert [(member["kind"], member["incident_id"]) for member in digest["members"]] == [("reminder", "123")]
-    body = messages.storm_digest(digest["members"], 1).body
+    body = storm_messages.storm_digest(digest["members"], 1).body
     assert body == "Storm update: 1 still waiting for your answer: 123. Reply YES <id> to take one, YES ALL for all."
 
 
@@ -269,7 +270,7 @@ def test_in_a_storm_a_reminder_joins_the_digest_instead_of_going_alone(
 def _digest_open(aws: Aws) -> tuple[int, str]:
     """A notice for FIRST opened their digest (its function sleeps until it closes, WINDOW s from now)."""
     key = f"exhausted_notice#77#exec-77#{FIRST}"
-    flush_at, opened = Storms(aws.messages, window_seconds=WINDOW).hold(
+    flush_at, opened = Digests(Storms(aws.messages, window_seconds=WINDOW)).hold(
         FIRST, {"key": key, "kind": "exhausted_notice", "incident_id": "77"}
     )
     assert opened
@@ -296,7 +297,7 @@ def test_a_digest_closing_with_the_batch_goes_in_its_text_and_its_function_sends
     flush_at, key = _digest_open(aws)
     runs = _racing_pages(aws, sfn_stub, seed_item, lambda_context)  # the batch closes about when the digest does
     time.sleep(WINDOW)
-    body = messages.batch_page_with_digest(PAGES, NOTICE, max_segments=1).body
+    body = storm_messages.batch_page_with_digest(PAGES, NOTICE, max_segments=1).body
     assert body == (
         "2 new incidents: 4821 db is failing, 4822 api is failing. Reply YES ALL or YES <id>. "
         "Also: 1 UNACKNOWLEDGED, escalation stopped: 77."
@@ -320,13 +321,13 @@ def test_a_batch_text_that_fails_gives_the_digest_back_and_it_goes_alone(
     flush_at, key = _digest_open(aws)
     runs = _racing_pages(aws, sfn_stub, seed_item, lambda_context)
     time.sleep(WINDOW)
-    with_digest = messages.batch_page_with_digest(PAGES, NOTICE, max_segments=1).body
+    with_digest = storm_messages.batch_page_with_digest(PAGES, NOTICE, max_segments=1).body
     sms_stub.add_client_error(
         "send_text_message", service_error_code="ThrottlingException", service_message="Rate exceeded",
         expected_params=sms_request(FIRST, with_digest, "4821", ttl=300),
     )  # fmt: skip
     # Given back, the digest goes on its own at once (this deployment has no digest function: the batch's sends it),
-    alone = messages.storm_digest(NOTICE, 1).body
+    alone = storm_messages.storm_digest(NOTICE, 1).body
     sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, alone, "77"))
     # ... and the page, released from the batch, goes out alone as well.
     sms_stub.add_response("send_text_message", {"MessageId": "m-4821"}, expected_params=sms_request(FIRST, ANY, "4821", ttl=300))

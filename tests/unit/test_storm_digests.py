@@ -14,8 +14,10 @@ import pytest
 import send_digest
 from botocore.stub import ANY, Stubber
 
+from escalation.paging import digests as digests_module
 from escalation.paging import storms as storms_module
 from escalation.paging.batching import Batches
+from escalation.paging.digests import Digests
 from escalation.paging.storms import (
     MAX_DIGEST_SECONDS,
     MAX_PAGE_BATCH_SECONDS,
@@ -26,7 +28,7 @@ from escalation.paging.storms import (
 )
 from escalation.paging.storms import now_ms as storm_now_ms
 from escalation.platform import aws_clients, wiring
-from escalation.sms import messages
+from escalation.sms import messages, storm_messages
 from escalation.sms import outbox as notifications
 from escalation.sms.digest_flush import parse_flush_event
 from tests.conftest import Aws, FakeLambdaContext
@@ -103,7 +105,7 @@ def test_in_a_storm_sixty_notices_are_one_digest_and_a_confirmation_is_never_hel
         sms = messages.exhausted_notice(incident_id) if kind == "exhausted_notice" else messages.escalated_notice(incident_id)
         sent.append(notifier.send_courtesy(FIRST, sms, incident_id=incident_id, kind=kind, execution=f"exec-{incident_id}"))
 
-    digest = messages.storm_digest(
+    digest = storm_messages.storm_digest(
         [{"incident_id": incident_id, "kind": "escalated_notice"} for incident_id in ids[:40]]
         + [{"incident_id": incident_id, "kind": "exhausted_notice"} for incident_id in ids[40:]],
         1,
@@ -135,10 +137,10 @@ def test_in_a_storm_sixty_notices_are_one_digest_and_a_confirmation_is_never_hel
 def test_a_digest_whose_opener_died_is_sent_by_the_next_notice(digests: None, aws: Aws, sms_stub: Stubber) -> None:
     storms = Storms(aws.messages, window_seconds=20)
     storms.extend(FIRST)
-    flush_at, opener = storms.hold(FIRST, {"key": "k1", "kind": "resolved_notice", "incident_id": "4821"}, at_ms=1_000)
+    flush_at, opener = Digests(storms).hold(FIRST, {"key": "k1", "kind": "resolved_notice", "incident_id": "4821"}, at_ms=1_000)
     assert (flush_at, opener) == (21_000, True)  # ... and its function died before sending it
     notifier = wiring.dependencies().notifier
-    digest = messages.storm_digest(
+    digest = storm_messages.storm_digest(
         [{"incident_id": "4821", "kind": "resolved_notice"}, {"incident_id": "4822", "kind": "resolved_notice"}], 1
     )
     sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, digest.body, "4821"))
@@ -193,7 +195,7 @@ def test_the_opener_hands_its_digest_to_the_digest_function_which_sends_it_once(
     aws.messages.update_item(
         Key={"message_id": f"digest#{FIRST}"}, UpdateExpression="SET flush_at = :past", ExpressionAttributeValues={":past": 1}
     )
-    digest = messages.storm_digest(
+    digest = storm_messages.storm_digest(
         [
             {"incident_id": "5001", "kind": "escalated_notice"},
             {"incident_id": "5002", "kind": "exhausted_notice"},
@@ -221,7 +223,7 @@ def test_the_digest_function_waits_for_the_digest_to_close(handed_over: Stubber,
             "members": [{"key": "k1", "kind": "resolved_notice", "incident_id": "4821"}],
         }
     )
-    digest = messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
+    digest = storm_messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
     sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, digest.body, "4821"))
     send_digest.handler({"number": FIRST, "flush_at": flush_at, "taker": "k1"}, FakeLambdaContext())
     assert storm_now_ms() >= flush_at  # it never sends before the digest has closed
@@ -235,7 +237,7 @@ def test_each_digest_of_a_storm_stays_open_twice_as_long_as_the_last_and_a_new_s
     windows = []
     for _ in range(6):
         windows.append(storms.digest_window_ms(FIRST, at=now))
-        storms.sent(FIRST, 0)
+        storms.digest_sent(FIRST)
     assert windows == [20_000, 40_000, 80_000, 160_000, 300_000, 300_000]  # capped at MAX_DIGEST_SECONDS
     assert MAX_DIGEST_SECONDS == 300
     later = now + STORM_LINGER_SECONDS + 1  # the storm ended; the next one counts its digests afresh
@@ -305,13 +307,13 @@ def _due_digest(aws: Aws, key: str = "k1", incident_id: str = "4821") -> int:
 def test_a_digest_taken_along_by_a_batch_that_died_is_taken_back_when_its_lease_ends(
     digests: None, aws: Aws, sms_stub: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storms_module, "MERGE_LEASE_SECONDS", 1)
+    monkeypatch.setattr(digests_module, "MERGE_LEASE_SECONDS", 1)
     flush_at = _due_digest(aws)
     notifier = wiring.dependencies().notifier
     along = notifier.take_digest_along(FIRST, taker="batch#b1")
     assert along is not None and along[0] == flush_at  # ... and the batch's function died before its text went
     assert notifier.take_digest_along(FIRST, taker="batch#b2") is None  # taken once
-    digest = messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
+    digest = storm_messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
     sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, digest.body, "4821"))
     started = storm_now_ms()
     assert send_digest.handler({"number": FIRST, "flush_at": flush_at, "taker": "k1"}, FakeLambdaContext()) == {
@@ -322,39 +324,41 @@ def test_a_digest_taken_along_by_a_batch_that_died_is_taken_back_when_its_lease_
     sms_stub.assert_no_pending_responses()
     # The batch, had it only been slow, can no longer mark it sent as its own or give it back: the function has it.
     assert aws.messages.get_item(Key={"message_id": f"digest#{FIRST}"})["Item"]["taken_by"] == "k1"
-    assert notifier.storms is not None
-    assert notifier.storms.give_back(FIRST, flush_at, along[1], taker="batch#b1") is None
+    assert notifier.digests is not None
+    assert notifier.digests.give_back(FIRST, flush_at, along[1], taker="batch#b1") is None
 
 
-def test_a_digest_given_back_after_a_newer_one_opened_joins_it(digests: None, aws: Aws) -> None:
+def test_a_digest_given_back_after_a_newer_one_opened_joins_it(aws: Aws) -> None:
     storms = Storms(aws.messages, window_seconds=20)
     storms.extend(FIRST)
+    digests = Digests(storms)
     flush_at = _due_digest(aws, key="k1", incident_id="4821")
-    along = storms.take_along(FIRST, "batch#b1")
+    along = digests.take_along(FIRST, "batch#b1")
     assert along is not None
     # While the batch's text is going, a notice opens FIRST's next digest ...
-    newer, opened = storms.hold(FIRST, {"key": "k2", "kind": "escalated_notice", "incident_id": "4822"})
+    newer, opened = digests.hold(FIRST, {"key": "k2", "kind": "escalated_notice", "incident_id": "4822"})
     assert opened and newer > flush_at
     # ... and the text fails: the taken notice joins the newer digest, whose opener sends both.
-    assert storms.give_back(FIRST, flush_at, along[1], taker="batch#b1") is None
-    assert storms.take(FIRST, newer, taker="k2") == [
+    assert digests.give_back(FIRST, flush_at, along[1], taker="batch#b1") is None
+    assert digests.take(FIRST, newer, taker="k2") == [
         {"key": "k2", "kind": "escalated_notice", "incident_id": "4822"},
         {"key": "k1", "kind": "resolved_notice", "incident_id": "4821"},
     ]
 
 
-def test_a_digest_given_back_after_its_item_was_sent_over_opens_the_next_for_the_batch(digests: None, aws: Aws) -> None:
+def test_a_digest_given_back_after_its_item_was_sent_over_opens_the_next_for_the_batch(aws: Aws) -> None:
     storms = Storms(aws.messages, window_seconds=20)
     storms.extend(FIRST)
+    digests = Digests(storms)
     flush_at = _due_digest(aws)
-    along = storms.take_along(FIRST, "batch#b1")
+    along = digests.take_along(FIRST, "batch#b1")
     assert along is not None
-    newer, _ = storms.hold(FIRST, {"key": "k2", "kind": "escalated_notice", "incident_id": "4822"})
-    storms.take(FIRST, newer, taker="k2")
-    storms.sent(FIRST, newer)  # the newer digest went out before the batch's text failed
-    reopened = storms.give_back(FIRST, flush_at, along[1], taker="batch#b1")
+    newer, _ = digests.hold(FIRST, {"key": "k2", "kind": "escalated_notice", "incident_id": "4822"})
+    digests.take(FIRST, newer, taker="k2")
+    digests.sent(FIRST, newer)  # the newer digest went out before the batch's text failed
+    reopened = digests.give_back(FIRST, flush_at, along[1], taker="batch#b1")
     assert reopened is not None  # the batch hands this one to the digest function as its opener
-    assert storms.take(FIRST, reopened, taker="batch#b1") == [{"key": "k1", "kind": "resolved_notice", "incident_id": "4821"}]
+    assert digests.take(FIRST, reopened, taker="batch#b1") == [{"key": "k1", "kind": "resolved_notice", "incident_id": "4821"}]
 
 
 def test_the_digest_function_waits_for_a_page_batch_about_to_close_which_takes_the_digest_along(
@@ -395,7 +399,7 @@ def test_a_digest_given_back_goes_to_the_digest_function_which_sends_it_for_the_
     )
     notifier.give_digest_back(FIRST, flush_at, along[1], taker="batch#b1")  # the batch's text failed
     assert invoked == [{"number": FIRST, "flush_at": flush_at, "taker": "batch#b1"}]
-    digest = messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
+    digest = storm_messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
     sms_stub.add_response("send_text_message", {"MessageId": "m-digest"}, expected_params=sms_request(FIRST, digest.body, "4821"))
     assert send_digest.handler(invoked[0], FakeLambdaContext()) == {"outcome": "sent", "message_id": "m-digest"}
     # The digest's own function, waking after, finds it no longer its own and not held by a batch: nothing more.

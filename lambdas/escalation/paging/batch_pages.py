@@ -13,7 +13,7 @@ from escalation.platform.observability import (
     logger,
 )
 from escalation.platform.wiring import Dependencies
-from escalation.sms import messages
+from escalation.sms import messages, storm_messages
 from escalation.sms.client import SmsAccountFault, SmsFailed, SmsThrottled
 from escalation.sms.send_rate import MAX_INLINE_WAIT_SECONDS
 from escalation.store.once import SideEffectInProgress
@@ -105,7 +105,7 @@ def _send(deps: Dependencies, event: dict[str, Any], number: str, held: list[dic
     if along is None:
         text = messages.batch_page(pages, max_segments=deps.settings.max_sms_segments)
     else:
-        text = messages.batch_page_with_digest(pages, along[1], max_segments=deps.settings.max_sms_segments)
+        text = storm_messages.batch_page_with_digest(pages, along[1], max_segments=deps.settings.max_sms_segments)
     # Every incident of the batch is on record as paged to this number before the text goes: a YES ALL sent the
     # instant it arrives must find them all (a record without the send is harmless: the pages then go out alone).
     # Each row names the batch, so a bare YES after the batch text acts on none of them (escalation.matching).

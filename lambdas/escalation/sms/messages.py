@@ -1,8 +1,7 @@
 """Every SMS text the system sends, each within its segment budget (segments.py counts and shortens)."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from escalation.sms.segments import (
     count_segments,
@@ -31,7 +30,8 @@ class Sms:
     encoding: str
 
 
-def _priced(body: str) -> Sms:
+def priced(body: str) -> Sms:
+    """The text to send, with what it will cost (segments and encoding)."""
     segments, encoding = count_segments(body)
     return Sms(body=body, segments=segments, encoding=encoding)
 
@@ -69,9 +69,9 @@ def page(
         with_url = f"{literal(label)}: {{description}} {literal(url.strip())} {literal(instructions)}"
         body = shorten_to_fit(with_url, description, max_segments, min_keep=min(len(description), MIN_DESCRIPTION))
         if body is not None:
-            return _priced(body)
+            return priced(body)
     body = shorten_to_fit(f"{literal(label)}: {{description}} {literal(instructions)}", description, max_segments)
-    return _priced(body if body is not None else f"{label}. {instructions}")
+    return priced(body if body is not None else f"{label}. {instructions}")
 
 
 BATCH_INSTRUCTIONS = "Reply YES ALL or YES <id>."
@@ -99,8 +99,8 @@ def batch_page(incidents: Sequence[tuple[str, str]], *, max_segments: int) -> Sm
     with_words = [(listed, keep) for keep in (40, 24, 16, 12) for listed in range(len(incidents), min(len(incidents), 3) - 1, -1)]
     for listed, keep in [*with_words, *((listed, 0) for listed in range(len(incidents), 0, -1))]:
         if fits(body(listed, keep), max_segments):
-            return _priced(body(listed, keep))
-    return _priced(f"{len(incidents)} new incidents. {BATCH_INSTRUCTIONS}")
+            return priced(body(listed, keep))
+    return priced(f"{len(incidents)} new incidents. {BATCH_INSTRUCTIONS}")
 
 
 def reminder(
@@ -111,12 +111,12 @@ def reminder(
     max_segments = segment_budget(description, max_segments, max_unicode_segments)
     template = f"REMINDER {literal(incident_id)}: {{description}} {literal(instructions)}"
     body = shorten_to_fit(template, gsm_friendly(description.strip()), max_segments)
-    return _priced(body if body is not None else f"REMINDER {incident_id}. {instructions}")
+    return priced(body if body is not None else f"REMINDER {incident_id}. {instructions}")
 
 
 def escalated_notice(incident_id: str) -> Sms:
     """Tells the contact who declined or stayed silent that the next contact is paged."""
-    return _priced(f"Incident {incident_id} has been escalated to the next contact.")
+    return priced(f"Incident {incident_id} has been escalated to the next contact.")
 
 
 def _id_list(incident_ids: Sequence[str]) -> str:
@@ -136,131 +136,68 @@ def _also_open(incident_ids: Sequence[str]) -> str:
 
 def acknowledged_confirmation(incident_id: str, also_open: Sequence[str] = ()) -> Sms:
     """Confirms to the contact who replied YES that the incident is theirs, and what else is open for them."""
-    return _priced(f"Incident {incident_id} acknowledged. Thank you, it is yours.{_also_open(also_open)}")
+    return priced(f"Incident {incident_id} acknowledged. Thank you, it is yours.{_also_open(also_open)}")
 
 
 def acknowledged_all_confirmation(incident_ids: Sequence[str], also_open: Sequence[str] = ()) -> Sms:
     """Confirms a YES ALL: every incident it acknowledged (and any that opened meanwhile)."""
     if len(incident_ids) == 1:
         return acknowledged_confirmation(incident_ids[0], also_open)
-    return _priced(f"Acknowledged: {_id_list(incident_ids)}. Thank you, they are yours.{_also_open(also_open)}")
+    return priced(f"Acknowledged: {_id_list(incident_ids)}. Thank you, they are yours.{_also_open(also_open)}")
 
 
 def handoff_notice(rotation: str, local_start: str, zone: str) -> Sms:
     """Tells the person about to go on call when their shift starts (handoff notices, off by default)."""
-    return _priced(f"On call: you take over {one_line(rotation)} at {local_start} ({one_line(zone)}). No reply needed.")
+    return priced(f"On call: you take over {one_line(rotation)} at {local_start} ({one_line(zone)}). No reply needed.")
 
 
 def acknowledged_notice(incident_id: str, acknowledged_by: str) -> Sms:
     """Tells the other contacts paged that someone took the incident."""
-    return _priced(f"Incident {incident_id} was acknowledged by {one_line(acknowledged_by)}. No action needed.")
+    return priced(f"Incident {incident_id} was acknowledged by {one_line(acknowledged_by)}. No action needed.")
 
 
 def acknowledged_digest(incident_ids: Sequence[str], acknowledged_by: str) -> Sms:
     """Tells another contact paged that someone took several incidents with one YES ALL (one text, not one each)."""
-    return _priced(f"Incidents {_id_list(incident_ids)} were acknowledged by {one_line(acknowledged_by)}. No action needed.")
+    return priced(f"Incidents {_id_list(incident_ids)} were acknowledged by {one_line(acknowledged_by)}. No action needed.")
 
 
 def batch_needs_id(batch_ids: Sequence[str], also_open: Sequence[str] = ()) -> Sms:
     """Answer to a bare keyword after a batch text: it named several incidents, so nothing was done."""
     example = batch_ids[0]
-    return _priced(
+    return priced(
         f"Your last text listed {len(batch_ids)} incidents: {_id_list(batch_ids)}. Nothing done. "
         f"Reply YES ALL, or YES {example} for one.{_also_open(also_open)}"
     )
 
 
-# What a storm digest says of each kind of notice it stands for, in this order (escalation.storms).
-DIGEST_LINES = (
-    ("escalated_notice", "moved to the next contact"),
-    ("exhausted_notice", "UNACKNOWLEDGED, escalation stopped"),
-    ("acknowledged_notice", "acknowledged by others"),
-    ("resolved_notice", "resolved"),
-    ("reminder", "still waiting for your answer"),
-)
-
-
-def _some_ids(incident_ids: Sequence[str], shown: int) -> str:
-    """': 4821, 4822 +58 more' (shown ids at most; nothing when shown is 0)."""
-    if not shown:
-        return ""
-    rest = len(incident_ids) - shown
-    return ": " + ", ".join(incident_ids[:shown]) + (f" +{rest} more" if rest > 0 else "")
-
-
-def _digest_lines(members: Sequence[Mapping[str, Any]], shown: int) -> list[str]:
-    """Per kind of notice, in DIGEST_LINES order: how many and (at most shown of) which ids."""
-    lines = []
-    for kind, what in DIGEST_LINES:
-        ids = list(dict.fromkeys(str(member["incident_id"]) for member in members if member.get("kind") == kind))
-        if ids:
-            lines.append(f"{len(ids)} {what}{_some_ids(ids, shown)}.")
-    return lines
-
-
-def _answerable(members: Sequence[Mapping[str, Any]]) -> bool:
-    return any(member.get("kind") in ("exhausted_notice", "reminder") for member in members)
-
-
-def storm_digest(members: Sequence[Mapping[str, Any]], max_segments: int) -> Sms:
-    """One text for the notices held in a storm: per kind, how many and which ids, within max_segments.
-
-    Fewer ids are named until it fits (five, three, one, none: then counts only).
-    """
-    tail = " Reply YES <id> to take one, YES ALL for all." if _answerable(members) else " No action needed."
-    body = ""
-    for shown in (MAX_LISTED_IDS, 3, 1, 0):
-        body = "Storm update: " + " ".join(_digest_lines(members, shown)) + tail
-        if fits(body, max_segments):
-            break
-    return _priced(body)
-
-
-def batch_page_with_digest(
-    incidents: Sequence[tuple[str, str]], members: Sequence[Mapping[str, Any]], *, max_segments: int
-) -> Sms:
-    """A batch text that also says the person's storm digest, e.g. "3 new incidents: ... Also: 16 UNACKNOWLEDGED ...".
-
-    The two would have reached the person within seconds of each other; one text wakes them once and costs the same.
-    The page part keeps its own budget (batch_page); the digest part names fewer ids until the whole fits twice it.
-    """
-    page_part = batch_page(incidents, max_segments=max_segments).body
-    body = page_part
-    for shown in (MAX_LISTED_IDS, 3, 1, 0):
-        body = f"{page_part} Also: " + " ".join(_digest_lines(members, shown))
-        if fits(body, 2 * max_segments):
-            break
-    return _priced(body)
-
-
 def already_acknowledged(incident_id: str, acknowledged_by: str) -> Sms:
     """Answer to a reply about an incident someone else already took."""
-    return _priced(f"Incident {incident_id} is already acknowledged by {one_line(acknowledged_by)}.")
+    return priced(f"Incident {incident_id} is already acknowledged by {one_line(acknowledged_by)}.")
 
 
 def already_escalated(incident_id: str) -> Sms:
     """Answer to a NO from a contact the escalation has already moved past."""
-    return _priced(f"Incident {incident_id} was already escalated. Reply YES if you take it after all.")
+    return priced(f"Incident {incident_id} was already escalated. Reply YES if you take it after all.")
 
 
 def exhausted_notice(incident_id: str) -> Sms:
     """Tells everyone paged that nobody acknowledged and escalation stopped."""
-    return _priced(f"Incident {incident_id} is UNACKNOWLEDGED: escalation stopped. Reply YES to take it.")
+    return priced(f"Incident {incident_id} is UNACKNOWLEDGED: escalation stopped. Reply YES to take it.")
 
 
 def help_text(incident_id: str, open_ids: Sequence[str] = ()) -> Sms:
     """The one help reply sent for a text the grammar does not understand (open_ids: all open for the sender)."""
     others = [other for other in open_ids if other != incident_id]
     listed = f". Open for you: {_id_list([incident_id, *others])}." if others else ""
-    return _priced(f"Reply YES to acknowledge incident {incident_id} or NO to escalate it, e.g. YES {incident_id}{listed}")
+    return priced(f"Reply YES to acknowledge incident {incident_id} or NO to escalate it, e.g. YES {incident_id}{listed}")
 
 
 def unknown_incident(named: str, open_ids: Sequence[str]) -> Sms:
     """Answer to a reply naming an id that matches no incident paged to the sender: nothing was done."""
     named = gsm_friendly(named)[:MAX_NAMED_ID]
     if not open_ids:
-        return _priced(f"No incident {named} was paged to you, and nothing is open for you. Nothing done.")
-    return _priced(f"No incident {named} was paged to you. Nothing done.{_open_for_you(open_ids)}")
+        return priced(f"No incident {named} was paged to you, and nothing is open for you. Nothing done.")
+    return priced(f"No incident {named} was paged to you. Nothing done.{_open_for_you(open_ids)}")
 
 
 def _open_for_you(open_ids: Sequence[str]) -> str:
@@ -278,37 +215,37 @@ def nothing_open(incident_id: str, acknowledged_by: str | None = None, open_ids:
     """
     state = f"was acknowledged by {acknowledged_by}" if acknowledged_by else "is closed"
     if open_ids:
-        return _priced(f"Incident {incident_id} {state}. Nothing done.{_open_for_you(open_ids)}")
-    return _priced(f"Nothing is open for you: incident {incident_id} {state}. No action needed.")
+        return priced(f"Incident {incident_id} {state}. Nothing done.{_open_for_you(open_ids)}")
+    return priced(f"Nothing is open for you: incident {incident_id} {state}. No action needed.")
 
 
 def resolved_confirmation(incident_id: str) -> Sms:
     """Confirms to the contact who resolved the incident by SMS that it is closed."""
-    return _priced(f"Incident {incident_id} resolved. Thank you. Escalation stopped.")
+    return priced(f"Incident {incident_id} resolved. Thank you. Escalation stopped.")
 
 
 def resolved_notice(incident_id: str, resolved_by: str) -> Sms:
     """Tells everyone else paged that the incident is resolved (by a person's number or an integration's name)."""
-    return _priced(f"Incident {incident_id} was resolved by {gsm_friendly(resolved_by)[:40]}. No action needed.")
+    return priced(f"Incident {incident_id} was resolved by {gsm_friendly(resolved_by)[:40]}. No action needed.")
 
 
 def already_resolved(incident_id: str, resolved_by: str, open_ids: Sequence[str] = ()) -> Sms:
     """Answer to a reply about an incident that is already resolved (open_ids: the sender's open ones, listed)."""
     if open_ids:
-        return _priced(
+        return priced(
             f"Incident {incident_id} is already resolved by {gsm_friendly(resolved_by)[:40]}. Nothing done."
             f"{_open_for_you(open_ids)}"
         )
-    return _priced(f"Incident {incident_id} is already resolved by {gsm_friendly(resolved_by)[:40]}. No action needed.")
+    return priced(f"Incident {incident_id} is already resolved by {gsm_friendly(resolved_by)[:40]}. No action needed.")
 
 
 def test_page(code: str) -> Sms:
     """A test page (incidents test-page): it asks for a reply that proves answers reach the pager."""
-    return _priced(f"Test page {code}: reply TEST {code} to show that your answers reach the pager. No incident is open.")
+    return priced(f"Test page {code}: reply TEST {code} to show that your answers reach the pager. No incident is open.")
 
 
 def test_answered(code: str, answered: bool) -> Sms:
     """The answer to `TEST <code>`: the round trip works, or no such test was sent to this number."""
     if answered:
-        return _priced(f"Test {code} received: your answers reach the pager. Nothing else to do.")
-    return _priced(f"No test page {literal(code)[:MAX_NAMED_ID]} was sent to you. Nothing done.")
+        return priced(f"Test {code} received: your answers reach the pager. Nothing else to do.")
+    return priced(f"No test page {literal(code)[:MAX_NAMED_ID]} was sent to you. Nothing done.")

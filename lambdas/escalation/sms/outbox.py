@@ -19,15 +19,17 @@ from typing import Any
 
 from escalation.incidents.timeline import utc_now
 from escalation.paging.batching import Batches
-from escalation.paging.storms import MERGE_SECONDS, Storms
+from escalation.paging.digests import MERGE_SECONDS, Digests
+from escalation.paging.storms import Storms
 from escalation.paging.storms import now_ms as storm_now_ms
 from escalation.platform.observability import ESCALATION_PAGES, SMS_CEILING_REACHED, SMS_SEGMENTS, SMS_SENT, count, logger
 from escalation.sms.ceiling import SmsCeiling, SmsCeilingReached
 from escalation.sms.client import SmsAccountFault, SmsFailed, SmsSender, SmsThrottled
 from escalation.sms.digest_flush import DigestFlusher
-from escalation.sms.messages import Sms, storm_digest
+from escalation.sms.messages import Sms
 from escalation.sms.phone_numbers import mask
 from escalation.sms.send_rate import SendRate, now_ms
+from escalation.sms.storm_messages import storm_digest
 from escalation.store.message_log import MessageLog
 
 COURTESY_TTL_SECONDS = 3600  # a notice or confirmation delivered an hour late only confuses
@@ -53,6 +55,7 @@ class Notifier:
         batches: Batches | None = None,
     ) -> None:
         self.storms = storms
+        self.digests = Digests(storms) if storms is not None else None
         self._batches = batches
         self._flusher = flusher
         self._digest_segments = digest_segments
@@ -183,9 +186,9 @@ class Notifier:
         Without that function (a deployment without storms' own function, or a test), the opener waits for the
         digest to close and sends it itself.
         """
-        assert self.storms is not None
+        assert self.storms is not None and self.digests is not None
         key = f"{kind}#{incident_id}#{execution or ''}#{to}"
-        flush_at, opener = self.storms.hold(to, {"key": key, "kind": kind, "incident_id": incident_id})
+        flush_at, opener = self.digests.hold(to, {"key": key, "kind": kind, "incident_id": incident_id})
         self.storms.extend(to, beyond=flush_at / 1000)  # the storm outlasts what it holds for the person
         if not opener:
             logger.info("notice held for a storm digest", extra={"incident_id": incident_id, "to": mask(to), "kind": kind})
@@ -203,10 +206,10 @@ class Notifier:
         A page batch to the person closing within MERGE_SECONDS is waited for: it takes the digest along (one text).
         Only a crash between the send and its record sends it twice (a courtesy text: better twice than never).
         """
-        assert self.storms is not None
+        assert self.storms is not None and self.digests is not None
         _sleep_until(flush_at)
         self._wait_for_closing_batch(to)
-        members = self.storms.take(to, flush_at, taker=taker)
+        members = self.digests.take(to, flush_at, taker=taker)
         if members is None:
             members = self._take_back(to, flush_at, taker)
         if not members:
@@ -215,7 +218,7 @@ class Notifier:
         digest = storm_digest(members, self._digest_segments)
         first = str(members[0]["incident_id"])
         message_id = self.send(to, digest, incident_id=first, level=0, kind="storm_digest", ttl_seconds=COURTESY_TTL_SECONDS)
-        self.storms.sent(to, flush_at)
+        self.digests.sent(to, flush_at)
         return message_id
 
     def _wait_for_closing_batch(self, to: str) -> None:
@@ -226,10 +229,10 @@ class Notifier:
 
     def _take_back(self, to: str, flush_at: int, taker: str) -> list[dict[str, Any]] | None:
         """A page batch took the digest along: wait for its lease; the members if it never sent it, else None."""
-        assert self.storms is not None
-        while (lease := self.storms.lease_until(to, flush_at)) is not None:
+        assert self.digests is not None
+        while (lease := self.digests.lease_until(to, flush_at)) is not None:
             _sleep_until(lease + 500)
-            members = self.storms.reclaim(to, flush_at, taker=taker)
+            members = self.digests.reclaim(to, flush_at, taker=taker)
             if members is not None:
                 logger.warning("a page batch took this digest along and never sent it: sent alone", extra={"to": mask(to)})
                 return members
@@ -240,17 +243,17 @@ class Notifier:
 
         The caller sends it with the batch and then calls digest_sent_along, or give_digest_back if the text failed.
         """
-        return self.storms.take_along(to, taker) if self.storms is not None else None
+        return self.digests.take_along(to, taker) if self.digests is not None else None
 
     def digest_sent_along(self, to: str, flush_at: int) -> None:
         """The digest closing at flush_at went out with a page batch."""
-        assert self.storms is not None
-        self.storms.sent(to, flush_at)
+        assert self.digests is not None
+        self.digests.sent(to, flush_at)
 
     def give_digest_back(self, to: str, flush_at: int, members: list[dict[str, Any]], *, taker: str) -> None:
         """The page batch that took a digest along could not send it: the digest goes out on its own after all."""
-        assert self.storms is not None
-        due = self.storms.give_back(to, flush_at, members, taker=taker)
+        assert self.digests is not None
+        due = self.digests.give_back(to, flush_at, members, taker=taker)
         if due is None:
             return  # its own function took it back, or its notices joined an open digest
         if self._flusher is not None:
