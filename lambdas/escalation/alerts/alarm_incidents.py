@@ -31,7 +31,7 @@ from escalation.incidents.urgency import URGENCIES
 from escalation.platform import aws_clients
 from escalation.platform.observability import logger
 from escalation.platform.wiring import Dependencies
-from escalation.store.incident_table import is_conditional_failure
+from escalation.store.incident_table import update_if
 
 
 class AlarmNotRouted(ValueError):
@@ -45,22 +45,13 @@ def alarm_key(alarm_arn: str) -> dict[str, str]:
 
 def record_change(table: Any, change: AlarmChange) -> dict[str, Any] | None:
     """Record change as the alarm's latest; the item after, or None when a newer change was applied already."""
-    try:
-        response = table.update_item(
-            Key=alarm_key(change.alarm_arn),
-            UpdateExpression="SET latest_at = :at, latest_state = :state, alarm_arn = :arn",
-            ConditionExpression=(
-                "attribute_not_exists(latest_at) OR latest_at < :at OR (latest_at = :at AND latest_state = :state)"
-            ),
-            ExpressionAttributeValues={":at": change.changed_at, ":state": change.state, ":arn": change.alarm_arn},
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if is_conditional_failure(error):
-            return None
-        raise
-    attributes: dict[str, Any] = response["Attributes"]
-    return attributes
+    return update_if(
+        table,
+        Key=alarm_key(change.alarm_arn),
+        UpdateExpression="SET latest_at = :at, latest_state = :state, alarm_arn = :arn",
+        ConditionExpression="attribute_not_exists(latest_at) OR latest_at < :at OR (latest_at = :at AND latest_state = :state)",
+        ExpressionAttributeValues={":at": change.changed_at, ":state": change.state, ":arn": change.alarm_arn},
+    )
 
 
 def alarm_tags(alarm_arn: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from escalation.paging.storms import Storms, now_ms
-from escalation.store.incident_table import is_conditional_failure
+from escalation.store.incident_table import is_conditional_failure, update_if
 
 MERGE_SECONDS = 10  # a page batch takes along the person's digest closing this close to it: one text, not two
 MERGE_LEASE_SECONDS = 30  # a batch sends the digest it took along within this, or the digest's function takes it back
@@ -96,36 +96,24 @@ class Digests:
 
         If the opener is alive it loses the take to this notice, which sends the digest, itself included.
         """
-        try:
-            response = self._table.update_item(
-                Key={"message_id": f"digest#{number}"},
-                UpdateExpression="SET opener = :taker, members = list_append(members, :members)",
-                ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(taken_by) AND flush_at <= :now",
-                ExpressionAttributeValues={":taker": key, ":members": members, ":now": now},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return None
-            raise
-        return int(response["Attributes"]["flush_at"])
+        claimed = self._claim(
+            number,
+            "SET opener = :taker, members = list_append(members, :members)",
+            "attribute_exists(message_id) AND attribute_not_exists(taken_by) AND flush_at <= :now",
+            {":taker": key, ":members": members, ":now": now},
+        )
+        return int(claimed["flush_at"]) if claimed is not None else None
 
     def take(self, number: str, flush_at: int, *, taker: str) -> list[dict[str, Any]] | None:
         """Claim the digest closing at flush_at for its opener; its members, each once; None when it is not ours."""
-        try:
-            response = self._table.update_item(
-                Key={"message_id": f"digest#{number}"},
-                UpdateExpression="SET taken_by = :taker",
-                ConditionExpression="flush_at = :flush_at AND opener = :taker AND attribute_not_exists(sent) "
-                "AND (attribute_not_exists(taken_by) OR taken_by = :taker)",
-                ExpressionAttributeValues={":taker": taker, ":flush_at": flush_at},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return None
-            raise
-        return _once_each(response["Attributes"])
+        claimed = self._claim(
+            number,
+            "SET taken_by = :taker",
+            "flush_at = :flush_at AND opener = :taker AND attribute_not_exists(sent) "
+            "AND (attribute_not_exists(taken_by) OR taken_by = :taker)",
+            {":taker": taker, ":flush_at": flush_at},
+        )
+        return _once_each(claimed) if claimed is not None else None
 
     def take_along(self, number: str, taker: str) -> tuple[int, list[dict[str, Any]]] | None:
         """For a page batch about to go to number: claim the digest that is due or closes within MERGE_SECONDS.
@@ -135,23 +123,13 @@ class Digests:
         or the digest's own function takes it back (reclaim) and sends it alone.
         """
         now = now_ms()
-        try:
-            response = self._table.update_item(
-                Key={"message_id": f"digest#{number}"},
-                UpdateExpression="SET taken_by = :taker, opener = :taker, lease_until = :lease",
-                ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(taken_by) AND flush_at <= :horizon",
-                ExpressionAttributeValues={
-                    ":taker": taker,
-                    ":lease": now + MERGE_LEASE_SECONDS * 1000,
-                    ":horizon": now + MERGE_SECONDS * 1000,
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return None
-            raise
-        return int(response["Attributes"]["flush_at"]), _once_each(response["Attributes"])
+        claimed = self._claim(
+            number,
+            "SET taken_by = :taker, opener = :taker, lease_until = :lease",
+            "attribute_exists(message_id) AND attribute_not_exists(taken_by) AND flush_at <= :horizon",
+            {":taker": taker, ":lease": now + MERGE_LEASE_SECONDS * 1000, ":horizon": now + MERGE_SECONDS * 1000},
+        )
+        return (int(claimed["flush_at"]), _once_each(claimed)) if claimed is not None else None
 
     def lease_until(self, number: str, flush_at: int) -> int | None:
         """When the batch that took the digest closing at flush_at along must have sent it (epoch ms); None if none did.
@@ -165,19 +143,23 @@ class Digests:
 
     def reclaim(self, number: str, flush_at: int, *, taker: str) -> list[dict[str, Any]] | None:
         """Take back a digest a batch took along and did not send within its lease; its members, or None."""
-        try:
-            response = self._table.update_item(
-                Key={"message_id": f"digest#{number}"},
-                UpdateExpression="SET taken_by = :taker, opener = :taker REMOVE lease_until",
-                ConditionExpression="flush_at = :flush_at AND attribute_not_exists(sent) AND lease_until < :now",
-                ExpressionAttributeValues={":taker": taker, ":flush_at": flush_at, ":now": now_ms()},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return None
-            raise
-        return _once_each(response["Attributes"])
+        claimed = self._claim(
+            number,
+            "SET taken_by = :taker, opener = :taker REMOVE lease_until",
+            "flush_at = :flush_at AND attribute_not_exists(sent) AND lease_until < :now",
+            {":taker": taker, ":flush_at": flush_at, ":now": now_ms()},
+        )
+        return _once_each(claimed) if claimed is not None else None
+
+    def _claim(self, number: str, update: str, condition: str, values: dict[str, Any]) -> dict[str, Any] | None:
+        """Apply update to number's digest if condition holds; the digest after it, or None when it did not hold."""
+        return update_if(
+            self._table,
+            Key={"message_id": f"digest#{number}"},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
 
     def give_back(self, number: str, flush_at: int, members: list[dict[str, Any]], *, taker: str) -> int | None:
         """A batch that took the digest along could not send it: hand it back; when it closes, or None.

@@ -19,6 +19,18 @@ def is_conditional_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def update_if(table: Any, **request: Any) -> dict[str, Any] | None:
+    """table.update_item(**request) under its ConditionExpression; the item after it, or None when that did not hold."""
+    try:
+        response = table.update_item(**request, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if is_conditional_failure(error):
+            return None
+        raise
+    attributes: dict[str, Any] = response["Attributes"]
+    return attributes
+
+
 _OPEN = {":open0": Status.NOT_ACKNOWLEDGED.value, ":open1": Status.ESCALATION.value}
 _IS_OPEN = "incident_stat IN (:open0, :open1)"
 # A workflow acts only on the incident it was started for: the item may have been replaced since.
