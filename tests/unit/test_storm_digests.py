@@ -30,6 +30,7 @@ from escalation.paging.storms import now_ms as storm_now_ms
 from escalation.platform import aws_clients, wiring
 from escalation.sms import messages, storm_messages
 from escalation.sms import outbox as notifications
+from escalation.sms.client import SmsThrottled
 from escalation.sms.digest_flush import parse_flush_event
 from tests.conftest import Aws, FakeLambdaContext
 from tests.unit.conftest import DIGEST_FUNCTION, FIRST, SECOND, sms_request
@@ -406,4 +407,30 @@ def test_a_digest_given_back_goes_to_the_digest_function_which_sends_it_for_the_
     assert send_digest.handler({"number": FIRST, "flush_at": flush_at, "taker": "k1"}, FakeLambdaContext())["outcome"] == (
         "sent_by_another"
     )
+    sms_stub.assert_no_pending_responses()
+
+
+def test_a_digest_whose_text_was_throttled_is_given_back_so_a_notice_meanwhile_joins_it_instead_of_replacing_it(
+    digests: None, aws: Aws, sms_stub: Stubber
+) -> None:
+    flush_at = _due_digest(aws, key="k1", incident_id="4821")
+    first = storm_messages.storm_digest([{"incident_id": "4821", "kind": "resolved_notice"}], 1)
+    sms_stub.add_client_error(
+        "send_text_message", service_error_code="ThrottlingException", service_message="Rate exceeded",
+        expected_params=sms_request(FIRST, first.body, "4821"),
+    )  # fmt: skip
+    with pytest.raises(SmsThrottled):  # the function fails: Lambda retries it a minute or two later
+        send_digest.handler({"number": FIRST, "flush_at": flush_at, "taker": "k1"}, FakeLambdaContext())
+    # Meanwhile another notice for FIRST: it finds the digest due and not taken, joins it and sends both.
+    storms = Storms(aws.messages, window_seconds=20)
+    storms.extend(FIRST)
+    assert Digests(storms).hold(FIRST, {"key": "k2", "kind": "resolved_notice", "incident_id": "4822"}) == (flush_at, True)
+    both = storm_messages.storm_digest(
+        [{"incident_id": "4821", "kind": "resolved_notice"}, {"incident_id": "4822", "kind": "resolved_notice"}], 1
+    )
+    sms_stub.add_response("send_text_message", {"MessageId": "m-both"}, expected_params=sms_request(FIRST, both.body, "4821"))
+    assert wiring.dependencies().notifier.flush_digest(FIRST, flush_at, "k2") == "m-both"
+    # The retry of the first function finds it sent by the notice: one text with both, nothing lost, nothing twice.
+    event = {"number": FIRST, "flush_at": flush_at, "taker": "k1"}
+    assert send_digest.handler(event, FakeLambdaContext())["outcome"] == "sent_by_another"
     sms_stub.assert_no_pending_responses()

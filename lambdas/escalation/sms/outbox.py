@@ -204,7 +204,9 @@ class Notifier:
 
         Called by the storm digest function with the opener's key (or by the opener itself); a retry finds it sent.
         A page batch to the person closing within MERGE_SECONDS is waited for: it takes the digest along (one text).
-        Only a crash between the send and its record sends it twice (a courtesy text: better twice than never).
+        A send that fails gives the digest back before it raises: the retry takes it again, and a notice meanwhile
+        joins it rather than replacing it. Only a crash between the send and its record sends it twice (a courtesy
+        text: better twice than never).
         """
         assert self.storms is not None and self.digests is not None
         _sleep_until(flush_at)
@@ -217,7 +219,14 @@ class Notifier:
         self.storms.extend(to)
         digest = storm_digest(members, self._digest_segments)
         first = str(members[0]["incident_id"])
-        message_id = self.send(to, digest, incident_id=first, level=0, kind="storm_digest", ttl_seconds=COURTESY_TTL_SECONDS)
+        try:
+            message_id = self.send(to, digest, incident_id=first, level=0, kind="storm_digest", ttl_seconds=COURTESY_TTL_SECONDS)
+        except (SmsFailed, SmsThrottled, SmsAccountFault):
+            # Given back before the retry: a notice meanwhile then joins this digest instead of replacing it.
+            due = self.digests.give_back(to, flush_at, members, taker=taker)
+            if due is not None and due != flush_at:
+                self._hand_over(to, due, taker)  # a newer digest replaced it: its notices opened the next one
+            raise
         self.digests.sent(to, flush_at)
         return message_id
 
@@ -254,15 +263,18 @@ class Notifier:
         """The page batch that took a digest along could not send it: the digest goes out on its own after all."""
         assert self.digests is not None
         due = self.digests.give_back(to, flush_at, members, taker=taker)
-        if due is None:
-            return  # its own function took it back, or its notices joined an open digest
+        if due is not None:  # else its own function took it back, or its notices joined an open digest
+            self._hand_over(to, due, taker)
+
+    def _hand_over(self, to: str, flush_at: int, taker: str) -> None:
+        """Have the digest closing at flush_at, of which taker is the opener, sent by the storm digest function."""
         if self._flusher is not None:
-            self._flusher.flush_later(to, due, taker)
+            self._flusher.flush_later(to, flush_at, taker)
             return
-        try:
-            self.flush_digest(to, due, taker)
+        try:  # no digest function (tests): now, here
+            self.flush_digest(to, flush_at, taker)
         except (SmsFailed, SmsThrottled, SmsAccountFault) as error:
-            logger.warning("storm digest given back and not sent", extra={"to": mask(to), "error": str(error)})
+            logger.warning("storm digest not sent", extra={"to": mask(to), "error": str(error)})
 
 
 def _sleep_until(at_ms: int) -> None:
