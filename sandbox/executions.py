@@ -85,8 +85,7 @@ def drain_executions(timeout_s: float = 10.0, *, region_name: str | None = None)
         if time.monotonic() >= deadline:
             raise ExecutionsStillRunning(f"executions still running after {timeout_s}s: {running}")
         for arn in running:
-            if arn not in stopped:
-                sfn.stop_execution(executionArn=arn, error="Sandbox.Drained")
+            if arn not in stopped and _stop_execution(sfn, arn):
                 stopped.append(arn)
         _interrupt_task_token_waits(set(running), sfn.meta.region_name)
         time.sleep(0.05)
@@ -96,6 +95,15 @@ def drain_executions(timeout_s: float = 10.0, *, region_name: str | None = None)
             if thread.is_alive():
                 raise ExecutionsStillRunning(f"Step Functions worker thread {thread.name} did not finish")
     return stopped
+
+
+def _stop_execution(sfn: Any, arn: str) -> bool:
+    """Stop one execution; False when moto cannot yet (started a moment ago: the caller tries again)."""
+    try:
+        sfn.stop_execution(executionArn=arn, error="Sandbox.Drained")
+    except AttributeError:  # moto sets up an execution's environment on its own thread, after StartExecution returns
+        return False
+    return True
 
 
 def _interrupt_task_token_waits(execution_arns: set[str], region_name: str) -> None:

@@ -128,13 +128,15 @@ class Sandbox:
         for endpoint in (self.events_endpoint, self.https_endpoint):
             if endpoint is not None:
                 endpoint.stop()
-        drain_executions(10, region_name=REGION)
-        if self.runtime is not None:
-            self.runtime.uninstall()
-        self._endpoint.stop()
-        if self.gateway is not None:
-            self.gateway.uninstall()
-        self._mock.stop()
+        try:
+            drain_executions(10, region_name=REGION)
+        finally:  # whatever the drain met, nothing of this sandbox stays installed for the next one
+            if self.runtime is not None:
+                self.runtime.uninstall()
+            self._endpoint.stop()
+            if self.gateway is not None:
+                self.gateway.uninstall()
+            self._mock.stop()
 
     def instructions(self) -> str:
         """What to type in a second terminal."""

@@ -675,3 +675,27 @@ def test_sms_gateway_validates_and_fails_on_request(aws: LocalEndpoint) -> None:
         )
     finally:
         gateway.uninstall()
+
+
+def test_draining_an_execution_started_a_moment_ago_waits_for_moto_to_set_it_up(
+    aws: LocalEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto builds an execution's environment on the execution's own thread; StopExecution before that raises
+    # AttributeError. On a busy machine a sandbox stopping as an incident starts met it, and its teardown failed.
+    # Here the thread starts late on purpose, as it does under load.
+    original = ExecutionWorker._execution_logic
+
+    def late(self: ExecutionWorker) -> None:
+        time.sleep(0.5)
+        original(self)
+
+    monkeypatch.setattr(ExecutionWorker, "_execution_logic", late)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name="waits",
+        definition=json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 30, "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert drain_executions(20, region_name=REGION) == [execution]
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
