@@ -20,7 +20,7 @@ from .functions import HandlerFunction
 
 MAX_DIGEST_SECONDS = 300  # the longest a digest stays open (lambdas/escalation/paging/storms.py MAX_DIGEST_SECONDS)
 MERGE_WAIT_SECONDS = 15  # a page batch closing within 10 s is waited for, and 5 s more (outbox MERGE_GRACE_SECONDS)
-MERGE_LEASE_SECONDS = 30  # a batch that took the digest along holds it this long (storms.py MERGE_LEASE_SECONDS)
+MERGE_LEASE_SECONDS = 30  # a batch that took the digest along holds it this long (digests.py MERGE_LEASE_SECONDS)
 TIMEOUT_SECONDS = MAX_DIGEST_SECONDS + MERGE_WAIT_SECONDS + MERGE_LEASE_SECONDS + 60  # the waits, the take, the send
 MESSAGE_ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")  # digest, storm, log, slots
 

@@ -183,10 +183,7 @@ class Worker:
 
     def kill(self) -> None:
         """Stop the process and close its pipes."""
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-        self._dead = True
+        self.terminate()
         for stream in (self._requests, self._responses):
             with contextlib.suppress(OSError):
                 stream.close()

@@ -58,18 +58,14 @@ class Digests:
         digest = {"message_id": f"digest#{number}"}
         for _ in range(_ATTEMPTS):
             now = at_ms if at_ms is not None else now_ms()
-            try:
-                response = self._table.update_item(
-                    Key=digest,
-                    UpdateExpression="SET members = list_append(members, :members)",
-                    ConditionExpression="attribute_exists(message_id) AND attribute_not_exists(taken_by) AND flush_at > :now",
-                    ExpressionAttributeValues={":members": members, ":now": now},
-                    ReturnValues="ALL_NEW",
-                )
-                return int(response["Attributes"]["flush_at"]), False
-            except ClientError as error:
-                if not is_conditional_failure(error):
-                    raise
+            joined = self._claim(
+                number,
+                "SET members = list_append(members, :members)",
+                "attribute_exists(message_id) AND attribute_not_exists(taken_by) AND flush_at > :now",
+                {":members": members, ":now": now},
+            )
+            if joined is not None:
+                return int(joined["flush_at"]), False
             flush_at = now + self._storms.digest_window_ms(number, at=now / 1000)
             try:
                 self._table.put_item(
@@ -168,17 +164,14 @@ class Digests:
         taker). If a newer digest replaced it meanwhile, its members join that one (or open the next, then ours to
         send too). None when its own function took it back already: that function sends it.
         """
-        try:
-            self._table.update_item(
-                Key={"message_id": f"digest#{number}"},
-                UpdateExpression="REMOVE taken_by, lease_until",
-                ConditionExpression="flush_at = :flush_at AND taken_by = :taker AND attribute_not_exists(sent)",
-                ExpressionAttributeValues={":flush_at": flush_at, ":taker": taker},
-            )
+        given = self._claim(
+            number,
+            "REMOVE taken_by, lease_until",
+            "flush_at = :flush_at AND taken_by = :taker AND attribute_not_exists(sent)",
+            {":flush_at": flush_at, ":taker": taker},
+        )
+        if given is not None:
             return flush_at
-        except ClientError as error:
-            if not is_conditional_failure(error):
-                raise
         item = self._table.get_item(Key={"message_id": f"digest#{number}"}, ConsistentRead=True).get("Item") or {}
         if item.get("flush_at") == flush_at:
             return None  # reclaimed by its own function, which sends it
@@ -187,16 +180,7 @@ class Digests:
 
     def sent(self, number: str, flush_at: int) -> None:
         """The digest closing at flush_at went out: a retried take finds it sent; the next one stays open twice as long."""
-        try:
-            self._table.update_item(
-                Key={"message_id": f"digest#{number}"},
-                UpdateExpression="SET sent = :true",
-                ConditionExpression="flush_at = :flush_at",
-                ExpressionAttributeValues={":true": True, ":flush_at": flush_at},
-            )
-        except ClientError as error:
-            if not is_conditional_failure(error):
-                raise  # else a newer digest replaced it already: nothing to mark
+        self._claim(number, "SET sent = :true", "flush_at = :flush_at", {":true": True, ":flush_at": flush_at})  # or replaced
         self._storms.digest_sent(number)
 
 

@@ -61,7 +61,6 @@ def batch_page_with_digest(
     The page part keeps its own budget (batch_page); the digest part names fewer ids until the whole fits twice it.
     """
     page_part = batch_page(incidents, max_segments=max_segments).body
-    body = page_part
     for shown in (MAX_LISTED_IDS, 3, 1, 0):
         body = f"{page_part} Also: " + " ".join(_digest_lines(members, shown))
         if fits(body, 2 * max_segments):
